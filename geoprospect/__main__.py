@@ -1,0 +1,3 @@
+from geoprospect.cli import main
+
+main()

@@ -1,0 +1,79 @@
+"""One exception hierarchy for geoprospect.
+
+Every error a user can cause derives from :class:`GeoprospectError`; its message names the
+file (and row or feature where there is one), what is wrong, and what to do about it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class GeoprospectError(Exception):
+    """Base class of every error raised by geoprospect on purpose."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        row: int | None = None,
+        feature: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        self.row = row
+        self.feature = feature
+        self.hint = hint
+        self.reason = message
+        where = []
+        if self.path:
+            where.append(self.path)
+        if row is not None:
+            where.append(f"row {row}")
+        if feature is not None:
+            where.append(f"feature {feature}")
+        text = (": ".join([", ".join(where), message]) if where else message)
+        if hint:
+            text += f"\n  How to fix: {hint}"
+        super().__init__(text)
+
+
+class InputError(GeoprospectError):
+    """An input file is missing, unreadable or holds data that cannot be used."""
+
+
+class ColumnError(InputError):
+    """A column named by the user (or needed by the tool) is missing or unusable."""
+
+
+class ValueParseError(InputError):
+    """A value that must be numeric is not."""
+
+
+class CRSError(InputError):
+    """A coordinate reference system is missing, unknown or inconsistent."""
+
+
+class GeometryError(InputError):
+    """Vector geometries are empty, invalid or of the wrong type."""
+
+
+class DepositError(InputError):
+    """Known deposits are unusable (none inside the grid, ...)."""
+
+
+class GridError(GeoprospectError):
+    """A grid specification is inconsistent (bounds, resolution, shape)."""
+
+
+class ConfigError(GeoprospectError):
+    """A run configuration is invalid."""
+
+
+class OutputError(GeoprospectError):
+    """An output cannot be written (exists already, read-only folder, disk full)."""
+
+
+class ModelError(GeoprospectError):
+    """A model or checkpoint does not fit the data (band mismatch, unknown architecture)."""

@@ -1,0 +1,1 @@
+"""Readers and writers: points, vectors, rasters, all written atomically."""
