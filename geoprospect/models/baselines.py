@@ -29,7 +29,10 @@ def make_estimator(name: str, random_state: int | None = 0, **params: Any) -> Pi
     from sklearn.tree import DecisionTreeClassifier
 
     if name == "svm":
-        clf = SVC(**{"kernel": "rbf", "probability": True, "random_state": random_state, **params})
+        from sklearn.calibration import CalibratedClassifierCV
+
+        # Platt-scaled probabilities (SVC(probability=True) is deprecated from scikit-learn 1.9)
+        clf = CalibratedClassifierCV(SVC(**{"kernel": "rbf", "random_state": random_state, **params}), ensemble=False)
     elif name == "knn":
         clf = KNeighborsClassifier(**{"n_neighbors": 5, **params})
     elif name == "random_forest":
@@ -84,15 +87,17 @@ class WindowClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """(N, n_classes) class probabilities."""
-        return self.pipeline_.predict_proba(self._check(x))
+        flat = self._check(x)
+        return self.pipeline_.predict_proba(flat)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.pipeline_.predict(self._check(x))
+        flat = self._check(x)
+        return self.pipeline_.predict(flat)
 
     def decision_scores(self, x: np.ndarray) -> np.ndarray:
-        """Continuous score of the positive (last) class, for ranking: SVM/logistic decision
-        function where available (no saturation ties, DESIGN pitfalls), else P(positive)."""
+        """Continuous score of the positive (last) class, for ranking: the logistic decision
+        function (no saturation ties, DESIGN pitfalls), else P(positive) in float64."""
         flat = self._check(x)
-        if hasattr(self.pipeline_, "decision_function") and self.name in ("svm", "logistic"):
+        if self.name == "logistic":
             return np.asarray(self.pipeline_.decision_function(flat), dtype=np.float64)
         return self.pipeline_.predict_proba(flat)[:, -1]
