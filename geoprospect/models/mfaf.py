@@ -146,8 +146,9 @@ class MFAF(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return vote(self.branch_logits(x), self.vote_mode)
 
-    def training_loss(self, x: torch.Tensor, y: torch.Tensor, criterion: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    def training_loss(self, x: torch.Tensor, y: torch.Tensor, criterion: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Eq. 4 with the auxiliary coefficient: CE(branch a_1) + aux_weight * sum of the other branches' CE."""
+        criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
         bl = self.branch_logits(x)
         loss = criterion(bl[0], y)
         if self.aux_weight and len(bl) > 1:

@@ -196,8 +196,9 @@ class SKT(nn.Module):
             out.append(kd)
         return out
 
-    def training_loss(self, x: torch.Tensor, y: torch.Tensor, criterion: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    def training_loss(self, x: torch.Tensor, y: torch.Tensor, criterion: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Eq. 12: sum_v CE_v (eq. 11) + beta * sum_v L_KD_v (eq. 10)."""
+        criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
         bl = self.branch_logits(x)
         loss = sum(criterion(bl[v], y) for v in range(len(bl)))
         if self.beta:

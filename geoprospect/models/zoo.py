@@ -10,9 +10,9 @@ Protocol every registered model follows
   several branches (MFAF, SKT) these are the *voted* logits (log of the voted class
   probabilities), so prediction code never needs to know about branches.
 * A model that trains with auxiliary losses (branch losses, self-distillation) also defines
-  ``training_loss(x, y, criterion) -> (loss, logits)``: ``criterion`` is the trainer's
-  classification loss (e.g. ``nn.CrossEntropyLoss(weight=...)``) used for every cross-entropy
-  term, ``loss`` is the scalar to back-propagate, ``logits`` the voted (B, num_classes) logits
+  ``training_loss(x, y, criterion=None) -> (loss, logits)``: ``criterion`` is the trainer's
+  classification loss (e.g. ``nn.CrossEntropyLoss(weight=...)``; plain cross-entropy when None)
+  used for every cross-entropy term, ``loss`` is the scalar to back-propagate, ``logits`` the voted (B, num_classes) logits
   for accuracy bookkeeping. Trainers call :func:`compute_loss`, which uses
   ``training_loss`` when present and ``criterion(model(x), y)`` otherwise.
 * Options are keyword arguments of the builder (``build_model(name, C, 2, 32, small_input=True)``)
