@@ -1,0 +1,31 @@
+"""The algorithms of the provider, in toolbox order."""
+
+from .stages import (
+    BuildStack,
+    Density,
+    DistanceToFeatures,
+    Ensemble,
+    Evaluate,
+    Interpolate,
+    MakeWindows,
+    Predict,
+    RunPipeline,
+    RunPipelineFromLayers,
+    SelectElements,
+    TrainModel,
+)
+
+ALGORITHMS = [
+    Interpolate,
+    DistanceToFeatures,
+    Density,
+    BuildStack,
+    SelectElements,
+    MakeWindows,
+    TrainModel,
+    Predict,
+    Evaluate,
+    Ensemble,
+    RunPipeline,
+    RunPipelineFromLayers,
+]
