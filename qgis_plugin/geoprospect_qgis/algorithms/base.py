@@ -98,6 +98,7 @@ class ResultOutput:
     description: str
     kind: str = "file"  # raster | vector | file | folder
     style: str | None = None
+    filename: str | None = None  # looked for in the output folder when the result line lacks the key
 
 
 class StylePostProcessor(QgsProcessingLayerPostProcessorInterface):
@@ -382,13 +383,20 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
                 path = destinations[a.name]
                 results[a.name] = path
                 self.style_output(path, a.style, context)
+        folder = result.outputs.get("output") or results.get("OUTPUT")
         for r in self.result_outputs():
             path = result.outputs.get(r.key)
+            if not path and r.filename and folder and os.path.isdir(str(folder)):
+                cand = os.path.join(str(folder), r.filename)
+                path = cand if os.path.exists(cand) else None
             results[r.key.upper()] = path
             if path and os.path.exists(path) and r.kind in {"raster", "vector"}:
                 self.load_output(path, r.description, r.style, context)
+            elif path and r.kind == "file":
+                feedback.pushInfo(f"{r.description}: {path}")
+        known = {r.key for r in self.result_outputs()}
         for key, path in result.outputs.items():
-            if key.lower() in {"report", "metrics", "manifest"} or str(path).endswith((".html", ".json")):
+            if key not in known:
                 feedback.pushInfo(f"{key}: {path}")
         return results
 

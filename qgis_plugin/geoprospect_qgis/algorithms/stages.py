@@ -95,7 +95,7 @@ def _points_args(with_elements: bool = True) -> list[Arg]:
     return args
 
 
-def _grid_args(resolution_default: float = 250.0) -> list[Arg]:
+def _grid_args(resolution_default: float = 100.0) -> list[Arg]:
     return [
         Arg(
             QgsProcessingParameterRasterLayer("TEMPLATE", "Grid template raster", optional=True),
@@ -143,9 +143,11 @@ class Interpolate(GeoprospectAlgorithm):
             *_points_args(),
             Arg(QgsProcessingParameterEnum("METHOD", "Method", options=["IDW (inverse distance)", "Ordinary kriging"], defaultValue=0), to_argv=_method_argv, help="IDW (default) or ordinary kriging (needs a geoprospect with kriging support)."),
             Arg(QgsProcessingParameterNumber("POWER", "IDW power", NUM_DBL, 2.0, minValue=0.1), flag="--power", help="Weight = 1 / distance^power."),
-            Arg(QgsProcessingParameterNumber("NEIGHBORS", "Nearest samples (k)", NUM_INT, 12, minValue=1), flag="--neighbors", help="Number of nearest samples used per cell."),
-            Arg(_distance("RADIUS", "Search radius", None, "GRID_CRS", optional=True), flag="--radius", help="Only samples within this distance count; empty: unlimited.", advanced=True),
+            Arg(QgsProcessingParameterNumber("NEIGHBORS", "Nearest samples (k)", NUM_INT, 12, minValue=0), flag="--neighbors", help="Number of nearest samples used per cell (0 = all samples, the papers' exact formula)."),
+            Arg(_distance("RADIUS", "Search radius", 3000.0, "GRID_CRS", optional=True), flag="--radius", help="Only samples within this distance (map units) count; cells with none are nodata. Empty: unlimited."),
             Arg(QgsProcessingParameterNumber("MIN_POINTS", "Minimum samples per cell", NUM_INT, 1, minValue=1), flag="--min-points", help="Cells with fewer samples in reach are nodata.", advanced=True),
+            Arg(_distance("SMOOTHING", "Smoothing distance", 0.0, "GRID_CRS"), flag="--smoothing", help="Smoothing distance in map units, as gdal_grid's (0 = exact).", advanced=True),
+            Arg(QgsProcessingParameterBoolean("LOG10", "Interpolate log10 of the concentrations", True), flag="--log10", help="Concentrations are log-normal: interpolating their log10 is usual (bands are then named log10_<element>)."),
             *_grid_args(),
             Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Interpolated elements"), flag="--out", style="evidence", help="Multiband GeoTIFF, one band per element."),
         ]
@@ -162,7 +164,8 @@ class DistanceToFeatures(GeoprospectAlgorithm):
     def arguments(self):
         return [
             Arg(QgsProcessingParameterFeatureSource("INPUT", "Features (lines or polygons)", LINE_POLY), layer_flag="--layer", help="Faults, geological contacts, alteration zones…"),
-            Arg(QgsProcessingParameterString("BAND_NAME", "Band name", optional=True), flag="--name", help="Name of the output band (default: the layer's name)."),
+            Arg(QgsProcessingParameterString("BAND_NAME", "Band name", optional=True), flag="--name", help="Name of the output band (default: the file's name)."),
+            Arg(QgsProcessingParameterCrs("VECTOR_CRS", "CRS of the features (when the file has none)", optional=True), flag="--vector-crs", help="Only for files without a CRS.", advanced=True),
             *_grid_args(),
             Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Distance"), flag="--out", style="evidence", help="Single-band GeoTIFF of distances in metres."),
         ]
@@ -197,7 +200,8 @@ class BuildStack(GeoprospectAlgorithm):
 
     def arguments(self):
         return [
-            Arg(QgsProcessingParameterMultipleLayers("RASTERS", "Evidence rasters", QgsProcessing.TypeRaster), help="Rasters on the same grid (interpolated elements, distances, densities)."),
+            Arg(QgsProcessingParameterMultipleLayers("RASTERS", "Evidence rasters", QgsProcessing.TypeRaster), help="Evidence rasters (interpolated elements, distances, densities); all bands of each are kept."),
+            Arg(QgsProcessingParameterRasterLayer("TEMPLATE", "Grid template", optional=True), flag="--template", help="Grid to warp every raster onto (default: the first raster's).", advanced=True),
             Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Evidence stack"), flag="--out", style="stack", help="Multiband GeoTIFF."),
         ]
 
@@ -235,12 +239,13 @@ class MakeWindows(GeoprospectAlgorithm):
     def arguments(self):
         return [
             Arg(QgsProcessingParameterRasterLayer("STACK", "Evidence stack"), help="Multiband stack from 'Build evidence stack'."),
-            Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), flag="--deposits", help="Points or polygons of known deposits."),
+            Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), flag="--deposits", layer_flag="--deposits-layer", help="Points or polygons of known deposits."),
             Arg(QgsProcessingParameterNumber("SIZE", "Window size (cells)", NUM_INT, 32, minValue=4), flag="--size", help="Side of a window in cells."),
             Arg(QgsProcessingParameterNumber("STRIDE", "Stride (cells)", NUM_INT, 16, minValue=1), flag="--stride", help="Step between windows in cells."),
             Arg(QgsProcessingParameterNumber("MIN_VALID", "Minimum valid fraction", NUM_DBL, 0.5, minValue=0.0, maxValue=1.0), flag="--min-valid", help="Windows with less valid data are dropped (and counted).", advanced=True),
             Arg(QgsProcessingParameterNumber("TEST_FRACTION", "Test fraction", NUM_DBL, 0.3, minValue=0.01, maxValue=0.99), flag="--test-fraction", help="Fraction of the area held out for testing."),
             Arg(QgsProcessingParameterEnum("SPLIT_AXIS", "Split along", options=["rows (north/south blocks)", "columns (east/west blocks)"], defaultValue=0), flag="--split-axis", choices=SPLIT_AXES, help="Direction of the spatial train/test split."),
+            Arg(QgsProcessingParameterEnum("TEST_SIDE", "Test block at", options=["end (south / east)", "start (north / west)"], defaultValue=0), flag="--test-side", choices=["end", "start"], help="Which end of the area is held out.", advanced=True),
             Arg(QgsProcessingParameterVectorDestination("OUTPUT", "Windows", QgsProcessing.TypeVectorPolygon), flag="--out", style="windows", help="GeoPackage of window polygons with label and split."),
         ]
 
@@ -258,10 +263,12 @@ class TrainModel(GeoprospectAlgorithm):
             Arg(QgsProcessingParameterRasterLayer("STACK", "Evidence stack"), help="The stack the windows were cut from."),
             Arg(QgsProcessingParameterFeatureSource("WINDOWS", "Windows", [QgsProcessing.TypeVectorPolygon]), help="Output of 'Make windows'."),
             Arg(QgsProcessingParameterEnum("MODEL", "Model", options=MODELS, defaultValue=0), flag="--model", choices=MODELS, help="Network architecture (torchvision ResNet-18 adapted to the stack's bands, or the papers' nets)."),
-            Arg(QgsProcessingParameterNumber("EPOCHS", "Epochs", NUM_INT, 5, minValue=1), flag="--epochs", help="Passes over the training windows."),
-            Arg(QgsProcessingParameterNumber("BATCH_SIZE", "Batch size", NUM_INT, 64, minValue=1), flag="--batch-size", help="Windows per batch.", advanced=True),
+            Arg(QgsProcessingParameterNumber("EPOCHS", "Epochs", NUM_INT, 8, minValue=1), flag="--epochs", help="Passes over the training windows."),
+            Arg(QgsProcessingParameterNumber("BATCH_SIZE", "Batch size", NUM_INT, 32, minValue=1), flag="--batch-size", help="Windows per batch.", advanced=True),
             Arg(QgsProcessingParameterNumber("LR", "Learning rate", NUM_DBL, 0.001, minValue=1e-7), flag="--lr", help="Optimizer step size.", advanced=True),
             Arg(QgsProcessingParameterEnum("OPTIMIZER", "Optimizer", options=OPTIMIZERS, defaultValue=0), flag="--optimizer", choices=OPTIMIZERS, help="Adam or SGD with momentum.", advanced=True),
+            Arg(QgsProcessingParameterNumber("WEIGHT_DECAY", "Weight decay", NUM_DBL, 1e-4, minValue=0.0), flag="--weight-decay", help="L2 penalty.", advanced=True),
+            Arg(QgsProcessingParameterBoolean("BALANCED", "Class-balanced sampling", True), to_argv=lambda alg, p, c, f: ["--balanced" if alg.parameterAsBool(p, "BALANCED", c) else "--no-balanced"], help="Sample positive and negative training windows equally often.", advanced=True),
             Arg(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0), flag="--device", choices=DEVICES, help="auto uses CUDA when the environment has a GPU.", advanced=True),
             Arg(QgsProcessingParameterNumber("SEED", "Random seed", NUM_INT, 0, minValue=0), flag="--seed", help="Same seed, same model.", advanced=True),
             Arg(QgsProcessingParameterFolderDestination("OUTPUT", "Model folder"), flag="--out", help="Folder with the weights and their JSON sidecar."),
@@ -280,10 +287,12 @@ class Predict(GeoprospectAlgorithm):
         return [
             Arg(QgsProcessingParameterRasterLayer("STACK", "Evidence stack"), help="Stack with the same bands as in training."),
             Arg(QgsProcessingParameterFile("MODEL", "Model folder", behavior=QgsProcessingParameterFile.Folder), help="Output folder of 'Train model'."),
+            Arg(QgsProcessingParameterFeatureSource("WINDOWS", "Windows (to join labels and splits)", [QgsProcessing.TypeVectorPolygon], optional=True), flag="--windows", help="Output of 'Make windows': its labels and train/test split are joined into the window scores (needed by 'Evaluate')."),
+            Arg(QgsProcessingParameterNumber("MIN_VALID", "Minimum valid fraction", NUM_DBL, 0.5, minValue=0.0, maxValue=1.0), flag="--min-valid", help="Windows with less valid data are not scored.", advanced=True),
             Arg(QgsProcessingParameterNumber("BATCH_SIZE", "Batch size", NUM_INT, 256, minValue=1), flag="--batch-size", help="Windows per batch.", advanced=True),
             Arg(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0), flag="--device", choices=DEVICES, help="auto uses CUDA when available.", advanced=True),
             Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Prospectivity"), flag="--out", style="prospectivity", help="Prospectivity GeoTIFF (0–1)."),
-            Arg(QgsProcessingParameterVectorDestination("SCORES", "Window scores", QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=False), flag="--scores-out", style="windows", help="GeoPackage of windows with their scores (needed by 'Evaluate')."),
+            Arg(QgsProcessingParameterVectorDestination("SCORES", "Window scores", QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=False), flag="--scores-out", style="windows", help="GeoPackage of windows with their scores (default: beside the prospectivity file)."),
         ]
 
 
@@ -299,8 +308,7 @@ class Evaluate(GeoprospectAlgorithm):
         return [
             Arg(QgsProcessingParameterRasterLayer("PROSPECTIVITY", "Prospectivity"), help="Output of 'Predict prospectivity'."),
             Arg(QgsProcessingParameterFeatureSource("WINDOWS", "Windows", [QgsProcessing.TypeVectorPolygon]), flag="--windows", help="Output of 'Make windows' (gives the test split)."),
-            Arg(QgsProcessingParameterFeatureSource("SCORES", "Window scores", [QgsProcessing.TypeVectorPolygon]), flag="--scores", help="Window scores from 'Predict prospectivity'."),
-            Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), flag="--deposits", help="Points or polygons of known deposits."),
+            Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), flag="--deposits", layer_flag="--deposits-layer", help="Points or polygons of known deposits."),
             Arg(QgsProcessingParameterFileDestination("OUTPUT", "Metrics", "JSON (*.json)"), flag="--out", help="JSON file of metrics; its path is printed in the log."),
         ]
 
@@ -325,15 +333,16 @@ class Ensemble(GeoprospectAlgorithm):
 # ---- whole pipeline ---------------------------------------------------------------------
 
 RUN_OUTPUTS = [
-    ResultOutput("stack", "Evidence stack", "raster", "stack"),
-    ResultOutput("prospectivity", "Prospectivity", "raster", "prospectivity"),
-    ResultOutput("uncertainty", "Uncertainty", "raster", "uncertainty"),
-    ResultOutput("targets", "Targets", "vector", "targets"),
-    ResultOutput("windows", "Windows", "vector", "windows"),
-    ResultOutput("scores", "Window scores", "vector", "windows"),
-    ResultOutput("report", "Report", "file"),
-    ResultOutput("metrics", "Metrics", "file"),
-    ResultOutput("manifest", "Run manifest", "file"),
+    ResultOutput("stack", "Evidence stack", "raster", "stack", "stack.tif"),
+    ResultOutput("windows", "Windows", "vector", "windows", "windows.gpkg"),
+    ResultOutput("scores", "Window scores", "vector", "windows", "scores.gpkg"),
+    ResultOutput("targets", "Targets", "vector", "targets", "targets.gpkg"),
+    ResultOutput("uncertainty", "Uncertainty", "raster", "uncertainty", "uncertainty.tif"),
+    ResultOutput("prospectivity", "Prospectivity", "raster", "prospectivity", "prospectivity.tif"),
+    ResultOutput("report", "Report", "file", None, "report.html"),
+    ResultOutput("map", "Map", "file", None, "map.png"),
+    ResultOutput("metrics", "Metrics", "file", None, "metrics.json"),
+    ResultOutput("manifest", "Run manifest", "file", None, "manifest.json"),
 ]
 
 
@@ -359,6 +368,7 @@ class RunPipeline(_RunBase):
         return [
             Arg(QgsProcessingParameterFile("CONFIG", "Configuration (YAML)", extension="yaml", optional=True), help="geoprospect run configuration; empty: the bundled sample data."),
             Arg(QgsProcessingParameterBoolean("OVERWRITE", "Overwrite an existing run in the folder", False), flag="--overwrite", help="Replace outputs of an earlier run in the same folder."),
+            Arg(QgsProcessingParameterBoolean("RESUME", "Resume an interrupted run", False), flag="--resume", help="Continue from the last finished stage of a run in the same folder."),
             Arg(QgsProcessingParameterFolderDestination("OUTPUT", "Output folder"), flag="--out", help="Folder for all outputs (stack, windows, model, prospectivity, metrics, report)."),
         ]
 
@@ -400,15 +410,22 @@ def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
             v["name"] = f"dist_{name.lower()}"
             vectors.append(v)
     deposits = vector("DEPOSITS")
+    pts["log10"] = alg.parameterAsBool(parameters, "LOG10", context)
+    if parameters.get("RADIUS"):
+        idw = {"radius": alg.parameterAsDouble(parameters, "RADIUS", context)}
+    else:
+        idw = {}
     models = MODELS
     cfg = {
         "name": "geoprospect run from QGIS",
         "points": pts,
         "grid": grid,
+        "idw": idw,
         "vectors": vectors,
         "deposits": deposits,
         "windows": {"size": alg.parameterAsInt(parameters, "SIZE", context), "stride": alg.parameterAsInt(parameters, "STRIDE", context)},
         "train": {"model": models[alg.parameterAsEnum(parameters, "MODEL", context)], "epochs": alg.parameterAsInt(parameters, "EPOCHS", context)},
+        "output": out,
     }
     out = alg.parameterAsFileOutput(parameters, "OUTPUT", context)
     os.makedirs(out, exist_ok=True)
@@ -435,11 +452,13 @@ class RunPipelineFromLayers(_RunBase):
             Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), to_argv=no_argv, help="Labels for the windows."),
             Arg(QgsProcessingParameterCrs("GRID_CRS", "Grid CRS", defaultValue="EPSG:32649", optional=True), to_argv=no_argv, help="Projected CRS of the grid (metres). Empty: the samples' CRS."),
             Arg(QgsProcessingParameterExtent("EXTENT", "Grid extent", optional=True), to_argv=no_argv, help="Empty: the samples' extent."),
-            Arg(_distance("RESOLUTION", "Cell size", 250.0, "GRID_CRS"), to_argv=no_argv, help="Cell size in grid units (metres)."),
+            Arg(_distance("RESOLUTION", "Cell size", 100.0, "GRID_CRS"), to_argv=no_argv, help="Cell size in grid units (metres)."),
+            Arg(_distance("RADIUS", "IDW search radius", 3000.0, "GRID_CRS", optional=True), to_argv=no_argv, help="Samples farther than this from a cell are not used; empty: unlimited.", advanced=True),
+            Arg(QgsProcessingParameterBoolean("LOG10", "Interpolate log10 of the concentrations", True), to_argv=no_argv, help="Usual for log-normal concentrations."),
             Arg(QgsProcessingParameterNumber("SIZE", "Window size (cells)", NUM_INT, 32, minValue=4), to_argv=no_argv, help="Side of a window in cells.", advanced=True),
             Arg(QgsProcessingParameterNumber("STRIDE", "Stride (cells)", NUM_INT, 16, minValue=1), to_argv=no_argv, help="Step between windows.", advanced=True),
             Arg(QgsProcessingParameterEnum("MODEL", "Model", options=MODELS, defaultValue=0), to_argv=no_argv, help="Network architecture."),
-            Arg(QgsProcessingParameterNumber("EPOCHS", "Epochs", NUM_INT, 5, minValue=1), to_argv=no_argv, help="Passes over the training windows."),
+            Arg(QgsProcessingParameterNumber("EPOCHS", "Epochs", NUM_INT, 8, minValue=1), to_argv=no_argv, help="Passes over the training windows."),
             Arg(QgsProcessingParameterBoolean("OVERWRITE", "Overwrite an existing run in the folder", False), flag="--overwrite", help="Replace outputs of an earlier run."),
             Arg(QgsProcessingParameterFolderDestination("OUTPUT", "Output folder"), flag="--out", help="Folder for all outputs."),
             # must come last: it reads the other parameters and writes the configuration
