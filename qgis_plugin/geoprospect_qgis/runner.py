@@ -14,6 +14,7 @@ import queue
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -171,7 +172,8 @@ def run_cli(
             errors="replace",
             bufsize=1,
             env=env if env is not None else child_environment(),
-            cwd=cwd,
+            # not QGIS's working directory: `python -m geoprospect` puts the cwd first on sys.path
+            cwd=cwd or tempfile.gettempdir(),
             start_new_session=(os.name == "posix"),  # own process group: cancel reaches workers too
         )
     except OSError as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import sys
 from pathlib import Path
 
@@ -24,6 +25,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_ROOT = REPO / "qgis_plugin"
 FAKE_CLI = Path(__file__).resolve().parent / "fake_cli" / "geoprospect"
+#: the geoprospect source tree the real-CLI tests run (PYTHONPATH) and whose sample_data they use
+SOURCE = Path(os.environ.get("GEOPROSPECT_SOURCE", str(REPO))).resolve()
 
 try:  # the main (non-QGIS) pytest run must not collect these tests
     import qgis.core  # noqa: F401
@@ -38,7 +41,7 @@ else:
 def _find_geoprospect_python() -> tuple[str | None, str]:
     """(interpreter, reason) for the geoprospect environment."""
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME"}}
-    env["PYTHONPATH"] = str(REPO)
+    env["PYTHONPATH"] = str(SOURCE)
     candidates = []
     if os.environ.get("GEOPROSPECT_TEST_PYTHON"):
         candidates.append(os.environ["GEOPROSPECT_TEST_PYTHON"])
@@ -54,7 +57,7 @@ def _find_geoprospect_python() -> tuple[str | None, str]:
             continue
         seen.add(real)
         try:
-            r = subprocess.run([c, "-m", "geoprospect", "--help"], env=env, capture_output=True, text=True, timeout=120)
+            r = subprocess.run([c, "-m", "geoprospect", "--help"], env=env, capture_output=True, text=True, timeout=120, cwd=tempfile.gettempdir())
         except (OSError, subprocess.TimeoutExpired):
             continue
         if r.returncode == 0:
@@ -108,7 +111,7 @@ def use_cli(monkeypatch, provider):
 
 @pytest.fixture
 def real_cli(use_cli, geoprospect_python):
-    use_cli(geoprospect_python, str(REPO))
+    use_cli(geoprospect_python, str(SOURCE))
     return geoprospect_python
 
 
@@ -179,5 +182,5 @@ def tiny_faults(tmp_path) -> Path:
 
 def sample_data() -> Path | None:
     """The repository's sample_data folder, when the lead's data is there."""
-    d = REPO / "sample_data"
+    d = SOURCE / "sample_data"
     return d if (d / "samples.csv").exists() and (d / "deposits.gpkg").exists() else None

@@ -406,7 +406,7 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
             p = a.param
             if isinstance(p, (QgsProcessingParameterRasterDestination, QgsProcessingParameterVectorDestination)):
                 out[a.name] = self.parameterAsOutputLayer(parameters, a.name, context)
-            elif isinstance(p, QgsProcessingParameterFileDestination):
+            elif isinstance(p, (QgsProcessingParameterFileDestination, QgsProcessingParameterFolderDestination)):
                 out[a.name] = self.parameterAsFileOutput(parameters, a.name, context)
         return out
 
