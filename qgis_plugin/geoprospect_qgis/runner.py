@@ -219,6 +219,11 @@ def run_cli(
     proc.wait()
     for t in threads:
         t.join(timeout=1.0)
+    for stream in (proc.stdout, proc.stderr):
+        try:
+            stream.close()
+        except OSError:
+            pass
     result.returncode = proc.returncode
     result.seconds = time.monotonic() - t0
     if cancelled:
