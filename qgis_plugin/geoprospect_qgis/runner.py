@@ -96,18 +96,25 @@ def child_environment(extra_pythonpath: str | None = None) -> dict[str, str]:
 class ProgressMapper:
     """Turns progress lines into one 0-100 bar.
 
-    When the algorithm declares its stages (in order), each stage owns an equal slice of the
-    bar; an undeclared stage gets its own 0-100 sweep.
+    When the algorithm declares its stages in order (names, or (name, weight) pairs), each
+    stage owns a slice of the bar in proportion to its weight; an undeclared stage sweeps the
+    whole bar on its own.
     """
 
-    def __init__(self, stages: Sequence[str] = ()) -> None:
-        self.stages = list(stages)
+    def __init__(self, stages: Sequence[str | tuple[str, float]] = ()) -> None:
+        pairs = [(s, 1.0) if isinstance(s, str) else (str(s[0]), float(s[1])) for s in stages]
+        total = sum(w for _, w in pairs) or 1.0
+        self.slices: dict[str, tuple[float, float]] = {}
+        start = 0.0
+        for name, w in pairs:
+            self.slices[name] = (start, w / total)
+            start += w / total
 
     def percent(self, stage: str, done: float, total: float) -> float:
         frac = 0.0 if not total else max(0.0, min(1.0, float(done) / float(total)))
-        if stage in self.stages:
-            i = self.stages.index(stage)
-            return 100.0 * (i + frac) / len(self.stages)
+        if stage in self.slices:
+            start, width = self.slices[stage]
+            return 100.0 * (start + frac * width)
         return 100.0 * frac
 
 
@@ -260,8 +267,13 @@ def _handle_stdout(line: str, result: RunResult, feedback, mapper: ProgressMappe
         stage = str(msg.get("stage", ""))
         if feedback is not None:
             feedback.setProgress(mapper.percent(stage, msg.get("done", 0) or 0, msg.get("total", 0) or 0))
-            text = msg.get("message") or f"{stage} {msg.get('done')}/{msg.get('total')}"
-            feedback.setProgressText(f"{stage}: {text}" if stage and not str(text).startswith(stage) else str(text))
+            extra = {k: v for k, v in msg.items() if k not in {"type", "stage", "done", "total", "message"}}
+            text = f"{stage} {msg.get('done')}/{msg.get('total')}"
+            if msg.get("message"):
+                text += f" {msg['message']}"
+            if extra:  # e.g. the training loss
+                text += " (" + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in extra.items()) + ")"
+            feedback.setProgressText(text)
     elif kind == "log":
         if feedback is not None:
             level = str(msg.get("level", "INFO")).upper()

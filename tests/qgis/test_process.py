@@ -215,3 +215,15 @@ def _make_raster(path, crs="EPSG:32649", size=8):
     ds.SetProjection(srs.ExportToWkt())
     ds.GetRasterBand(1).Fill(1.0)
     ds = None
+
+
+def test_progress_slices_for_the_pipeline():
+    from geoprospect_qgis.runner import ProgressMapper
+
+    m = ProgressMapper((("idw", 15), ("distance", 10), ("train", 55), ("predict", 20)))
+    assert m.percent("idw", 0, 10) == 0
+    assert m.percent("idw", 10, 10) == pytest.approx(15)
+    assert m.percent("train", 5, 10) == pytest.approx(25 + 27.5)
+    assert m.percent("predict", 10, 10) == pytest.approx(100)
+    assert m.percent("unknown", 1, 4) == pytest.approx(25)
+    assert m.percent("idw", 3, 0) == 0

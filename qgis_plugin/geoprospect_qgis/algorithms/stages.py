@@ -131,7 +131,7 @@ class Interpolate(GeoprospectAlgorithm):
     DISPLAY = "1 · Interpolate geochemistry (IDW / kriging)"
     COMMAND = "interpolate"
     TAGS = ("idw", "kriging", "geochemistry", "interpolation")
-    STAGES = ("interpolate",)
+    STAGES = ("idw",)
     HELP = (
         "Interpolates element concentrations of sample points onto a grid, one band per element, "
         "with inverse distance weighting (power, k nearest samples, search radius; matches "
@@ -348,7 +348,8 @@ RUN_OUTPUTS = [
 
 class _RunBase(GeoprospectAlgorithm):
     COMMAND = "run"
-    STAGES = ("stack", "tile", "train", "predict", "evaluate", "report")
+    # stage names of the CLI's progress lines, weighted by their usual share of the run time
+    STAGES = (("idw", 15), ("distance", 10), ("train", 55), ("predict", 20))
     TAGS = ("pipeline", "run", "config")
 
     def result_outputs(self):
