@@ -109,12 +109,15 @@ class ProgressMapper:
         for name, w in pairs:
             self.slices[name] = (start, w / total)
             start += w / total
+        self._high = 0.0
 
     def percent(self, stage: str, done: float, total: float) -> float:
         frac = 0.0 if not total else max(0.0, min(1.0, float(done) / float(total)))
         if stage in self.slices:
             start, width = self.slices[stage]
-            return 100.0 * (start + frac * width)
+            # a stage may run several times (one distance raster per vector): never go back
+            self._high = max(self._high, 100.0 * (start + frac * width))
+            return self._high
         return 100.0 * frac
 
 

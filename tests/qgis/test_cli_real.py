@@ -247,3 +247,34 @@ def test_cancel_real_run_leaves_no_partial_output(env, tmp_path):
     assert not (out / "prospectivity.tif").exists()
     names = [p.name for p in out.rglob("*")] if out.exists() else []
     assert not [n for n in names if n.endswith((".tmp", ".part")) or n.startswith(".tmp")], names
+
+
+def test_run_from_layers_loads_outputs(env, tmp_path):
+    """The whole pipeline from layers picked in the dialog; outputs queued for the project with styles."""
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProject
+
+    ctx = QgsProcessingContext()
+    ctx.setProject(QgsProject.instance())
+    fb = QgsProcessingFeedback()
+    seen = []
+    fb.progressChanged.connect(seen.append)
+    out = tmp_path / "run"
+    res = processing.run("geoprospect:run_layers", {
+        "POINTS": csv_layer(env / "samples.csv"), "ELEMENTS": ELEMENTS, "FAULTS": str(env / "faults.gpkg"),
+        "ALTERATION": str(env / "alteration.gpkg"), "DEPOSITS": str(env / "deposits.gpkg"), "GRID_CRS": "EPSG:32649",
+        "EXTENT": f"{BOUNDS[0]},{BOUNDS[2]},{BOUNDS[1]},{BOUNDS[3]} [EPSG:32649]", "RESOLUTION": RES, "SIZE": 16, "STRIDE": 8,
+        "EPOCHS": 1, "OUTPUT": str(out)}, context=ctx, feedback=fb)
+    prosp = res["PROSPECTIVITY"]
+    assert prosp and Path(prosp).exists() and Path(res["STACK"]).exists()
+    from osgeo import gdal
+
+    st = gdal.Open(res["STACK"])
+    assert st.RasterCount == len(ELEMENTS) + 2 and (st.RasterXSize, st.RasterYSize) == (80, 80)
+    assert ctx.willLoadLayerOnCompletion(prosp) and ctx.willLoadLayerOnCompletion(res["STACK"])
+    assert ctx.layerToLoadOnCompletionDetails(prosp).postProcessor() is not None
+    assert res["MANIFEST"] and Path(res["MANIFEST"]).exists()
+    assert "Run manifest" in fb.textLog()
+    # one bar over the stages: it only moves forward, through each stage's slice, to 100
+    assert seen == sorted(seen) and max(seen) == 100
+    assert len(set(int(p) for p in seen)) >= 4

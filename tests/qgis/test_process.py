@@ -226,4 +226,6 @@ def test_progress_slices_for_the_pipeline():
     assert m.percent("train", 5, 10) == pytest.approx(25 + 27.5)
     assert m.percent("predict", 10, 10) == pytest.approx(100)
     assert m.percent("unknown", 1, 4) == pytest.approx(25)
-    assert m.percent("idw", 3, 0) == 0
+    assert m.percent("idw", 3, 0) == pytest.approx(100)  # never goes back
+    m = ProgressMapper(("a", "b"))
+    assert m.percent("b", 1, 2) == pytest.approx(75) and m.percent("a", 1, 2) == pytest.approx(75)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 from qgis.core import (
     Qgis,
@@ -58,11 +57,12 @@ def _distance(name, desc, default, parent, optional=False, minimum=0.0):
     return p
 
 
-def _points_args(with_elements: bool = True) -> list[Arg]:
+def _points_args(with_elements: bool = True, emit: bool = True) -> list[Arg]:
+    """Samples layer, x/y columns, CRS, elements. emit=False: read by a custom mapping instead."""
     args = [
         Arg(
             QgsProcessingParameterVectorLayer("POINTS", "Geochemical samples", [QgsProcessing.TypeVectorPoint]),
-            to_argv=points_to_argv("POINTS", "X_FIELD", "Y_FIELD", "POINTS_CRS"),
+            to_argv=points_to_argv("POINTS", "X_FIELD", "Y_FIELD", "POINTS_CRS") if emit else no_argv,
             help="Point layer of samples: a CSV loaded as delimited text (x/y columns) or a GeoPackage/Shapefile of points.",
         ),
         Arg(
@@ -88,7 +88,8 @@ def _points_args(with_elements: bool = True) -> list[Arg]:
         args.append(
             Arg(
                 QgsProcessingParameterField("ELEMENTS", "Elements", parentLayerParameterName="POINTS", type=NUMERIC_FIELD, allowMultiple=True, optional=True),
-                flag="--elements",
+                flag="--elements" if emit else None,
+                to_argv=None if emit else no_argv,
                 help="Element columns to use (e.g. Au, As, Cu). Empty: every numeric column except the coordinates.",
             )
         )
@@ -411,6 +412,7 @@ def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
             v["name"] = f"dist_{name.lower()}"
             vectors.append(v)
     deposits = vector("DEPOSITS")
+    out = alg.parameterAsFileOutput(parameters, "OUTPUT", context)
     pts["log10"] = alg.parameterAsBool(parameters, "LOG10", context)
     if parameters.get("RADIUS"):
         idw = {"radius": alg.parameterAsDouble(parameters, "RADIUS", context)}
@@ -428,11 +430,13 @@ def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
         "train": {"model": models[alg.parameterAsEnum(parameters, "MODEL", context)], "epochs": alg.parameterAsInt(parameters, "EPOCHS", context)},
         "output": out,
     }
-    out = alg.parameterAsFileOutput(parameters, "OUTPUT", context)
     os.makedirs(out, exist_ok=True)
-    fd, path = tempfile.mkstemp(prefix="geoprospect_qgis_", suffix=".yaml")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    # kept beside the outputs so the run can be repeated with `geoprospect run` (JSON is YAML)
+    path = os.path.join(out, "config_from_qgis.yaml")
+    with open(path + ".part", "w", encoding="utf-8") as f:
+        f.write("# written by the geoprospect QGIS plugin (JSON is valid YAML)\n")
         json.dump(cfg, f, indent=2)
+    os.replace(path + ".part", path)
     feedback.pushInfo(f"Configuration written to {path}")
     return [path]
 
@@ -447,7 +451,7 @@ class RunPipelineFromLayers(_RunBase):
 
     def arguments(self):
         return [
-            *_points_args(),
+            *_points_args(emit=False),
             Arg(QgsProcessingParameterFeatureSource("FAULTS", "Faults (lines)", [QgsProcessing.TypeVectorLine], optional=True), to_argv=no_argv, help="Distance to faults becomes an evidence layer."),
             Arg(QgsProcessingParameterFeatureSource("ALTERATION", "Alteration (polygons)", [QgsProcessing.TypeVectorPolygon], optional=True), to_argv=no_argv, help="Distance to alteration zones becomes an evidence layer."),
             Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), to_argv=no_argv, help="Labels for the windows."),
