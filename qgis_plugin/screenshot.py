@@ -31,16 +31,22 @@ def main(alg_id: str = "geoprospect:interpolate", out: str = str(REPO / "docs" /
 
     plugin = geoprospect_qgis.classFactory(None)
     plugin.initProcessing()
-    samples = REPO / "sample_data" / "samples.csv"
+    data = Path(os.environ.get("GEOPROSPECT_SOURCE", str(REPO))) / "sample_data"
+    samples = data / "samples.csv"
+    layer = None
     if samples.exists():
         uri = f"file://{samples}?type=csv&delimiter=,&xField=x&yField=y&crs=EPSG:32649&detectTypes=yes"
-        QgsProject.instance().addMapLayer(QgsVectorLayer(uri, "samples", "delimitedtext"))
+        layer = QgsVectorLayer(uri, "samples", "delimitedtext")
+        QgsProject.instance().addMapLayer(layer)
     from qgis.PyQt.QtWidgets import QApplication
     from processing.gui.AlgorithmDialog import AlgorithmDialog
 
     alg = QgsApplication.processingRegistry().createAlgorithmById(alg_id)
     dlg = AlgorithmDialog(alg)
     dlg.resize(1100, 820)
+    if layer is not None and alg_id.endswith("interpolate"):
+        dlg.setParameters({"POINTS": layer, "ELEMENTS": ["Au_ppb", "As_ppm", "Sb_ppm", "Cu_ppm"],
+                           "EXTENT": "500000,540000,2800000,2840000 [EPSG:32649]"})
     dlg.show()
     for _ in range(20):
         QApplication.processEvents()
