@@ -79,7 +79,7 @@ class Chain:
                                  "OUTPUT": str(self.work / "windows.gpkg")})
 
     def _train(self):
-        return self.run("train", {"STACK": self.get("stack")["OUTPUT"], "WINDOWS": self.get("tile")["OUTPUT"], "EPOCHS": 2, "BATCH_SIZE": 16,
+        return self.run("train", {"STACK": self.get("stack")["OUTPUT"], "WINDOWS": self.get("tile")["OUTPUT"], "EPOCHS": 1, "BATCH_SIZE": 16,
                                   "DEVICE": 1, "OUTPUT": str(self.work / "model")})
 
     def _predict(self):

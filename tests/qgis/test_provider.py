@@ -114,3 +114,32 @@ def test_zip_installs_as_a_plugin(tmp_path):
     assert r.returncode == 0, r.stderr
     n, where = r.stdout.split()[-2:]
     assert int(n) == len(EXPECTED) and where.startswith(str(plugins))
+
+
+@pytest.mark.parametrize(
+    "style,kind,renderer",
+    [("prospectivity", "raster", "singlebandpseudocolor"), ("uncertainty", "raster", "singlebandpseudocolor"),
+     ("windows", "vector", "categorizedSymbol"), ("targets", "vector", "singleSymbol")],
+)
+def test_styles_load_into_real_layers(qgis_app, tmp_path, style, kind, renderer):
+    from conftest import write_gpkg
+    from osgeo import gdal, osr
+    from qgis.core import QgsRasterLayer, QgsVectorLayer
+
+    qml = PLUGIN_ROOT / "geoprospect_qgis" / "styles" / f"{style}.qml"
+    if kind == "raster":
+        path = tmp_path / "r.tif"
+        ds = gdal.GetDriverByName("GTiff").Create(str(path), 4, 4, 1, gdal.GDT_Float32)
+        ds.SetGeoTransform((500000, 100, 0, 2501000, 0, -100))
+        srs = osr.SpatialReference()
+        srs.ImportFromEPSG(32649)
+        ds.SetProjection(srs.ExportToWkt())
+        ds.GetRasterBand(1).Fill(0.5)
+        ds = None
+        layer = QgsRasterLayer(str(path), "r")
+    else:
+        path = write_gpkg(tmp_path / "w.gpkg", ["POLYGON((500000 2500000, 501000 2500000, 501000 2501000, 500000 2500000))"])
+        layer = QgsVectorLayer(str(path), "w", "ogr")
+    msg, ok = layer.loadNamedStyle(str(qml))
+    assert ok, msg
+    assert layer.renderer().type() == renderer
