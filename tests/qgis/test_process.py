@@ -8,6 +8,7 @@ runs the real one). QGIS itself is real.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 
@@ -229,3 +230,33 @@ def test_progress_slices_for_the_pipeline():
     assert m.percent("idw", 3, 0) == pytest.approx(100)  # never goes back
     m = ProgressMapper(("a", "b"))
     assert m.percent("b", 1, 2) == pytest.approx(75) and m.percent("a", 1, 2) == pytest.approx(75)
+
+
+def test_gpkg_and_memory_point_layers(fake_cli, tmp_path):
+    """A GeoPackage layer is passed as its file and layer; a memory layer is exported first."""
+    from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsPointXY, QgsVectorLayer
+    from qgis.PyQt.QtCore import QVariant
+
+    from conftest import write_gpkg
+
+    gpkg = write_gpkg(tmp_path / "pts.gpkg", ["POINT(500100 2500100)", "POINT(500900 2500800)"], layer="samples")
+    write_gpkg(gpkg, ["POINT(500500 2500500)"], layer="other")
+    layer = QgsVectorLayer(f"{gpkg}|layername=samples", "samples", "ogr")
+    assert layer.isValid()
+    _run("geoprospect:interpolate", {"POINTS": layer, "RESOLUTION": 100, "OUTPUT": str(tmp_path / "o.tif")})
+    pos, opts = parse_argv(json.loads(fake_cli.read_text()))
+    assert pos == ["interpolate", str(gpkg)] and opts["--layer"] == "samples" and "--x-field" not in opts
+
+    mem = QgsVectorLayer("Point?crs=EPSG:32649&field=Au:double", "mem", "memory")
+    feats = []
+    for i, (x, y) in enumerate([(500100, 2500100), (500900, 2500800), (500400, 2500300)]):
+        f = QgsFeature(mem.fields())
+        f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(x, y)))
+        f["Au"] = float(i + 1)
+        feats.append(f)
+    mem.dataProvider().addFeatures(feats)
+    _run("geoprospect:interpolate", {"POINTS": mem, "ELEMENTS": ["Au"], "RESOLUTION": 100, "OUTPUT": str(tmp_path / "m.tif")})
+    pos, opts = parse_argv(json.loads(fake_cli.read_text()))
+    assert pos[1].endswith(".gpkg") and os.path.exists(pos[1]) and opts["--elements"] == "Au"
+    exported = QgsVectorLayer(pos[1], "x", "ogr")
+    assert exported.featureCount() == 3 and exported.crs().authid() == "EPSG:32649"
