@@ -278,3 +278,22 @@ def test_run_from_layers_loads_outputs(env, tmp_path):
     # one bar over the stages: it only moves forward, through each stage's slice, to 100
     assert seen == sorted(seen) and max(seen) == 100
     assert len(set(int(p) for p in seen)) >= 4
+
+
+def test_select_elements_or_readable_error(env, tmp_path):
+    """select-elements comes from another branch: with it, the table is checked; without, the error is readable."""
+    import processing
+    from qgis.core import QgsProcessingException
+
+    out = tmp_path / "sel.csv"
+    params = {"POINTS": csv_layer(env / "samples.csv"), "ELEMENTS": ["Au_ppb", "Cu_ppm"], "DEPOSITS": str(env / "deposits.gpkg"),
+              "DISTANCE": 2000, "OUTPUT": str(out)}
+    try:
+        res = processing.run("geoprospect:select_elements", params)
+    except QgsProcessingException as exc:
+        assert "has no 'select-elements' command" in str(exc)
+        assert not out.exists()
+        return
+    rows = out.read_text().splitlines()
+    assert rows[0].startswith("element,") and {r.split(",")[0] for r in rows[1:]} == {"Au_ppb", "Cu_ppm"}
+    assert res["OUTPUT"] == str(out)

@@ -9,6 +9,7 @@ from .stages import (
     Interpolate,
     MakeWindows,
     Predict,
+    PrepareGeochem,
     RunPipeline,
     RunPipelineFromLayers,
     SelectElements,
@@ -16,6 +17,7 @@ from .stages import (
 )
 
 ALGORITHMS = [
+    PrepareGeochem,
     Interpolate,
     DistanceToFeatures,
     Density,

@@ -127,6 +127,13 @@ def style_for(path: str, style: str | None) -> str | None:
     return None
 
 
+def as_fields(alg, parameters, name, context) -> list[str]:
+    """Field names of a field parameter (parameterAsStrings on QGIS >= 3.40, else parameterAsFields)."""
+    if hasattr(alg, "parameterAsStrings"):
+        return list(alg.parameterAsStrings(parameters, name, context))
+    return list(alg.parameterAsFields(parameters, name, context))
+
+
 def file_path_of(layer) -> tuple[str, str | None]:
     """(file path, layer name) of a file-based QGIS layer; ('', None) otherwise."""
     if layer is None:
@@ -250,7 +257,7 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
                     fields = layer.fields()
                 if fields is not None:
                     names = [f.name() for f in fields]
-                    for f in self.parameterAsFields(parameters, p.name(), context):
+                    for f in as_fields(self, parameters, p.name(), context):
                         if f not in names:
                             raise QgsProcessingException(
                                 f"{p.description()}: the field {f!r} is not in the input layer; its fields are: {', '.join(names)}"
@@ -306,7 +313,7 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
             else:
                 vals = [repr(self.parameterAsDouble(parameters, name, context))]
         elif isinstance(p, QgsProcessingParameterField):
-            fields = self.parameterAsFields(parameters, name, context)
+            fields = as_fields(self, parameters, name, context)
             if not fields:
                 return []
             vals = [",".join(fields)]
@@ -436,8 +443,8 @@ def points_to_argv(input_name: str, x_name: str, y_name: str, crs_name: str | No
 
     def fn(alg: GeoprospectAlgorithm, parameters, context, feedback) -> list[str]:
         layer = alg.parameterAsVectorLayer(parameters, input_name, context)
-        xs = alg.parameterAsFields(parameters, x_name, context) if parameters.get(x_name) else []
-        ys = alg.parameterAsFields(parameters, y_name, context) if parameters.get(y_name) else []
+        xs = as_fields(alg, parameters, x_name, context) if parameters.get(x_name) else []
+        ys = as_fields(alg, parameters, y_name, context) if parameters.get(y_name) else []
         info = delimited_text_info(layer)
         crs = None
         if crs_name and parameters.get(crs_name):

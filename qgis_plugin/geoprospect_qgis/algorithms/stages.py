@@ -34,7 +34,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from .base import Arg, GeoprospectAlgorithm, ResultOutput, file_path_of, delimited_text_info, grid_to_argv, no_argv, points_to_argv
+from .base import as_fields, Arg, GeoprospectAlgorithm, ResultOutput, file_path_of, delimited_text_info, grid_to_argv, no_argv, points_to_argv
 
 NUM_INT = QgsProcessingParameterNumber.Integer
 NUM_DBL = QgsProcessingParameterNumber.Double
@@ -207,21 +207,54 @@ class BuildStack(GeoprospectAlgorithm):
         ]
 
 
-class SelectElements(GeoprospectAlgorithm):
-    NAME = "select_elements"
-    DISPLAY = "4 · Select elements (SVM AUC + Z-AUC)"
-    COMMAND = "select-elements"  # PLANNED: the CLI command is written by another helper
+class PrepareGeochem(GeoprospectAlgorithm):
+    NAME = "prepare_geochem"
+    DISPLAY = "0 · Prepare geochemistry (censored values, outliers, transforms)"
+    COMMAND = "prepare-geochem"  # PLANNED: written by another helper (geochem branch); arguments as there
     PLANNED = True
-    TAGS = ("elements", "feature selection", "auc")
-    STAGES = ("select",)
-    HELP = "Ranks elements by how well each separates samples near deposits from the others (SVM AUC and its Z-score) and keeps the best."
+    TAGS = ("censored", "detection limit", "outliers", "log", "clr")
+    STAGES = ("prepare-geochem",)
+    HELP = (
+        "Cleans a geochemical table before interpolation: values below detection ('<0.5', 'BDL', negative "
+        "values) replaced by half the limit (or other rules), outliers flagged or winsorised (Tukey fences), "
+        "log10/clr transform, optional z-scores. Writes the prepared points and a report."
+    )
 
     def arguments(self):
         return [
             *_points_args(),
-            Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), flag="--deposits", help="Points or polygons of known deposits."),
-            Arg(QgsProcessingParameterNumber("TOP", "Elements to keep", NUM_INT, 8, minValue=1), flag="--top", help="How many elements to keep."),
-            Arg(QgsProcessingParameterFileDestination("OUTPUT", "Element ranking", "JSON (*.json)"), flag="--out", help="JSON with the AUC and Z-AUC of every element and the selection."),
+            Arg(QgsProcessingParameterEnum("CENSORED", "Values below detection", options=["half the limit", "a fraction of the limit", "Cohen's method", "missing"], defaultValue=0), flag="--censored", choices=["half", "fraction", "cohen", "missing"], help="How '<x' values are replaced."),
+            Arg(QgsProcessingParameterEnum("OUTLIERS", "Outliers", options=["keep", "flag", "winsorise"], defaultValue=0), flag="--outliers", choices=["none", "flag", "winsorise"], help="Tukey fences on log10 values: count outliers only, or clip them."),
+            Arg(QgsProcessingParameterEnum("TRANSFORM", "Transform", options=["none", "log10", "clr"], defaultValue=0), flag="--transform", choices=["none", "log10", "clr"], help="Transform after censoring and outliers."),
+            Arg(QgsProcessingParameterBoolean("STANDARDISE", "Standardise (z-scores)", False), flag="--standardise", help="z-score every element after the transform.", advanced=True),
+            Arg(QgsProcessingParameterVectorDestination("OUTPUT", "Prepared samples", QgsProcessing.TypeVectorPoint), flag="--out", help="GeoPackage of prepared points (keeps the CRS)."),
+            Arg(QgsProcessingParameterFileDestination("REPORT", "Report", "Markdown (*.md);;JSON (*.json)", optional=True, createByDefault=False), flag="--report", help="What was replaced, clipped and transformed."),
+        ]
+
+
+class SelectElements(GeoprospectAlgorithm):
+    NAME = "select_elements"
+    DISPLAY = "4 · Select elements (SVM AUC + Z-AUC)"
+    COMMAND = "select-elements"  # PLANNED: written by another helper (geochem branch); arguments as there
+    PLANNED = True
+    TAGS = ("elements", "feature selection", "auc")
+    STAGES = ("select-elements",)
+    HELP = (
+        "Ranks the elements by how well they separate samples near known deposits from the rest: AUC of "
+        "out-of-fold SVM scores, its Hanley-McNeil standard error and Z-AUC = (AUC - 0.5) / S_AUC; keeps the "
+        "elements with Z-AUC above the critical value (papers 000-002). Writes a table (CSV + Markdown)."
+    )
+
+    def arguments(self):
+        return [
+            *_points_args(),
+            Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), flag="--deposits", layer_flag="--deposits-layer", help="Points, lines or polygons of known deposits."),
+            Arg(_distance("DISTANCE", "Positive within", 2000.0, "POINTS"), flag="--distance", help="Samples within this distance of a deposit are positives (map units)."),
+            Arg(QgsProcessingParameterNumber("Z_CRIT", "Critical Z-AUC", NUM_DBL, 2.58, minValue=0.0), flag="--z-crit", help="Keep elements with Z-AUC above this (2.58 = the 0.01 level, as in the papers)."),
+            Arg(QgsProcessingParameterEnum("SCORE", "Score", options=["SVM (out-of-fold)", "raw concentration"], defaultValue=0), flag="--score", choices=["svm", "raw"], help="Which AUC decides.", advanced=True),
+            Arg(QgsProcessingParameterNumber("CV", "Cross-validation folds", NUM_INT, 5, minValue=2), flag="--cv", help="Folds of the stratified cross-validation.", advanced=True),
+            Arg(QgsProcessingParameterNumber("SEED", "Random seed", NUM_INT, 0, minValue=0), flag="--seed", help="Folds and subsampling.", advanced=True),
+            Arg(QgsProcessingParameterFileDestination("OUTPUT", "Element table", "CSV (*.csv)"), flag="--out", help="CSV table (AUC, S_AUC, Z_AUC, selected); a Markdown copy is written beside it."),
         ]
 
 
@@ -384,7 +417,7 @@ def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
     for flag, key in (("--x-field", "x_field"), ("--y-field", "y_field"), ("--crs", "crs"), ("--layer", "layer")):
         if flag in opts:
             pts[key] = opts[flag]
-    elements = alg.parameterAsFields(parameters, "ELEMENTS", context)
+    elements = as_fields(alg, parameters, "ELEMENTS", context)
     if elements:
         pts["elements"] = elements
     grid: dict = {"resolution": alg.parameterAsDouble(parameters, "RESOLUTION", context)}
