@@ -138,8 +138,9 @@ def adapt_conv(conv: nn.Conv2d, in_channels: int, stride: int | None = None, ker
 def resnet18(in_channels: int, num_classes: int = 2, window_size: int = 32, small_input: bool | None = None) -> nn.Module:
     """torchvision ResNet-18 with its first convolution taking ``in_channels`` bands.
 
-    For windows under 64 pixels (``small_input``, the default there) the stem is a 3x3 stride-1
-    convolution without max-pooling, so a 32-pixel window is not reduced to 1x1 before layer 3.
+    For windows under 64 pixels (``small_input``, the default there) the stem is a 3x3 stride-2
+    convolution without max-pooling (a 32-pixel window reaches layer 4 as 2x2 instead of 1x1);
+    otherwise the torchvision stem (7x7 stride 2 + max-pool) is kept.
     """
     from torchvision.models import resnet18 as tv_resnet18
 
@@ -147,7 +148,7 @@ def resnet18(in_channels: int, num_classes: int = 2, window_size: int = 32, smal
     if small_input is None:
         small_input = window_size < 64
     if small_input:
-        model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
+        model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=2, padding=1, bias=False)
         model.maxpool = nn.Identity()
     else:
         model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
