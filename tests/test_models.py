@@ -99,7 +99,7 @@ def test_torchvision_stem_kept_for_large_windows():
     m = _build("resnet18", 8, 224)
     assert m.conv1.kernel_size == (7, 7) and m.conv1.stride == (2, 2) and m.conv1.in_channels == 8
     m = _build("resnet18", 8, 32)
-    assert m.conv1.stride == (1, 1) and isinstance(m.maxpool, nn.Identity)
+    assert m.conv1.kernel_size == (3, 3) and m.conv1.in_channels == 8 and isinstance(m.maxpool, nn.Identity)
 
 
 def test_vit_patch_size():
