@@ -11,6 +11,7 @@ relative to the tile centre (well conditioned even for UTM northings).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,31 +109,38 @@ def tiling_for(grid: GridSpec, side: float, *, lo: int = 4, hi: int = 64) -> Til
     return Tiling(grid, _pick(grid.height, side / yres, lo, hi), _pick(grid.width, side / xres, lo, hi))
 
 
-def padded_batches(cands: list[np.ndarray], fill: int, max_elems: int, per_row: int):
+def csr_from_lists(cands: list) -> tuple[np.ndarray, np.ndarray]:
+    """A list of index lists -> (counts, flat) (compressed rows)."""
+    counts = np.fromiter(map(len, cands), dtype=np.int64, count=len(cands))
+    flat = np.fromiter(itertools.chain.from_iterable(cands), dtype=np.int64, count=int(counts.sum()))
+    return counts, flat
+
+
+def padded_batches(counts: np.ndarray, flat: np.ndarray, fill: int, max_elems: int, per_row: int):
     """Group tiles with similar candidate counts; yield (tile_ids, (B, C) index array padded with ``fill``).
 
+    ``counts[t]`` candidates of tile t are ``flat[starts[t] : starts[t] + counts[t]]``.
     ``per_row`` is the number of array elements one candidate costs per tile (cells per
-    tile); a batch holds at most about ``max_elems`` (B * per_row * C) elements.
+    tile); a batch holds about ``max_elems`` (B * per_row * C) elements at most.
     """
-    counts = np.fromiter((len(c) for c in cands), dtype=np.int64, count=len(cands))
+    counts = np.asarray(counts, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     order = np.argsort(counts, kind="stable")
+    sorted_counts = counts[order]
     i = 0
     n = len(order)
     while i < n:
-        c_max = max(int(counts[order[i]]), 1)
-        # grow the batch while its padded width stays within 25 % of the first tile's count
-        b = max(1, max_elems // (per_row * c_max))
-        j = min(n, i + b)
-        c_last = max(int(counts[order[j - 1]]), 1)
-        if c_last > 1.25 * c_max + 4:
-            j = i + int(np.searchsorted(counts[order[i:j]], 1.25 * c_max + 4, side="right"))
-            j = max(j, i + 1)
+        c_min = max(int(sorted_counts[i]), 1)
+        # a batch spans counts up to 25 % (+4) above its first tile's, so padding stays small
+        hi = int(np.searchsorted(sorted_counts, 1.25 * c_min + 4, side="right"))
+        width = max(int(sorted_counts[min(hi, n) - 1]), 1)
+        b = max(1, max_elems // (per_row * width))
+        j = max(i + 1, min(n, i + b, hi))
         ids = order[i:j]
-        width = max(int(counts[ids].max()), 1)
-        idx = np.full((len(ids), width), fill, dtype=np.int64)
+        width = max(int(sorted_counts[j - 1]), 1)
         cnt = counts[ids]
-        if cnt.sum():
-            mask = np.arange(width)[None, :] < cnt[:, None]
-            idx[mask] = np.concatenate([np.asarray(cands[t], dtype=np.int64) for t in ids])
+        pos = starts[ids][:, None] + np.arange(width)[None, :]
+        mask = np.arange(width)[None, :] < cnt[:, None]
+        idx = np.where(mask, flat[np.where(mask, pos, 0)] if flat.size else fill, fill)
         yield ids, idx
         i = j

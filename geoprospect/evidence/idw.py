@@ -34,7 +34,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from geoprospect.errors import ConfigError, InputError
-from geoprospect.evidence._tiles import Tiling, padded_batches, tiling_for
+from geoprospect.evidence._tiles import csr_from_lists, padded_batches, tiling_for
 from geoprospect.grid import GridSpec
 
 log = logging.getLogger(__name__)
@@ -223,9 +223,9 @@ def _idw_group(pts, vals, grid, out, el_idx, power, neighbors, radius, min_point
     else:
         cand_r = np.full(len(centres), r + h + slack)
     if np.all(np.isinf(cand_r)):
-        cands = [np.arange(n)] * len(centres)
+        counts, flat = np.full(len(centres), n), np.tile(np.arange(n), len(centres))
     else:
-        cands = tree.query_ball_point(centres, cand_r, workers=-1, return_sorted=False)
+        counts, flat = csr_from_lists(tree.query_ball_point(centres, cand_r, workers=-1, return_sorted=False))
     offsets = tiling.cell_offsets()
     m = offsets.shape[0]
     # padding sample: infinitely far (never selected), value 0
@@ -234,7 +234,7 @@ def _idw_group(pts, vals, grid, out, el_idx, power, neighbors, radius, min_point
     dtype = np.float64 if precision == "float64" else np.float32
     kernel = _TorchKernel(device, dtype) if use_torch else _numpy_kernel
     done = 0
-    for ids, idx in padded_batches(cands, n, batch_elems, m):
+    for ids, idx in padded_batches(counts, flat, n, batch_elems, m):
         rel = pts_pad[idx] - centres[ids][:, None, :]  # (B, C, 2) float64, tile-local
         res = kernel(offsets, rel, vals_pad[idx], k, r, min_points, smoothing, power, dtype)
         tiling.scatter(out, ids, res, el_idx)
@@ -300,9 +300,12 @@ def _numpy_kernel(offsets, rel, v, k, r, min_points, smoothing, power, dtype=np.
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         w = np.reciprocal(d2) if power == 2.0 else np.power(d2, dtype(-0.5 * power))
         w *= sel
-        num = np.matmul(w, v.astype(dtype, copy=False))  # (B, M, E): all elements at once
-        den = w.sum(axis=2)
-        res = num / den[:, :, None]
+        # one batched product gives every element's numerator and (ones column) the denominator;
+        # faster than a sum over the short last axis
+        ve = np.concatenate([v.astype(dtype, copy=False), np.ones(v.shape[:2] + (1,), dtype=dtype)], axis=2)
+        num = np.matmul(w, ve)  # (B, M, E + 1)
+        den = num[:, :, -1]
+        res = num[:, :, :-1] / den[:, :, None]
     empty = den <= 0
     if min_points > 1:
         empty |= np.count_nonzero(sel, axis=2) < min_points
