@@ -23,7 +23,7 @@ def as_geometries(geometries: object, *, what: str = "features") -> np.ndarray:
     Raises GeometryError for an empty layer, non-finite coordinates or invalid polygons
     (naming the feature).
     """
-    if hasattr(geometries, "geometry") and not hasattr(geometries, "geom_type"):
+    if hasattr(geometries, "geometry") and hasattr(geometries, "columns"):
         geometries = geometries.geometry  # a GeoDataFrame
     geoms = np.asarray(getattr(geometries, "values", geometries), dtype=object).ravel()
     if geoms.size == 0:
