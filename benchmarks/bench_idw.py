@@ -91,7 +91,7 @@ def main() -> None:
     ap.add_argument("--power", type=float, default=2.0)
     ap.add_argument("--backend", default="numpy", choices=["numpy", "torch", "auto"])
     ap.add_argument("--device", default=None)
-    ap.add_argument("--precision", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--precision", default="float64", choices=["float32", "float64"])
     ap.add_argument("--gdal-elements", type=int, default=1, help="elements to run through gdal_grid (0 = skip)")
     ap.add_argument("--repeat", type=int, default=1, help="timed runs of ours (best is reported)")
     args = ap.parse_args()

@@ -17,8 +17,9 @@ within min(radius, d_k(c) + h) + h of c. One ball query per tile therefore yield
 candidate set that contains every cell's exact neighbour set; the rest is dense arithmetic
 on (tiles, cells, candidates) arrays: squared distances, a partial sort for the k-th
 smallest, weights, and one batched matrix product for all elements. Arithmetic is float64
-relative to each tile's centre (DESIGN.md pitfall on large projected coordinates). The
-torch backend runs the same dense part on a torch device (CUDA when present).
+relative to each tile's centre (DESIGN.md pitfall on large projected coordinates; float32
+is an option). The torch backend runs the same dense part on a torch device (CUDA when
+present).
 
 Ties: when several samples are exactly as far as the k-th nearest, all of them are used
 (gdal_grid keeps whichever its quadtree met first); results then differ from gdal_grid only
@@ -60,7 +61,7 @@ def idw(
     device: str | None = None,
     names: Sequence[str] | None = None,
     batch_elems: int = _BATCH_ELEMS,
-    precision: str = "float32",
+    precision: str = "float64",
 ) -> np.ndarray:
     """Interpolate point values onto ``grid`` cell centres (gdal_grid ``invdistnn`` semantics).
 
@@ -81,9 +82,12 @@ def idw(
         device: torch device for the torch backend (default "cuda" if available, else "cpu").
         names: element names, used in error messages only.
         batch_elems: cells x candidates per batch (bounds memory: ~8 bytes each, a few times).
-        precision: "float32" (default) or "float64" for the per-cell arithmetic. Both work on
-            coordinates relative to a tile centre (< a few km), so float32 keeps distances to
-            ~0.1 mm and results to ~1e-6 relative; "float64" reproduces gdal_grid to ~1e-12.
+        precision: "float64" (default) or "float32" for the per-cell arithmetic. Both work on
+            coordinates relative to a tile centre (< a few km). float64 reproduces gdal_grid
+            at every cell (to the float32 output's rounding). float32 is ~25 % faster on CPU
+            and keeps distances to ~0.1 mm, but where two samples are within that of the
+            k-th neighbour distance (or of the radius) it may pick the other one: measured at
+            3072 x 3072, 6 of 9.4 M cells differed from gdal_grid by up to 2 %.
 
     Returns:
         (E, rows, cols) float32 array, NaN where undefined.
