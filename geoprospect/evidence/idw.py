@@ -29,6 +29,7 @@ at such cells, where the choice is arbitrary anyway.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Callable, Sequence
 
 import numpy as np
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 _EXACT_D2 = 1e-13  # gdal_grid's threshold for "sample on the node"
 _BATCH_ELEMS = 1_000_000  # cells x candidates per batch: 4-8 MB per temporary (cache-sized)
+_BATCH_ELEMS_GPU = 32_000_000  # few, large batches: launch and transfer overheads dominate on a GPU
 _TILE_FACTOR = 0.35  # tile side as a fraction of the typical k-th neighbour distance
 
 
@@ -60,7 +62,7 @@ def idw(
     backend: str = "auto",
     device: str | None = None,
     names: Sequence[str] | None = None,
-    batch_elems: int = _BATCH_ELEMS,
+    batch_elems: int | None = None,
     precision: str = "float64",
 ) -> np.ndarray:
     """Interpolate point values onto ``grid`` cell centres (gdal_grid ``invdistnn`` semantics).
@@ -78,10 +80,12 @@ def idw(
         smoothing: smoothing distance added in quadrature (map units).
         block_rows: kept for backward compatibility; memory is bounded by ``batch_elems``.
         progress: called with a number of rows finished (summing to the grid height).
-        backend: "numpy", "torch" or "auto" (torch when CUDA is available, else numpy).
+        backend: "numpy", "torch" or "auto": torch when ``device`` names a CUDA device, or
+            when torch is already imported and sees CUDA; numpy otherwise.
         device: torch device for the torch backend (default "cuda" if available, else "cpu").
         names: element names, used in error messages only.
-        batch_elems: cells x candidates per batch (bounds memory: ~8 bytes each, a few times).
+        batch_elems: cells x candidates per batch (bounds memory: ~8 bytes each, a few
+            times). Default: 1 M on CPU (cache-sized), 32 M on a CUDA device.
         precision: "float64" (default) or "float32" for the per-cell arithmetic. Both work on
             coordinates relative to a tile centre (< a few km). float64 reproduces gdal_grid
             at every cell (to the float32 output's rounding). float32 is ~25 % faster on CPU
@@ -132,6 +136,9 @@ def idw(
                 hint="drop this element (it carries no evidence) or check its parsing",
             )
     use_torch = _resolve_backend(backend, device)
+    if batch_elems is None:
+        on_gpu = use_torch and (device or "").startswith("cuda") or (use_torch and device is None and _cuda())
+        batch_elems = _BATCH_ELEMS_GPU if on_gpu else _BATCH_ELEMS
 
     out = np.empty((n_el, grid.height, grid.width), dtype=np.float32)  # every cell is written
     # local origin: keeps float arithmetic well conditioned for large projected coordinates
@@ -190,19 +197,23 @@ def _check_params(power, neighbors, radius, min_points, smoothing, backend) -> N
         raise ConfigError(f"IDW backend must be 'auto', 'numpy' or 'torch', got {backend!r}")
 
 
+def _cuda() -> bool:
+    """CUDA available, asked of torch only if torch is already imported (importing it takes seconds)."""
+    torch = sys.modules.get("torch")
+    return bool(torch is not None and torch.cuda.is_available())
+
+
 def _resolve_backend(backend: str, device: str | None) -> bool:
     if backend == "numpy":
         return False
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - torch is a dependency
-        if backend == "torch":
-            raise ConfigError("backend='torch' needs PyTorch installed") from exc
-        return False
     if backend == "torch":
+        try:
+            import torch  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - torch is a dependency
+            raise ConfigError("backend='torch' needs PyTorch installed") from exc
         return True
-    # auto: torch only where it brings a GPU (on CPU the numpy path is as fast and lighter)
-    return bool(device and device.startswith("cuda")) or torch.cuda.is_available()
+    # auto: torch only where it brings a GPU (on CPU the numpy path is faster and lighter)
+    return bool(device and device.startswith("cuda")) or _cuda()
 
 
 def _idw_group(pts, vals, grid, out, el_idx, power, neighbors, radius, min_points, smoothing,
