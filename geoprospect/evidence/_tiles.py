@@ -12,6 +12,9 @@ relative to the tile centre (well conditioned even for UTM northings).
 from __future__ import annotations
 
 import itertools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,3 +147,52 @@ def padded_batches(counts: np.ndarray, flat: np.ndarray, fill: int, max_elems: i
         idx = np.where(mask, flat[np.where(mask, pos, 0)] if flat.size else fill, fill)
         yield ids, idx
         i = j
+
+
+def default_workers() -> int:
+    """Threads for the dense kernels (numpy releases the GIL in its array loops)."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def run_batches(batches, work, workers: int, on_done=None) -> None:
+    """Call ``work(ids, idx)`` for every batch, on ``workers`` threads; ``on_done(n_tiles)`` after each.
+
+    Each call writes its own tiles (disjoint parts of the output), so no locking is
+    needed for the results; at most ``workers`` batches are in memory at a time.
+    """
+    lock = threading.Lock()
+
+    def task(batch):
+        work(*batch)
+        if on_done is not None:
+            with lock:
+                on_done(len(batch[0]))
+
+    if workers <= 1:
+        for batch in batches:
+            task(batch)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = []
+        for batch in batches:
+            pending.append(pool.submit(task, batch))
+            if len(pending) >= 2 * workers:
+                pending.pop(0).result()
+        for f in pending:
+            f.result()
+
+
+def row_reporter(progress, height: int, n_tiles: int):
+    """``on_done`` for run_batches: turns finished tiles into rows for ``progress(rows)``."""
+    if progress is None:
+        return None
+    state = [0, 0]
+
+    def on_done(n: int) -> None:
+        state[0] += n
+        rows = height * state[0] // n_tiles
+        if rows > state[1]:
+            progress(rows - state[1])
+            state[1] = rows
+
+    return on_done

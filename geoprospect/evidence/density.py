@@ -33,7 +33,7 @@ import numpy as np
 import shapely
 
 from geoprospect.errors import ConfigError, GeometryError
-from geoprospect.evidence._tiles import padded_batches, tiling_for
+from geoprospect.evidence._tiles import default_workers, padded_batches, row_reporter, run_batches, tiling_for
 from geoprospect.evidence._vector import (
     as_geometries,
     inside_mask,
@@ -72,6 +72,7 @@ def feature_density(
     progress: Callable[[int], None] | None = None,
     tile: int = 16,
     batch_elems: int = _BATCH_ELEMS,
+    workers: int | None = None,
 ) -> np.ndarray:
     """Amount of feature within ``radius`` of each cell centre, per unit area (see module doc).
 
@@ -82,6 +83,7 @@ def feature_density(
         progress: called with a number of rows finished (summing to the grid height).
         tile: tile side in cells (speed only).
         batch_elems: cells x candidates per batch (memory bound).
+        workers: threads (default: CPU count, at most 8).
 
     Returns:
         (rows, cols) float32, 0 where no feature is within ``radius``.
@@ -118,17 +120,13 @@ def feature_density(
     offs = tiling.cell_offsets()
     ox, oy = offs[: tiling.tc, 0], offs[:: tiling.tc, 1]
     m = tiling.tr * tiling.tc
-    n_done = reported = 0
-    for ids, idx in padded_batches(counts, pairs[1], s, batch_elems, m):
+    def work(ids, idx):
         rel_a = a_pad[idx] - centres[ids][:, None, :]
         val = kernel(ox, oy, rel_a, d_pad[idx], r)  # (B, tr, tc)
         tiling.scatter(out[None], ids, val.reshape(len(ids), m, 1), [0])
-        n_done += len(ids)
-        if progress is not None:
-            rows = grid.height * n_done // tiling.n_tiles
-            if rows > reported:
-                progress(rows - reported)
-                reported = rows
+
+    run_batches(padded_batches(counts, pairs[1], s, batch_elems, m), work, workers or default_workers(),
+                row_reporter(progress, grid.height, tiling.n_tiles))
     if base is not None:
         out += base
         np.clip(out, 0.0, np.pi * r * r, out=out)  # rounding at the 1e-12 level

@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 
 from geoprospect.errors import ConfigError
-from geoprospect.evidence._tiles import padded_batches, tiling_for
+from geoprospect.evidence._tiles import default_workers, padded_batches, row_reporter, run_batches, tiling_for
 from geoprospect.evidence._vector import as_geometries, inside_mask, polygons_dissolved, segments, to_local
 from geoprospect.grid import GridSpec
 
@@ -36,6 +36,7 @@ def distance_to_features(
     tile: int = 32,
     precision: str = "float32",
     batch_elems: int = _BATCH_ELEMS,
+    workers: int | None = None,
 ) -> np.ndarray:
     """Exact Euclidean distance (map units) from every cell centre to the nearest geometry.
 
@@ -48,6 +49,7 @@ def distance_to_features(
         tile: tile side in cells (speed only; results do not depend on it).
         precision: "float32" (default; tile-local, ~1e-7 relative) or "float64".
         batch_elems: cells x candidates per batch (memory bound).
+        workers: threads (default: CPU count, at most 8).
 
     Returns:
         (rows, cols) float32; 0 inside polygons and on lines.
@@ -81,19 +83,14 @@ def distance_to_features(
     ox = offs[: tiling.tc, 0]
     oy = offs[:: tiling.tc, 1]
     m = tiling.tr * tiling.tc
-    n_done = 0
-    reported = 0
-    for ids, idx in padded_batches(counts, pairs[1], s, batch_elems, m):
+    def work(ids, idx):
         rel_a = a_pad[idx] - centres[ids][:, None, :]  # (B, C, 2) tile-local
         d2 = _seg_dist2(ox, oy, rel_a, d_pad[idx], dtype)  # (B, tr, tc)
         np.sqrt(d2, out=d2)
         tiling.scatter(out[None], ids, d2.reshape(len(ids), m, 1).astype(np.float32, copy=False), [0])
-        n_done += len(ids)
-        if progress is not None:
-            rows = grid.height * n_done // tiling.n_tiles
-            if rows > reported:
-                progress(rows - reported)
-                reported = rows
+
+    run_batches(padded_batches(counts, pairs[1], s, batch_elems, m), work, workers or default_workers(),
+                row_reporter(progress, grid.height, tiling.n_tiles))
     polys = polygons_dissolved(geoms)
     if polys.size:
         out[inside_mask(polys, grid)] = 0.0

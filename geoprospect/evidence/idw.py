@@ -36,7 +36,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from geoprospect.errors import ConfigError, InputError
-from geoprospect.evidence._tiles import csr_from_lists, padded_batches, tiling_for
+from geoprospect.evidence._tiles import csr_from_lists, default_workers, padded_batches, run_batches, tiling_for
 from geoprospect.grid import GridSpec
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ def idw(
     names: Sequence[str] | None = None,
     batch_elems: int | None = None,
     precision: str = "float64",
+    workers: int | None = None,
 ) -> np.ndarray:
     """Interpolate point values onto ``grid`` cell centres (gdal_grid ``invdistnn`` semantics).
 
@@ -92,6 +93,7 @@ def idw(
             and keeps distances to ~0.1 mm, but where two samples are within that of the
             k-th neighbour distance (or of the radius) it may pick the other one: measured at
             3072 x 3072, 6 of 9.4 M cells differed from gdal_grid by up to 2 %.
+        workers: threads for the numpy kernel (default: CPU count, at most 8).
 
     Returns:
         (E, rows, cols) float32 array, NaN where undefined.
@@ -159,7 +161,7 @@ def idw(
             continue
         _idw_group(
             local[keep], vals[keep][:, el_idx], grid, out, el_idx, power, neighbors, radius, min_points,
-            smoothing, use_torch, device, batch_elems, precision,
+            smoothing, use_torch, device, batch_elems, precision, workers or default_workers(),
             lambda frac, gi=gi: report(gi, frac),
         )
     return out
@@ -217,7 +219,7 @@ def _resolve_backend(backend: str, device: str | None) -> bool:
 
 
 def _idw_group(pts, vals, grid, out, el_idx, power, neighbors, radius, min_points, smoothing,
-               use_torch, device, batch_elems, precision, report) -> None:
+               use_torch, device, batch_elems, precision, workers, report) -> None:
     """IDW of the (n, E) values at local (n, 2) points into ``out[el_idx]`` ((E, rows, cols) float32)."""
     n = pts.shape[0]
     k = None if neighbors is None or neighbors >= n else int(neighbors)
@@ -248,13 +250,18 @@ def _idw_group(pts, vals, grid, out, el_idx, power, neighbors, radius, min_point
     vals_pad = np.vstack([vals, np.zeros((1, vals.shape[1]))])
     dtype = np.float64 if precision == "float64" else np.float32
     kernel = _TorchKernel(device, dtype) if use_torch else _numpy_kernel
-    done = 0
-    for ids, idx in padded_batches(counts, flat, n, batch_elems, m):
+    done = [0]
+
+    def work(ids, idx):
         rel = pts_pad[idx] - centres[ids][:, None, :]  # (B, C, 2) float64, tile-local
         res = kernel(offsets, rel, vals_pad[idx], k, r, min_points, smoothing, power, dtype)
         tiling.scatter(out, ids, res, el_idx)
-        done += len(ids)
-        report(done / tiling.n_tiles)
+
+    def finished(n_tiles):
+        done[0] += n_tiles
+        report(done[0] / tiling.n_tiles)
+
+    run_batches(padded_batches(counts, flat, n, batch_elems, m), work, 1 if use_torch else workers, finished)
     _fix_on_node(pts, vals, grid, tree, out, el_idx, k, r, min_points, smoothing)
 
 
