@@ -90,3 +90,26 @@ def test_bad_input_errors():
         distance_to_features([shapely.LineString([(X0, Y0), (np.inf, Y0)])], grid)
     with pytest.raises(ConfigError):
         distance_to_features([shapely.Point(X0, Y0)], grid, precision="half")
+
+
+MURCHISON = "/work/shared/datasets/murchison"
+
+
+@pytest.mark.skipif(not __import__("os").path.exists(f"{MURCHISON}/faults.gpkg"), reason="Murchison data not present")
+def test_real_faults_and_greenstone_against_geos():
+    """Real data (SOURCE.md there): 3,252 faults and 115 greenstone polygons with holes, 1 km cells."""
+    from geoprospect.evidence.density import feature_density
+
+    faults = gpd.read_file(f"{MURCHISON}/faults.gpkg")
+    green = gpd.read_file(f"{MURCHISON}/greenstone.gpkg")
+    grid = GridSpec.from_bounds(faults.total_bounds, 1000.0, faults.crs)
+    rng = np.random.default_rng(0)
+    idx = rng.choice(grid.width * grid.height, 300, replace=False)
+    pts = shapely.points(grid.cell_centers()[idx])
+    for layer, measure in ((faults, shapely.length), (green, shapely.area)):
+        union = shapely.union_all(layer.geometry.values)
+        d = distance_to_features(layer, grid)
+        np.testing.assert_allclose(d.ravel()[idx], shapely.distance(pts, union), rtol=1e-6, atol=0.05)
+        rho = feature_density(layer, grid, 3000.0)
+        ref = measure(shapely.intersection(union, shapely.buffer(pts, 3000.0, quad_segs=256))) / (np.pi * 3000.0**2)
+        np.testing.assert_allclose(rho.ravel()[idx], ref, rtol=0, atol=1e-4 * max(ref.max(), 1e-12))
