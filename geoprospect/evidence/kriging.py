@@ -40,19 +40,24 @@ class Variogram:
     model: str
     parameters: dict[str, float] = field(default_factory=dict)
 
-    def to_scaled_list(self, scale: float) -> list[float]:
-        """pykrige's list form for coordinates divided by ``scale``."""
+    def to_scaled(self, scale: float) -> dict[str, float]:
+        """pykrige's dict form for coordinates divided by ``scale``.
+
+        (The dict form is used on purpose: pykrige reads a *list* as [sill, range, nugget]
+        but reports ``variogram_model_parameters`` as [psill, range, nugget].)
+        """
         p = self.parameters
         if self.model in ("spherical", "exponential", "gaussian"):
-            return [p["psill"], p["range"] / scale, p["nugget"]]
+            return {"psill": p["psill"], "range": p["range"] / scale, "nugget": p["nugget"]}
         if self.model == "linear":
-            return [p["slope"] * scale, p["nugget"]]
+            return {"slope": p["slope"] * scale, "nugget": p["nugget"]}
         if self.model == "power":
-            return [p["scale"] * scale ** p["exponent"], p["exponent"], p["nugget"]]
+            return {"scale": p["scale"] * scale ** p["exponent"], "exponent": p["exponent"], "nugget": p["nugget"]}
         raise KrigingError(f"unknown variogram model {self.model!r}", hint=f"choose one of {', '.join(MODELS)}")
 
     @classmethod
     def from_scaled_list(cls, model: str, values: Sequence[float], scale: float) -> "Variogram":
+        """From pykrige's fitted ``variogram_model_parameters`` ([psill, range, nugget], ...)."""
         v = [float(x) for x in values]
         if model in ("spherical", "exponential", "gaussian"):
             return cls(model, {"psill": v[0], "range": v[1] * scale, "nugget": v[2]})
@@ -93,7 +98,7 @@ def _check(xy: np.ndarray, z: np.ndarray, model: str) -> None:
 def _ok(u: np.ndarray, z: np.ndarray, vario: Variogram | None, model: str, frame: _Frame, nlags: int):
     from pykrige.ok import OrdinaryKriging
 
-    params = None if vario is None else vario.to_scaled_list(frame.scale)
+    params = None if vario is None else vario.to_scaled(frame.scale)
     try:
         return OrdinaryKriging(u[:, 0], u[:, 1], z, variogram_model=model, variogram_parameters=params, nlags=nlags)
     except (np.linalg.LinAlgError, ValueError) as exc:
@@ -103,7 +108,7 @@ def _ok(u: np.ndarray, z: np.ndarray, vario: Variogram | None, model: str, frame
 def _uk(u: np.ndarray, z: np.ndarray, vario: Variogram | None, model: str, frame: _Frame, nlags: int, drift: str):
     from pykrige.uk import UniversalKriging
 
-    params = None if vario is None else vario.to_scaled_list(frame.scale)
+    params = None if vario is None else vario.to_scaled(frame.scale)
     kw: dict = {"drift_terms": ["regional_linear"]}
     if drift == "quadratic":
         kw = {
