@@ -197,3 +197,45 @@ def _looks_geochemical(s: pd.Series) -> bool:
         return False
     ok = pd.to_numeric(t, errors="coerce").notna() | t.str.match(r"^<\s*=?\s*[\d.]") | t.str.upper().str.replace(" ", "").isin(["BDL", "ND", "N.D.", "<DL"])
     return bool(ok.mean() >= 0.5)
+
+
+def write_prepared(
+    path: str | Path,
+    table: PointTable,
+    extra: Mapping[str, np.ndarray] | None = None,
+    *,
+    x_name: str = "x",
+    y_name: str = "y",
+) -> Path:
+    """Write prepared points atomically: ``.gpkg`` (carries the CRS) or ``.csv`` (x, y columns).
+
+    Columns: ``source_row``, the element values, then ``extra`` columns (factor scores, fuzzy
+    scores, anomaly flags as 0/1). A CSV does not carry the CRS: pass the same ``--crs`` when
+    reading it back.
+    """
+    from geoprospect.io.atomic import atomic_path
+
+    path = Path(path)
+    data = {"source_row": table.rows}
+    data.update({e: table.values[:, j] for j, e in enumerate(table.elements)})
+    for k, v in (extra or {}).items():
+        v = np.asarray(v)
+        data[k] = v.astype(np.int8) if v.dtype == bool else v
+    df = pd.DataFrame(data)
+    suffix = path.suffix.lower()
+    if suffix == ".gpkg":
+        import geopandas as gpd
+
+        gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(table.xy[:, 0], table.xy[:, 1]), crs=table.crs.to_wkt())
+        with atomic_path(path) as tmp:
+            gdf.to_file(tmp, driver="GPKG", layer=path.stem)
+    elif suffix == ".csv":
+        df.insert(0, y_name, table.xy[:, 1])
+        df.insert(0, x_name, table.xy[:, 0])
+        with atomic_path(path) as tmp:
+            df.to_csv(tmp, index=False, float_format="%.10g")
+    else:
+        from geoprospect.errors import OutputError
+
+        raise OutputError(f"unknown output format {suffix!r}", path=path, hint="use .csv or .gpkg")
+    return path

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -174,6 +174,7 @@ def select_elements(
     svm_output: str = "decision",
     log_values: bool = True,
     max_samples: int | None = 4000,
+    progress: Callable[[str], None] | None = None,
 ) -> SelectionResult:
     """Rank elements by AUC / Z_AUC and keep those with Z_AUC > ``z_crit``.
 
@@ -185,6 +186,7 @@ def select_elements(
         z_crit: critical Z_AUC (2.58 = 0.01 level, as the papers).
         cv, seed, svm_output, max_samples: see :func:`svm_scores`.
         log_values: feed log10 values to the SVM (non-positive values make it use raw values).
+        progress: called with the element name after each element.
 
     Returns:
         A :class:`SelectionResult`; the table has one row per element with n_pos, n_neg,
@@ -214,6 +216,8 @@ def select_elements(
             log.warning("%s: skipped (%s)", e, why)
             row.update(auc_svm=np.nan, s_auc_svm=np.nan, z_auc_svm=np.nan, auc_raw=np.nan, s_auc_raw=np.nan, z_auc_raw=np.nan, selected=False, note=why)
             rows.append(row)
+            if progress is not None:
+                progress(e)
             continue
         auc_raw = float(roc_auc_score(yy, x))
         row.update(auc_raw=auc_raw, s_auc_raw=float(hanley_mcneil_se(auc_raw, cp, cn)), z_auc_raw=float(z_auc(auc_raw, cp, cn)))
@@ -225,6 +229,8 @@ def select_elements(
         row["selected"] = bool(zz > z_crit)
         row["note"] = ""
         rows.append(row)
+        if progress is not None:
+            progress(e)
     table = pd.DataFrame(rows)
     key = "z_auc_svm" if score == "svm" else "z_auc_raw"
     table = table.sort_values(key, ascending=False, na_position="last").reset_index(drop=True)
@@ -257,6 +263,7 @@ def run_selection(
     seed: int = 0,
     svm_output: str = "decision",
     max_samples: int | None = 4000,
+    progress: Callable[[str], None] | None = None,
     **prepare_kwargs: object,
 ) -> SelectionResult:
     """File-to-table element selection (what ``geoprospect select-elements`` calls).
@@ -287,7 +294,7 @@ def run_selection(
     table = table.to_crs(target)
     labels = label_near_deposits(table.xy, dep.geometry, distance)
     log.info("%d of %d samples lie within %g of a deposit", int(labels.sum()), len(labels), distance)
-    res = select_elements(table.values, table.elements, labels, score=score, z_crit=z_crit, cv=cv, seed=seed, svm_output=svm_output, max_samples=max_samples)
+    res = select_elements(table.values, table.elements, labels, score=score, z_crit=z_crit, cv=cv, seed=seed, svm_output=svm_output, max_samples=max_samples, progress=progress)
     res.settings.update({"distance": distance, "points": str(points), "deposits": str(deposits), "crs": target.name})
     res.write(out_csv, out_md)
     return res
