@@ -31,11 +31,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from geoprospect.geochem.errors import CensoredValueError, CensoringError
 
 log = logging.getLogger(__name__)
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 _LESS = re.compile(r"^<\s*=?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$")
 _GREATER = re.compile(r"^>\s*=?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$")
@@ -237,17 +238,17 @@ def cohen_estimate(observed: np.ndarray, n_censored: int, limit: float) -> Cohen
     gamma = s2 / d**2
     ratio = c / m
 
-    def y_of(xi: float) -> float:
-        # phi/Phi computed through logs: stable for very negative xi
-        return ratio * math.exp(stats.norm.logpdf(xi) - stats.norm.logcdf(xi))
+    def y_of(xi):
+        # phi/Phi through logs (scipy.special.log_ndtr): stable for very negative xi
+        return ratio * np.exp(-0.5 * np.square(xi) - _LOG_SQRT_2PI - special.log_ndtr(xi))
 
-    def g(xi: float) -> float:
+    def g(xi):
         y = y_of(xi)
         return (1 + y * xi - y * y) / (y - xi) ** 2 - gamma
 
     lo, hi = -12.0, 12.0
     grid = np.linspace(lo, hi, 241)
-    vals = np.array([g(v) for v in grid])
+    vals = g(grid)
     sign = np.nonzero(np.sign(vals[:-1]) != np.sign(vals[1:]))[0]
     if sign.size == 0:
         raise CensoringError(
@@ -255,8 +256,8 @@ def cohen_estimate(observed: np.ndarray, n_censored: int, limit: float) -> Cohen
             hint="use censored='half' for this element",
         )
     j = int(sign[0])
-    xi = optimize.brentq(g, grid[j], grid[j + 1], xtol=1e-14)
-    y = y_of(xi)
+    xi = optimize.brentq(lambda t: float(g(t)), grid[j], grid[j + 1], xtol=1e-14)
+    y = float(y_of(xi))
     lam = y / (y - xi)
     mu = xbar - lam * d
     sigma = math.sqrt(s2 + lam * d * d)
@@ -287,7 +288,7 @@ def censored_mle(observed: np.ndarray, limits: np.ndarray) -> CohenFit:
 def conditional_mean_below(mu: float, sigma: float, limit: np.ndarray) -> np.ndarray:
     """E[Z | Z < limit] for Z ~ N(mu, sigma²): mu − sigma·φ(ξ)/Φ(ξ), ξ = (limit − mu)/sigma."""
     xi = (np.asarray(limit, dtype=np.float64) - mu) / sigma
-    return mu - sigma * np.exp(stats.norm.logpdf(xi) - stats.norm.logcdf(xi))
+    return mu - sigma * np.exp(-0.5 * xi * xi - _LOG_SQRT_2PI - special.log_ndtr(xi))
 
 
 def replace_censored(col: CensoredColumn, method: str = "half", fraction: float = 0.5) -> tuple[np.ndarray, dict]:
