@@ -155,3 +155,30 @@ def test_fitted_variogram_fed_back_gives_the_same_map():
     b, vb = kriging(xy, z, _grid(1000.0), variogram=fit_variogram(xy, z))
     np.testing.assert_allclose(a, b, atol=1e-5)
     np.testing.assert_allclose(va, vb, atol=1e-5)
+
+
+@pytest.mark.parametrize("method,drift", [("ordinary", "linear"), ("universal", "linear"), ("universal", "quadratic")])
+def test_fast_loo_equals_pykrige_refitted_without_each_sample(method, drift):
+    xy, z = _data(35, seed=4)
+    v = fit_variogram(xy, z, "exponential")
+    fast, pf = loo_cv(xy, z, methods=(method,), variogram=v, drift=drift, kriging_loo="fast")
+    slow, ps = loo_cv(xy, z, methods=(method,), variogram=v, drift=drift, kriging_loo="refit")
+    np.testing.assert_allclose(pf[method], ps[method], rtol=1e-6, atol=1e-7)
+    assert fast["rmse"].iloc[0] == pytest.approx(slow["rmse"].iloc[0], rel=1e-6)
+
+
+def test_moving_neighbourhood():
+    xy, z = _data(40)
+    g = _grid(1000.0)
+    full, vf = kriging(xy, z, g)
+    allnb, va = kriging(xy, z, g, neighbors=40)  # every sample: the global system again
+    np.testing.assert_allclose(allnb, full, atol=1e-4)
+    np.testing.assert_allclose(va, vf, atol=1e-4)
+    local, _ = kriging(xy, z, g, neighbors=8)
+    assert np.isfinite(local).all() and np.abs(local - full).max() > 1e-4
+    with pytest.raises(KrigingError, match="ordinary kriging only"):
+        kriging(xy, z, g, method="universal", neighbors=8)
+    with pytest.raises(KrigingError, match="at least 3"):
+        kriging(xy, z, g, neighbors=1)
+    s, p = loo_cv(xy, z, methods=("idw", "ordinary"), neighbors=8, max_points=10)
+    assert (s["n"] == 10).all() and "8 nearest" in s["settings"].iloc[1]

@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 
 MODELS = ("spherical", "exponential", "gaussian", "linear", "power")
 
+try:  # pykrige's compiled moving-neighbourhood backend (pure-Python loop otherwise)
+    import pykrige.lib.cok  # noqa: F401
+
+    _BACKEND = "C"
+except ImportError:  # pragma: no cover
+    _BACKEND = "loop"
+
 
 @dataclass
 class Variogram:
@@ -145,6 +152,7 @@ def kriging(
     variogram: Variogram | Sequence[Variogram] | None = None,
     nlags: int = 6,
     drift: str = "linear",
+    neighbors: int | None = None,
     block_cells: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -159,6 +167,9 @@ def kriging(
         variogram: fixed variogram(s) in map units (one, or one per element).
         nlags: lags of the experimental variogram.
         drift: universal kriging drift, "linear" or "quadratic".
+        neighbors: ordinary kriging from the this many nearest samples per cell (pykrige's
+            ``n_closest_points``, compiled backend), as GIS packages do; None = all samples
+            (one global system; cost grows as N² per cell). Universal kriging uses all samples.
         block_cells: cells per block (default: about 2e7 / N, so blocks hold ~160 MB of float64).
         progress: called with the number of cells done after each block.
 
@@ -167,6 +178,10 @@ def kriging(
     """
     if method not in ("ordinary", "universal"):
         raise KrigingError(f"method must be 'ordinary' or 'universal', got {method!r}")
+    if neighbors is not None and method == "universal":
+        raise KrigingError("a moving neighbourhood (neighbors) is available for ordinary kriging only", hint="leave neighbors unset for universal kriging")
+    if neighbors is not None and neighbors < 3:
+        raise KrigingError(f"neighbors must be at least 3, got {neighbors}")
     xy = np.asarray(xy, dtype=np.float64)
     vals = np.asarray(values, dtype=np.float64)
     vals = vals[:, None] if vals.ndim == 1 else vals
@@ -201,7 +216,10 @@ def kriging(
             h = min(rows_per_block, grid.height - r0)
             c = frame(grid.cell_centers(r0, 0, h, grid.width))
             try:
-                zz, ss = k.execute("points", c[:, 0], c[:, 1])
+                if neighbors is not None:
+                    zz, ss = k.execute("points", c[:, 0], c[:, 1], backend=_BACKEND, n_closest_points=min(int(neighbors), len(z)))
+                else:
+                    zz, ss = k.execute("points", c[:, 0], c[:, 1])
             except np.linalg.LinAlgError as exc:
                 raise KrigingError(f"the kriging system is singular ({exc})", hint="check for duplicate samples or use another variogram model") from exc
             est[e, r0 : r0 + h] = np.asarray(zz, dtype=np.float64).reshape(h, grid.width)
@@ -216,6 +234,53 @@ def _point_grid(x: float, y: float, crs: object) -> GridSpec:
     return GridSpec.from_bounds((x - 0.5, y - 0.5, x + 0.5, y + 0.5), 1.0, crs)
 
 
+def _variogram_fn(model: str):
+    from pykrige import variogram_models as vm
+
+    return {
+        "spherical": vm.spherical_variogram_model, "exponential": vm.exponential_variogram_model,
+        "gaussian": vm.gaussian_variogram_model, "linear": vm.linear_variogram_model, "power": vm.power_variogram_model,
+    }[model]
+
+
+def loo_fast(u: np.ndarray, z: np.ndarray, vario: Variogram, scale: float, *, method: str = "ordinary", drift: str = "linear") -> np.ndarray:
+    """Exact leave-one-out kriging predictions at every sample, from one factorisation.
+
+    Dubrule (1983, Math. Geol. 15, 687-699): with the kriging matrix A = [[−Γ, F], [Fᵀ, 0]]
+    (Γ the variogram between samples, F the drift columns: 1 for ordinary kriging; 1, x, y
+    (+ x², y², xy) for universal kriging) and w = A⁻¹ [z; 0], the error of predicting sample i
+    from all the others with the same variogram is z_i − ẑ_(−i) = w_i / (A⁻¹)_ii.
+    Written here because refitting pykrige N times costs O(N⁴); this is O(N³) once, and the
+    test suite checks it against pykrige refitted without each sample.
+    """
+    n = len(z)
+    d = np.hypot(u[:, None, 0] - u[None, :, 0], u[:, None, 1] - u[None, :, 1])
+    p = vario.to_scaled(scale)
+    g = _variogram_fn(vario.model)(list(p.values()), d)
+    np.fill_diagonal(g, 0.0)
+    cols = [np.ones(n)]
+    if method == "universal":
+        x, y = u[:, 0], u[:, 1]
+        cols += [x, y]
+        if drift == "quadratic":
+            cols += [x * x, y * y, x * y]
+        elif drift != "linear":
+            raise KrigingError(f"drift must be 'linear' or 'quadratic', got {drift!r}")
+    f = np.column_stack(cols)
+    k = f.shape[1]
+    a = np.zeros((n + k, n + k))
+    a[:n, :n] = -g
+    a[:n, n:] = f
+    a[n:, :n] = f.T
+    try:
+        ainv = np.linalg.inv(a)
+    except np.linalg.LinAlgError as exc:
+        raise KrigingError(f"the kriging system is singular ({exc})", hint="check for duplicate samples or use another variogram model") from exc
+    w = ainv[:, :n] @ z
+    err = w[:n] / np.diag(ainv)[:n]
+    return z - err
+
+
 def loo_cv(
     xy: np.ndarray,
     values: np.ndarray,
@@ -226,17 +291,20 @@ def loo_cv(
     nlags: int = 6,
     drift: str = "linear",
     idw_kwargs: dict | None = None,
-    max_points: int | None = 200,
+    max_points: int | None = None,
     seed: int = 0,
     crs: object = "EPSG:3857",
+    kriging_loo: str = "fast",
+    neighbors: int | None = None,
 ):
     """Leave-one-out cross-validation of IDW and kriging at the sample points.
 
     Each held-out sample is predicted from all others: IDW by
     :func:`geoprospect.evidence.idw.idw` itself (a one-cell grid centred on the sample, so its
     exact semantics apply), kriging by pykrige with the variogram fitted once on all samples
-    (the usual geostatistical LOO). ``max_points`` held-out samples are drawn at random (seed)
-    to bound the cost (each kriging fold solves an N × N system).
+    (the usual geostatistical LOO): ``kriging_loo="fast"`` uses Dubrule's exact shortcut
+    (:func:`loo_fast`, one N × N inverse), ``"refit"`` re-runs pykrige without each sample (slow,
+    for checking; always used with ``neighbors``, the moving neighbourhood of ordinary kriging). ``max_points`` held-out samples may be drawn at random (seed) to bound the cost.
 
     Returns:
         (summary DataFrame with method, n, rmse, mae, me (mean error = bias), variogram;
@@ -263,15 +331,27 @@ def loo_cv(
         vario = Variogram.from_scaled_list(model, _ok(u, z, None, model, frame, nlags).variogram_model_parameters, frame.scale)
     idw_kwargs = {"power": 2.0, "neighbors": 12, **(idw_kwargs or {})}
     preds = {m: np.full(held.size, np.nan) for m in methods}
+    if kriging_loo not in ("fast", "refit"):
+        raise ValueError(f"kriging_loo must be 'fast' or 'refit', got {kriging_loo!r}")
+    if neighbors is not None and "universal" in methods:
+        raise KrigingError("a moving neighbourhood (neighbors) is available for ordinary kriging only", hint="drop 'universal' from the methods or unset neighbors")
+    fast_methods = {m for m in methods if m in ("ordinary", "universal")} if (kriging_loo == "fast" and neighbors is None) else set()
+    for m in fast_methods:
+        preds[m][:] = loo_fast(u, z, vario, frame.scale, method=m, drift=drift)[held]
     for j, i in enumerate(held):
         keep = np.arange(n) != i
         for m in methods:
             if m == "idw":
                 g = _point_grid(xy[i, 0], xy[i, 1], crs)
                 preds[m][j] = float(idw(xy[keep], z[keep], g, **idw_kwargs)[0, 0, 0])
+            elif m in fast_methods:
+                continue
             elif m in ("ordinary", "universal"):
                 k = _ok(u[keep], z[keep], vario, model, frame, nlags) if m == "ordinary" else _uk(u[keep], z[keep], vario, model, frame, nlags, drift)
-                zz, _ = k.execute("points", u[i : i + 1, 0], u[i : i + 1, 1])
+                if neighbors is not None:
+                    zz, _ = k.execute("points", u[i : i + 1, 0], u[i : i + 1, 1], backend=_BACKEND, n_closest_points=min(int(neighbors), n - 1))
+                else:
+                    zz, _ = k.execute("points", u[i : i + 1, 0], u[i : i + 1, 1])
                 preds[m][j] = float(np.asarray(zz)[0])
             else:
                 raise KrigingError(f"unknown method {m!r} in the comparison", hint="use idw, ordinary, universal")
@@ -285,7 +365,7 @@ def loo_cv(
             "rmse": float(math.sqrt(np.mean(err[good] ** 2))) if good.any() else math.nan,
             "mae": float(np.mean(np.abs(err[good]))) if good.any() else math.nan,
             "me": float(np.mean(err[good])) if good.any() else math.nan,
-            "settings": (f"{model} {vario.parameters}" + (f", drift {drift}" if m == "universal" else "")) if m != "idw" and vario is not None
+            "settings": (f"{model} {vario.parameters}" + (f", drift {drift}" if m == "universal" else "") + (f", {neighbors} nearest" if neighbors and m == "ordinary" else "")) if m != "idw" and vario is not None
             else ", ".join(f"{k}={v}" for k, v in idw_kwargs.items()),
         })
     predictions = pd.DataFrame({"index": held, "observed": obs, **preds})
