@@ -41,15 +41,17 @@ def main() -> None:
     ok = inside & np.isfinite(table.values[:, 0])
     xy, z = table.xy[ok], table.values[ok, 0]
     print(f"{a.element} (log10): {len(z)} samples in the Murchison area; duplicates merged: {rep.duplicates['n_removed']}")
+    for model in dict.fromkeys([a.model, "spherical", "exponential"]):
+        v = fit_variogram(xy, z, model)
+        print(f"\nvariogram {v.model}: " + ", ".join(f"{k}={val:.4g}" for k, val in v.parameters.items()))
+        t = time.perf_counter()
+        summary, _ = loo_cv(xy, z, variogram=v, max_points=a.max_points or None, seed=0)
+        t_cv = time.perf_counter() - t
+        print(f"leave-one-out over {summary['n'].iloc[0]} held-out samples ({t_cv:.1f} s):")
+        print(summary[["method", "n", "rmse", "mae", "me"]].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        s = summary.set_index("method")
+        print(f"RMSE ratio ordinary/idw = {s.loc['ordinary', 'rmse'] / s.loc['idw', 'rmse']:.3f}, universal/idw = {s.loc['universal', 'rmse'] / s.loc['idw', 'rmse']:.3f}")
     v = fit_variogram(xy, z, a.model)
-    print(f"variogram {v.model}: {v.parameters}")
-    t = time.perf_counter()
-    summary, _ = loo_cv(xy, z, variogram=v, max_points=a.max_points or None, seed=0)
-    t_cv = time.perf_counter() - t
-    print(f"\nleave-one-out over {summary['n'].iloc[0]} held-out samples ({t_cv:.1f} s):")
-    print(summary[["method", "n", "rmse", "mae", "me"]].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
-    s = summary.set_index("method")
-    print(f"RMSE ratio ordinary/idw = {s.loc['ordinary', 'rmse'] / s.loc['idw', 'rmse']:.3f}, universal/idw = {s.loc['universal', 'rmse'] / s.loc['idw', 'rmse']:.3f}")
     grid = GridSpec.from_bounds((xmin - pad, ymin - pad, xmax + pad, ymax + pad), a.res, crs)
     t = time.perf_counter()
     ref = idw(xy, z, grid, power=2.0, neighbors=12)
