@@ -156,11 +156,11 @@ class GridSpec:
 
     def window_transform(self, row_off: int, col_off: int) -> Affine:
         """Affine transform of a pixel window whose upper-left cell is (row_off, col_off)."""
-        return self.transform * Affine.translation(col_off, row_off)
+        return self.transform @ Affine.translation(col_off, row_off)
 
     def coarsen(self, factor: int, offset: float = 0.0) -> "GridSpec":
         """A coarser grid of ``factor``-sized cells starting ``offset`` pixels into this grid."""
-        t = self.transform * Affine.translation(offset, offset) * Affine.scale(factor)
+        t = self.transform @ Affine.translation(offset, offset) @ Affine.scale(factor)
         return GridSpec(self.crs, t, max(1, self.width // factor), max(1, self.height // factor))
 
     def profile(self, count: int, dtype: str = "float32", nodata: float | None = -9999.0) -> dict:

@@ -1,5 +1,15 @@
-"""Command-line interface (filled in by the pipeline stages)."""
+"""The `geoprospect` command line: one subcommand per stage, plus `run` for the whole pipeline.
 
+Subcommands live in their own modules (``cmd_*.py`` or ``commands.py``); each is registered
+below with one line.
+"""
 
-def main() -> None:  # pragma: no cover - replaced below
-    raise SystemExit("not yet")
+from __future__ import annotations
+
+from geoprospect.cli.app import cli, main
+from geoprospect.cli import commands
+
+for _cmd in commands.COMMANDS:
+    cli.add_command(_cmd)
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,1 @@
+"""Evaluation: window metrics (scikit-learn) and deposit capture on the map."""

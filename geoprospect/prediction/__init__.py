@@ -1,0 +1,1 @@
+"""Scoring windows over the whole stack and writing the prospectivity map."""

@@ -1,0 +1,1 @@
+"""Windows over the evidence stack: tiling, labels, spatial splits, torch datasets."""

@@ -1,0 +1,90 @@
+"""The click group, global options, and how errors and signals end a command."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from geoprospect import progress
+from geoprospect.errors import GeoprospectError
+
+log = logging.getLogger("geoprospect")
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM so that temporary outputs are cleaned up."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Interrupted(f"signal {signum}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--progress", "progress_mode", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True,
+              help="How to show progress: tqdm bars on stderr, JSON lines on stdout (for the QGIS provider and scripts), or nothing.")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False), default="INFO", show_default=True, help="Logging detail.")
+@click.version_option(package_name="geoprospect")
+def cli(progress_mode: str, log_level: str) -> None:
+    """geoprospect: mineral prospectivity mapping with deep learning.
+
+    Geochemistry points and fault/alteration vectors become a georeferenced evidence stack
+    (IDW, distances); the stack is tiled into windows labelled by known deposits; a CNN is
+    trained on a spatially held-out split and scores every window; the result is a
+    prospectivity GeoTIFF, window scores, metrics and a map.
+
+    \b
+    Quick start:
+      geoprospect run                      # the bundled sample data -> ./geoprospect-out/
+      geoprospect run my_area.yaml         # your own data (format: see the README)
+      geoprospect COMMAND --help           # one stage at a time
+    """
+    progress.set_mode(progress_mode)  # type: ignore[arg-type]
+    progress.setup_logging(log_level)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def run_command(fn: Callable[[], dict | None]) -> None:
+    """Run a command body: report outputs, turn errors into messages and exit codes.
+
+    Exit codes: 0 done, 2 a user error (GeoprospectError), 1 an unexpected failure,
+    130 interrupted (SIGINT/SIGTERM; temporary outputs removed).
+    """
+    try:
+        outputs = fn() or {}
+    except GeoprospectError as exc:
+        progress.emit({"type": "error", "message": str(exc)})
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        progress.emit({"type": "error", "message": "interrupted: no partial output was kept"})
+        click.echo("Interrupted: no partial output was kept.", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit:
+        raise
+    except Exception as exc:  # a bug: say so, with the traceback in the log
+        progress.emit({"type": "error", "message": f"unexpected error: {type(exc).__name__}: {exc}"})
+        click.echo(f"Unexpected error (please report it): {type(exc).__name__}: {exc}", err=True)
+        log.debug("%s", traceback.format_exc())
+        if log.isEnabledFor(logging.DEBUG):
+            traceback.print_exc()
+        sys.exit(1)
+    outputs = {k: str(v) for k, v in outputs.items()}
+    progress.emit({"type": "result", "outputs": outputs})
+    if progress.get_mode() != "json":
+        for k, v in outputs.items():
+            click.echo(f"{k}: {v}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="geoprospect")
+
+
+def path_arg(exists: bool = True) -> click.Path:
+    return click.Path(exists=exists, dir_okay=False, path_type=Path)

@@ -1,0 +1,238 @@
+"""`geoprospect run`: the whole pipeline from one configuration, into one output folder.
+
+Outputs: stack.tif, windows.gpkg, model/, prospectivity.tif (+ .qml), scores.gpkg,
+metrics.json, map.png, history.csv and manifest.json (config, versions, input hashes,
+timings per stage, metrics). Each stage records itself in ``state.json`` when finished, so
+``resume=True`` continues an interrupted run from the last finished stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from geoprospect.errors import OutputError
+from geoprospect.io.atomic import write_json, write_text
+from geoprospect.pipeline.config import RunConfig
+
+log = logging.getLogger(__name__)
+
+OUTPUTS = ("stack.tif", "windows.gpkg", "model", "prospectivity.tif", "scores.gpkg", "metrics.json", "map.png", "manifest.json")
+STAGES = ("stack", "tile", "train", "predict", "evaluate", "report")
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_output_folder(out: Path, overwrite: bool, resume: bool) -> None:
+    """Refuse to write into a folder that already holds a run, unless told to."""
+    if out.exists() and not out.is_dir():
+        raise OutputError("the output path exists and is not a folder", path=out)
+    held = [n for n in OUTPUTS + ("state.json",) if (out / n).exists()]
+    if held and not (overwrite or resume):
+        raise OutputError(
+            f"the output folder already holds a run ({', '.join(held)})",
+            path=out,
+            hint="pass --overwrite to replace it, --resume to continue it, or choose another --out",
+        )
+
+
+class _State:
+    """Finished stages of a run, persisted after each stage."""
+
+    def __init__(self, out: Path, config_hash: str, resume: bool) -> None:
+        self.path = out / "state.json"
+        self.config_hash = config_hash
+        self.done: dict[str, dict] = {}
+        if resume and self.path.exists():
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            if raw.get("config_hash") == config_hash:
+                self.done = raw.get("done", {})
+            else:
+                log.warning("the configuration changed since the interrupted run: starting again")
+
+    def finished(self, stage: str, out: Path, files: list[str]) -> bool:
+        rec = self.done.get(stage)
+        return bool(rec) and all((out / f).exists() for f in files)
+
+    def mark(self, stage: str, info: dict) -> None:
+        self.done[stage] = info
+        write_json(self.path, {"config_hash": self.config_hash, "done": self.done})
+
+
+def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bool = False, resume: bool = False) -> dict:
+    """Run every stage; returns the manifest (also written to ``out/manifest.json``)."""
+    import geopandas as gpd
+    import torch
+
+    from geoprospect.evaluation.evaluate import evaluate_prediction, read_prediction
+    from geoprospect.evidence.stack import build_stack
+    from geoprospect.io.points import read_points
+    from geoprospect.io.rasters import read_stack
+    from geoprospect.models.checkpoint import ModelMeta, load_checkpoint, save_checkpoint, versions
+    from geoprospect.models.zoo import build_model
+    from geoprospect.pipeline import stages
+    from geoprospect.plotting import plot_map
+    from geoprospect.prediction.predict import predict_stack, window_scores, write_prediction
+    from geoprospect.training.trainer import TrainConfig, train_model
+    from geoprospect.windows.dataset import WindowDataset, normalise
+    from geoprospect.windows.tiling import make_windows, read_windows, write_windows
+
+    out = Path(out or cfg.output).resolve()
+    check_output_folder(out, overwrite, resume)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_json = json.loads(cfg.model_dump_json())
+    state = _State(out, hashlib.sha256(json.dumps(cfg_json, sort_keys=True).encode()).hexdigest(), resume)
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+    log.info("run %r -> %s", cfg.name, out)
+
+    # -- grid, points, deposits (cheap; always redone) --------------------------------------
+    t = time.perf_counter()
+    points = read_points(cfg.points.path, cfg.points.elements, x_field=cfg.points.x_field, y_field=cfg.points.y_field, crs=cfg.points.crs, layer=cfg.points.layer)
+    grid = stages.make_grid(points, crs=cfg.grid.crs, resolution=cfg.grid.resolution, bounds=cfg.grid.bounds, template=cfg.grid.template)
+    deposits = stages.load_deposits(cfg.deposits.path, grid, layer=cfg.deposits.layer, crs=cfg.deposits.crs)
+    timings["read_inputs"] = time.perf_counter() - t
+
+    # -- evidence stack ------------------------------------------------------------------------
+    t = time.perf_counter()
+    if state.finished("stack", out, ["stack.tif"]):
+        log.info("resume: stack.tif already built")
+        stack = read_stack(out / "stack.tif")
+    else:
+        pts = stages.log10_values(points) if cfg.points.log10 else points
+        arr = stages.interpolate(pts, grid, **cfg.idw.model_dump())
+        layers = []
+        prov = {}
+        for e, name in enumerate(pts.elements):
+            band = f"log10_{name}" if cfg.points.log10 else name
+            layers.append((band, arr[e]))
+            prov[band] = f"IDW power={cfg.idw.power} k={cfg.idw.neighbors} radius={cfg.idw.radius} of {'log10 ' if cfg.points.log10 else ''}{name} from {Path(points.source).name}"
+        for v in cfg.vectors:
+            layers.append((v.name, stages.distance_layer(v.path, grid, layer=v.layer, crs=v.crs, name=v.name)))
+            prov[v.name] = f"distance to nearest feature of {v.path.name} (map units)"
+        stack = build_stack(layers, grid, out / "stack.tif", provenance=prov)
+        state.mark("stack", {"bands": stack.band_names})
+    timings["stack"] = time.perf_counter() - t
+
+    # -- windows -------------------------------------------------------------------------------
+    t = time.perf_counter()
+    w = cfg.windows
+    if state.finished("tile", out, ["windows.gpkg"]):
+        windows = read_windows(out / "windows.gpkg")
+        tile_summary = state.done["tile"]
+    else:
+        windows, summary = make_windows(stack.valid, grid, deposits, size=w.size, stride=w.stride, min_valid=w.min_valid, test_fraction=w.test_fraction, split_axis=w.split_axis, test_side=w.test_side)
+        write_windows(windows, out / "windows.gpkg")
+        tile_summary = summary.__dict__
+        state.mark("tile", tile_summary)
+    timings["tile"] = time.perf_counter() - t
+
+    # -- training ------------------------------------------------------------------------------
+    t = time.perf_counter()
+    mean = [s["mean"] for s in stack.stats]
+    std = [s["std"] for s in stack.stats]
+    tc = cfg.train
+    if state.finished("train", out, ["model/model.pt", "model/model.json"]):
+        model, meta = load_checkpoint(out / "model", stack.band_names)
+        history_rows = meta.training.get("history", [])
+    else:
+        norm = normalise(stack.data, mean, std)
+        sel = windows["split"] == "train"
+        test = windows["split"] == "test"
+        train_ds = WindowDataset(norm, windows.loc[sel, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[sel, "label"].to_numpy())
+        val_ds = WindowDataset(norm, windows.loc[test, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[test, "label"].to_numpy())
+        model = build_model(tc.model, len(stack.band_names), 2, w.size)
+        hist = train_model(model, train_ds, TrainConfig(epochs=tc.epochs, batch_size=tc.batch_size, lr=tc.lr, optimizer=tc.optimizer, momentum=tc.momentum, weight_decay=tc.weight_decay, balanced=tc.balanced, device=tc.device, seed=tc.seed), val_ds=val_ds)
+        history_rows = hist.rows
+        meta = ModelMeta(
+            architecture=tc.model,
+            in_channels=len(stack.band_names),
+            band_names=stack.band_names,
+            mean=mean,
+            std=std,
+            window_size=w.size,
+            stride=w.stride,
+            grid=grid.to_dict(),
+            training={**tc.model_dump(), "history": hist.rows, "seconds": hist.seconds, "device_used": hist.device, "n_train_windows": len(train_ds), "val_is": "held-out test block (monitoring only, no model selection)"},
+        )
+        save_checkpoint(out / "model", model, meta)
+        _write_history(out / "history.csv", history_rows)
+        state.mark("train", {"seconds": hist.seconds})
+    timings["train"] = time.perf_counter() - t
+
+    # -- prediction ----------------------------------------------------------------------------
+    t = time.perf_counter()
+    if state.finished("predict", out, ["prospectivity.tif", "scores.gpkg"]):
+        pred = read_prediction(out / "prospectivity.tif")
+    else:
+        pred = predict_stack(model, stack, mean, std, size=w.size, stride=w.stride, min_valid=w.min_valid, batch_size=cfg.predict.batch_size, device=tc.device)
+        write_prediction(pred, out / "prospectivity.tif", model_name=tc.model)
+        scores = window_scores(pred, grid, windows)
+        write_windows(scores, out / "scores.gpkg", layer="scores")
+        state.mark("predict", {"seconds": pred.seconds})
+    timings["predict"] = time.perf_counter() - t
+
+    # -- evaluation and figure -----------------------------------------------------------------
+    t = time.perf_counter()
+    metrics = evaluate_prediction(pred, windows, deposits)
+    metrics["tiling"] = tile_summary
+    write_json(out / "metrics.json", metrics)
+    held = _held_out_deposits(deposits, grid, w)
+    edge = _test_edge(grid, w)
+    plot_map(pred, deposits, out / "map.png", title=f"{cfg.name}: {tc.model} prospectivity", held_out=held, test_line=edge)
+    state.mark("evaluate", {})
+    timings["evaluate"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t_all
+
+    manifest = {
+        "name": cfg.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "config": cfg_json,
+        "versions": versions(),
+        "device": "cuda" if torch.cuda.is_available() and tc.device != "cpu" else "cpu",
+        "inputs": {str(p): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in cfg.input_files()},
+        "grid": grid.to_dict(),
+        "bands": stack.band_names,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "metrics": metrics,
+        "outputs": sorted(p.name for p in out.iterdir() if not p.name.startswith(".")),
+    }
+    write_json(out / "manifest.json", manifest)
+    log.info("done in %.1f s: %s", timings["total"], out)
+    return manifest
+
+
+def _write_history(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    keys = list(rows[0])
+    lines = [",".join(keys)] + [",".join(f"{r.get(k, '')}" for k in keys) for r in rows]
+    write_text(path, "\n".join(lines) + "\n")
+
+
+def _held_out_deposits(deposits: np.ndarray, grid, w) -> np.ndarray:
+    r, c = grid.rowcol(deposits[:, 0], deposits[:, 1])
+    n, pos = (grid.height, r) if w.split_axis == "rows" else (grid.width, c)
+    if w.test_side == "end":
+        return pos >= int(round(n * (1 - w.test_fraction)))
+    return pos < int(round(n * w.test_fraction))
+
+
+def _test_edge(grid, w) -> tuple[str, float]:
+    t = grid.transform
+    if w.split_axis == "rows":
+        b = int(round(grid.height * (1 - w.test_fraction))) if w.test_side == "end" else int(round(grid.height * w.test_fraction))
+        return ("y", t.f + b * t.e)
+    b = int(round(grid.width * (1 - w.test_fraction))) if w.test_side == "end" else int(round(grid.width * w.test_fraction))
+    return ("x", t.c + b * t.a)

@@ -1,0 +1,98 @@
+"""Pipeline stages as plain functions (used by `geoprospect run` and by the subcommands)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from geoprospect.errors import GridError, ValueParseError
+from geoprospect.evidence.distance import distance_to_features
+from geoprospect.evidence.idw import idw
+from geoprospect.grid import GridSpec, to_crs
+from geoprospect.io.points import PointTable
+from geoprospect.io.vectors import deposit_points, read_vectors
+from geoprospect.progress import Task
+
+log = logging.getLogger(__name__)
+
+
+def make_grid(
+    points: PointTable | None,
+    *,
+    crs: object | None = None,
+    resolution: float | None = None,
+    bounds: Sequence[float] | None = None,
+    template: str | Path | None = None,
+) -> GridSpec:
+    """The run's grid: from a template raster, or bounds + resolution (bounds default to the
+    points' extent, snapped outwards to whole cells)."""
+    if template is not None:
+        return GridSpec.from_raster(template)
+    if resolution is None:
+        raise GridError("a resolution (or a template raster) is needed to define the grid")
+    gcrs = to_crs(crs) if crs is not None else (points.crs if points is not None else None)
+    if gcrs is None:
+        raise GridError("the grid needs a CRS", hint="pass --grid-crs")
+    if gcrs.is_geographic:
+        log.warning("the grid CRS %s is geographic: distances and cells are in degrees; a projected CRS is recommended", gcrs.name)
+    if bounds is None:
+        if points is None:
+            raise GridError("bounds are needed when there are no points to take the extent from")
+        xy = points.to_crs(gcrs).xy
+        r = float(resolution)
+        bounds = (
+            math.floor(xy[:, 0].min() / r) * r,
+            math.floor(xy[:, 1].min() / r) * r,
+            math.ceil(xy[:, 0].max() / r) * r,
+            math.ceil(xy[:, 1].max() / r) * r,
+        )
+    return GridSpec.from_bounds(bounds, resolution, gcrs)
+
+
+def log10_values(points: PointTable) -> PointTable:
+    """log10 of element values; zero or negative values are refused (censored data need preparing)."""
+    bad = np.isfinite(points.values) & (points.values <= 0)
+    if bad.any():
+        i, e = np.argwhere(bad)[0]
+        raise ValueParseError(
+            f"element {points.elements[e]!r} has {int(bad[:, e].sum())} zero or negative values (e.g. {points.values[i, e]!r}); log10 is undefined",
+            path=points.source or None,
+            row=int(points.rows[i]) if points.rows.size else None,
+            hint="negative values often mean 'below detection': prepare censored values first, or set points.log10: false",
+        )
+    with np.errstate(invalid="ignore"):
+        vals = np.log10(points.values)
+    return PointTable(points.xy, vals, points.elements, points.crs, points.source, points.rows)
+
+
+def interpolate(points: PointTable, grid: GridSpec, *, power: float = 2.0, neighbors: int | None = 12, radius: float | None = None, min_points: int = 1, smoothing: float = 0.0) -> np.ndarray:
+    """IDW of every element of ``points`` (reprojected to the grid's CRS) -> (E, rows, cols)."""
+    pts = points.to_crs(grid.crs)
+    inside = grid.contains(pts.xy[:, 0], pts.xy[:, 1])
+    log.info("IDW of %d elements from %d points (%d inside the grid) onto %d x %d cells", len(pts.elements), len(pts), int(inside.sum()), grid.height, grid.width)
+    if not inside.any():
+        log.warning("no sample point lies inside the grid: values are extrapolated from outside")
+    with Task("idw", grid.height, message=",".join(pts.elements)[:40], unit="row") as task:
+        out = idw(pts.xy, pts.values, grid, power=power, neighbors=neighbors, radius=radius, min_points=min_points, smoothing=smoothing, progress=task.update)
+    for e, name in enumerate(pts.elements):
+        frac = float(np.isnan(out[e]).mean())
+        if frac > 0:
+            log.info("%s: %.1f%% of cells have no sample within the search radius (NaN)", name, 100 * frac)
+    return out
+
+
+def distance_layer(path: str | Path, grid: GridSpec, *, layer: str | None = None, crs: str | None = None, name: str = "") -> np.ndarray:
+    """Distance (map units) from each cell centre to the nearest feature of a vector file."""
+    gdf = read_vectors(path, layer=layer, crs=crs, target_crs=grid.crs, what=name or "vector")
+    with Task("distance", grid.height, message=name or Path(path).stem, unit="row") as task:
+        return distance_to_features(gdf.geometry.values, grid, progress=task.update)
+
+
+def load_deposits(path: str | Path, grid: GridSpec, *, layer: str | None = None, crs: str | None = None) -> np.ndarray:
+    """(N, 2) deposit coordinates in the grid's CRS (duplicates kept: each is a known deposit)."""
+    gdf = read_vectors(path, layer=layer, crs=crs, target_crs=grid.crs, what="deposits")
+    return deposit_points(gdf)

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The project's test command (README): installs what the tests need, then runs them.
+#   bash scripts/test.sh            # default suite (fast) + the QGIS provider tests in a real QGIS
+#   bash scripts/test.sh -m slow    # extra arguments go to the main pytest run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install -q -e ".[dev]"
+bash scripts/install_system_deps.sh
+status=0
+python3 -m pytest -q "$@" || status=$?
+if [ -x /opt/qgis-test-venv/bin/python ] && [ -d tests/qgis ] && [ "${GEOPROSPECT_SKIP_QGIS:-0}" != "1" ]; then
+  QT_QPA_PLATFORM=offscreen /opt/qgis-test-venv/bin/python -m pytest -q -p no:cacheprovider tests/qgis || status=$?
+fi
+exit $status

@@ -1,0 +1,65 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from geoprospect.errors import ConfigError
+from geoprospect.pipeline.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _write(tmp_path, cfg):
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    return p
+
+
+def _base(tiny_inputs):
+    return {
+        "points": {"path": "pts.csv", "crs": "EPSG:32649", "elements": ["Au"]},
+        "grid": {"resolution": 100},
+        "deposits": {"path": "dep.gpkg"},
+        "vectors": [{"name": "dist_faults", "path": "faults.gpkg"}],
+    }
+
+
+def test_relative_paths_resolve_against_the_config_folder(tiny_inputs, monkeypatch, tmp_path_factory):
+    p = _write(tiny_inputs["dir"], _base(tiny_inputs))
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    cfg = load_config(p)
+    assert cfg.points.path == tiny_inputs["points"].resolve()
+    assert cfg.vectors[0].path == tiny_inputs["faults"].resolve()
+
+
+def test_unknown_key_is_named(tiny_inputs):
+    c = _base(tiny_inputs)
+    c["windows"] = {"sise": 32}
+    with pytest.raises(ConfigError, match=r"windows\.sise: unknown key"):
+        load_config(_write(tiny_inputs["dir"], c))
+
+
+def test_wrong_type_is_named(tiny_inputs):
+    c = _base(tiny_inputs)
+    c["train"] = {"epochs": "many"}
+    with pytest.raises(ConfigError, match=r"train\.epochs"):
+        load_config(_write(tiny_inputs["dir"], c))
+
+
+def test_missing_file_is_named(tiny_inputs):
+    c = _base(tiny_inputs)
+    c["deposits"]["path"] = "nowhere.gpkg"
+    with pytest.raises(ConfigError, match="nowhere.gpkg"):
+        load_config(_write(tiny_inputs["dir"], c))
+
+
+def test_yaml_is_loaded_safely(tmp_path):
+    p = tmp_path / "evil.yaml"
+    p.write_text("!!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(p)
+
+
+def test_the_sample_config_is_valid():
+    cfg = load_config(ROOT / "sample_data" / "config.yaml")
+    assert len(cfg.points.elements) == 16

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+import rasterio
+
+from geoprospect.errors import InputError
+from geoprospect.grid import GridSpec
+from geoprospect.io.atomic import atomic_path
+from geoprospect.io.rasters import read_stack, write_raster
+
+
+@pytest.mark.parametrize("crs", ["EPSG:32649", "EPSG:20350", "EPSG:3577"])
+def test_write_raster_is_read_back_right_by_gdal(tmp_path, crs):
+    g = GridSpec.from_bounds((400000, 6000000, 400000 + 300 * 30, 6000000 + 300 * 20), 30, crs)
+    data = np.random.default_rng(0).normal(size=(2, 200, 300)).astype("float32")
+    data[0, :10, :10] = np.nan
+    p = write_raster(tmp_path / "r.tif", data, g, ["a", "b"])
+    with rasterio.open(p) as src:
+        assert src.crs.to_epsg() == int(crs.split(":")[1])
+        assert src.transform == g.transform
+        assert src.nodatavals == (-9999.0, -9999.0)
+        assert src.descriptions == ("a", "b")
+        assert src.profile["tiled"] and src.compression.name.lower() == "deflate"
+        assert src.overviews(1) == [2]
+        m = src.read(1, masked=True)
+        assert m.mask[:10, :10].all() and not m.mask[10:, 10:].any()
+        assert float(src.tags(2)["STATISTICS_MEAN"]) == pytest.approx(float(data[1].mean()), rel=1e-5)
+    st = read_stack(p)
+    assert np.isnan(st.data[0, :10, :10]).all()
+    assert np.allclose(st.data[1], data[1])
+    assert st.band_names == ["a", "b"]
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_atomic_path_keeps_old_file_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_truncated_geotiff_is_a_clear_error(tmp_path):
+    g = GridSpec.from_bounds((0, 0, 640, 640), 10, "EPSG:32649")
+    p = write_raster(tmp_path / "r.tif", np.ones((1, 64, 64), "float32"), g, ["a"], overviews=False)
+    bad = tmp_path / "trunc.tif"
+    bad.write_bytes(p.read_bytes()[:300])
+    with pytest.raises(InputError, match="trunc.tif"):
+        read_stack(bad)
