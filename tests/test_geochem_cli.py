@@ -56,7 +56,10 @@ def test_prepare_geochem_cli(survey, tmp_path):
     assert 100 < len(fz) < 160 and fz.between(0, 1).all() and set(g["PC1_anomaly"].unique()) <= {0, 1}
     rep = json.loads(out.with_suffix(".prep.json").read_text())
     assert rep["elements"]["Au"]["n_censored"] > 0 and rep["elements"]["Au"]["censored_forms"]["code"] == 1
-    assert rep["elements"]["Cu"]["n_missing"] == 1 and rep["duplicates"]["n_groups"] == 1
+    # Cu's "BDL" cells state no limit and the column has none: they become missing, with a warning
+    cu = rep["elements"]["Cu"]
+    assert cu["n_censored"] == 0 and cu["n_missing"] > 1 and any("no detection limit" in w for w in cu["warnings"])
+    assert rep["duplicates"]["n_groups"] == 1
     assert rep["settings"]["factors"]["n"] == 2
     assert "| Au |" in out.with_suffix(".prep.md").read_text()
     # CSV output, readable by read_points with the same CRS

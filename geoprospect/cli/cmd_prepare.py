@@ -21,7 +21,9 @@ def parse_flags(value: str | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in csv_list(value) or []:
         if "=" not in item:
-            raise click.BadParameter(f"expected ELEMENT=FLAGCOLUMN, got {item!r}", param_hint="--flag-columns")
+            from geoprospect.errors import ConfigError
+
+            raise ConfigError(f"--flag-columns: expected ELEMENT=FLAGCOLUMN, got {item!r}", hint="e.g. --flag-columns Au=Au_flag,As=As_q")
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
