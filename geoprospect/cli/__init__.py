@@ -12,4 +12,9 @@ from geoprospect.cli import commands
 for _cmd in commands.COMMANDS:
     cli.add_command(_cmd)
 
+from geoprospect.cli import cmd_prepare, cmd_select  # noqa: E402  (geochemistry: prepare-geochem, select-elements)
+
+for _cmd in (cmd_prepare.prepare_geochem, cmd_select.select_elements_cmd):
+    cli.add_command(_cmd)
+
 __all__ = ["cli", "main"]
