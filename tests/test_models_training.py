@@ -152,3 +152,42 @@ def test_cuda_amp_channels_last_training():  # pragma: no cover - no GPU in CI
     m = build_model("resnet18", 3, 2, 32)
     h = train_model(m, ds, _cfg(epochs=1, device="cuda"))
     assert np.isfinite(h.rows[0]["loss"]) and h.device.startswith("cuda")
+
+
+def test_device_batches_equal_the_dataloader_batches():
+    from torch.utils.data import DataLoader
+
+    from geoprospect.training.device_batches import DeviceBatches
+
+    ds = _dataset(n=20, w=32)
+    sampler = list(torch.randperm(20, generator=torch.Generator().manual_seed(0)))
+    fast = list(DeviceBatches(ds, sampler, 6, torch.device("cpu")))
+    slow = list(DataLoader(ds, batch_size=6, sampler=sampler))
+    assert len(fast) == len(slow) == 4
+    for (xf, yf), (xs, ys) in zip(fast, slow):
+        assert torch.equal(xf, xs) and torch.equal(yf, ys)
+
+
+def test_device_batches_augment_per_window():
+    from geoprospect.training.device_batches import DeviceBatches
+
+    ds = _dataset(n=8, w=32, transform=WindowAugment(flips=True, rotations=True, crop=24))
+    db = DeviceBatches(ds, list(range(8)), 8, torch.device("cpu"), torch.Generator().manual_seed(0))
+    (x, y), = list(db)
+    assert x.shape == (8, 3, 24, 24)
+    for i in range(8):  # each augmented window is one of the 8 symmetries of some 24-px crop of its window
+        w = ds.window(i)
+        crops = [w[:, r : r + 24, c : c + 24] for r in range(9) for c in range(9)]
+        sym = lambda t: [torch.rot90(f, k, dims=(-2, -1)) for f in (t, t.flip(-1)) for k in range(4)]  # noqa: E731
+        assert any(torch.equal(x[i], s) for cr in crops for s in sym(cr))
+
+
+def test_training_with_device_batches_matches_dataloader_without_augmentation():
+    ds = _dataset()
+    torch.manual_seed(0)
+    a = build_model("lenet", 3, 2, 32, dropout=0.0)  # (the DataLoader also draws from the global RNG)
+    torch.manual_seed(0)
+    b = build_model("lenet", 3, 2, 32, dropout=0.0)
+    train_model(a, ds, _cfg(device_batches=False))
+    train_model(b, ds, _cfg(device_batches=True))
+    assert torch.allclose(_weights(a), _weights(b), atol=1e-6)

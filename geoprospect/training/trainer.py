@@ -76,6 +76,8 @@ class TrainConfig:
     # folder for last.pt (every epoch) and curves.csv/png; resume from its last.pt
     out_dir: str | None = None
     resume: bool = False
+    # cut batches out of a device copy of the stack (None = on CUDA); see training/device_batches.py
+    device_batches: bool | None = None
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "TrainConfig":
@@ -203,6 +205,10 @@ def train_model(model: nn.Module, train_ds: WindowDataset, cfg: TrainConfig, val
     crit = nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(cfg.seed)
     loader = _loader(train_ds, cfg, shuffle=True, gen=gen)
+    from geoprospect.training import device_batches as _db
+
+    if (device.type == "cuda" if cfg.device_batches is None else cfg.device_batches) and _db.supported(train_ds):
+        loader = _db.DeviceBatches(train_ds, loader.sampler, cfg.batch_size, device, gen)
     early = EarlyStopping(cfg.patience) if cfg.patience > 0 and val_ds is not None and len(val_ds) else None
     hist = History(device=str(device))
     start = 1
