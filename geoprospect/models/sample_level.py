@@ -139,7 +139,7 @@ def train_sample_model(
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(b)
+            total += float(loss.detach()) * len(b)
         sched.step()
         row = {"epoch": epoch + 1, "train_loss": total / max(1, len(perm))}
         if len(va):
