@@ -75,6 +75,41 @@ def measure(name: str, window: int, bands: int, batch: int, device: torch.device
             return n * batch / dt
 
 
+def measure_data_path(window: int, bands: int, batch: int, device: torch.device, seconds: float) -> tuple[float, float]:
+    """Windows/s of batch assembly: torch DataLoader (host, per window) vs DeviceBatches (one gather)."""
+    import numpy as np
+    from torch.utils.data import DataLoader, RandomSampler
+
+    from geoprospect.training.device_batches import DeviceBatches
+    from geoprospect.windows.augment import WindowAugment
+    from geoprospect.windows.dataset import WindowDataset
+
+    side = max(4 * window, 1024)
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(bands, side, side)).astype(np.float32)
+    n = 4096
+    offsets = rng.integers(0, side - window + 1, size=(n, 2))
+    labels = rng.integers(0, 2, n)
+    aug = WindowAugment(noise_variance=0.01, flips=True, rotations=True)
+    ds = WindowDataset(data, offsets, window, labels, transform=aug)
+    g = torch.Generator().manual_seed(0)
+
+    def rate(make_iter) -> float:
+        done, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            for x, _ in make_iter():
+                x = x.to(device, non_blocking=True)
+                done += x.shape[0]
+                if time.perf_counter() - t0 >= seconds:
+                    break
+        _sync(device)
+        return done / (time.perf_counter() - t0)
+
+    host = rate(lambda: DataLoader(ds, batch_size=batch, sampler=RandomSampler(ds, generator=g)))
+    dev = rate(lambda: DeviceBatches(ds, RandomSampler(ds, generator=g), batch, device, g))
+    return host, dev
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto")
@@ -84,6 +119,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=None, help="default: 256 on CUDA, 16 on CPU")
     ap.add_argument("--seconds", type=float, default=None, help="time per measurement (default 10 on CUDA, 3 on CPU)")
     ap.add_argument("--no-amp", action="store_true", help="float32 on CUDA")
+    ap.add_argument("--data-path", action="store_true", help="also time batch assembly: DataLoader vs device-side gathering")
     ap.add_argument("--threads", type=int, help="torch intra-op threads on CPU (default: torch's choice)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = ap.parse_args()
@@ -113,6 +149,11 @@ def main() -> None:
             ratio = "" if not peer or name == "resnet18" else f"   vs resnet18: train x{tr / peer['train']:.2f}, inference x{inf / peer['infer']:.2f}"
             print(f"{name:10s} {window:4d}px  {params / 1e6:6.1f} M params  train {tr:9.1f} win/s   inference {inf:9.1f} win/s{ratio}", flush=True)
             rows.append({"model": name, "window": window, "bands": args.bands, "batch": batch, "device": what, "params": params, "train_windows_per_s": tr, "inference_windows_per_s": inf})
+    if args.data_path:
+        for window in args.windows:
+            host, dev = measure_data_path(window, args.bands, batch, device, seconds)
+            print(f"batches    {window:4d}px  (noise + flips + rotations)   DataLoader {host:9.1f} win/s   DeviceBatches {dev:9.1f} win/s   x{dev / host:.1f}", flush=True)
+            rows.append({"data_path": True, "window": window, "dataloader_windows_per_s": host, "device_batches_windows_per_s": dev})
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 
