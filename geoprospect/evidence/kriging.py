@@ -343,7 +343,7 @@ def loo_cv(
         for m in methods:
             if m == "idw":
                 g = _point_grid(xy[i, 0], xy[i, 1], crs)
-                preds[m][j] = float(idw(xy[keep], z[keep], g, **idw_kwargs)[0, 0, 0])
+                preds[m][j] = float(idw(xy[keep], z[keep], g, require_inside=False, **idw_kwargs)[0, 0, 0])
             elif m in fast_methods:
                 continue
             elif m in ("ordinary", "universal"):
