@@ -29,7 +29,7 @@ class DeviceBatches:
 
     def __init__(self, ds: WindowDataset, sampler, batch_size: int, device: torch.device, generator: torch.Generator | None = None) -> None:
         self.data = ds.data.to(device)
-        self.offsets = torch.as_tensor(ds.offsets, device=device)
+        self.host_offsets = torch.as_tensor(ds.offsets)
         self.labels = ds.labels.to(device)
         self.size = ds.size
         self.aug: WindowAugment | None = ds.transform
@@ -43,15 +43,15 @@ class DeviceBatches:
         return (self._n + self.batch_size - 1) // self.batch_size
 
     def gather(self, idx: torch.Tensor, size: int, shift: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, C, size, size) windows at ``offsets[idx]`` (+ per-window ``shift`` (B, 2))."""
-        off = self.offsets[idx]
+        """(B, C, size, size) windows at ``offsets[idx]`` (+ per-window ``shift`` (B, 2)).
+
+        One concatenation of B views of the device stack (a single copy kernel); offsets are
+        kept on the host, so no device round trip per batch.
+        """
+        off = self.host_offsets[idx.cpu()]
         if shift is not None:
-            off = off + shift
-        ar = torch.arange(size, device=self.device)
-        r = off[:, 0, None] + ar  # (B, S)
-        c = off[:, 1, None] + ar
-        x = self.data[:, r[:, :, None], c[:, None, :]]  # (C, B, S, S)
-        return x.permute(1, 0, 2, 3).contiguous()
+            off = off + shift.cpu()
+        return torch.stack([self.data[:, r : r + size, c : c + size] for r, c in off.tolist()])
 
     def _augment(self, idx: torch.Tensor) -> torch.Tensor:
         a, g, b = self.aug, self.generator, len(idx)
@@ -61,28 +61,30 @@ class DeviceBatches:
         if a.crop is not None:
             size = a.crop
             if a.train:
-                shift = torch.randint(0, self.size - a.crop + 1, (b, 2), generator=g).to(self.device)
+                shift = torch.randint(0, self.size - a.crop + 1, (b, 2), generator=g)
             else:
-                shift = torch.full((b, 2), (self.size - a.crop) // 2, device=self.device)
+                shift = torch.full((b, 2), (self.size - a.crop) // 2)
         x = self.gather(idx, size, shift)
         if not a.train:
             return x
+        # each op touches only the windows it applies to (no compute-everything-then-select)
         if a.flips:
-            fh = torch.rand(b, generator=g).to(self.device) < 0.5
-            fv = torch.rand(b, generator=g).to(self.device) < 0.5
-            x = torch.where(fh[:, None, None, None], x.flip(-1), x)
-            x = torch.where(fv[:, None, None, None], x.flip(-2), x)
+            fh = (torch.rand(b, generator=g) < 0.5).to(self.device)
+            fv = (torch.rand(b, generator=g) < 0.5).to(self.device)
+            x[fh] = x[fh].flip(-1)
+            x[fv] = x[fv].flip(-2)
         if a.rotations:
             k = torch.randint(0, 4, (b,), generator=g).to(self.device)
             for q in (1, 2, 3):
-                x = torch.where((k == q)[:, None, None, None], torch.rot90(x, q, dims=(-2, -1)), x)
+                sel = k == q
+                x[sel] = torch.rot90(x[sel], q, dims=(-2, -1))
         if a.noise_variance > 0:
             noise = torch.randn(x.shape, generator=g) if self.device.type == "cpu" else torch.randn(x.shape, device=self.device)
-            x = x + noise.to(self.device) * a.noise_variance**0.5
+            x.add_(noise.to(self.device), alpha=a.noise_variance**0.5)
         return x
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = torch.as_tensor(list(iter(self.sampler)), dtype=torch.long)
         for i in range(0, len(order), self.batch_size):
-            idx = order[i : i + self.batch_size].to(self.device)
-            yield self._augment(idx), self.labels[idx]
+            idx = order[i : i + self.batch_size]
+            yield self._augment(idx), self.labels[idx.to(self.device)]
