@@ -50,6 +50,9 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     num_workers: int = 0
+    checkpoint_path: str | None = None  # save {model, optimizer, epoch, RNG states} here after each epoch
+    resume: bool = False  # continue from ``checkpoint_path`` when it exists
+    checkpoint_tag: str = ""  # identifies the run a checkpoint belongs to (e.g. a config hash)
 
 
 @dataclass
@@ -109,9 +112,20 @@ def train_model(model: nn.Module, train_ds: WindowDataset, cfg: TrainConfig, val
     loader = _loader(train_ds, cfg, shuffle=True, gen=gen)
     hist = History(device=str(device))
     t0 = time.perf_counter()
+    start = 1
+    if cfg.checkpoint_path and cfg.resume:
+        from geoprospect.training import epoch_state
+
+        saved = epoch_state.load_epoch_state(cfg.checkpoint_path, tag=cfg.checkpoint_tag)
+        if saved is not None and saved["epoch"] <= cfg.epochs:
+            epoch_state.restore(saved, model=model, optimizer=opt, gen=gen)
+            start, hist.rows = saved["epoch"] + 1, list(saved["history"])
+            t0 -= saved["seconds"]
+            log.info("resuming training after epoch %d/%d", saved["epoch"], cfg.epochs)
     log.info("training on %s: %d windows, %d epochs, batch %d, %s lr %g", device, len(train_ds), cfg.epochs, cfg.batch_size, cfg.optimizer, cfg.lr)
     with Task("train", cfg.epochs * len(loader), unit="batch") as task:
-        for epoch in range(1, cfg.epochs + 1):
+        task.done = (start - 1) * len(loader)
+        for epoch in range(start, cfg.epochs + 1):
             model.train()
             tot_loss = tot_correct = tot_n = 0.0
             for x, y in loader:
@@ -134,6 +148,10 @@ def train_model(model: nn.Module, train_ds: WindowDataset, cfg: TrainConfig, val
                 row["val_loss"], row["val_accuracy"] = evaluate_loss(model, val_ds, cfg.batch_size, device)
             hist.rows.append(row)
             log.info("epoch %d/%d %s", epoch, cfg.epochs, " ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch"))
+            if cfg.checkpoint_path:
+                from geoprospect.training import epoch_state
+
+                epoch_state.save_epoch_state(cfg.checkpoint_path, model=model, optimizer=opt, epoch=epoch, history=hist.rows, seconds=time.perf_counter() - t0, gen=gen, tag=cfg.checkpoint_tag)
     hist.seconds = time.perf_counter() - t0
     model.eval()
     return hist
