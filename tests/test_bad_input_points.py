@@ -277,3 +277,12 @@ def test_corrupt_vector_file(tmp_path):
     p.write_bytes(b"SQLite format 3\x00" + b"\x13" * 500)
     with pytest.raises(InputError, match="cannot read"):
         read_points(p, ["Au"])
+
+
+def test_geojson_in_metres_without_crs_member(tmp_path):
+    p = tmp_path / "p.geojson"
+    p.write_text('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"Au":1.5},"geometry":{"type":"Point","coordinates":[500100,2800100]}}]}')
+    with pytest.raises(CRSError, match=r"outside \+-180"):
+        read_points(p, ["Au"])  # GDAL takes it as WGS 84
+    t = read_points(p, ["Au"], crs=UTM)
+    assert t.crs.to_epsg() == 32649 and t.xy.tolist() == [[500100, 2800100]]

@@ -204,7 +204,13 @@ def read_points(
         else:
             pcrs = to_crs(gdf.crs.to_wkt())
             if crs is not None and not pcrs.equals(to_crs(crs), ignore_axis_order=True):
-                log.warning("%s: the file's own CRS (%s) is used; --crs %s ignored", path, pcrs.name, crs)
+                b = gdf.total_bounds
+                if pcrs.is_geographic and (max(abs(b[0]), abs(b[2])) > 180 or max(abs(b[1]), abs(b[3])) > 90):
+                    # a GeoJSON without a "crs" member is taken as WGS 84 (RFC 7946) even when it is not
+                    log.warning("%s: coordinates beyond +-180 / +-90 cannot be in %s: using --crs %s", path, pcrs.name, crs)
+                    pcrs = to_crs(crs)
+                else:
+                    log.warning("%s: the file's own CRS (%s) is used; --crs %s ignored", path, pcrs.name, crs)
         xy = np.column_stack([gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()]).astype(np.float64)
         table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
         rows = gdf.index.to_numpy(dtype=np.int64) + 1  # feature numbers (1-based) in the file

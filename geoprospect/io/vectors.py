@@ -72,12 +72,35 @@ def read_vectors(
         if still.any():
             raise GeometryError(f"{int(still.sum())} invalid geometries cannot be repaired ({reason})", path=path, feature=feature, hint="fix them in QGIS (Vector > Geometry Tools > Fix Geometries)")
         log.warning("%s: repaired %d invalid geometries (first: feature %d, %s)", path, n, feature, reason)
+    src = to_crs(gdf.crs.to_wkt())
+    if src.is_geographic:
+        b = shapely.bounds(gdf.geometry.values)
+        bad = (np.abs(b[:, [0, 2]]) > 180).any(axis=1) | (np.abs(b[:, [1, 3]]) > 90).any(axis=1)
+        if bad.any() and crs is not None and not to_crs(crs).is_geographic:
+            # e.g. a GeoJSON without a "crs" member, which GDAL takes as WGS 84 (RFC 7946)
+            log.warning("%s: coordinates beyond +-180 / +-90 cannot be in %s: using the given CRS %s", path, src.name, crs)
+            src = to_crs(crs)
+            gdf = gdf.set_crs(src.to_wkt(), allow_override=True)
+        elif bad.any():
+            raise CRSError(
+                f"{int(bad.sum())} features have coordinates beyond +-180 / +-90 but the layer's CRS ({src.name}) is in degrees",
+                path=path,
+                feature=int(gdf.index[np.argmax(bad)]) + 1,
+                hint="the file declares the wrong CRS: fix it (e.g. in QGIS: Assign Projection) or pass the right one with `crs:`",
+            )
     if target_crs is not None:
         tcrs = to_crs(target_crs)
-        src = to_crs(gdf.crs.to_wkt())
         if not src.equals(tcrs, ignore_axis_order=True):
             log.info("%s: reprojected %d features from %s to %s", path, len(gdf), src.name, tcrs.name)
             gdf = gdf.to_crs(tcrs.to_wkt())
+            fin = np.array([np.isfinite(shapely.get_coordinates(g)).all() for g in gdf.geometry.values])
+            if not fin.all():
+                raise CRSError(
+                    f"{int((~fin).sum())} features cannot be projected from {src.name} to {tcrs.name}",
+                    path=path,
+                    feature=int(gdf.index[np.argmax(~fin)]) + 1,
+                    hint="check the layer's CRS",
+                )
     return gdf.reset_index(drop=True)
 
 
