@@ -294,18 +294,21 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
     import csv
     import io
 
-    lines = csv.reader(io.StringIO(text), delimiter=sep)
-    names = next(lines)
-    clean = [n.strip().lstrip("\ufeff").strip() for n in names]
-    dup = sorted({n for n in clean if clean.count(n) > 1})
-    if dup:
-        raise ColumnError(f"duplicate column names {dup}", path=path, hint="give every column a distinct name")
-    for line_no, fields in enumerate(lines, start=2):
-        if fields and len(fields) != len(names) and any(f.strip() for f in fields):
-            hint = f"every row must have {len(names)} fields, as the header"
-            if sep == "," and len(fields) > len(names):
-                hint += "; decimal commas in a comma-separated file split values in two: use ';' as separator, or decimal points"
-            raise InputError(f"malformed CSV: {len(fields)} fields where the header has {len(names)}", path=path, row=line_no, hint=hint)
+    try:
+        lines = csv.reader(io.StringIO(text.replace("\x00", "")), delimiter=sep)
+        names = next(lines)
+        clean = [n.strip().lstrip("\ufeff").strip() for n in names]
+        dup = sorted({n for n in clean if clean.count(n) > 1})
+        if dup:
+            raise ColumnError(f"duplicate column names {dup}", path=path, hint="give every column a distinct name")
+        for fields in lines:
+            if fields and len(fields) != len(names) and any(f.strip() for f in fields):
+                hint = f"every row must have {len(names)} fields, as the header"
+                if sep == "," and len(fields) > len(names):
+                    hint += "; decimal commas in a comma-separated file split values in two: use ';' as separator, or decimal points"
+                raise InputError(f"malformed CSV: {len(fields)} fields where the header has {len(names)}", path=path, row=lines.line_num, hint=hint)
+    except csv.Error as exc:
+        raise InputError(f"malformed CSV ({exc})", path=path, hint="check the quotes (\") in the file") from exc
     try:
         table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True, index_col=False)
     except Exception as exc:
