@@ -364,3 +364,62 @@ def test_resume_after_interrupted_training_in_process(tmp_path, monkeypatch):
         torch.set_num_threads(threads)
     _compare_with_reference(tmp_path / "out", tmp_path / "ref")
     assert not (tmp_path / "out" / ".resume").exists()
+
+
+def test_run_on_a_full_disk_fails_clearly_and_keeps_earlier_outputs(tmp_path):
+    """A real 2 MiB tmpfs: the stack and windows fit, the model does not."""
+    from click.testing import CliRunner
+
+    from geoprospect.cli import cli
+
+    cfg = tiny_config(tmp_path / "in", epochs=1)
+    with _tmpfs(tmp_path / "full", "2m") as d:
+        out = d / "out"
+        out.mkdir()
+        earlier = write_json(out / "metrics.json", {"from": "an earlier run"})
+        r = CliRunner().invoke(cli, ["--progress", "none", "run", str(cfg), "--out", str(out), "--overwrite"])
+        assert r.exit_code == 2, r.output
+        assert "disk is full" in r.output and "earlier outputs were kept" in r.output
+        assert json.loads(earlier.read_text()) == {"from": "an earlier run"}
+        assert not _temps(out)
+        names = assert_outputs_complete(out)
+        assert "stack.tif" in names and not (out / "model" / "model.pt").exists()
+
+
+def test_every_file_write_in_the_package_goes_through_atomic_path():
+    """Static guard: writers (rasterio 'w', to_file, savefig, torch.save, to_csv, open(..., 'w'),
+    write_text/write_bytes on paths) must sit inside ``with atomic_path(...)``."""
+    import ast
+
+    writers = {"to_file", "savefig", "to_csv", "to_parquet", "write_bytes", "write_text"}
+    bad = []
+    for f in sorted((ROOT / "geoprospect").rglob("*.py")):
+        if f.name == "atomic.py":
+            continue
+        tree = ast.parse(f.read_text(encoding="utf-8"))
+        parents = {}
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                parents[child] = node
+
+        def inside_atomic(node) -> bool:
+            while node in parents:
+                node = parents[node]
+                if isinstance(node, ast.With) and any("atomic_path" in ast.unparse(i.context_expr) for i in node.items):
+                    return True
+            return False
+
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            fn = ast.unparse(node.func)
+            last = fn.rsplit(".", 1)[-1]
+            mode = next((a.value for a in node.args[1:2] if isinstance(a, ast.Constant)), None) or next((k.value.value for k in node.keywords if k.arg == "mode" and isinstance(k.value, ast.Constant)), None)
+            is_write = (
+                (last in writers and not fn.startswith(("write_text", "write_json")))
+                or fn == "torch.save"
+                or (fn in ("open", "rasterio.open") and isinstance(mode, str) and any(c in mode for c in "wax"))
+            )
+            if is_write and not inside_atomic(node):
+                bad.append(f"{f.relative_to(ROOT)}:{node.lineno}: {fn}")
+    assert not bad, "writes outside atomic_path:\n" + "\n".join(bad)
