@@ -255,6 +255,7 @@ def read_points(
         elements = [c for c in table.columns if c not in coord_cols and _mostly_numeric(table[c], decimal_comma)]
         if not elements:
             raise ColumnError("no numeric element columns found", path=path, hint="name them with --elements")
+    elements = [e if e in table.columns else str(e).strip() for e in elements]  # headers are stripped too
     missing_cols = [e for e in elements if e not in table.columns]
     if missing_cols:
         raise ColumnError(
