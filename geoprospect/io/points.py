@@ -96,7 +96,6 @@ def _find_column(columns: Sequence[str], wanted: str | None, candidates: list[st
 
 
 CENSORED_WORDS = {"BDL", "ND", "N.D.", "N/D", "<DL", "<LOD", "LOD", "BLD", "NA<", "TR", "TRACE", "<D.L."}
-_DECIMAL_COMMA = r"^[+-]?\d+,\d+(?:[eE][+-]?\d+)?$"
 
 
 def looks_censored(value: str) -> bool:
@@ -108,19 +107,16 @@ def looks_censored(value: str) -> bool:
 def parse_numeric(series: pd.Series, *, path: Path, column: str, row_numbers: np.ndarray, decimal_comma: bool = False) -> np.ndarray:
     """Parse a column to float64; empty cells become NaN; anything else non-numeric is an error.
 
-    With ``decimal_comma`` (a file separated by ';' or tabs), a column whose every value reads
-    like "12,5" is taken as decimal commas. Censored values ("<0.5", "BDL", ...) are errors
-    with a hint: substituting them is the geochemistry module's job, not the reader's.
+    ``decimal_comma`` reads "12,5" as 12.5 (tables read by :func:`read_raw_points` are already
+    converted). Censored values ("<0.5", "BDL", ...) are errors with a hint: substituting them
+    is the geochemistry module's job, not the reader's.
     """
     if pd.api.types.is_numeric_dtype(series):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     s = series.astype("string").str.strip()
+    if decimal_comma:
+        s = s.str.replace(",", ".", regex=False)
     empty = s.isna() | (s == "")
-    if decimal_comma and (~empty).any():
-        filled = s[~empty]
-        if filled.str.contains(",", regex=False).any() and filled.str.match(_DECIMAL_COMMA).fillna(False).sum() + pd.to_numeric(filled, errors="coerce").notna().sum() >= len(filled) and not filled.str.contains(".", regex=False).any():
-            log.info("%s: column %r read with decimal commas", path, column)
-            s = s.str.replace(",", ".", regex=False)
     num = pd.to_numeric(s.where(~empty), errors="coerce")
     bad = num.isna() & ~empty
     if bad.any():
@@ -128,7 +124,7 @@ def parse_numeric(series: pd.Series, *, path: Path, column: str, row_numbers: np
         value = s.iloc[i]
         hint = "fix or blank the value"
         if looks_censored(value):
-            hint = "this looks like a censored (below detection) value: prepare the table with censored-value handling (geoprospect.geochem.censored) or replace it"
+            hint = "this looks like a censored (below detection) value: prepare the table with censored-value handling (`geoprospect prepare-geochem`, geoprospect.geochem) or replace it"
         elif "," in str(value):
             hint = "decimal commas are only read in files separated by ';' or tabs: convert them to points, or save the file with ';' separators"
         raise ValueParseError(
@@ -144,31 +140,48 @@ def parse_numeric(series: pd.Series, *, path: Path, column: str, row_numbers: np
     return out
 
 
-def read_points(
+@dataclass
+class RawPoints:
+    """Point coordinates plus the attribute table as read, before element values are parsed.
+
+    Attributes:
+        table: attribute columns (CSV: every cell a string, empty = ""; decimal commas of a
+            ';'- or tab-separated file already turned into points).
+        xy: (N, 2) float64 coordinates in ``crs``.
+        crs: CRS of ``xy``.
+        rows: (N,) 1-based data row (CSV line number) or feature index of each point.
+        coord_cols: the CSV coordinate columns (empty for vector files).
+        dropped_rows: source rows skipped because they had no coordinates (``drop_missing_xy``).
+    """
+
+    table: pd.DataFrame
+    xy: np.ndarray
+    crs: CRS
+    rows: np.ndarray
+    coord_cols: set[str]
+    dropped_rows: list[int] = field(default_factory=list)
+
+
+def read_raw_points(
     path: str | Path,
-    elements: Sequence[str] | None = None,
     *,
     x_field: str | None = None,
     y_field: str | None = None,
     crs: object | None = None,
     layer: str | None = None,
-) -> PointTable:
-    """Read sample points and their element values.
+    drop_missing_xy: bool = False,
+) -> RawPoints:
+    """Read point coordinates and the raw attribute table (the first half of :func:`read_points`).
 
-    Args:
-        path: CSV (coordinate columns + element columns) or a vector file of points.
-        elements: element columns to keep; None keeps every numeric column but coordinates.
-        x_field, y_field: CSV coordinate columns (guessed from common names when None).
-        crs: CRS of the points; required for CSV, and for vector files without one.
-        layer: layer name in a multi-layer GeoPackage.
-
-    Returns:
-        A :class:`PointTable` in the points' own CRS (reproject with ``.to_crs``).
+    Coordinates are checked against the CRS (degrees in a metric CRS, x/y swapped, out of
+    range: :func:`check_coordinates`). ``drop_missing_xy`` skips (and lists) CSV rows without
+    coordinates instead of raising.
     """
     path = Path(path)
     if not path.exists():
         raise InputError("points file not found", path=path, hint="check the path (relative paths are resolved against the config's folder)")
     suffix = path.suffix.lower()
+    dropped: list[int] = []
     if suffix in VECTOR_SUFFIXES:
         import geopandas as gpd
 
@@ -215,7 +228,6 @@ def read_points(
         table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
         rows = gdf.index.to_numpy(dtype=np.int64) + 1  # feature numbers (1-based) in the file
         coord_cols: set[str] = set()
-        decimal_comma = False
     else:
         table, sep = _read_csv(path)
         table.columns = [str(c).strip().lstrip("\ufeff").strip() for c in table.columns]
@@ -227,14 +239,22 @@ def read_points(
                 path=path,
                 hint="it needs x, y and at least one element column; check the separator (',' ';' or tab)",
             )
-        decimal_comma = sep in (";", "\t")
+        if sep in (";", "\t"):
+            _convert_decimal_commas(table, path)
         xc = _find_column(list(table.columns), x_field, X_CANDIDATES, "x", path)
         yc = _find_column(list(table.columns), y_field, Y_CANDIDATES, "y", path)
         rows = np.arange(2, len(table) + 2, dtype=np.int64)  # line numbers: header is line 1
-        x = parse_numeric(table[xc], path=path, column=xc, row_numbers=rows, decimal_comma=decimal_comma)
-        y = parse_numeric(table[yc], path=path, column=yc, row_numbers=rows, decimal_comma=decimal_comma)
+        x = parse_numeric(table[xc], path=path, column=xc, row_numbers=rows)
+        y = parse_numeric(table[yc], path=path, column=yc, row_numbers=rows)
         missing = ~(np.isfinite(x) & np.isfinite(y))
-        if missing.any():
+        if missing.any() and drop_missing_xy:
+            dropped = [int(r) for r in rows[missing]]
+            log.warning("%s: %d rows without coordinates skipped (lines %s)", path, len(dropped), dropped[:10])
+            keep = ~missing
+            table, rows, x, y = table[keep].reset_index(drop=True), rows[keep], x[keep], y[keep]
+            if len(table) == 0:
+                raise InputError("no row of the CSV has coordinates", path=path)
+        elif missing.any():
             raise InputError(
                 f"{int(missing.sum())} rows have no coordinates (first: line {int(rows[np.argmax(missing)])})",
                 path=path,
@@ -250,9 +270,49 @@ def read_points(
         pcrs = to_crs(crs)
         xy = np.column_stack([x, y])
         coord_cols = {xc, yc}
+    check_coordinates(xy, pcrs, path=path, rows=rows)
+    return RawPoints(table, xy, pcrs, rows, coord_cols, dropped)
 
+
+def read_points(
+    path: str | Path,
+    elements: Sequence[str] | None = None,
+    *,
+    x_field: str | None = None,
+    y_field: str | None = None,
+    crs: object | None = None,
+    layer: str | None = None,
+) -> PointTable:
+    """Read sample points and their element values.
+
+    Args:
+        path: CSV (coordinate columns + element columns) or a vector file of points.
+        elements: element columns to keep; None keeps every numeric column but coordinates.
+        x_field, y_field: CSV coordinate columns (guessed from common names when None).
+        crs: CRS of the points; required for CSV, and for vector files without one.
+        layer: layer name in a multi-layer GeoPackage.
+
+    Returns:
+        A :class:`PointTable` in the points' own CRS (reproject with ``.to_crs``).
+
+    Censored values ("<0.5", "BDL") are errors here: read such tables with
+    :func:`geoprospect.geochem.prepare.read_geochem` (`geoprospect prepare-geochem`).
+    """
+    path = Path(path)
+    raw = read_raw_points(path, x_field=x_field, y_field=y_field, crs=crs, layer=layer)
+    table, xy, pcrs, rows = raw.table, raw.xy, raw.crs, raw.rows
+    elements = resolve_elements(table, elements, raw.coord_cols, path)
+    values = np.column_stack([parse_numeric(table[e], path=path, column=e, row_numbers=rows) for e in elements])
+    _check_values(values, list(elements), path)
+    _warn_duplicates(xy, rows, path)
+    log.info("read %d points with %d elements from %s (%s)", len(xy), len(elements), path, pcrs.name)
+    return PointTable(xy, values, list(elements), pcrs, str(path), rows)
+
+
+def resolve_elements(table: pd.DataFrame, elements: Sequence[str] | None, coord_cols: set[str], path: Path) -> list[str]:
+    """Check the requested element columns exist (None = every mostly-numeric non-coordinate column)."""
     if elements is None:
-        elements = [c for c in table.columns if c not in coord_cols and _mostly_numeric(table[c], decimal_comma)]
+        elements = [c for c in table.columns if c not in coord_cols and _mostly_numeric(table[c])]
         if not elements:
             raise ColumnError("no numeric element columns found", path=path, hint="name them with --elements")
     elements = [e if e in table.columns else str(e).strip() for e in elements]  # headers are stripped too
@@ -263,12 +323,28 @@ def read_points(
             path=path,
             hint="check --elements (names are case-sensitive)",
         )
-    check_coordinates(xy, pcrs, path=path, rows=rows)
-    values = np.column_stack([parse_numeric(table[e], path=path, column=e, row_numbers=rows, decimal_comma=decimal_comma) for e in elements])
-    _check_values(values, list(elements), path)
-    _warn_duplicates(xy, rows, path)
-    log.info("read %d points with %d elements from %s (%s)", len(xy), len(elements), path, pcrs.name)
-    return PointTable(xy, values, list(elements), pcrs, str(path), rows)
+    return list(elements)
+
+
+_DECIMAL_COMMA_CELL = r"^\s*(?:<\s*=?\s*)?[+-]?\d+,\d+(?:[eE][+-]?\d+)?\s*$"
+
+
+def _convert_decimal_commas(table: pd.DataFrame, path: Path) -> None:
+    """In a ';'- or tab-separated table, turn columns written with decimal commas ("12,5",
+    "<0,5") into decimal points, in place. A column is converted only when it holds commas,
+    no points, and every other cell is empty or already a number (or a censored word)."""
+    for c in table.columns:
+        s = table[c]
+        if pd.api.types.is_numeric_dtype(s):
+            continue
+        t = s.astype("string").fillna("").str.strip()
+        filled = t[t != ""]
+        if filled.empty or not filled.str.contains(",", regex=False).any() or filled.str.contains(".", regex=False).any():
+            continue
+        ok = filled.str.match(_DECIMAL_COMMA_CELL).fillna(False) | pd.to_numeric(filled, errors="coerce").notna() | filled.map(looks_censored).astype(bool)
+        if ok.all():
+            table[c] = t.str.replace(",", ".", regex=False)
+            log.info("%s: column %r read with decimal commas", path, c)
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
@@ -405,11 +481,9 @@ def sparse_points_warning(n_points: int, grid_cells: int, *, min_points: int = 1
     return None
 
 
-def _mostly_numeric(s: pd.Series, decimal_comma: bool = False) -> bool:
+def _mostly_numeric(s: pd.Series) -> bool:
     if pd.api.types.is_numeric_dtype(s):
         return True
-    if decimal_comma:
-        s = s.astype("string").str.replace(",", ".", regex=False)
     v = pd.to_numeric(s.astype("string").str.strip().replace("", pd.NA), errors="coerce")
     filled = s.astype("string").str.strip().replace("", pd.NA).notna().sum()
     return filled > 0 and v.notna().sum() >= 0.5 * filled
