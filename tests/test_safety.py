@@ -59,12 +59,12 @@ def test_crafted_sidecar_cannot_run_code(tmp_path):
 
 
 def test_crafted_training_state_is_refused_on_resume(tmp_path):
-    from geoprospect.training.epoch_state import load_epoch_state
+    from geoprospect.training.extras import load_state
 
     marker = tmp_path / "pwned"
-    torch.save({"format": 1, "model": _Evil(marker)}, tmp_path / "state.pt")
-    with pytest.raises(ModelError, match="refusing to resume"):
-        load_epoch_state(tmp_path / "state.pt")
+    torch.save({"epoch": 1, "model": _Evil(marker)}, tmp_path / "last.pt")
+    with pytest.raises(ModelError, match="refusing to load the training state"):
+        load_state(tmp_path)
     assert not marker.exists()
 
 

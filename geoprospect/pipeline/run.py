@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 OUTPUTS = ("stack.tif", "windows.gpkg", "model", "prospectivity.tif", "scores.gpkg", "metrics.json", "map.png", "manifest.json")
 STAGES = ("stack", "tile", "train", "predict", "evaluate", "report")
-TRAIN_STATE = ".resume/train_state.pt"  # per-epoch training state of an unfinished run
+TRAIN_DIR = ".resume"  # per-epoch training state (last.pt) of an unfinished run, removed when training is done
 
 
 def sha256(path: Path) -> str:
@@ -102,10 +103,8 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     remove_stale_temps(out)  # left by a run killed mid-write: never a finished output
     cfg_json = json.loads(cfg.model_dump_json())
     state = _State(out, hashlib.sha256(json.dumps(cfg_json, sort_keys=True).encode()).hexdigest(), resume)
-    if not state.done and (out / ".resume").exists():
-        import shutil
-
-        shutil.rmtree(out / ".resume", ignore_errors=True)  # from another configuration or a fresh start
+    if not state.done and (out / TRAIN_DIR).exists():
+        shutil.rmtree(out / TRAIN_DIR, ignore_errors=True)  # from another configuration or a fresh start
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     log.info("run %r -> %s", cfg.name, out)
@@ -170,7 +169,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
         hist = train_model(
             model, train_ds,
             TrainConfig(epochs=tc.epochs, batch_size=tc.batch_size, lr=tc.lr, optimizer=tc.optimizer, momentum=tc.momentum, weight_decay=tc.weight_decay, balanced=tc.balanced, device=tc.device, seed=tc.seed,
-                        checkpoint_path=str(out / TRAIN_STATE), resume=resume, checkpoint_tag=state.config_hash),
+                        out_dir=str(out / TRAIN_DIR), resume=resume and (out / TRAIN_DIR / "last.pt").exists()),
             val_ds=val_ds,
         )
         history_rows = hist.rows
@@ -188,7 +187,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
         save_checkpoint(out / "model", model, meta)
         _write_history(out / "history.csv", history_rows)
         state.mark("train", {"seconds": hist.seconds})
-        _remove(out / TRAIN_STATE)
+        shutil.rmtree(out / TRAIN_DIR, ignore_errors=True)
     timings["train"] = time.perf_counter() - t
 
     # -- prediction ----------------------------------------------------------------------------
@@ -231,14 +230,6 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     write_json(out / "manifest.json", manifest)
     log.info("done in %.1f s: %s", timings["total"], out)
     return manifest
-
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink()
-        path.parent.rmdir()
-    except OSError:
-        pass
 
 
 def _write_history(path: Path, rows: list[dict]) -> None:
