@@ -286,3 +286,13 @@ def test_geojson_in_metres_without_crs_member(tmp_path):
         read_points(p, ["Au"])  # GDAL takes it as WGS 84
     t = read_points(p, ["Au"], crs=UTM)
     assert t.crs.to_epsg() == 32649 and t.xy.tolist() == [[500100, 2800100]]
+
+
+def test_decimal_commas_reach_the_geochemistry_reader_converted(tmp_path):
+    """read_raw_points (used by prepare-geochem) converts decimal commas, censored forms included."""
+    from geoprospect.io.points import read_raw_points
+
+    p = _csv(tmp_path, "x;y;Au;Note\n500100;2800100;<0,5;a,b\n500900;2800400;1,25;c\n")
+    raw = read_raw_points(p, crs=UTM)
+    assert raw.table["Au"].tolist() == ["<0.5", "1.25"]
+    assert raw.table["Note"].tolist() == ["a,b", "c"]  # text columns are left alone
