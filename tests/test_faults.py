@@ -362,6 +362,7 @@ def test_resume_after_interrupted_training_in_process(tmp_path, monkeypatch):
     assert not (tmp_path / "out" / ".resume").exists()
 
 
+@pytest.mark.slow
 def test_run_on_a_full_disk_fails_clearly_and_keeps_earlier_outputs(tmp_path):
     """A real 2 MiB tmpfs: the stack and windows fit, the model does not."""
     from click.testing import CliRunner
