@@ -152,3 +152,17 @@ def test_cuda_amp_channels_last_training():  # pragma: no cover - no GPU in CI
     m = build_model("resnet18", 3, 2, 32)
     h = train_model(m, ds, _cfg(epochs=1, device="cuda"))
     assert np.isfinite(h.rows[0]["loss"]) and h.device.startswith("cuda")
+
+
+def test_a_last_batch_of_one_window_does_not_break_batchnorm():
+    import numpy as np
+
+    from geoprospect.models.zoo import build_model
+    from geoprospect.training.trainer import TrainConfig, train_model
+    from geoprospect.windows.dataset import WindowDataset
+
+    data = np.random.default_rng(0).normal(size=(3, 40, 40)).astype("float32")
+    offsets = np.array([[r, c] for r in range(0, 24, 8) for c in range(0, 24, 8)])[:9]  # 9 = 2 x 4 + 1
+    ds = WindowDataset(data, offsets, 16, np.array([0, 1] * 4 + [0]))
+    hist = train_model(build_model("resnet18", 3, 2, 16), ds, TrainConfig(epochs=1, batch_size=4, device="cpu"))
+    assert len(hist.rows) == 1
