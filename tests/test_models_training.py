@@ -191,3 +191,24 @@ def test_training_with_device_batches_matches_dataloader_without_augmentation():
     train_model(a, ds, _cfg(device_batches=False))
     train_model(b, ds, _cfg(device_batches=True))
     assert torch.allclose(_weights(a), _weights(b), atol=1e-6)
+
+
+def test_a_last_batch_of_one_window_does_not_break_batchnorm():
+    import numpy as np
+
+    from geoprospect.models.zoo import build_model
+    from geoprospect.training.trainer import TrainConfig, train_model
+    from geoprospect.windows.dataset import WindowDataset
+
+    data = np.random.default_rng(0).normal(size=(3, 40, 40)).astype("float32")
+    offsets = np.array([[r, c] for r in range(0, 24, 8) for c in range(0, 24, 8)])[:9]  # 9 = 2 x 4 + 1
+    ds = WindowDataset(data, offsets, 16, np.array([0, 1] * 4 + [0]))
+    hist = train_model(build_model("resnet18", 3, 2, 16), ds, TrainConfig(epochs=1, batch_size=4, device="cpu"))
+    assert len(hist.rows) == 1
+
+
+def test_device_batches_drop_a_last_batch_of_one():
+    ds = _dataset(n=9)
+    torch.manual_seed(0)
+    hist = train_model(build_model("resnet18", 3, 2, 32), ds, _cfg(epochs=1, batch_size=4, device_batches=True))
+    assert len(hist.rows) == 1 and np.isfinite(hist.rows[0]["loss"])

@@ -27,7 +27,7 @@ def supported(ds: WindowDataset) -> bool:
 class DeviceBatches:
     """Iterate (x, y) batches of ``ds`` on ``device`` in the order of ``sampler``."""
 
-    def __init__(self, ds: WindowDataset, sampler, batch_size: int, device: torch.device, generator: torch.Generator | None = None) -> None:
+    def __init__(self, ds: WindowDataset, sampler, batch_size: int, device: torch.device, generator: torch.Generator | None = None, drop_last: bool = False) -> None:
         self.data = ds.data.to(device)
         self.host_offsets = torch.as_tensor(ds.offsets)
         self.labels = ds.labels.to(device)
@@ -38,9 +38,10 @@ class DeviceBatches:
         self.device = device
         self.generator = generator  # host generator: random choices are drawn on the CPU, then moved
         self._n = len(sampler)
+        self.drop_last = drop_last
 
     def __len__(self) -> int:
-        return (self._n + self.batch_size - 1) // self.batch_size
+        return self._n // self.batch_size if self.drop_last else (self._n + self.batch_size - 1) // self.batch_size
 
     def gather(self, idx: torch.Tensor, size: int, shift: torch.Tensor | None = None) -> torch.Tensor:
         """(B, C, size, size) windows at ``offsets[idx]`` (+ per-window ``shift`` (B, 2)).
@@ -87,4 +88,6 @@ class DeviceBatches:
         order = torch.as_tensor(list(iter(self.sampler)), dtype=torch.long)
         for i in range(0, len(order), self.batch_size):
             idx = order[i : i + self.batch_size]
+            if self.drop_last and len(idx) < self.batch_size:
+                break
             yield self._augment(idx), self.labels[idx.to(self.device)]

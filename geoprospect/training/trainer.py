@@ -158,13 +158,16 @@ def holdout(ds: WindowDataset, fraction: float, seed: int = 0) -> tuple[WindowDa
 
 
 def _loader(ds: WindowDataset, cfg: TrainConfig, shuffle: bool, gen: torch.Generator) -> DataLoader:
+    # a last training batch of one window breaks BatchNorm ("Expected more than 1 value per
+    # channel"): drop that remainder (the sampler reshuffles it into the next epoch)
+    drop_last = shuffle and len(ds) > cfg.batch_size and len(ds) % cfg.batch_size == 1
     if shuffle and cfg.balanced and ds.labels is not None:
         labels = ds.labels.numpy()
         counts = np.bincount(labels, minlength=2).astype(np.float64)
         w = 1.0 / np.maximum(counts[labels], 1.0)
         sampler = WeightedRandomSampler(torch.as_tensor(w, dtype=torch.double), num_samples=len(ds), replacement=True, generator=gen)
-        return DataLoader(ds, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers)
-    return DataLoader(ds, batch_size=cfg.batch_size, shuffle=shuffle, generator=gen if shuffle else None, num_workers=cfg.num_workers)
+        return DataLoader(ds, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers, drop_last=drop_last)
+    return DataLoader(ds, batch_size=cfg.batch_size, shuffle=shuffle, generator=gen if shuffle else None, num_workers=cfg.num_workers, drop_last=drop_last)
 
 
 @torch.no_grad()
@@ -208,7 +211,7 @@ def train_model(model: nn.Module, train_ds: WindowDataset, cfg: TrainConfig, val
     from geoprospect.training import device_batches as _db
 
     if (device.type == "cuda" if cfg.device_batches is None else cfg.device_batches) and _db.supported(train_ds):
-        loader = _db.DeviceBatches(train_ds, loader.sampler, cfg.batch_size, device, gen)
+        loader = _db.DeviceBatches(train_ds, loader.sampler, cfg.batch_size, device, gen, drop_last=loader.drop_last)
     early = EarlyStopping(cfg.patience) if cfg.patience > 0 and val_ds is not None and len(val_ds) else None
     hist = History(device=str(device))
     start = 1
