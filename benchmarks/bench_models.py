@@ -84,8 +84,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=None, help="default: 256 on CUDA, 16 on CPU")
     ap.add_argument("--seconds", type=float, default=None, help="time per measurement (default 10 on CUDA, 3 on CPU)")
     ap.add_argument("--no-amp", action="store_true", help="float32 on CUDA")
+    ap.add_argument("--threads", type=int, help="torch intra-op threads on CPU (default: torch's choice)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device("cuda" if (args.device == "auto" and torch.cuda.is_available()) else ("cpu" if args.device == "auto" else args.device))
     cuda = device.type == "cuda"
     batch = args.batch or (256 if cuda else 16)
@@ -93,7 +96,8 @@ def main() -> None:
     if cuda:
         torch.backends.cudnn.benchmark = True
     what = torch.cuda.get_device_name(device) if cuda else f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {os.cpu_count()} cores"
-    print(f"device: {what}; torch {torch.__version__}; batch {batch}; {args.bands} bands; AMP {'bf16' if cuda and not args.no_amp else 'off'}")
+    load = f"; load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    print(f"device: {what}; torch {torch.__version__}; batch {batch}; {args.bands} bands; AMP {'bf16' if cuda and not args.no_amp else 'off'}{load}")
     rows = []
     for window in args.windows:
         peer = {}

@@ -87,9 +87,12 @@ class GridSpec:
             raise GridError(
                 f"bounds must be (xmin, ymin, xmax, ymax) with xmin < xmax and ymin < ymax, got {tuple(bounds)}"
             )
+        nx, ny = (xmax - xmin) / xres, (ymax - ymin) / yres
+        if not (math.isfinite(nx) and math.isfinite(ny)) or nx * ny > 2e9:  # found by tests/test_fuzz.py
+            raise GridError(f"grid of {ny:.3g} x {nx:.3g} cells is too large", hint="use a coarser resolution")
         # tolerance so that exact multiples do not grow by one cell through rounding noise
-        width = max(1, math.ceil((xmax - xmin) / xres - 1e-9))
-        height = max(1, math.ceil((ymax - ymin) / yres - 1e-9))
+        width = max(1, math.ceil(nx - 1e-9))
+        height = max(1, math.ceil(ny - 1e-9))
         if width * height > 2_000_000_000:
             raise GridError(f"grid of {height} x {width} cells is too large", hint="use a coarser resolution")
         return cls(to_crs(crs), Affine(xres, 0.0, xmin, 0.0, -yres, ymax), width, height)

@@ -34,7 +34,7 @@ def test_geopackage_points(tmp_path):
     import geopandas as gpd
     import shapely
 
-    gdf = gpd.GeoDataFrame({"Au": [1.0, 2.0, 3.0]}, geometry=shapely.points([[0, 0], [1, 1], [2, 2]]), crs="EPSG:32650")
+    gdf = gpd.GeoDataFrame({"Au": [1.0, 2.0, 3.0]}, geometry=shapely.points([[400000, 3000000], [400001, 3000001], [400002, 3000002]]), crs="EPSG:32650")
     p = tmp_path / "p.gpkg"
     gdf.to_file(p, driver="GPKG")
     t = read_points(p, ["Au"])
@@ -50,7 +50,7 @@ def test_missing_column_is_named(tmp_path):
 
 def test_non_numeric_value_names_file_row_and_column(tmp_path):
     p = tmp_path / "bad.csv"
-    p.write_text("x,y,Au\n1,2,0.5\n3,4,abc\n5,6,0.7\n")
+    p.write_text("x,y,Au\n500001,2800002,0.5\n500003,2800004,abc\n500005,2800006,0.7\n")
     with pytest.raises(ValueParseError) as e:
         read_points(p, ["Au"], crs="EPSG:32649")
     msg = str(e.value)
@@ -59,7 +59,7 @@ def test_non_numeric_value_names_file_row_and_column(tmp_path):
 
 def test_censored_value_gets_a_hint(tmp_path):
     p = tmp_path / "c.csv"
-    p.write_text("x,y,Au\n1,2,<0.5\n3,4,1.0\n")
+    p.write_text("x,y,Au\n500001,2800002,<0.5\n500003,2800004,1.0\n")
     with pytest.raises(ValueParseError, match="censored"):
         read_points(p, ["Au"], crs="EPSG:32649")
 
@@ -76,7 +76,7 @@ def test_vector_without_crs_is_refused(tmp_path):
     import shapely
 
     p = tmp_path / "nocrs.gpkg"
-    gpd.GeoDataFrame({"Au": [1.0]}, geometry=shapely.points([[0, 0]])).to_file(p, driver="GPKG")
+    gpd.GeoDataFrame({"Au": [1.0]}, geometry=shapely.points([[500000, 2800000]])).to_file(p, driver="GPKG")
     with pytest.raises(CRSError):
         read_points(p, ["Au"])
     assert read_points(p, ["Au"], crs="EPSG:32649").crs.to_epsg() == 32649

@@ -185,7 +185,19 @@ def tile(stack_path, deposits, deposits_layer, out, size, stride, min_valid, tes
 @click.option("--balanced/--no-balanced", default=True, show_default=True, help="Class-balanced sampling of training windows.")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def train(stack_path, windows_path, out, model, epochs, batch_size, lr, optimizer, weight_decay, balanced, device, seed):
+@click.option("--preset", type=click.Choice(["000", "001", "002", "003"]), help="A paper's recipe (model, optimiser, schedule, augmentation); explicit options override it.")
+@click.option("--option", "model_options", multiple=True, metavar="KEY=VALUE", help="Model option (value read as JSON), e.g. rates=[1,6] or source=runs/resnet18. Repeatable.")
+@click.option("--scheduler", type=click.Choice(["none", "step", "cosine"]), default="none", show_default=True, help="Learning-rate schedule per epoch.")
+@click.option("--patience", type=int, default=0, show_default=True, help="Early stopping: epochs without validation improvement (0 = off).")
+@click.option("--val-fraction", type=float, default=0.0, show_default=True, help="Training windows held out (random, stratified) as validation for early stopping.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/last.pt (saved after every epoch).")
+@click.option("--amp/--no-amp", default=None, help="Mixed precision on CUDA (default on there; ignored on CPU).")
+@click.option("--noise", type=float, default=0.0, show_default=True, help="Gaussian noise variance added to training windows (papers 000/001: 0.01).")
+@click.option("--flips/--no-flips", default=False, show_default=True, help="Random flips and 90-degree rotations (paper 002).")
+@click.option("--crop", type=int, help="Random crop size per iteration (papers 001/002: 224 of 256); centre crop for validation.")
+@click.pass_context
+def train(ctx, stack_path, windows_path, out, model, epochs, batch_size, lr, optimizer, weight_decay, balanced, device, seed,
+          preset, model_options, scheduler, patience, val_fraction, resume, amp, noise, flips, crop):
     """Train a CNN on the 'train' windows of WINDOWS over STACK."""
 
     def body():
@@ -207,12 +219,46 @@ def train(stack_path, windows_path, out, model, epochs, batch_size, lr, optimize
             from geoprospect.errors import InputError
 
             raise InputError("the window index holds no 'train' windows", path=windows_path, hint="re-run `geoprospect tile` with a smaller --test-fraction")
-        ds = WindowDataset(norm, tr[["row_off", "col_off"]].to_numpy(), size, tr["label"].to_numpy())
-        net = build_model(model, len(st.band_names), 2, size)
-        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay, balanced=balanced, device=device, seed=seed)
+        import json as _json
+
+        from geoprospect.errors import ConfigError
+        from geoprospect.training.trainer import seed_everything
+        from geoprospect.windows.augment import WindowAugment
+
+        given = {k for k in ctx.params if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT}
+        opts: dict = {}
+        arch, aug = model, WindowAugment(noise_variance=noise, flips=flips, rotations=flips, crop=crop)
+        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay, balanced=balanced,
+                          device=device, seed=seed, scheduler=scheduler, patience=patience, val_fraction=val_fraction, amp=amp,
+                          out_dir=str(out), resume=resume)
+        if preset:
+            from geoprospect.training.presets import get_preset
+
+            p = get_preset(preset)
+            keep = {k: getattr(cfg, k) for k in ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "balanced", "scheduler") if k in given}
+            cfg = TrainConfig.from_preset(preset, device=device, seed=seed, patience=patience, val_fraction=val_fraction, amp=amp, out_dir=str(out), resume=resume, **keep)
+            arch = model if "model" in given else p.model
+            opts = dict(p.model_options) if arch == p.model else {}
+            aug = WindowAugment(noise_variance=noise if "noise" in given else p.noise_variance, flips=flips if "flips" in given else p.flips,
+                                rotations=flips if "flips" in given else p.rotations, crop=crop if "crop" in given else p.crop)
+        for item in model_options:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ConfigError(f"--option {item!r} is not KEY=VALUE")
+            try:
+                opts[key.strip()] = _json.loads(value)
+            except _json.JSONDecodeError:
+                opts[key.strip()] = value
+        if aug.crop is not None and aug.crop > size:
+            raise ConfigError(f"crop {aug.crop} is larger than the {size}-pixel windows", hint="re-tile with a larger --size or choose a smaller --crop")
+        use_aug = aug.noise_variance > 0 or aug.flips or aug.rotations or aug.crop is not None
+        ds = WindowDataset(norm, tr[["row_off", "col_off"]].to_numpy(), size, tr["label"].to_numpy(), transform=aug if use_aug else None)
+        seed_everything(seed)  # the initial weights too: repeatable on the CPU
+        net = build_model(arch, len(st.band_names), 2, aug.crop or size, **opts)
         hist = train_model(net, ds, cfg)
-        meta = ModelMeta(model, len(st.band_names), st.band_names, mean, std, size, stride, grid=st.grid.to_dict(),
-                         training={**cfg.__dict__, "history": hist.rows, "seconds": hist.seconds, "device_used": hist.device})
+        meta = ModelMeta(arch, len(st.band_names), st.band_names, mean, std, aug.crop or size, stride, grid=st.grid.to_dict(), options=opts,
+                         training={**cfg.__dict__, "preset": preset, "augment": aug.__dict__, "history": hist.rows, "seconds": hist.seconds,
+                                   "device_used": hist.device, "best_epoch": hist.best_epoch, "stopped_early": hist.stopped_early})
         save_checkpoint(out, net, meta)
         _write_history(out / "history.csv", hist.rows)
         return {"model": out}
@@ -330,14 +376,13 @@ def models_cmd(bands, window):
     """List the available models with their parameter counts."""
 
     def body():
-        from geoprospect.models.zoo import build_model, count_parameters, list_models
+        from geoprospect.models.zoo import model_table
 
-        for name in list_models():
-            try:
-                n = count_parameters(build_model(name, bands, 2, window))
-                click.echo(f"{name:24s} {n:>12,d} parameters")
-            except Exception as exc:  # a model that cannot take this window size
-                click.echo(f"{name:24s} {'-':>12s} ({exc})")
+        rows = model_table(in_channels=bands, window_size=window)
+        for row in rows:
+            n = row["parameters"]
+            count = f"{n:>12,d}" if n is not None else f"{'-':>12s}"  # None: the window is too small for it
+            click.echo(f"{row['name']:16s} {count} parameters  {row['description']}")
         return {}
 
     run_command(body)

@@ -62,6 +62,7 @@ def idw(
     backend: str = "auto",
     device: str | None = None,
     names: Sequence[str] | None = None,
+    require_inside: bool = True,
     batch_elems: int | None = None,
     precision: str = "float64",
     workers: int | None = None,
@@ -70,7 +71,8 @@ def idw(
 
     Args:
         xy: (N, 2) sample coordinates in the grid's CRS (map units). Samples outside the
-            grid are used (they inform cells near the edge); at least one must lie inside.
+            grid are used (they inform cells near the edge); at least one must lie inside unless
+            ``require_inside`` is False (blocks of a larger map, single-cell predictions).
         values: (N,) or (N, E) sample values; NaN = not analysed (that sample is skipped
             for that element).
         grid: target grid.
@@ -119,7 +121,9 @@ def idw(
     if bad.any():
         raise InputError("sample coordinates are not finite", row=int(np.flatnonzero(bad)[0]),
                          hint="drop rows without coordinates before interpolating")
-    if not grid.contains(xy[:, 0], xy[:, 1]).any():
+    # a whole map with no sample on it is a CRS or column mistake; a block of a map, or the
+    # single cell of a leave-one-out prediction, legitimately has none (require_inside=False)
+    if require_inside and not grid.contains(xy[:, 0], xy[:, 1]).any():
         xmin, ymin, xmax, ymax = grid.bounds
         raise InputError(
             f"none of the {xy.shape[0]} samples lies inside the grid "

@@ -229,13 +229,9 @@ def kriging(
     return est, var
 
 
-def _point_grid(x: float, y: float, half: float, crs: object) -> GridSpec:
-    """A 1 × 1 grid whose single cell centre is (x, y), 2·``half`` map units wide.
-
-    ``half`` is chosen larger than the Chebyshev distance to the nearest other sample, so that
-    the cell holds a sample (``idw`` refuses a grid with no sample inside).
-    """
-    return GridSpec.from_bounds((x - half, y - half, x + half, y + half), 2.0 * half, crs)
+def _point_grid(x: float, y: float, crs: object) -> GridSpec:
+    """A 1 × 1 grid whose single cell centre is (x, y)."""
+    return GridSpec.from_bounds((x - 0.5, y - 0.5, x + 0.5, y + 0.5), 1.0, crs)
 
 
 def _variogram_fn(model: str):
@@ -304,8 +300,8 @@ def loo_cv(
     """Leave-one-out cross-validation of IDW and kriging at the sample points.
 
     Each held-out sample is predicted from all others: IDW by
-    :func:`geoprospect.evidence.idw.idw` itself (a one-cell grid centred on the sample, wide
-    enough to hold its nearest neighbour, so idw's exact semantics apply), kriging by pykrige with the variogram fitted once on all samples
+    :func:`geoprospect.evidence.idw.idw` itself (a one-cell grid centred on the sample, so its
+    exact semantics apply), kriging by pykrige with the variogram fitted once on all samples
     (the usual geostatistical LOO): ``kriging_loo="fast"`` uses Dubrule's exact shortcut
     (:func:`loo_fast`, one N × N inverse), ``"refit"`` re-runs pykrige without each sample (slow,
     for checking; always used with ``neighbors``, the moving neighbourhood of ordinary kriging). ``max_points`` held-out samples may be drawn at random (seed) to bound the cost.
@@ -334,11 +330,6 @@ def loo_cv(
     if vario is None and any(m in ("ordinary", "universal") for m in methods):
         vario = Variogram.from_scaled_list(model, _ok(u, z, None, model, frame, nlags).variogram_model_parameters, frame.scale)
     idw_kwargs = {"power": 2.0, "neighbors": 12, **(idw_kwargs or {})}
-    if "idw" in methods:
-        from scipy.spatial import cKDTree
-
-        cheb, _ = cKDTree(xy - xy.min(axis=0)).query(xy, k=2, p=np.inf)
-        half = 1.001 * cheb[:, 1] + 1e-9 * frame.scale
     preds = {m: np.full(held.size, np.nan) for m in methods}
     if kriging_loo not in ("fast", "refit"):
         raise ValueError(f"kriging_loo must be 'fast' or 'refit', got {kriging_loo!r}")
@@ -351,8 +342,8 @@ def loo_cv(
         keep = np.arange(n) != i
         for m in methods:
             if m == "idw":
-                g = _point_grid(xy[i, 0], xy[i, 1], float(half[i]), crs)
-                preds[m][j] = float(idw(xy[keep], z[keep], g, **idw_kwargs)[0, 0, 0])
+                g = _point_grid(xy[i, 0], xy[i, 1], crs)
+                preds[m][j] = float(idw(xy[keep], z[keep], g, require_inside=False, **idw_kwargs)[0, 0, 0])
             elif m in fast_methods:
                 continue
             elif m in ("ordinary", "universal"):

@@ -95,11 +95,27 @@ def _find_column(columns: Sequence[str], wanted: str | None, candidates: list[st
     )
 
 
-def parse_numeric(series: pd.Series, *, path: Path, column: str, row_numbers: np.ndarray) -> np.ndarray:
-    """Parse a column to float64; empty cells become NaN; anything else non-numeric is an error."""
+CENSORED_WORDS = {"BDL", "ND", "N.D.", "N/D", "<DL", "<LOD", "LOD", "BLD", "NA<", "TR", "TRACE", "<D.L."}
+
+
+def looks_censored(value: str) -> bool:
+    """True for the common spellings of a below-detection value ("<0.5", "< 0.5", "BDL", "n.d.")."""
+    v = str(value).strip()
+    return v.startswith("<") or v.upper().replace(" ", "") in CENSORED_WORDS
+
+
+def parse_numeric(series: pd.Series, *, path: Path, column: str, row_numbers: np.ndarray, decimal_comma: bool = False) -> np.ndarray:
+    """Parse a column to float64; empty cells become NaN; anything else non-numeric is an error.
+
+    ``decimal_comma`` reads "12,5" as 12.5 (tables read by :func:`read_raw_points` are already
+    converted). Censored values ("<0.5", "BDL", ...) are errors with a hint: substituting them
+    is the geochemistry module's job, not the reader's.
+    """
     if pd.api.types.is_numeric_dtype(series):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     s = series.astype("string").str.strip()
+    if decimal_comma:
+        s = s.str.replace(",", ".", regex=False)
     empty = s.isna() | (s == "")
     num = pd.to_numeric(s.where(~empty), errors="coerce")
     bad = num.isna() & ~empty
@@ -107,17 +123,21 @@ def parse_numeric(series: pd.Series, *, path: Path, column: str, row_numbers: np
         i = int(np.argmax(bad.to_numpy()))
         value = s.iloc[i]
         hint = "fix or blank the value"
-        if str(value).lstrip().startswith("<") or str(value).upper() in {"BDL", "ND", "N.D.", "<DL"}:
-            hint = "this looks like a censored (below detection) value: prepare the table with censored-value handling (geochemistry options) or replace it"
+        if looks_censored(value):
+            hint = "this looks like a censored (below detection) value: prepare the table with censored-value handling (`geoprospect prepare-geochem`, geoprospect.geochem) or replace it"
         elif "," in str(value):
-            hint = "decimal commas are not read as numbers: convert them to points"
+            hint = "decimal commas are only read in files separated by ';' or tabs: convert them to points, or save the file with ';' separators"
         raise ValueParseError(
             f"column {column!r} holds a non-numeric value {value!r} ({int(bad.sum())} such values in the column)",
             path=path,
             row=int(row_numbers[i]),
             hint=hint,
         )
-    return num.to_numpy(dtype=np.float64, na_value=np.nan)
+    out = num.to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isinf(out).any():
+        i = int(np.argmax(np.isinf(out)))
+        raise ValueParseError(f"column {column!r} holds an infinite value {s.iloc[i]!r}", path=path, row=int(row_numbers[i]), hint="fix or blank the value")
+    return out
 
 
 @dataclass
@@ -125,7 +145,8 @@ class RawPoints:
     """Point coordinates plus the attribute table as read, before element values are parsed.
 
     Attributes:
-        table: attribute columns (CSV: every cell a string, empty = "").
+        table: attribute columns (CSV: every cell a string, empty = ""; decimal commas of a
+            ';'- or tab-separated file already turned into points).
         xy: (N, 2) float64 coordinates in ``crs``.
         crs: CRS of ``xy``.
         rows: (N,) 1-based data row (CSV line number) or feature index of each point.
@@ -152,7 +173,9 @@ def read_raw_points(
 ) -> RawPoints:
     """Read point coordinates and the raw attribute table (the first half of :func:`read_points`).
 
-    ``drop_missing_xy`` skips (and lists) CSV rows without coordinates instead of raising.
+    Coordinates are checked against the CRS (degrees in a metric CRS, x/y swapped, out of
+    range: :func:`check_coordinates`). ``drop_missing_xy`` skips (and lists) CSV rows without
+    coordinates instead of raising.
     """
     path = Path(path)
     if not path.exists():
@@ -163,15 +186,30 @@ def read_raw_points(
         import geopandas as gpd
 
         try:
+            from geoprospect.io.vectors import check_layer
+
+            check_layer(path, layer, "points")
             gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+        except InputError:
+            raise
         except Exception as exc:
             raise InputError(f"cannot read vector file ({exc})", path=path) from exc
         if len(gdf) == 0:
             raise InputError("the layer holds no points", path=path)
         gdf = gdf[~gdf.geometry.isna() & ~gdf.geometry.is_empty]
+        if len(gdf) == 0:
+            raise InputError("every feature of the layer has an empty geometry", path=path)
+        if gdf.geometry.has_z.any():
+            import shapely
+
+            gdf = gdf.set_geometry(shapely.force_2d(gdf.geometry.values))
+        multi = (gdf.geom_type == "MultiPoint").to_numpy()
+        if multi.any() and gdf.geometry[multi].apply(lambda g: len(g.geoms)).eq(1).all():  # single-part multipoints
+            gdf = gdf.set_geometry(gdf.geometry.apply(lambda g: g.geoms[0] if g.geom_type == "MultiPoint" else g))
         if not (gdf.geom_type == "Point").all():
             kinds = sorted(set(gdf.geom_type))
-            raise InputError(f"expected point geometries, found {kinds}", path=path, hint="convert multipoints to points first")
+            first = int(np.flatnonzero((gdf.geom_type != "Point").to_numpy())[0])
+            raise InputError(f"expected point geometries, found {kinds}", path=path, feature=int(gdf.index[first]) + 1, hint="convert multipoints (explode) or polygons (centroids) to points first")
         if gdf.crs is None:
             if crs is None:
                 raise CRSError("the points have no CRS", path=path, hint="pass --crs EPSG:xxxx")
@@ -179,21 +217,30 @@ def read_raw_points(
         else:
             pcrs = to_crs(gdf.crs.to_wkt())
             if crs is not None and not pcrs.equals(to_crs(crs), ignore_axis_order=True):
-                log.warning("%s: the file's own CRS (%s) is used; --crs %s ignored", path, pcrs.name, crs)
+                b = gdf.total_bounds
+                if pcrs.is_geographic and (max(abs(b[0]), abs(b[2])) > 180 or max(abs(b[1]), abs(b[3])) > 90):
+                    # a GeoJSON without a "crs" member is taken as WGS 84 (RFC 7946) even when it is not
+                    log.warning("%s: coordinates beyond +-180 / +-90 cannot be in %s: using --crs %s", path, pcrs.name, crs)
+                    pcrs = to_crs(crs)
+                else:
+                    log.warning("%s: the file's own CRS (%s) is used; --crs %s ignored", path, pcrs.name, crs)
         xy = np.column_stack([gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()]).astype(np.float64)
         table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
-        rows = np.arange(1, len(gdf) + 1, dtype=np.int64)
+        rows = gdf.index.to_numpy(dtype=np.int64) + 1  # feature numbers (1-based) in the file
         coord_cols: set[str] = set()
     else:
-        try:
-            table = pd.read_csv(path, sep=None, engine="python", encoding_errors="strict", dtype=str, keep_default_na=False)
-        except UnicodeDecodeError:
-            table = pd.read_csv(path, sep=None, engine="python", encoding="latin-1", dtype=str, keep_default_na=False)
-        except Exception as exc:
-            raise InputError(f"cannot read CSV ({exc})", path=path) from exc
-        table.columns = [str(c).strip().lstrip("\ufeff") for c in table.columns]
+        table, sep = _read_csv(path)
+        table.columns = [str(c).strip().lstrip("\ufeff").strip() for c in table.columns]
         if len(table) == 0:
             raise InputError("the CSV holds no rows", path=path)
+        if len(table.columns) < 3:
+            raise InputError(
+                f"the CSV has only {len(table.columns)} column(s) ({', '.join(map(repr, table.columns))})",
+                path=path,
+                hint="it needs x, y and at least one element column; check the separator (',' ';' or tab)",
+            )
+        if sep in (";", "\t"):
+            _convert_decimal_commas(table, path)
         xc = _find_column(list(table.columns), x_field, X_CANDIDATES, "x", path)
         yc = _find_column(list(table.columns), y_field, Y_CANDIDATES, "y", path)
         rows = np.arange(2, len(table) + 2, dtype=np.int64)  # line numbers: header is line 1
@@ -223,12 +270,7 @@ def read_raw_points(
         pcrs = to_crs(crs)
         xy = np.column_stack([x, y])
         coord_cols = {xc, yc}
-        if pcrs.is_geographic and (np.abs(x).max() > 180 or np.abs(y).max() > 90):
-            raise CRSError(
-                f"coordinates up to x={np.abs(x).max():.0f}, y={np.abs(y).max():.0f} are not degrees but {pcrs.name} is geographic",
-                path=path,
-                hint="give the projected CRS the coordinates are in (e.g. --crs EPSG:32650)",
-            )
+    check_coordinates(xy, pcrs, path=path, rows=rows)
     return RawPoints(table, xy, pcrs, rows, coord_cols, dropped)
 
 
@@ -252,12 +294,17 @@ def read_points(
 
     Returns:
         A :class:`PointTable` in the points' own CRS (reproject with ``.to_crs``).
+
+    Censored values ("<0.5", "BDL") are errors here: read such tables with
+    :func:`geoprospect.geochem.prepare.read_geochem` (`geoprospect prepare-geochem`).
     """
     path = Path(path)
     raw = read_raw_points(path, x_field=x_field, y_field=y_field, crs=crs, layer=layer)
     table, xy, pcrs, rows = raw.table, raw.xy, raw.crs, raw.rows
     elements = resolve_elements(table, elements, raw.coord_cols, path)
     values = np.column_stack([parse_numeric(table[e], path=path, column=e, row_numbers=rows) for e in elements])
+    _check_values(values, list(elements), path)
+    _warn_duplicates(xy, rows, path)
     log.info("read %d points with %d elements from %s (%s)", len(xy), len(elements), path, pcrs.name)
     return PointTable(xy, values, list(elements), pcrs, str(path), rows)
 
@@ -268,6 +315,7 @@ def resolve_elements(table: pd.DataFrame, elements: Sequence[str] | None, coord_
         elements = [c for c in table.columns if c not in coord_cols and _mostly_numeric(table[c])]
         if not elements:
             raise ColumnError("no numeric element columns found", path=path, hint="name them with --elements")
+    elements = [e if e in table.columns else str(e).strip() for e in elements]  # headers are stripped too
     missing_cols = [e for e in elements if e not in table.columns]
     if missing_cols:
         raise ColumnError(
@@ -276,6 +324,161 @@ def resolve_elements(table: pd.DataFrame, elements: Sequence[str] | None, coord_
             hint="check --elements (names are case-sensitive)",
         )
     return list(elements)
+
+
+_DECIMAL_COMMA_CELL = r"^\s*(?:<\s*=?\s*)?[+-]?\d+,\d+(?:[eE][+-]?\d+)?\s*$"
+
+
+def _convert_decimal_commas(table: pd.DataFrame, path: Path) -> None:
+    """In a ';'- or tab-separated table, turn columns written with decimal commas ("12,5",
+    "<0,5") into decimal points, in place. A column is converted only when it holds commas,
+    no points, and every other cell is empty or already a number (or a censored word)."""
+    for c in table.columns:
+        s = table[c]
+        if pd.api.types.is_numeric_dtype(s):
+            continue
+        t = s.astype("string").fillna("").str.strip()
+        filled = t[t != ""]
+        if filled.empty or not filled.str.contains(",", regex=False).any() or filled.str.contains(".", regex=False).any():
+            continue
+        ok = filled.str.match(_DECIMAL_COMMA_CELL).fillna(False) | pd.to_numeric(filled, errors="coerce").notna() | filled.map(looks_censored).astype(bool)
+        if ok.all():
+            table[c] = t.str.replace(",", ".", regex=False)
+            log.info("%s: column %r read with decimal commas", path, c)
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
+    """Read a delimited text file as strings: encoding (UTF-8 with or without BOM, else
+    latin-1) and separator (',' ';' tab '|') detected from the file itself."""
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise InputError("the CSV file is empty", path=path)
+    if raw[:4] in (b"PK\x03\x04",) or raw[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise InputError("this is a spreadsheet, not a CSV", path=path, hint="save it as CSV (UTF-8) first")
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    if encoding != "utf-8-sig":
+        log.info("%s: not UTF-8, read as %s", path, encoding)
+    header = next((ln for ln in text.splitlines() if ln.strip()), "")
+    counts = {c: header.count(c) for c in (",", ";", "\t", "|")}
+    sep = max(counts, key=lambda c: counts[c])
+    if counts[sep] == 0:
+        raise InputError("cannot find the column separator in the header line", path=path, hint="separate columns with ',', ';' or tabs")
+    import csv
+    import io
+
+    try:
+        lines = csv.reader(io.StringIO(text.replace("\x00", "")), delimiter=sep)
+        names = next(lines)
+        clean = [n.strip().lstrip("\ufeff").strip() for n in names]
+        dup = sorted({n for n in clean if clean.count(n) > 1})
+        if dup:
+            raise ColumnError(f"duplicate column names {dup}", path=path, hint="give every column a distinct name")
+        for fields in lines:
+            if fields and len(fields) != len(names) and any(f.strip() for f in fields):
+                hint = f"every row must have {len(names)} fields, as the header"
+                if sep == "," and len(fields) > len(names):
+                    hint += "; decimal commas in a comma-separated file split values in two: use ';' as separator, or decimal points"
+                raise InputError(f"malformed CSV: {len(fields)} fields where the header has {len(names)}", path=path, row=lines.line_num, hint=hint)
+    except csv.Error as exc:
+        raise InputError(f"malformed CSV ({exc})", path=path, hint="check the quotes (\") in the file") from exc
+    try:
+        table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True, index_col=False)
+    except Exception as exc:
+        raise InputError(f"cannot read CSV ({exc})", path=path) from exc
+    return table, sep
+
+
+def check_coordinates(xy: np.ndarray, crs: CRS, *, path: Path | str = "", rows: np.ndarray | None = None) -> None:
+    """Refuse coordinates that cannot be in ``crs``: outside +-180/+-90 for degrees; degrees,
+    or x/y swapped, for a projected CRS (judged against the CRS's area of use)."""
+    x, y = xy[:, 0], xy[:, 1]
+    rows = rows if rows is not None and rows.size == len(xy) else np.arange(1, len(xy) + 1)
+    if crs.is_geographic:
+        bad = (np.abs(x) > 180) | (np.abs(y) > 90)
+        if bad.any():
+            i = int(np.argmax(bad))
+            if ((np.abs(y) <= 180) & (np.abs(x) <= 90)).all():
+                raise CRSError(f"latitudes beyond +-90 (e.g. {y[i]!r}) but every x is within +-90: longitude and latitude look swapped", path=path, row=int(rows[i]), hint="swap --x-field and --y-field")
+            raise CRSError(
+                f"{int(bad.sum())} coordinates outside +-180 / +-90 (e.g. x={x[i]:.6g}, y={y[i]:.6g}): these are not degrees but {crs.name} is geographic",
+                path=path,
+                row=int(rows[i]),
+                hint="give the projected CRS the coordinates are in (e.g. --crs EPSG:32650)",
+            )
+        return
+    aou = crs.area_of_use
+    if aou is None:
+        return
+    try:
+        tr = Transformer.from_crs(CRS.from_epsg(4326), crs, always_xy=True)
+        bx0, by0, bx1, by1 = tr.transform_bounds(*aou.bounds, densify_pts=21)
+    except Exception:  # pragma: no cover - exotic CRSs
+        return
+    if not all(np.isfinite([bx0, by0, bx1, by1])):
+        return
+    w, h = bx1 - bx0, by1 - by0
+
+    def inside(a: np.ndarray, b: np.ndarray, margin: float) -> np.ndarray:
+        return (a >= bx0 - margin * w) & (a <= bx1 + margin * w) & (b >= by0 - margin * h) & (b <= by1 + margin * h)
+
+    near = inside(x, y, 0.1)
+    if near.all():
+        return
+    i = int(np.argmax(~near))
+    far = ~inside(x, y, 0.5)
+    if inside(y, x, 0.1).all() and far.any():
+        raise CRSError(
+            f"the x and y columns look swapped: x={x[i]:.6g}, y={y[i]:.6g} is outside {crs.name}'s area, swapped it is inside",
+            path=path,
+            row=int(rows[i]),
+            hint="swap --x-field and --y-field (x is the easting / longitude)",
+        )
+    if ((np.abs(x) <= 180) & (np.abs(y) <= 90)).all():
+        raise CRSError(
+            f"the coordinates look like degrees (e.g. x={x[i]:.6g}, y={y[i]:.6g}) but {crs.name} is in {crs.axis_info[0].unit_name}s",
+            path=path,
+            row=int(rows[i]),
+            hint="pass the geographic CRS of the coordinates (e.g. --crs EPSG:4326); they are reprojected to the grid",
+        )
+    if far.mean() > 0.5:
+        j = int(np.argmax(far))
+        raise CRSError(
+            f"{int(far.sum())} of {len(far)} points lie far outside {crs.name}'s area of use (e.g. x={x[j]:.6g}, y={y[j]:.6g})",
+            path=path,
+            row=int(rows[j]),
+            hint="check --crs (the right UTM zone or datum?) and the coordinate columns",
+        )
+    log.warning("%s: %d points lie outside %s's area of use (first: row %d)", path, int((~near).sum()), crs.name, int(rows[i]))
+
+
+def _check_values(values: np.ndarray, elements: list[str], path: Path) -> None:
+    for e, name in enumerate(elements):
+        v = values[:, e]
+        finite = v[np.isfinite(v)]
+        if finite.size == 0:
+            raise ColumnError(f"element column {name!r} holds no values (every cell is empty)", path=path, hint="drop it from --elements")
+        if finite.size and np.all(finite == finite[0]):
+            log.warning("%s: element %r is constant (%g in all %d analysed samples): it carries no information", path, name, finite[0], finite.size)
+
+
+def _warn_duplicates(xy: np.ndarray, rows: np.ndarray, path: Path) -> None:
+    _, first, counts = np.unique(xy, axis=0, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        n = int((counts[counts > 1] - 1).sum())
+        r = int(rows[first[np.argmax(counts > 1)]])
+        log.warning("%s: %d samples share a location with another one (first at row %d); IDW uses each of them", path, n, r)
+
+
+def sparse_points_warning(n_points: int, grid_cells: int, *, min_points: int = 10, cells_per_point: int = 10_000) -> str | None:
+    """A warning when a handful of points is interpolated onto a large grid (None when fine)."""
+    if n_points < min_points or grid_cells / max(n_points, 1) > cells_per_point:
+        return f"only {n_points} sample points for {grid_cells} cells ({grid_cells / max(n_points, 1):.0f} cells per point): most of the surface is extrapolated; use a coarser grid or more samples"
+    return None
 
 
 def _mostly_numeric(s: pd.Series) -> bool:

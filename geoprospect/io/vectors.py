@@ -35,27 +35,19 @@ def read_vectors(
     path = Path(path)
     if not path.exists():
         raise InputError(f"{what} file not found", path=path, hint="check the path (relative paths are resolved against the config's folder)")
-    if layer is None:
-        try:
-            import pyogrio
-
-            layers = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
-        except Exception as exc:
-            raise InputError(f"cannot read {what} ({exc})", path=path) from exc
-        if len(layers) > 1:
-            raise InputError(
-                f"the file holds {len(layers)} layers ({', '.join(layers)})",
-                path=path,
-                hint="name the one to use with --layer (or `layer:` in the config)",
-            )
+    check_layer(path, layer, what)
     try:
         gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
     except Exception as exc:
         raise InputError(f"cannot read {what} ({exc})", path=path) from exc
+    n_read = len(gdf)
     gdf = gdf[~gdf.geometry.isna()]
     gdf = gdf[~gdf.geometry.is_empty]
     if len(gdf) == 0:
-        raise GeometryError(f"the {what} layer holds no features", path=path, hint="check the layer name or the file")
+        detail = "holds no features" if n_read == 0 else f"holds {n_read} features, all with empty geometries"
+        raise GeometryError(f"the {what} layer {detail}", path=path, hint="check the layer name or the file")
+    if len(gdf) < n_read:
+        log.warning("%s: %d of %d features have no geometry and are skipped", path, n_read - len(gdf), n_read)
     if gdf.crs is None:
         if crs is None:
             raise CRSError(f"the {what} layer has no CRS", path=path, hint="pass its CRS (--vector-crs / `crs:` in the config)")
@@ -63,25 +55,87 @@ def read_vectors(
     if gdf.geometry.has_z.any():
         gdf = gdf.set_geometry(shapely.force_2d(gdf.geometry.values))
         log.info("%s: dropped Z/M coordinates", path)
+    coords = shapely.get_coordinates(gdf.geometry.values)
+    if not np.isfinite(coords).all():
+        bad = ~np.array([np.isfinite(shapely.get_coordinates(g)).all() for g in gdf.geometry.values])
+        raise GeometryError(f"{int(bad.sum())} features have NaN or infinite coordinates", path=path, feature=int(gdf.index[np.argmax(bad)]) + 1, hint="fix or delete those features")
     invalid = ~gdf.geometry.is_valid
     if invalid.any():
         n = int(invalid.sum())
         first = int(np.flatnonzero(invalid.to_numpy())[0])
+        feature = int(gdf.index[first]) + 1
         reason = shapely.is_valid_reason(gdf.geometry.values[first])
         gdf = gdf.copy()
-        gdf.loc[invalid, gdf.geometry.name] = shapely.make_valid(gdf.geometry.values[invalid.to_numpy()])
-        log.warning("%s: repaired %d invalid geometries (first: feature %d, %s)", path, n, first + 1, reason)
+        fixed = shapely.make_valid(gdf.geometry.values[invalid.to_numpy()])
+        gdf.loc[invalid, gdf.geometry.name] = fixed
+        still = ~shapely.is_valid(fixed) | shapely.is_empty(fixed)
+        if still.any():
+            raise GeometryError(f"{int(still.sum())} invalid geometries cannot be repaired ({reason})", path=path, feature=feature, hint="fix them in QGIS (Vector > Geometry Tools > Fix Geometries)")
+        log.warning("%s: repaired %d invalid geometries (first: feature %d, %s)", path, n, feature, reason)
+    src = to_crs(gdf.crs.to_wkt())
+    if src.is_geographic:
+        b = shapely.bounds(gdf.geometry.values)
+        bad = (np.abs(b[:, [0, 2]]) > 180).any(axis=1) | (np.abs(b[:, [1, 3]]) > 90).any(axis=1)
+        if bad.any() and crs is not None and not to_crs(crs).is_geographic:
+            # e.g. a GeoJSON without a "crs" member, which GDAL takes as WGS 84 (RFC 7946)
+            log.warning("%s: coordinates beyond +-180 / +-90 cannot be in %s: using the given CRS %s", path, src.name, crs)
+            src = to_crs(crs)
+            gdf = gdf.set_crs(src.to_wkt(), allow_override=True)
+        elif bad.any():
+            raise CRSError(
+                f"{int(bad.sum())} features have coordinates beyond +-180 / +-90 but the layer's CRS ({src.name}) is in degrees",
+                path=path,
+                feature=int(gdf.index[np.argmax(bad)]) + 1,
+                hint="the file declares the wrong CRS: fix it (e.g. in QGIS: Assign Projection) or pass the right one with `crs:`",
+            )
     if target_crs is not None:
         tcrs = to_crs(target_crs)
-        src = to_crs(gdf.crs.to_wkt())
         if not src.equals(tcrs, ignore_axis_order=True):
             log.info("%s: reprojected %d features from %s to %s", path, len(gdf), src.name, tcrs.name)
             gdf = gdf.to_crs(tcrs.to_wkt())
+            fin = np.array([np.isfinite(shapely.get_coordinates(g)).all() for g in gdf.geometry.values])
+            if not fin.all():
+                raise CRSError(
+                    f"{int((~fin).sum())} features cannot be projected from {src.name} to {tcrs.name}",
+                    path=path,
+                    feature=int(gdf.index[np.argmax(~fin)]) + 1,
+                    hint="check the layer's CRS",
+                )
     return gdf.reset_index(drop=True)
 
 
+def check_layer(path: Path, layer: str | None, what: str = "layer") -> None:
+    """Refuse a missing layer name, or no name for a file holding several layers (listing them)."""
+    try:
+        import pyogrio
+
+        layers = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    except Exception as exc:
+        raise InputError(f"cannot read {what} ({exc})", path=path, hint="is it a complete vector file (GeoPackage, Shapefile, GeoJSON)?") from exc
+    if layer is None and len(layers) > 1:
+        raise InputError(
+            f"the file holds {len(layers)} layers ({', '.join(layers)})",
+            path=path,
+            hint="name the one to use with --layer (or `layer:` in the config)",
+        )
+    if layer is not None and layer not in layers:
+        raise InputError(f"no layer {layer!r} in the file; its layers are: {', '.join(layers)}", path=path, hint="check the layer name (case-sensitive)")
+
+
 def deposit_points(gdf: gpd.GeoDataFrame) -> np.ndarray:
-    """(N, 2) float64 coordinates of deposits: points as given, polygons/lines by a point on them."""
+    """(N, 2) float64 coordinates of deposits: points as given, polygons/lines by a point on them.
+
+    Multi-points count once each part (each is a known occurrence); duplicated locations are
+    kept (each is a known deposit) and reported.
+    """
     geoms = gdf.geometry.values
+    if (shapely.get_type_id(geoms) == 4).any():  # MultiPoint
+        parts, idx = shapely.get_parts(geoms, return_index=True)
+        kinds = shapely.get_type_id(geoms)
+        geoms = np.concatenate([parts[np.isin(idx, np.flatnonzero(kinds == 4))], geoms[kinds != 4]])
     pts = np.where(shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms))
-    return np.column_stack([shapely.get_x(pts), shapely.get_y(pts)]).astype(np.float64)
+    xy = np.column_stack([shapely.get_x(pts), shapely.get_y(pts)]).astype(np.float64)
+    n_dup = len(xy) - len(np.unique(xy, axis=0))
+    if n_dup:
+        log.warning("%d deposits share a location with another one: each counts as a known deposit", n_dup)
+    return xy

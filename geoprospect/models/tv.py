@@ -48,7 +48,7 @@ def resnet50_2fc(in_channels: int, num_classes: int = 2, window_size: int = 32, 
 
 @register("shufflenet_v2")
 def shufflenet_v2(in_channels: int, num_classes: int = 2, window_size: int = 32, small_input: bool | None = None, width: str = "x1_0") -> nn.Module:
-    """torchvision ShuffleNetV2 (papers 000, 001; ``width`` x0_5/x1_0/x1_5/x2_0) taking C bands."""
+    """torchvision ShuffleNetV2 (papers 000, 001) taking C bands; width x0_5/x1_0/x1_5/x2_0."""
     import torchvision.models as tvm
 
     builders = {"x0_5": tvm.shufflenet_v2_x0_5, "x1_0": tvm.shufflenet_v2_x1_0, "x1_5": tvm.shufflenet_v2_x1_5, "x2_0": tvm.shufflenet_v2_x2_0}

@@ -88,7 +88,7 @@ def model_table(in_channels: int = 8, window_size: int = 32, num_classes: int = 
     rows = []
     for name in names or list_models():
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), torch.device("meta"):  # shapes only: no memory, no init cost
                 warnings.simplefilter("ignore", UserWarning)
                 model = build_model(name, in_channels, num_classes, window_size)
             n = count_parameters(model)
@@ -136,7 +136,7 @@ def adapt_conv(conv: nn.Conv2d, in_channels: int, stride: int | None = None, ker
 
 @register("resnet18")
 def resnet18(in_channels: int, num_classes: int = 2, window_size: int = 32, small_input: bool | None = None) -> nn.Module:
-    """torchvision ResNet-18 with its first convolution taking ``in_channels`` bands.
+    """torchvision ResNet-18 (papers 000, 001 baseline; MFAF/SKT backbone) taking C bands.
 
     For windows under 64 pixels (``small_input``, the default there) the stem is a 3x3 stride-2
     convolution without max-pooling (a 32-pixel window reaches layer 4 as 2x2 instead of 1x1);

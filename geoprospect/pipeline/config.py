@@ -5,8 +5,10 @@ Relative paths are resolved against the folder of the configuration file.
 
 from __future__ import annotations
 
+import difflib
+import math
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -20,12 +22,20 @@ class _Strict(BaseModel):
 
 class PointsConfig(_Strict):
     path: Path
-    elements: Optional[list[str]] = Field(None, description="element columns; default: every numeric column")
+    elements: Optional[list[str]] = Field(None, min_length=1, description="element columns; default: every numeric column")
     x_field: Optional[str] = None
     y_field: Optional[str] = None
     crs: Optional[str] = Field(None, description="CRS of the points when the file has none (always needed for CSV)")
     layer: Optional[str] = None
     log10: bool = Field(True, description="interpolate log10 of the concentrations (they are log-normal)")
+
+
+def _unique_names(layers: list) -> list:
+    names = [v.name for v in layers]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"layer names must be distinct: {dup} repeated")
+    return layers
 
 
 class GridConfig(_Strict):
@@ -38,6 +48,12 @@ class GridConfig(_Strict):
     def _check(self) -> "GridConfig":
         if self.template is None and self.resolution is None:
             raise ValueError("give grid.resolution (or grid.template)")
+        if self.bounds is not None:
+            xmin, ymin, xmax, ymax = self.bounds
+            if not all(map(math.isfinite, self.bounds)):
+                raise ValueError(f"bounds must be finite numbers, got {list(self.bounds)}")
+            if not (xmin < xmax and ymin < ymax):
+                raise ValueError(f"bounds are xmin ymin xmax ymax with xmin < xmax and ymin < ymax, got {list(self.bounds)}")
         return self
 
 
@@ -110,6 +126,11 @@ class RunConfig(_Strict):
     train: TrainConfigModel = TrainConfigModel()
     predict: PredictConfig = PredictConfig()
 
+    @field_validator("vectors")
+    @classmethod
+    def _vectors(cls, v: list) -> list:
+        return _unique_names(v)
+
     def resolve(self, base: Path) -> "RunConfig":
         """Resolve relative input paths against ``base`` (the config's folder)."""
         def r(p: Optional[Path]) -> Optional[Path]:
@@ -130,28 +151,91 @@ class RunConfig(_Strict):
         return files
 
 
+def _duplicate_key(node: Any) -> str | None:
+    """The first key given twice in one mapping of a composed YAML tree (YAML silently keeps the last)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                if k.value in seen:
+                    return f"key {k.value!r} is given twice (lines {seen[k.value] + 1} and {k.start_mark.line + 1})"
+                seen[k.value] = k.start_mark.line
+            found = _duplicate_key(v)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for v in node.value:
+            found = _duplicate_key(v)
+            if found:
+                return found
+    return None
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    """Field names allowed at ``loc`` (the parent of an unknown key), for "did you mean"."""
+    model: Any = RunConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        for arg in (getattr(ann, "__args__", None) or (ann,)):
+            if hasattr(arg, "model_fields"):
+                model = arg
+                break
+        else:
+            return []
+    return list(getattr(model, "model_fields", {}))
+
+
+def _describe(e: dict) -> str:
+    loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+    if e["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(str(e["loc"][-1]), _known_keys(tuple(e["loc"][:-1])), n=1)
+        return f"{loc}: unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+    if e["type"] == "missing":
+        return f"{loc}: required key missing"
+    got = e.get("input")
+    shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+    return f"{loc}: {e['msg']}{shown}"
+
+
 def load_config(path: str | Path) -> RunConfig:
-    """Read and validate a YAML run configuration; input paths resolved against its folder."""
+    """Read and validate a YAML run configuration; input paths resolved against its folder.
+
+    YAML is read with a safe loader (no Python objects); a key given twice, an unknown key
+    (with a "did you mean") and a wrong type are errors naming the key.
+    """
     path = Path(path)
     if not path.exists():
         raise ConfigError("configuration file not found", path=path)
+    if path.is_dir():
+        raise ConfigError("this is a folder, not a configuration file", path=path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc})", path=path, hint="save the configuration as UTF-8") from exc
+    try:
+        raw = yaml.safe_load(text)
+        dup = _duplicate_key(yaml.compose(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML ({exc})", path=path) from exc
+    if dup:
+        raise ConfigError(f"not valid YAML: {dup}", path=path, hint="keep one of them")
     if not isinstance(raw, dict):
-        raise ConfigError("the configuration must be a mapping of keys to values", path=path)
+        raise ConfigError("the configuration must be a mapping of keys to values", path=path, hint="start from sample_data/config.yaml")
     try:
         cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = []
-        for e in exc.errors():
-            loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-            msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
-            lines.append(f"{loc}: {msg}")
+        lines = [_describe(e) for e in exc.errors()]
         raise ConfigError("invalid configuration:\n    " + "\n    ".join(lines), path=path, hint="see the config format in the README") from exc
     cfg = cfg.resolve(path.parent.resolve())
     missing = [p for p in cfg.input_files() if not p.exists()]
     if missing:
         raise ConfigError("input file(s) not found: " + ", ".join(map(str, missing)), path=path, hint="paths are relative to the config file's folder")
+    folders = [p for p in cfg.input_files() if p.is_dir()]
+    if folders:
+        raise ConfigError("input path(s) are folders, not files: " + ", ".join(map(str, folders)), path=path, hint="name the file inside the folder")
     return cfg

@@ -11,19 +11,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
 from geoprospect.errors import OutputError
-from geoprospect.io.atomic import write_json, write_text
+from geoprospect.io.atomic import remove_stale_temps, write_json, write_text
 from geoprospect.pipeline.config import RunConfig
 
 log = logging.getLogger(__name__)
 
 OUTPUTS = ("stack.tif", "windows.gpkg", "model", "prospectivity.tif", "scores.gpkg", "metrics.json", "map.png", "manifest.json")
 STAGES = ("stack", "tile", "train", "predict", "evaluate", "report")
+TRAIN_DIR = ".resume"  # per-epoch training state (last.pt) of an unfinished run, removed when training is done
 
 
 def sha256(path: Path) -> str:
@@ -55,10 +57,14 @@ class _State:
         self.config_hash = config_hash
         self.done: dict[str, dict] = {}
         if resume and self.path.exists():
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            try:
+                raw = json.loads(self.path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raw = {}
+                log.warning("%s is unreadable: starting again", self.path)
             if raw.get("config_hash") == config_hash:
                 self.done = raw.get("done", {})
-            else:
+            elif raw:
                 log.warning("the configuration changed since the interrupted run: starting again")
 
     def finished(self, stage: str, out: Path, files: list[str]) -> bool:
@@ -90,9 +96,15 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
 
     out = Path(out or cfg.output).resolve()
     check_output_folder(out, overwrite, resume)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder ({exc.strerror})", path=out, hint="choose a folder you can write to") from exc
+    remove_stale_temps(out)  # left by a run killed mid-write: never a finished output
     cfg_json = json.loads(cfg.model_dump_json())
     state = _State(out, hashlib.sha256(json.dumps(cfg_json, sort_keys=True).encode()).hexdigest(), resume)
+    if not state.done and (out / TRAIN_DIR).exists():
+        shutil.rmtree(out / TRAIN_DIR, ignore_errors=True)  # from another configuration or a fresh start
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     log.info("run %r -> %s", cfg.name, out)
@@ -152,8 +164,14 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
         test = windows["split"] == "test"
         train_ds = WindowDataset(norm, windows.loc[sel, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[sel, "label"].to_numpy())
         val_ds = WindowDataset(norm, windows.loc[test, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[test, "label"].to_numpy())
+        torch.manual_seed(tc.seed)  # the initial weights too: a seeded run is reproducible in any process
         model = build_model(tc.model, len(stack.band_names), 2, w.size)
-        hist = train_model(model, train_ds, TrainConfig(epochs=tc.epochs, batch_size=tc.batch_size, lr=tc.lr, optimizer=tc.optimizer, momentum=tc.momentum, weight_decay=tc.weight_decay, balanced=tc.balanced, device=tc.device, seed=tc.seed), val_ds=val_ds)
+        hist = train_model(
+            model, train_ds,
+            TrainConfig(epochs=tc.epochs, batch_size=tc.batch_size, lr=tc.lr, optimizer=tc.optimizer, momentum=tc.momentum, weight_decay=tc.weight_decay, balanced=tc.balanced, device=tc.device, seed=tc.seed,
+                        out_dir=str(out / TRAIN_DIR), resume=resume and (out / TRAIN_DIR / "last.pt").exists()),
+            val_ds=val_ds,
+        )
         history_rows = hist.rows
         meta = ModelMeta(
             architecture=tc.model,
@@ -169,6 +187,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
         save_checkpoint(out / "model", model, meta)
         _write_history(out / "history.csv", history_rows)
         state.mark("train", {"seconds": hist.seconds})
+        shutil.rmtree(out / TRAIN_DIR, ignore_errors=True)
     timings["train"] = time.perf_counter() - t
 
     # -- prediction ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from geoprospect.errors import GridError, ValueParseError
 from geoprospect.evidence.distance import distance_to_features
 from geoprospect.evidence.idw import idw
 from geoprospect.grid import GridSpec, to_crs
-from geoprospect.io.points import PointTable
+from geoprospect.io.points import PointTable, sparse_points_warning
 from geoprospect.io.vectors import deposit_points, read_vectors
 from geoprospect.progress import Task
 
@@ -76,6 +76,8 @@ def interpolate(points: PointTable, grid: GridSpec, *, power: float = 2.0, neigh
     log.info("IDW of %d elements from %d points (%d inside the grid) onto %d x %d cells", len(pts.elements), len(pts), int(inside.sum()), grid.height, grid.width)
     if not inside.any():
         log.warning("no sample point lies inside the grid: values are extrapolated from outside")
+    elif (sparse := sparse_points_warning(int(inside.sum()), grid.height * grid.width)) is not None:
+        log.warning("%s: %s", points.source or "points", sparse)
     with Task("idw", grid.height, message=",".join(pts.elements)[:40], unit="row") as task:
         out = idw(pts.xy, pts.values, grid, power=power, neighbors=neighbors, radius=radius, min_points=min_points, smoothing=smoothing, progress=task.update)
     for e, name in enumerate(pts.elements):
