@@ -12,9 +12,9 @@ from geoprospect.cli import commands
 for _cmd in commands.COMMANDS:
     cli.add_command(_cmd)
 
-from geoprospect.cli import cmd_prepare, cmd_select  # noqa: E402  (geochemistry: prepare-geochem, select-elements)
+from geoprospect.cli import cmd_kriging_cv, cmd_prepare, cmd_select  # noqa: E402  (geochemistry: prepare-geochem, select-elements, kriging-cv)
 
-for _cmd in (cmd_prepare.prepare_geochem, cmd_select.select_elements_cmd):
+for _cmd in (cmd_prepare.prepare_geochem, cmd_select.select_elements_cmd, cmd_kriging_cv.kriging_cv):
     cli.add_command(_cmd)
 
 from geoprospect.cli import cmd_evidence  # noqa: E402  (density, geology)
