@@ -146,7 +146,10 @@ def prediction_area(scores: np.ndarray, deposit_cells: np.ndarray) -> Prediction
     ia = float(a[k - 1] + t * (a[k] - a[k - 1]))
     ir = float(c[k - 1] + t * (c[k] - c[k - 1]))
     th = sr.thresholds if sr.thresholds is not None and sr.thresholds.size else np.array([np.nan])
-    ithr = float(th[min(k - 1, th.size - 1)])
+    # the crossing may fall inside a tie group, which cannot be split: the threshold is then the
+    # score of the group above it (the high class keeps only cells scoring strictly more)
+    j = k - 1 if (t >= 1.0 or k < 2) else k - 2
+    ithr = float(th[min(j, th.size - 1)])
     return PredictionArea(th, c[1:], a[1:], ir, ia, ithr)
 
 
