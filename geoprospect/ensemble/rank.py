@@ -1,0 +1,44 @@
+"""Rank averaging of score maps with weights chosen per spatial fold (no held-out deposit chooses them).
+
+Members on different scales (logit margins, probabilities, negative distances) are combined
+through their percentile ranks over the evaluation area (ties get their mean rank).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from scipy.stats import rankdata
+
+from geoprospect.ensemble.combine import weights_from_scores
+from geoprospect.evaluation.metrics import success_rate
+
+
+def percentile_ranks(score: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """Rank of each cell's score within ``area`` scaled to (0, 1] (ties: mean rank); NaN outside."""
+    s = np.asarray(score, dtype=np.float64)
+    ok = np.asarray(area, dtype=bool) & np.isfinite(s)
+    out = np.full(s.shape, np.nan)
+    out[ok] = rankdata(s[ok], method="average") / ok.sum()
+    return out
+
+
+def fold_weighted_rank_average(maps: Sequence[np.ndarray], cell_fold: np.ndarray, dep_flat: np.ndarray, area: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Weighted mean of the members' percentile ranks; the cells of fold f use weights from the
+    members' success-rate AUC on the deposits of the other folds (``weights_from_scores``).
+
+    Cells with fold -1 (blocks without windows) use weights from all deposits.
+    Returns the combined map (NaN outside ``area``) and ``{fold: weights}``.
+    """
+    R = np.stack([percentile_ranks(m, area) for m in maps])
+    dep_fold = cell_fold.ravel()[dep_flat]
+    out = np.full(cell_fold.shape, np.nan)
+    weights: dict[int, np.ndarray] = {}
+    for f in np.unique(cell_fold):
+        sel_dep = dep_flat[dep_fold != f] if f >= 0 else dep_flat
+        w = weights_from_scores([success_rate(np.where(area, r, np.nan), sel_dep).auc for r in R])
+        weights[int(f)] = w
+        cells = (cell_fold == f) & area
+        out[cells] = np.tensordot(w, R[:, cells], axes=1)
+    return out, weights
