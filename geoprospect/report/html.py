@@ -163,8 +163,6 @@ def write_report(
         keys = list(element_table[0])
         parts.append(_table(keys, [[r.get(k, "") for k in keys] for r in element_table]))
     if ensemble_stats:
-        from geoprospect.ensemble.stats import _spread  # noqa: F401  (same keys)
-
         cols = ("predicted_ore", "known_ore_predicted_ore", "unknown_predicted_ore", "non_ore_predicted_ore")
         erows = []
         for group, key in (("models", "models_spread"), ("ensembles", "ensembles_spread")):
