@@ -95,3 +95,67 @@ def test_bad_settings_are_refused():
         spatial_block_folds(ro, co, 8, (32, 32), k=5, block_size=32)
     with pytest.raises(GridError, match="unknown cross-validation"):
         make_folds(ro, co, 8, (32, 32), kind="leave-one-out")
+
+
+def _tiny_stack(tmp_path):
+    from geoprospect.grid import GridSpec
+    from geoprospect.io.rasters import write_raster
+
+    grid = GridSpec.from_bounds((500000.0, 2800000.0, 503200.0, 2803200.0), 100.0, "EPSG:32649")  # 32 x 32
+    rng = np.random.default_rng(0)
+    rr, cc = np.mgrid[0:32, 0:32]
+    data = np.stack([np.exp(-((rr - 8) ** 2 + (cc - 8) ** 2) / 20.0) + np.exp(-((rr - 24) ** 2 + (cc - 22) ** 2) / 20.0), rng.normal(size=(32, 32))]).astype(np.float32)
+    write_raster(tmp_path / "stack.tif", data, grid, ["signal", "noise"])
+    t = grid.transform
+    cells = [(8, 8), (9, 7), (24, 22), (23, 23), (16, 28)]
+    deps = np.array([[t.c + (c + 0.5) * t.a, t.f + (r + 0.5) * t.e] for r, c in cells])
+    from conftest import make_deposits_gpkg
+
+    make_deposits_gpkg(tmp_path / "dep.gpkg", deps)
+    from geoprospect.windows.tiling import make_windows, write_windows
+
+    win, _ = make_windows(np.ones((32, 32), bool), grid, deps, size=8, stride=4)
+    write_windows(win, tmp_path / "windows.gpkg")
+    return grid, deps
+
+
+def test_evaluate_cv_and_ensemble_cli(tmp_path):
+    import json
+
+    import rasterio
+    from click.testing import CliRunner
+
+    from geoprospect.cli import cli
+
+    _tiny_stack(tmp_path)
+    r = CliRunner().invoke(cli, ["--progress", "none", "evaluate-cv", str(tmp_path / "stack.tif"), "--windows", str(tmp_path / "windows.gpkg"), "--deposits", str(tmp_path / "dep.gpkg"), "--out", str(tmp_path / "cv"), "--model", "resnet18", "--folds", "2", "--block-size", "16", "--epochs", "1", "--batch-size", "16"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    m = json.loads((tmp_path / "cv" / "cv_metrics.json").read_text())
+    assert m["cv"]["label"] == "spatial blocks" and m["cv"]["k"] == 2
+    assert sum(m["cv"]["windows_per_fold"]["test"]) == m["windows"]["n"] == 49
+    assert m["deposits"]["n_deposits"] == 5
+    with rasterio.open(tmp_path / "cv" / "cv_prospectivity.tif") as src:
+        assert src.tags()["GEOPROSPECT_VALIDATION"] == "spatial blocks" and src.shape == (32, 32)
+    assert (tmp_path / "cv" / "report" / "index.html").exists()
+
+    # ensemble of two prospectivity rasters on one grid
+    from geoprospect.prediction.predict import Prediction, stride_grid, write_prediction
+
+    from geoprospect.grid import GridSpec
+
+    g = stride_grid(GridSpec.from_raster(tmp_path / "stack.tif"), 8, 4)
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        p = rng.uniform(0.01, 0.99, g.shape)
+        write_prediction(Prediction(p, np.log(p / (1 - p)), g, 8, 4), tmp_path / f"p{i}.tif")
+    r = CliRunner().invoke(cli, ["--progress", "none", "ensemble", *(str(tmp_path / f"p{i}.tif") for i in range(3)), "--out", str(tmp_path / "ens.tif"), "--weights", "0.9,0.7,0.6", "--weights-from-auc", "--windows", str(tmp_path / "windows.gpkg")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    with rasterio.open(tmp_path / "ens.tif") as src:
+        assert src.descriptions == ("simple_average", "weighted_average", "majority_vote", "plurality_vote", "weighted_vote", "spread_std")
+        P = np.stack([rasterio.open(tmp_path / f"p{i}.tif").read(1) for i in range(3)])
+        assert np.allclose(src.read(1), P.mean(0), atol=1e-6)
+        assert np.allclose(src.read(6), P.std(0), atol=1e-6)
+    t2 = json.loads((tmp_path / "ens.table2.json").read_text())
+    assert set(t2["ensembles"]) == {"simple_average", "weighted_average", "majority_vote", "plurality_vote", "weighted_vote"}
+    r = CliRunner().invoke(cli, ["--progress", "none", "ensemble", str(tmp_path / "p0.tif"), "--out", str(tmp_path / "e1.tif")])
+    assert r.exit_code == 2 and "at least two" in r.output
