@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--block-km", type=int, default=40, help="spatial block side (km = cells)")
     ap.add_argument("--size", type=int, default=8, help="window size (cells)")
     ap.add_argument("--stride", type=int, default=4, help="window stride (cells)")
-    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=5, help="epochs of ResNet-18 (and other torch models)")
+    ap.add_argument("--epochs-mfaf", type=int, default=3, help="epochs of MFAF (about 3x the cost of ResNet-18 per batch here)")
     ap.add_argument("--models", default="logistic,random_forest,resnet18")
     ap.add_argument("--random-split", action="store_true", default=True, help="also score the random forest on a random split (labelled optimistic)")
     ap.add_argument("--no-random-split", dest="random_split", action="store_false")
@@ -288,8 +289,9 @@ def main(argv: list[str] | None = None) -> dict:
                 X = flat_windows(norm, ro, co, args.size)
             fs = sklearn_model(name, X, y, args.seed)
         else:
-            fs = torch_model(name, norm, ro, co, y, args.size, args.epochs, args.seed)
-        key = f"oof_{name}_s{args.size}_st{args.stride}_b{args.block_km}_k{args.folds}_e{args.epochs}_seed{args.seed}.npz"
+            fs = torch_model(name, norm, ro, co, y, args.size, args.epochs_mfaf if name.startswith("mfaf") else args.epochs, args.seed)
+        ep = args.epochs_mfaf if name.startswith("mfaf") else args.epochs
+        key = f"oof_{name}_s{args.size}_st{args.stride}_b{args.block_km}_k{args.folds}_e{ep}_seed{args.seed}.npz"
         if (args.cache / key).exists() and not args.refit:
             z = np.load(args.cache / key)
             from geoprospect.evaluation.cv import OutOfFold
@@ -360,7 +362,17 @@ def main(argv: list[str] | None = None) -> dict:
     if args.random_split and "random_forest" in models:
         t, c = time.perf_counter(), time.process_time()
         rs = random_folds(ro.size, k=args.folds, seed=args.seed)
-        o = cross_val_scores(rs, ro.size, sklearn_model("random_forest", X, y, args.seed))
+        key = args.cache / f"oof_random_forest_RANDOM_s{args.size}_st{args.stride}_k{args.folds}_seed{args.seed}.npz"
+        if key.exists() and not args.refit:
+            from geoprospect.evaluation.cv import OutOfFold
+
+            z = np.load(key)
+            o = OutOfFold(z["prob"], z["margin"], z["fold"], rs)
+        else:
+            if X is None:
+                X = flat_windows(norm, ro, co, args.size)
+            o = cross_val_scores(rs, ro.size, sklearn_model("random_forest", X, y, args.seed))
+            np.savez(key, prob=o.prob, margin=o.margin, fold=o.fold)
         fm = blend_windows(grid, ro, co, args.size, o.prob, o.margin, valid=stack.valid)
         record("random_forest (random split)", fm.margin, o.prob, rs.label, time.perf_counter() - t, time.process_time() - c)
 
@@ -374,6 +386,7 @@ def main(argv: list[str] | None = None) -> dict:
         "evaluation_cells": int(area.sum()),
         "deposits_in_evaluation_area": int(np.isin(dep_flat, np.flatnonzero(area.ravel())).sum()),
         "epochs": args.epochs,
+        "epochs_mfaf": args.epochs_mfaf,
         "seconds_total": round(total, 1),
         "cpu_seconds_total": round(cpu_total, 1),
         "torch_threads": 1,
@@ -406,7 +419,7 @@ def render_markdown(results: dict, meta: dict) -> str:
         "",
         f"Grid {meta['grid']['cells'][1]} x {meta['grid']['cells'][0]} cells of {meta['grid']['resolution_m'] / 1000:g} km ({meta['grid']['crs']}); bands: {', '.join(meta['bands'])}.",
         f"Windows {meta['windows']['size']} x {meta['windows']['size']} cells, stride {meta['windows']['stride']}: {meta['windows']['n']} windows, {meta['windows']['positive']} positive; {meta['cv']['k']}-fold spatial blocks of {meta['cv']['block_size_px']} km, buffer {meta['cv']['buffer_px']} cells.",
-        f"Deposit capture: out-of-fold window scores blended to 1 km cells (ranked by logit margin, ties spread evenly), {meta['evaluation_cells']} cells, {meta['deposits_in_evaluation_area']} deposits, every deposit held out by the model that scores it. CNN epochs: {meta['epochs']}; CPU only; total {meta['seconds_total']} s wall, {meta['cpu_seconds_total']} s CPU.",
+        f"Deposit capture: out-of-fold window scores blended to 1 km cells (ranked by logit margin, ties spread evenly), {meta['evaluation_cells']} cells, {meta['deposits_in_evaluation_area']} deposits, every deposit held out by the model that scores it. CNN epochs: ResNet-18 {meta['epochs']}, MFAF {meta.get('epochs_mfaf')} (per fold, on all positive and 4x as many sampled negative training windows, flips/rotations); CPU only; total {meta['seconds_total']} s wall, {meta['cpu_seconds_total']} s CPU.",
         "",
         "| model | split | top 5 % | top 10 % | top 20 % | success-rate AUC | P-A: deposits / area | window ROC AUC | F1 | precision | recall | accuracy | wall s |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
