@@ -66,3 +66,24 @@ def test_table2_statistics():
     assert s["models_spread"]["cv"]["predicted_ore"] == pytest.approx(counts.std() / counts.mean())
     md = table2_markdown(s)
     assert "coefficient of variation" in md and "| models | a | 3 | 1 | 1 | 1 |" in md
+
+
+def test_fold_weighted_rank_average_uses_other_folds_only():
+    from geoprospect.ensemble.rank import fold_weighted_rank_average, percentile_ranks
+
+    rng = np.random.default_rng(0)
+    H = W = 20
+    area = np.ones((H, W), bool)
+    cell_fold = np.repeat(np.arange(2), H * W // 2).reshape(H, W)  # top half fold 0, bottom fold 1
+    good = rng.uniform(size=(H, W))
+    dep = np.argsort(good.ravel())[-20:]  # deposits where "good" is highest, in both folds
+    noise = rng.uniform(size=(H, W))
+    combo, w = fold_weighted_rank_average([good, noise], cell_fold, dep, area)
+    assert set(w) == {0, 1}
+    assert w[0][0] > 0.8 and w[1][0] > 0.8  # the informative member dominates
+    r = percentile_ranks(good, area)
+    assert np.allclose(combo[cell_fold == 0], w[0][0] * r[cell_fold == 0] + w[0][1] * percentile_ranks(noise, area)[cell_fold == 0])
+    # weights for fold 0 do not depend on fold 0's deposits
+    dep_other = dep[cell_fold.ravel()[dep] == 1]
+    _, w2 = fold_weighted_rank_average([good, noise], cell_fold, np.concatenate([dep_other, np.array([0, 1, 2])]), area)
+    assert np.allclose(w2[0], fold_weighted_rank_average([good, noise], cell_fold, dep_other, area)[1][0])
