@@ -118,3 +118,10 @@ def test_classes_grid_targets_and_gdal_readback(grid, tmp_path):
         assert b["noDataValue"] == -9999.0
         assert "STATISTICS_MEAN" in b["metadata"][""]
         assert b["description"] in ("prospectivity", "potential_class")
+
+
+def test_thresholds_without_deposits_fall_back_to_quantiles():
+    s = np.arange(100.0).reshape(10, 10)
+    th = pa_thresholds(s, np.array([], dtype=int))
+    assert th.high == 90.0 and th.medium == 70.0 and "quantiles" in th.source
+    assert (classify(s, th) == 3).sum() == 10

@@ -44,11 +44,15 @@ def pa_thresholds(scores: np.ndarray, deposit_cells: np.ndarray) -> Thresholds:
     """High = the P-A intersection score; medium = the score whose top area is twice the high class's."""
     from geoprospect.evaluation.metrics import prediction_area
 
-    pa = prediction_area(scores, deposit_cells)
     s = np.asarray(scores, dtype=np.float64).ravel()
     s = np.sort(s[np.isfinite(s)])[::-1]
     if s.size == 0:
         raise GridError("the score map holds no valid cell")
+    dep = np.asarray(deposit_cells, dtype=np.int64).ravel()
+    if dep.size == 0 or not np.isfinite(np.asarray(scores, dtype=np.float64).ravel()[dep]).any():
+        # no deposit to draw a P-A plot from: top 10 % high, next 20 % medium (said so)
+        return Thresholds(float(s[max(int(0.3 * s.size), 1) - 1]), float(s[max(int(0.1 * s.size), 1) - 1]), "area quantiles (no known deposit on the map): top 10 % high, next 20 % medium")
+    pa = prediction_area(scores, deposit_cells)
     high = pa.intersection_threshold
     n_high = int((s >= high).sum())
     medium = float(s[min(max(2 * n_high, 1), s.size) - 1])
