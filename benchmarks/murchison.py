@@ -359,6 +359,11 @@ def main(argv: list[str] | None = None) -> dict:
         results["_rank_ensemble_weights_by_fold"] = {int(f): dict(zip(names, np.round(w, 3).tolist())) for f, w in wts.items()}
         combo2, _ = fold_weighted_rank_average([maps[m] for m in members], cell_fold, dep_flat, area)
         record("ensemble: fold-weighted rank average (models only)", combo2, None, split.label, 0.0, 0.0)
+        from geoprospect.ensemble.rank import fold_stacked
+
+        st, coefs = fold_stacked([maps[m] for m in names], cell_fold, dep_flat, area)
+        record("ensemble: stacked (logistic on ranks, models + greenstone)", st, None, split.label, 0.0, 0.0)
+        results["_stacking_coefficients_by_fold"] = {int(f): dict(zip(names, np.round(c, 3).tolist())) for f, c in coefs.items()}
     if args.random_split and "random_forest" in models:
         t, c = time.perf_counter(), time.process_time()
         rs = random_folds(ro.size, k=args.folds, seed=args.seed)
@@ -436,6 +441,8 @@ def render_markdown(results: dict, meta: dict) -> str:
     if "_table2" in results:
         lines += ["", "## Ensemble statistics (paper 003, Table 2) on the out-of-fold windows", "", "Known ore = a window holding a deposit; non-ore = the others (this data set has no 'unknown' class).", "", table2_markdown(results["_table2"])]
         lines += [f"Weighted rules: per fold, weights from each member's ROC AUC on the other folds' out-of-fold windows: {results['_ensemble_weights_by_fold']}.", ""]
+    if "_stacking_coefficients_by_fold" in results:
+        lines += ["Stacked: per fold, a logistic regression on the members' percentile ranks fitted on the other folds' cells (label: the cell holds a deposit); coefficients: " + str(results["_stacking_coefficients_by_fold"]) + ".", ""]
     if "_rank_ensemble_weights_by_fold" in results:
         lines += ["Fold-weighted rank average: each member map turned into percentile ranks over the evaluation area; for the cells of fold f, weights from each member's success-rate AUC on the other folds' deposits (AUC - 0.5, normalised): " + str(results["_rank_ensemble_weights_by_fold"]) + ".", ""]
     lines += [

@@ -42,3 +42,30 @@ def fold_weighted_rank_average(maps: Sequence[np.ndarray], cell_fold: np.ndarray
         cells = (cell_fold == f) & area
         out[cells] = np.tensordot(w, R[:, cells], axes=1)
     return out, weights
+
+
+def fold_stacked(maps: Sequence[np.ndarray], cell_fold: np.ndarray, dep_flat: np.ndarray, area: np.ndarray, C: float = 1.0) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Stacking: a logistic regression on the members' percentile ranks, one per fold, fitted on
+    the cells of the other folds (label: the cell holds a deposit) and applied to the fold's cells.
+
+    Returns the combined map (decision function, NaN outside ``area``) and ``{fold: coefficients}``.
+    Cells with fold -1 use a model fitted on all folds.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    R = np.stack([percentile_ranks(m, area) for m in maps])
+    ok = area & np.all(np.isfinite(R), axis=0)
+    y = np.zeros(cell_fold.size, dtype=np.int64)
+    y[np.asarray(dep_flat, dtype=np.int64)] = 1
+    y = y.reshape(cell_fold.shape)
+    out = np.full(cell_fold.shape, np.nan)
+    coefs: dict[int, np.ndarray] = {}
+    for f in np.unique(cell_fold):
+        tr = ok & ((cell_fold != f) if f >= 0 else True)
+        te = ok & (cell_fold == f)
+        if not te.any() or y[tr].sum() == 0:
+            continue
+        lr = LogisticRegression(C=C, max_iter=1000).fit(R[:, tr].T, y[tr])
+        coefs[int(f)] = lr.coef_.ravel()
+        out[te] = lr.decision_function(R[:, te].T)
+    return out, coefs
