@@ -28,21 +28,30 @@ def test_blend_matches_brute_force(grid, rng):
     p = rng.uniform(0, 1, ro.size)
     p[3] = np.nan  # a window not scored
     m = rng.normal(size=ro.size)
-    f = blend_windows(grid, ro, co, size, p, m)
-    sp = np.zeros(grid.shape)
-    sm = np.zeros(grid.shape)
-    n = np.zeros(grid.shape)
-    for i in range(ro.size):
-        if np.isnan(p[i]):
-            continue
-        sl = (slice(ro[i], ro[i] + size), slice(co[i], co[i] + size))
-        sp[sl] += p[i]
-        sm[sl] += m[i]
-        n[sl] += 1
-    ok = n > 0
-    assert np.array_equal(f.count, n.astype(int))
-    assert np.allclose(f.prob[ok], sp[ok] / n[ok]) and np.allclose(f.margin[ok], sm[ok] / n[ok])
-    assert np.all(np.isnan(f.prob[~ok]))
+    from geoprospect.prediction.fullres import tent_kernel
+
+    for weights, k in (("box", np.ones((size, size))), ("tent", tent_kernel(size))):
+        f = blend_windows(grid, ro, co, size, p, m, weights=weights)
+        sp = np.zeros(grid.shape)
+        sm = np.zeros(grid.shape)
+        ws = np.zeros(grid.shape)
+        n = np.zeros(grid.shape)
+        for i in range(ro.size):
+            if np.isnan(p[i]):
+                continue
+            sl = (slice(ro[i], ro[i] + size), slice(co[i], co[i] + size))
+            sp[sl] += p[i] * k
+            sm[sl] += m[i] * k
+            ws[sl] += k
+            n[sl] += 1
+        ok = n > 0
+        assert np.array_equal(f.count, n.astype(int))
+        assert np.allclose(f.prob[ok], sp[ok] / ws[ok]) and np.allclose(f.margin[ok], sm[ok] / ws[ok])
+        assert np.all(np.isnan(f.prob[~ok]))
+    # the tent blend leaves no stride-scale ties
+    from geoprospect.evaluation.metrics import success_rate
+
+    assert success_rate(f.margin, np.array([0])).tied_fraction < 0.2
 
 
 def test_prediction_area_intersection():
