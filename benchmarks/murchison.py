@@ -369,7 +369,11 @@ def main(argv: list[str] | None = None) -> dict:
         results["_rank_ensemble_weights_by_fold"] = {int(f): dict(zip(names, np.round(w, 3).tolist())) for f, w in wts.items()}
         combo2, _ = fold_weighted_rank_average([maps[m] for m in members], cell_fold, dep_flat, area)
         record("ensemble: fold-weighted rank average (models only)", combo2, None, split.label, 0.0, 0.0)
-        from geoprospect.ensemble.rank import fold_stacked
+        from geoprospect.ensemble.rank import fold_selected_rank_average, fold_stacked
+
+        sel, selw = fold_selected_rank_average([maps[m] for m in names], cell_fold, dep_flat, area)
+        record("ensemble: selection per fold (models + greenstone)", sel, None, split.label, 0.0, 0.0)
+        results["_selection_weights_by_fold"] = {int(f): dict(zip(names, np.round(w, 2).tolist())) for f, w in selw.items()}
 
         st, coefs = fold_stacked([maps[m] for m in names], cell_fold, dep_flat, area)
         record("ensemble: stacked (logistic on ranks, models + greenstone)", st, None, split.label, 0.0, 0.0)
@@ -453,6 +457,8 @@ def render_markdown(results: dict, meta: dict) -> str:
     if "_table2" in results:
         lines += ["", "## Ensemble statistics (paper 003, Table 2) on the out-of-fold windows", "", "Known ore = a window holding a deposit; non-ore = the others (this data set has no 'unknown' class).", "", table2_markdown(results["_table2"])]
         lines += [f"Weighted rules: per fold, weights from each member's ROC AUC on the other folds' out-of-fold windows: {results['_ensemble_weights_by_fold']}.", ""]
+    if "_selection_weights_by_fold" in results:
+        lines += ["Selection per fold (Caruana et al. 2004): for the cells of fold f, members are added one at a time (10 picks, with replacement) to a rank average, each pick the one that most raises the success-rate AUC on the other folds' deposits; weights = share of picks: " + str(results["_selection_weights_by_fold"]) + ".", ""]
     if "_stacking_coefficients_by_fold" in results:
         lines += ["Stacked: per fold, a logistic regression on the members' percentile ranks fitted on the other folds' cells (label: the cell holds a deposit); coefficients: " + str(results["_stacking_coefficients_by_fold"]) + ".", ""]
     if "_rank_ensemble_weights_by_fold" in results:

@@ -87,3 +87,17 @@ def test_fold_weighted_rank_average_uses_other_folds_only():
     dep_other = dep[cell_fold.ravel()[dep] == 1]
     _, w2 = fold_weighted_rank_average([good, noise], cell_fold, np.concatenate([dep_other, np.array([0, 1, 2])]), area)
     assert np.allclose(w2[0], fold_weighted_rank_average([good, noise], cell_fold, dep_other, area)[1][0])
+
+
+def test_fold_selection_never_picks_a_useless_member():
+    from geoprospect.ensemble.rank import fold_selected_rank_average
+
+    rng = np.random.default_rng(1)
+    H = W = 20
+    area = np.ones((H, W), bool)
+    cell_fold = np.repeat(np.arange(2), H * W // 2).reshape(H, W)
+    good = rng.uniform(size=(H, W))
+    dep = np.argsort(good.ravel())[-20:]
+    combo, w = fold_selected_rank_average([rng.uniform(size=(H, W)), good], cell_fold, dep, area, steps=5)
+    assert np.allclose(w[0], [0, 1]) and np.allclose(w[1], [0, 1])
+    assert np.array_equal(np.argsort(combo.ravel()), np.argsort(good.ravel()))
