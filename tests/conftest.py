@@ -66,3 +66,16 @@ def tiny_inputs(tmp_path: Path) -> dict:
         "deposits": make_deposits_gpkg(tmp_path / "dep.gpkg", [[501000, 2804000], [503500, 2801500], [504000, 2800500], [501200, 2803900]]),
         "dir": tmp_path,
     }
+
+
+@pytest.fixture(autouse=True)
+def _geoprospect_logger_propagates():
+    """CLI tests configure the 'geoprospect' logger for the terminal (propagate=False); let
+    pytest's caplog see its records again in every test."""
+    import logging
+
+    logger = logging.getLogger("geoprospect")
+    logger.propagate = True
+    for h in list(logger.handlers):
+        logger.removeHandler(h)
+    yield
