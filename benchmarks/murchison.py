@@ -460,6 +460,21 @@ def render_markdown(results: dict, meta: dict) -> str:
             f"| {name} | {r['split']} | {pct(d['capture_top_5pct'])} | {pct(d['capture_top_10pct'])} | {pct(d['capture_top_20pct'])} | {num(d['success_rate_auc'])} | {pf} | "
             f"{pct(pa.get('deposits'))} / {pct(pa.get('area'))} | {num(w.get('roc_auc'))} | {num(w.get('f1'))} | {num(w.get('precision'))} | {num(w.get('recall'))} | {num(w.get('accuracy'))} | {r['seconds']} | {r['cpu_seconds']} |"
         )
+    # computed summary: spatially held-out figures only, compared with the random forest and the one-layer baseline
+    held = {k: v for k, v in results.items() if not k.startswith("_") and v["split"] != "random (windows overlap: optimistic)" and v["split"].startswith("spatial")}
+    if held and "random_forest" in results:
+        def key(k):
+            d = held[k]["deposits"]
+            return (d["capture_top_10pct"], d["capture_top_5pct"], d["success_rate_auc"])
+
+        best = max(held, key=key)
+        rf, gs, b = results["random_forest"]["deposits"], results["distance to greenstone"]["deposits"], held[best]["deposits"]
+        lines += [
+            "",
+            f"Best spatially held-out result (by top-10 % capture, then top 5 %, then AUC): **{best}**: top 5 / 10 / 20 % = {pct(b['capture_top_5pct'])} / {pct(b['capture_top_10pct'])} / {pct(b['capture_top_20pct'])}, AUC {num(b['success_rate_auc'])}; "
+            f"random forest {pct(rf['capture_top_5pct'])} / {pct(rf['capture_top_10pct'])} / {pct(rf['capture_top_20pct'])}, AUC {num(rf['success_rate_auc'])}; "
+            f"distance to greenstone alone {pct(gs['capture_top_5pct'])} / {pct(gs['capture_top_10pct'])} / {pct(gs['capture_top_20pct'])}, AUC {num(gs['success_rate_auc'])}.",
+        ]
     if "_table2" in results:
         lines += ["", "## Ensemble statistics (paper 003, Table 2) on the out-of-fold windows", "", "Known ore = a window holding a deposit; non-ore = the others (this data set has no 'unknown' class).", "", table2_markdown(results["_table2"])]
         lines += [f"Weighted rules: per fold, weights from each member's ROC AUC on the other folds' out-of-fold windows: {results['_ensemble_weights_by_fold']}.", ""]
