@@ -207,6 +207,10 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     t = time.perf_counter()
     metrics = evaluate_prediction(pred, windows, deposits)
     metrics["tiling"] = tile_summary
+    # full-resolution map, classes, numbered window grid, targets, baseline, HTML report
+    from geoprospect.report.outputs import write_map_products
+
+    metrics.update(write_map_products(out, pred, stack, windows, deposits, title=cfg.name, model_name=tc.model, history=history_rows, settings=cfg_json))
     write_json(out / "metrics.json", metrics)
     held = _held_out_deposits(deposits, grid, w)
     edge = _test_edge(grid, w)
