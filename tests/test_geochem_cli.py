@@ -107,3 +107,15 @@ def test_select_elements_cli_errors(survey, tmp_path):
     r = invoke("select-elements", pts, "--deposits", dep, "--distance", 1000, "--out", tmp_path / "s.csv", "--elements", "Au",
                "--x-field", "E", "--y-field", "N", "--crs", "EPSG:32649", "--work-crs", "EPSG:4326")
     assert r.exit_code == 2 and "geographic" in r.output
+
+
+def test_kriging_cv_cli(survey, tmp_path):
+    pts, _ = survey
+    out = tmp_path / "cv.csv"
+    r = invoke("kriging-cv", pts, "--out", out, "--elements", "Zn", "--x-field", "E", "--y-field", "N", "--crs", "EPSG:32649", "--transform", "log10")
+    assert r.exit_code == 0, r.output
+    t = pd.read_csv(out)
+    assert list(t["method"]) == ["idw", "ordinary", "universal"] and (t["n"] == 160).all() and (t["rmse"] > 0).all()
+    assert "| Zn | ordinary |" in out.with_suffix(".md").read_text()
+    r = invoke("kriging-cv", pts, "--out", out, "--elements", "Zn", "--x-field", "E", "--y-field", "N", "--crs", "EPSG:4326", "--drop-missing-xy")
+    assert r.exit_code == 2

@@ -162,3 +162,10 @@ def test_murchison_censoring_report():
     assert rep.elements["Au_ppb"].n_detected == 3120 and rep.elements["Au_ppb"].n_missing == 7741 - 3120
     assert rep.duplicates["n_groups"] > 0 and len(t) == 7741 - rep.duplicates["n_removed"]
     assert rep.elements["Au_ppb"].outliers_high > 0
+
+
+def test_outlier_fences_fall_back_to_linear_with_zeros():
+    df = pd.DataFrame({"Cu": ["0", "1", "2", "3", "4", "5", "100"]})
+    _, rep = prepare_table(df, ["Cu"], outliers="flag")
+    r = rep.elements["Cu"]
+    assert r.outliers_high == 1 and any("not on log10" in w for w in r.warnings)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geoprospect.evidence.idw import idw
 from geoprospect.evidence.kriging import Variogram, fit_variogram, kriging, loo_cv
 from geoprospect.geochem.errors import KrigingError
 from geoprospect.grid import GridSpec

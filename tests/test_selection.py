@@ -203,3 +203,17 @@ def test_murchison_selection_runs_and_is_consistent():
     # Cu separates samples near gold deposits far better than chance on this data (greenstone belts)
     assert t.loc["Cu_ppm", "auc_raw"] > 0.75 and "Cu_ppm" in res.selected
     np.testing.assert_allclose(t["z_auc_raw"], z_auc(t["auc_raw"].to_numpy(), t["n_pos"].to_numpy(), t["n_neg"].to_numpy()))
+
+
+def test_svm_scores_equal_sklearn_cross_val_predict():
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    v, y = _synthetic(200)
+    x = np.log10(v[:, 0])
+    ours = svm_scores(x, y, cv=4, seed=3)
+    model = make_pipeline(StandardScaler(), SVC(kernel="rbf", class_weight="balanced", gamma="scale"))
+    ref = cross_val_predict(model, x[:, None], y.astype(int), cv=StratifiedKFold(4, shuffle=True, random_state=3), method="decision_function")
+    np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-12)

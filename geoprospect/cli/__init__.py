@@ -1,25 +1,23 @@
 """The `geoprospect` command line: one subcommand per stage, plus `run` for the whole pipeline.
 
 Subcommands live in their own modules (``cmd_*.py`` or ``commands.py``); each is registered
-below with one line.
+below.
 """
 
 from __future__ import annotations
 
 from geoprospect.cli.app import cli, main
-from geoprospect.cli import commands
+from geoprospect.cli import cmd_ensemble, cmd_evaluate_cv, cmd_evidence, cmd_kriging_cv, cmd_prepare, cmd_select, commands
 
-for _cmd in commands.COMMANDS:
-    cli.add_command(_cmd)
-
-from geoprospect.cli import cmd_prepare, cmd_select  # noqa: E402  (geochemistry: prepare-geochem, select-elements)
-
-for _cmd in (cmd_prepare.prepare_geochem, cmd_select.select_elements_cmd):
-    cli.add_command(_cmd)
-
-from geoprospect.cli import cmd_evidence  # noqa: E402  (density, geology)
-
-for _cmd in cmd_evidence.COMMANDS:
+for _cmd in (
+    *commands.COMMANDS,  # interpolate, distance, stack, tile, train, predict, evaluate, run, models
+    *cmd_evidence.COMMANDS,  # density, geology
+    cmd_prepare.prepare_geochem,
+    cmd_select.select_elements_cmd,
+    cmd_kriging_cv.kriging_cv,
+    cmd_evaluate_cv.evaluate_cv,
+    cmd_ensemble.ensemble,
+):
     cli.add_command(_cmd)
 
 __all__ = ["cli", "main"]

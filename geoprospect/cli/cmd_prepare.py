@@ -13,6 +13,7 @@ log = logging.getLogger("geoprospect")
 
 
 def csv_list(value: str | None) -> list[str] | None:
+    """"Au, As,Cu" -> ["Au", "As", "Cu"]; empty -> None."""
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 

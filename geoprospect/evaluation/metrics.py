@@ -31,7 +31,38 @@ def window_metrics(y_true: np.ndarray, prob: np.ndarray, threshold: float = 0.5)
         "confusion_matrix": skm.confusion_matrix(y_true, y_pred, labels=[0, 1]).tolist(),
     }
     out["roc_auc"] = float(skm.roc_auc_score(y_true, prob)) if 0 < y_true.sum() < y_true.size else None
+    out["average_precision"] = float(skm.average_precision_score(y_true, prob)) if 0 < y_true.sum() < y_true.size else None
+    out["per_class"] = per_class_metrics(y_true, y_pred, labels=[0, 1], names=["background", "deposit"])
+    out["precision_macro"] = float(skm.precision_score(y_true, y_pred, average="macro", zero_division=0))
+    out["recall_macro"] = float(skm.recall_score(y_true, y_pred, average="macro", zero_division=0))
     return out
+
+
+def per_class_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[int] | None = None, names: list[str] | None = None) -> dict:
+    """Precision, recall, F1 and support of every class (any number of classes, as paper 004's 8).
+
+    Returns ``{class name: {precision, recall, f1, support}}`` plus ``"macro"`` (unweighted means)
+    and ``"confusion_matrix"`` (rows = true class, columns = predicted class).
+    """
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if labels is None:
+        labels = sorted(set(np.unique(y_true).tolist()) | set(np.unique(y_pred).tolist()))
+    names = [str(v) for v in labels] if names is None else list(names)
+    p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    out: dict = {n: {"precision": float(pi), "recall": float(ri), "f1": float(fi), "support": int(si)} for n, pi, ri, fi, si in zip(names, p, r, f, s)}
+    out["macro"] = {"precision": float(p.mean()), "recall": float(r.mean()), "f1": float(f.mean())}
+    out["confusion_matrix"] = skm.confusion_matrix(y_true, y_pred, labels=labels).tolist()
+    return out
+
+
+def roc_points(y_true: np.ndarray, prob: np.ndarray) -> dict:
+    """ROC curve points (false positive rate, true positive rate) from scikit-learn, for plots."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    if not 0 < y_true.sum() < y_true.size:
+        return {"fpr": [], "tpr": []}
+    fpr, tpr, _ = skm.roc_curve(y_true, np.asarray(prob, dtype=np.float64))
+    return {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
 
 
 @dataclass
@@ -42,6 +73,8 @@ class SuccessRate:
     captured: np.ndarray
     n_deposits: int
     n_cells: int
+    thresholds: np.ndarray | None = None  # score at each step (descending), len(area) - 1
+    tied_fraction: float = 0.0  # fraction of cells sharing their score with another cell
 
     def capture_at(self, fraction: float) -> float:
         """Fraction of deposits inside the top ``fraction`` of the area (ties spread evenly)."""
@@ -73,13 +106,60 @@ def success_rate(scores: np.ndarray, deposit_cells: np.ndarray) -> SuccessRate:
     dep_counts = np.bincount(inv[np.searchsorted(np.flatnonzero(valid), dep)], minlength=uniq.size)
     area = np.concatenate([[0.0], np.cumsum(cell_counts) / sv.size])
     captured = np.concatenate([[0.0], np.cumsum(dep_counts) / dep.size])
-    return SuccessRate(area, captured, int(dep.size), int(sv.size))
+    tied = float(cell_counts[cell_counts > 1].sum() / sv.size)
+    return SuccessRate(area, captured, int(dep.size), int(sv.size), -uniq, tied)
+
+
+@dataclass
+class PredictionArea:
+    """Prediction-area (P-A) plot of a score map.
+
+    ``threshold[k]``: a score; ``prediction_rate[k]``: fraction of deposits in cells scoring at
+    least it; ``area[k]``: fraction of the area scoring at least it. The intersection is where
+    ``prediction_rate = 1 - area``: there ``intersection_rate`` of the deposits lie in
+    ``1 - intersection_rate`` of the area; ``intersection_threshold`` is the score there, a
+    natural high-potential class boundary.
+    """
+
+    threshold: np.ndarray
+    prediction_rate: np.ndarray
+    area: np.ndarray
+    intersection_rate: float
+    intersection_area: float
+    intersection_threshold: float
+
+    @property
+    def normalized_density(self) -> float:
+        """Prediction rate / occupied area at the intersection (> 1: better than random)."""
+        return self.intersection_rate / max(self.intersection_area, 1e-12)
+
+
+def prediction_area(scores: np.ndarray, deposit_cells: np.ndarray) -> PredictionArea:
+    """P-A plot from the success-rate curve (ties spread evenly, as there)."""
+    sr = success_rate(scores, deposit_cells)
+    a, c = sr.area, sr.captured
+    # c(a) + a rises from 0 to 2: find where it crosses 1 (linear between steps)
+    g = c + a - 1.0
+    k = int(np.searchsorted(g, 0.0))
+    k = min(max(k, 1), g.size - 1)
+    t = 0.0 if g[k] == g[k - 1] else float(-g[k - 1] / (g[k] - g[k - 1]))
+    ia = float(a[k - 1] + t * (a[k] - a[k - 1]))
+    ir = float(c[k - 1] + t * (c[k] - c[k - 1]))
+    th = sr.thresholds if sr.thresholds is not None and sr.thresholds.size else np.array([np.nan])
+    # the crossing may fall inside a tie group, which cannot be split: the threshold is then the
+    # score of the group above it (the high class keeps only cells scoring strictly more)
+    j = k - 1 if (t >= 1.0 or k < 2) else k - 2
+    ithr = float(th[min(j, th.size - 1)])
+    return PredictionArea(th, c[1:], a[1:], ir, ia, ithr)
 
 
 def deposit_capture(scores: np.ndarray, deposit_cells: np.ndarray, fractions: tuple[float, ...] = (0.05, 0.1, 0.2)) -> dict:
     """Headline deposit figures: capture in the top fractions of the area and success-rate AUC."""
     sr = success_rate(scores, deposit_cells)
-    out = {"n_deposits": sr.n_deposits, "n_cells": sr.n_cells, "success_rate_auc": sr.auc if sr.n_deposits else None}
+    out = {"n_deposits": sr.n_deposits, "n_cells": sr.n_cells, "success_rate_auc": sr.auc if sr.n_deposits else None, "tied_cell_fraction": sr.tied_fraction}
     for f in fractions:
         out[f"capture_top_{int(round(f * 100))}pct"] = sr.capture_at(f) if sr.n_deposits else None
+    if sr.n_deposits:
+        pa = prediction_area(scores, deposit_cells)
+        out["pa_intersection"] = {"deposits": pa.intersection_rate, "area": pa.intersection_area, "threshold": pa.intersection_threshold, "normalized_density": pa.normalized_density}
     return out

@@ -196,3 +196,10 @@ def row_reporter(progress, height: int, n_tiles: int):
             state[1] = rows
 
     return on_done
+
+
+def by_tile(pairs: np.ndarray) -> np.ndarray:
+    """(2, P) (tile, feature) pairs from an STRtree query, sorted by tile (a no-op when they are)."""
+    if pairs.shape[1] > 1 and np.any(np.diff(pairs[0]) < 0):
+        pairs = pairs[:, np.argsort(pairs[0], kind="stable")]
+    return pairs

@@ -33,7 +33,7 @@ import numpy as np
 import shapely
 
 from geoprospect.errors import ConfigError, GeometryError
-from geoprospect.evidence._tiles import default_workers, padded_batches, row_reporter, run_batches, tiling_for
+from geoprospect.evidence._tiles import by_tile as _by_tile, default_workers, padded_batches, row_reporter, run_batches, tiling_for
 from geoprospect.evidence._vector import (
     as_geometries,
     inside_mask,
@@ -112,6 +112,7 @@ def feature_density(
     seg = shapely.linestrings(np.stack([a, b], axis=1)) if kind != "point" else shapely.points(a)
     tree = shapely.STRtree(seg)
     pairs = tree.query(shapely.points(centres), predicate="dwithin", distance=r + h + 1e-9 * (1 + r + h))
+    pairs = _by_tile(pairs)
     counts = np.bincount(pairs[0], minlength=len(centres))
     s = a.shape[0]
     # padding: a zero-length "segment" far away contributes nothing
@@ -120,6 +121,7 @@ def feature_density(
     offs = tiling.cell_offsets()
     ox, oy = offs[: tiling.tc, 0], offs[:: tiling.tc, 1]
     m = tiling.tr * tiling.tc
+
     def work(ids, idx):
         rel_a = a_pad[idx] - centres[ids][:, None, :]
         val = kernel(ox, oy, rel_a, d_pad[idx], r)  # (B, tr, tc)

@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 
 from geoprospect.errors import ConfigError
-from geoprospect.evidence._tiles import default_workers, padded_batches, row_reporter, run_batches, tiling_for
+from geoprospect.evidence._tiles import by_tile as _by_tile, default_workers, padded_batches, row_reporter, run_batches, tiling_for
 from geoprospect.evidence._vector import as_geometries, inside_mask, polygons_dissolved, segments, to_local
 from geoprospect.grid import GridSpec
 
@@ -75,7 +75,8 @@ def distance_to_features(
     d_c = np.empty(len(centres))
     d_c[ti] = dc
     pairs = tree.query(cpts, predicate="dwithin", distance=d_c + 2 * h + 1e-9 * (1 + d_c + h))
-    counts = np.bincount(pairs[0], minlength=len(centres))  # pairs are sorted by tile
+    pairs = _by_tile(pairs)
+    counts = np.bincount(pairs[0], minlength=len(centres))
     s = a.shape[0]
     a_pad = np.vstack([a, [[_FAR, _FAR]]])
     d_pad = np.vstack([b - a, [[0.0, 0.0]]])
@@ -83,6 +84,7 @@ def distance_to_features(
     ox = offs[: tiling.tc, 0]
     oy = offs[:: tiling.tc, 1]
     m = tiling.tr * tiling.tc
+
     def work(ids, idx):
         rel_a = a_pad[idx] - centres[ids][:, None, :]  # (B, C, 2) tile-local
         d2 = _seg_dist2(ox, oy, rel_a, d_pad[idx], dtype)  # (B, tr, tc)

@@ -19,7 +19,7 @@ from geoprospect.errors import ColumnError
 from geoprospect.geochem.censored import parse_censored, replace_censored
 from geoprospect.geochem.duplicates import handle_duplicates
 from geoprospect.geochem.errors import CensoringError
-from geoprospect.geochem.outliers import flag_outliers, winsorise
+from geoprospect.geochem.outliers import flag_outliers, tukey_fences, winsorise
 from geoprospect.geochem.report import ElementReport, PrepReport
 from geoprospect.geochem.transforms import clr, log10, zscore
 from geoprospect.io.points import PointTable, read_raw_points, resolve_elements
@@ -115,13 +115,15 @@ def prepare_table(
         if col.n_censored:
             log.info("%s: %d of %d analysed values censored (%s)", e, col.n_censored, len(df) - er.n_missing, info.get("method"))
         if outliers is not None and np.isfinite(vals).sum() >= 4:
-            from geoprospect.geochem.outliers import tukey_fences
-
-            er.fences = tukey_fences(vals, tukey_k, log=outlier_log)
+            use_log = outlier_log
+            if use_log and (vals[np.isfinite(vals)] <= 0).any():
+                use_log = False
+                er.warnings.append("values <= 0 present: Tukey fences computed on the values, not on log10 values")
+            er.fences = tukey_fences(vals, tukey_k, log=use_log)
             if outliers == "winsorise":
-                vals, er.outliers_low, er.outliers_high = winsorise(vals, tukey_k, log=outlier_log)
+                vals, er.outliers_low, er.outliers_high = winsorise(vals, tukey_k, log=use_log)
             else:
-                low, high = flag_outliers(vals, tukey_k, log=outlier_log)
+                low, high = flag_outliers(vals, tukey_k, log=use_log)
                 er.outliers_low, er.outliers_high = int(low.sum()), int(high.sum())
         fin = vals[np.isfinite(vals)]
         if fin.size and np.ptp(fin) == 0:

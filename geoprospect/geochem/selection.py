@@ -3,7 +3,8 @@
 For each element, samples within ``distance`` (map units) of a known deposit are positives,
 the rest negatives. The AUC of separating them is computed from (a) an SVM score —
 ``sklearn.svm.SVC`` (RBF kernel, balanced class weights, on the standardised log10 element)
-with out-of-fold decision values from stratified k-fold ``cross_val_predict`` — and (b) the raw
+with out-of-fold decision values over ``StratifiedKFold(5, shuffle=True)`` (one fit per fold, as
+``cross_val_predict`` does, plus optional stratified subsampling of large folds) — and (b) the raw
 concentration. Its standard error follows Hanley & McNeil (1982), as written in the papers::
 
     Q1 = AUC / (2 − AUC),   Q2 = 2·AUC² / (1 + AUC)
@@ -87,8 +88,9 @@ def label_near_deposits(xy: np.ndarray, deposits: object, distance: float) -> np
 def svm_scores(x: np.ndarray, y: np.ndarray, *, cv: int = 5, seed: int = 0, output: str = "decision", max_samples: int | None = 4000) -> np.ndarray:
     """Out-of-fold SVM scores of one feature (or several: (N, F)).
 
-    Pipeline: StandardScaler + SVC(kernel="rbf", class_weight="balanced"), scored by
-    ``cross_val_predict`` over ``StratifiedKFold(cv, shuffle=True, random_state=seed)``.
+    Pipeline: StandardScaler + SVC(kernel="rbf", class_weight="balanced"), fitted on each
+    training fold of ``StratifiedKFold(cv, shuffle=True, random_state=seed)`` and scoring its
+    test fold (what ``cross_val_predict`` does; written out to allow subsampling).
     ``output="decision"`` gives decision values, ``"label"`` hard 0/1 predictions.
     ``max_samples``: SVC training is O(n²): larger sets are scored with models trained on a
     stratified subsample of this size per fold (every sample still gets an out-of-fold score).

@@ -28,6 +28,11 @@ class PointsConfig(_Strict):
     crs: Optional[str] = Field(None, description="CRS of the points when the file has none (always needed for CSV)")
     layer: Optional[str] = None
     log10: bool = Field(True, description="interpolate log10 of the concentrations (they are log-normal)")
+    censored: Literal["error", "half", "fraction", "cohen", "missing"] = Field(
+        "half", description="below-detection values ('<0.5', 'BDL', negative limits): half the limit, a fraction of it, Cohen's estimate, missing, or refuse (error)")
+    censored_fraction: float = Field(0.5, gt=0, le=1, description="fraction of the detection limit with censored: fraction")
+    duplicates: Literal["average", "reject", "first", "error"] = Field("average", description="samples sharing a location")
+    outliers: Literal["none", "flag", "winsorise"] = Field("none", description="Tukey fences on log10 values: only count outliers, or clip them")
 
 
 def _unique_names(layers: list) -> list:
@@ -68,9 +73,37 @@ class IDWConfig(_Strict):
 class VectorLayerConfig(_Strict):
     name: str
     path: Path
-    kind: Literal["distance"] = "distance"
+    kind: Literal["distance", "density", "distance_density", "categorical"] = Field(
+        "distance", description="distance to the nearest feature; feature density within `radius`; paper 003's distance-with-density; one-hot bands of `field`")
+    radius: Optional[float] = Field(None, gt=0, description="kernel radius in map units (density, distance_density)")
+    field: Optional[str] = Field(None, description="class column (categorical)")
+    classes: Optional[list[str]] = Field(None, description="classes to keep, in band order (categorical; default: all)")
     layer: Optional[str] = None
     crs: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> "VectorLayerConfig":
+        if self.kind in ("density", "distance_density") and self.radius is None:
+            raise ValueError(f"kind {self.kind} needs a radius (map units)")
+        if self.kind == "categorical" and not self.field:
+            raise ValueError("kind categorical needs a field (the class column)")
+        return self
+
+
+class InterpolationConfig(_Strict):
+    method: Literal["idw", "ordinary_kriging", "universal_kriging"] = Field("idw", description="IDW (settings under idw:) or kriging")
+    variogram_model: Literal["spherical", "exponential", "gaussian", "linear", "power"] = "spherical"
+    neighbors: Optional[int] = Field(32, ge=3, description="ordinary kriging from this many nearest samples (null = all)")
+
+
+class SelectionConfig(_Strict):
+    """Element selection by Z_AUC (papers 000-002) before interpolation."""
+
+    enabled: bool = False
+    distance: float = Field(2000.0, gt=0, description="samples within this distance (map units) of a training-area deposit are positives")
+    z_crit: float = Field(2.58, ge=0, description="keep elements with Z_AUC above this (2.58 = the 0.01 level)")
+    score: Literal["svm", "raw"] = "svm"
+    min_elements: int = Field(1, ge=1, description="if fewer pass, keep this many best-ranked elements")
 
 
 class DepositsConfig(_Strict):
@@ -120,6 +153,8 @@ class RunConfig(_Strict):
     points: PointsConfig
     grid: GridConfig
     idw: IDWConfig = IDWConfig()
+    interpolation: InterpolationConfig = InterpolationConfig()
+    selection: SelectionConfig = SelectionConfig()
     vectors: list[VectorLayerConfig] = []
     deposits: DepositsConfig
     windows: WindowsConfig = WindowsConfig()

@@ -83,7 +83,6 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
 
     from geoprospect.evaluation.evaluate import evaluate_prediction, read_prediction
     from geoprospect.evidence.stack import build_stack
-    from geoprospect.io.points import read_points
     from geoprospect.io.rasters import read_stack
     from geoprospect.models.checkpoint import ModelMeta, load_checkpoint, save_checkpoint, versions
     from geoprospect.models.zoo import build_model
@@ -111,9 +110,11 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
 
     # -- grid, points, deposits (cheap; always redone) --------------------------------------
     t = time.perf_counter()
-    points = read_points(cfg.points.path, cfg.points.elements, x_field=cfg.points.x_field, y_field=cfg.points.y_field, crs=cfg.points.crs, layer=cfg.points.layer)
+    points = stages.read_run_points(cfg.points, out)
     grid = stages.make_grid(points, crs=cfg.grid.crs, resolution=cfg.grid.resolution, bounds=cfg.grid.bounds, template=cfg.grid.template)
     deposits = stages.load_deposits(cfg.deposits.path, grid, layer=cfg.deposits.layer, crs=cfg.deposits.crs)
+    if cfg.selection.enabled:  # Z_AUC element selection from the training-area deposits only
+        points = stages.select_run_elements(points, deposits[~_held_out_deposits(deposits, grid, cfg.windows)], grid, cfg.selection, out)
     timings["read_inputs"] = time.perf_counter() - t
 
     # -- evidence stack ------------------------------------------------------------------------
@@ -206,6 +207,10 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     t = time.perf_counter()
     metrics = evaluate_prediction(pred, windows, deposits)
     metrics["tiling"] = tile_summary
+    # full-resolution map, classes, numbered window grid, targets, baseline, HTML report
+    from geoprospect.report.outputs import write_map_products
+
+    metrics.update(write_map_products(out, pred, stack, windows, deposits, title=cfg.name, model_name=tc.model, history=history_rows, settings=cfg_json))
     write_json(out / "metrics.json", metrics)
     held = _held_out_deposits(deposits, grid, w)
     edge = _test_edge(grid, w)

@@ -98,3 +98,47 @@ def load_deposits(path: str | Path, grid: GridSpec, *, layer: str | None = None,
     """(N, 2) deposit coordinates in the grid's CRS (duplicates kept: each is a known deposit)."""
     gdf = read_vectors(path, layer=layer, crs=crs, target_crs=grid.crs, what="deposits")
     return deposit_points(gdf)
+
+
+def read_run_points(pc, out: Path | None = None) -> PointTable:
+    """The run's sample points, with censored values, duplicates and outliers handled as
+    configured (``pc`` is the run config's ``points`` section); the preparation report is
+    written to ``out/geochem_report.md`` when ``out`` is given."""
+    from geoprospect.io.points import read_points
+
+    if pc.censored == "error":
+        return read_points(pc.path, pc.elements, x_field=pc.x_field, y_field=pc.y_field, crs=pc.crs, layer=pc.layer)
+    from geoprospect.geochem.prepare import read_geochem
+
+    table, report = read_geochem(
+        pc.path, pc.elements, x_field=pc.x_field, y_field=pc.y_field, crs=pc.crs, layer=pc.layer,
+        duplicates=pc.duplicates, censored=pc.censored, fraction=pc.censored_fraction,
+        outliers=None if pc.outliers == "none" else pc.outliers,
+    )
+    if out is not None:
+        report.write(Path(out) / "geochem_report.md")
+    return table
+
+
+def select_run_elements(points: PointTable, deposits_xy: np.ndarray, grid: GridSpec, sc, out: Path | None = None) -> PointTable:
+    """Keep the elements whose Z_AUC passes (papers 000-002). Positives are samples within
+    ``sc.distance`` of the given deposits, which must be the *training-area* deposits only,
+    so that the held-out block does not inform the choice. Writes element_selection.csv/.md."""
+    from geoprospect.geochem.selection import label_near_deposits, select_elements
+
+    pts = points.to_crs(grid.crs)
+    labels = label_near_deposits(pts.xy, deposits_xy, sc.distance)
+    if labels.all() or not labels.any():
+        log.warning("element selection skipped: %d of %d samples lie within %g of a training deposit", int(labels.sum()), labels.size, sc.distance)
+        return points
+    res = select_elements(pts.values, pts.elements, labels, score=sc.score, z_crit=sc.z_crit)
+    res.settings.update({"distance": sc.distance, "deposits": "training-area deposits only"})
+    chosen = res.selected
+    if len(chosen) < sc.min_elements:
+        zcol = "z_auc_svm" if sc.score == "svm" and "z_auc_svm" in res.table else "z_auc_raw"
+        chosen = [str(e) for e in res.table.sort_values(zcol, ascending=False)["element"].head(sc.min_elements)]
+        log.warning("only %d element(s) pass Z_AUC > %g: keeping the %d best-ranked", len(res.selected), sc.z_crit, len(chosen))
+    if out is not None:
+        res.write(Path(out) / "element_selection.csv", Path(out) / "element_selection.md")
+    log.info("element selection: kept %d of %d elements (%s)", len(chosen), len(points.elements), ", ".join(chosen))
+    return points.select([e for e in points.elements if e in chosen])

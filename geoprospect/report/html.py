@@ -1,0 +1,178 @@
+"""One HTML page per run, with PNG figures in the same folder (no network, no JavaScript).
+
+Headline first: held-out deposit capture (top 5/10/20 % of the area, success-rate AUC, P-A
+intersection) for every scored map, beside the one-layer baseline when given; then the map,
+the curves, ROC, confusion matrices, loss curves, the element-selection table, the ensemble
+table (paper 003's Table 2) and the run's settings. The validation split is named on the page;
+a random split is flagged "random (windows overlap: optimistic)".
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from geoprospect.evaluation.metrics import deposit_capture, prediction_area, roc_points, success_rate, window_metrics
+from geoprospect.grid import GridSpec
+from geoprospect.io.atomic import write_text
+from geoprospect.report import figures
+
+CSS = """body{font-family:sans-serif;max-width:1100px;margin:1em auto;color:#222}
+table{border-collapse:collapse;margin:.5em 0;font-size:13px}td,th{border:1px solid #bbb;padding:3px 7px;text-align:right}
+th{background:#eee}td:first-child,th:first-child{text-align:left}.warn{color:#a00;font-weight:bold}
+img{max-width:100%;border:1px solid #ddd;margin:4px}pre{background:#f6f6f6;padding:.5em;font-size:12px;overflow:auto}"""
+
+
+def _e(v: object) -> str:
+    return html.escape(str(v))
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.1f} %"
+
+
+def _num(v: float | None, f: str = ".3f") -> str:
+    return "n/a" if v is None else format(v, f)
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    h = "".join(f"<th>{_e(x)}</th>" for x in head)
+    b = "".join("<tr>" + "".join(f"<td>{_e(x)}</td>" for x in r) + "</tr>" for r in rows)
+    return f"<table><tr>{h}</tr>{b}</table>"
+
+
+def write_report(
+    out_dir: str | Path,
+    *,
+    title: str,
+    split_label: str,
+    grid: GridSpec,
+    deposits_xy: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    deposit_cells: np.ndarray,
+    map_prob: np.ndarray | None = None,
+    windows: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    history: Sequence[Mapping[str, float]] | None = None,
+    element_table: Sequence[Mapping[str, object]] | None = None,
+    ensemble_stats: Mapping | None = None,
+    uncertainty: np.ndarray | None = None,
+    targets=None,
+    settings: Mapping | None = None,
+    notes: Sequence[str] = (),
+) -> Path:
+    """Write ``out_dir/index.html`` and its PNG figures; returns the HTML path.
+
+    Args:
+        title: page title.
+        split_label: how the scored deposits were held out (named on the page).
+        grid: grid of the score maps.
+        deposits_xy: (N, 2) known deposits in the grid's CRS (drawn on the map).
+        scores: name -> (H, W) ranking score on ``grid`` (NaN outside the evaluated area); the
+            first is the model's, others (e.g. "distance to greenstone") are shown beside it.
+        deposit_cells: flat cell indices of the held-out deposits used for capture figures.
+        map_prob: (H, W) probability to draw (default: the first score map).
+        windows: name -> (y_true, probability) of held-out windows (ROC, confusion matrix).
+        history: per-epoch training rows (epoch, loss, val_loss).
+        element_table: rows of the element-selection table (any keys).
+        ensemble_stats: :func:`geoprospect.ensemble.stats.ore_statistics` output.
+        uncertainty: (H, W) ensemble spread to map.
+        targets: target-area GeoDataFrame (outlined and numbered on the map; listed).
+        settings: the run's configuration (shown as JSON).
+        notes: extra sentences shown under the headline.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_e(title)}</title><style>{CSS}</style></head><body>"]
+    parts.append(f"<h1>{_e(title)}</h1><p>Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by geoprospect.</p>")
+    warn = " class='warn'" if split_label.startswith("random") else ""
+    parts.append(f"<p>Validation: <span{warn}>{_e(split_label)}</span>.</p>")
+
+    # -- headline: deposit capture ---------------------------------------------------------
+    rows, curves = [], {}
+    first = next(iter(scores))
+    pa_first = None
+    for name, s in scores.items():
+        d = deposit_capture(s, deposit_cells)
+        pa = d.get("pa_intersection", {})
+        rows.append([name, d["n_deposits"], _pct(d["capture_top_5pct"]), _pct(d["capture_top_10pct"]), _pct(d["capture_top_20pct"]), _num(d["success_rate_auc"]), f"{_pct(pa.get('deposits'))} in {_pct(pa.get('area'))}", _pct(d["tied_cell_fraction"])])
+        if d["n_deposits"]:
+            sr = success_rate(s, deposit_cells)
+            curves[name] = (sr.area, sr.captured, sr.auc)
+            if name == first:
+                pa_first = prediction_area(s, deposit_cells)
+    parts.append("<h2>Held-out deposit capture</h2>")
+    parts.append(_table(["map", "deposits", "top 5 % of area", "top 10 %", "top 20 %", "success-rate AUC", "P-A intersection", "tied cells"], rows))
+    parts.append("<p>Cells ranked by score (logit margin: no sigmoid ties); cells with equal scores count their deposits spread evenly over their area.</p>")
+    for n in notes:
+        parts.append(f"<p>{_e(n)}</p>")
+
+    # -- figures ---------------------------------------------------------------------------
+    imgs = []
+    mp = map_prob if map_prob is not None else scores[first]
+    is_prob = map_prob is not None
+    figures.map_figure(mp, grid, deposits_xy, out / "map.png", title=f"{title}: prospectivity", vmin=0 if is_prob else None, vmax=1 if is_prob else None, label="deposit probability" if is_prob else "score", targets=targets)
+    imgs.append(("map.png", "Prospectivity with known deposits" + (" and numbered targets" if targets is not None and len(targets) else "")))
+    if uncertainty is not None:
+        figures.map_figure(uncertainty, grid, deposits_xy, out / "uncertainty.png", title="Ensemble spread (std of member probabilities)", label="std", vmin=0, vmax=None, cmap="viridis")
+        imgs.append(("uncertainty.png", "Uncertainty"))
+    if curves:
+        figures.success_rate_figure(curves, out / "success_rate.png")
+        imgs.append(("success_rate.png", "Success-rate curves"))
+    if pa_first is not None:
+        figures.pa_figure(pa_first.threshold, pa_first.prediction_rate, pa_first.area, (pa_first.intersection_rate, pa_first.intersection_area, pa_first.intersection_threshold), out / "pa_plot.png")
+        imgs.append(("pa_plot.png", f"Prediction-area plot ({first})"))
+    wrows = []
+    if windows:
+        rocs = {}
+        for name, (y, p) in windows.items():
+            y = np.asarray(y)
+            p = np.asarray(p, dtype=np.float64)
+            ok = np.isfinite(p)
+            if not ok.any():
+                continue
+            m = window_metrics(y[ok], p[ok])
+            r = roc_points(y[ok], p[ok])
+            rocs[name] = (r["fpr"], r["tpr"], m["roc_auc"])
+            fn = f"confusion_{len(wrows) + 1}.png"
+            figures.confusion_figure(m["confusion_matrix"], ["background", "deposit"], out / fn, title=f"{name} (threshold 0.5)")
+            imgs.append((fn, f"Confusion matrix: {name}"))
+            wrows.append([name, m["n"], m["n_positive"], _num(m["accuracy"]), _num(m["precision"]), _num(m["recall"]), _num(m["f1"]), _num(m["f1_macro"]), _num(m["roc_auc"])])
+        if rocs:
+            figures.roc_figure(rocs, out / "roc.png")
+            imgs.append(("roc.png", "ROC curves"))
+    if history:
+        figures.loss_figure(history, out / "loss.png")
+        imgs.append(("loss.png", "Loss curves"))
+    if wrows:
+        parts.append("<h2>Window classification (held-out windows)</h2>")
+        parts.append(_table(["windows", "n", "positive", "accuracy", "precision", "recall", "F1", "F1 macro", "ROC AUC"], wrows))
+    parts.append("<h2>Figures</h2>")
+    for fn, cap in imgs:
+        parts.append(f"<figure style='display:inline-block;vertical-align:top'><img src='{_e(fn)}' alt='{_e(cap)}'><figcaption>{_e(cap)}</figcaption></figure>")
+
+    if targets is not None and len(targets):
+        parts.append("<h2>Target areas</h2>")
+        parts.append(_table(["target", "mean score", "cells", "area (map units²)", "known deposits"], [[int(t.target), _num(t.mean_score), int(t.n_cells), f"{t.area:.0f}", int(t.n_deposits)] for t in targets.head(30).itertuples()]))
+    if element_table:
+        parts.append("<h2>Element selection</h2>")
+        keys = list(element_table[0])
+        parts.append(_table(keys, [[r.get(k, "") for k in keys] for r in element_table]))
+    if ensemble_stats:
+        cols = ("predicted_ore", "known_ore_predicted_ore", "unknown_predicted_ore", "non_ore_predicted_ore")
+        erows = []
+        for group, key in (("models", "models_spread"), ("ensembles", "ensembles_spread")):
+            for name, r in ensemble_stats[group].items():
+                erows.append([group, name, *[r[c] for c in cols]])
+            for stat, label in (("std", "standard deviation"), ("cv", "coefficient of variation")):
+                erows.append([group, label, *[_num(ensemble_stats[key][stat][c], ".2f") for c in cols]])
+        parts.append("<h2>Ensemble (paper 003, Table 2)</h2>")
+        parts.append(_table(["group", "member", "predicted ore", "known ore → ore", "unknown → ore", "non-ore → ore"], erows))
+    if settings:
+        parts.append("<h2>Settings</h2><pre>" + _e(json.dumps(settings, indent=1, default=str)) + "</pre>")
+    parts.append("</body></html>")
+    return write_text(out / "index.html", "\n".join(parts))

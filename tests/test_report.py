@@ -1,0 +1,82 @@
+"""Map products and the HTML report from a synthetic prediction (no training: fast)."""
+
+import json
+import re
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+
+from geoprospect.grid import GridSpec
+from geoprospect.io.rasters import Stack
+from geoprospect.prediction.predict import Prediction, stride_grid
+from geoprospect.report import write_report
+from geoprospect.report.outputs import PRODUCTS, write_map_products
+from geoprospect.windows.tiling import make_windows, window_grid_shape
+
+
+@pytest.fixture
+def synthetic(tmp_path):
+    grid = GridSpec.from_bounds((300000.0, 6000000.0, 304800.0, 6004800.0), 100.0, "EPSG:32750")  # 48 x 48
+    H, W = grid.shape
+    rr, cc = np.mgrid[0:H, 0:W]
+    signal = np.exp(-(((rr - 12) ** 2 + (cc - 30) ** 2) / 40.0)) + np.exp(-(((rr - 38) ** 2 + (cc - 10) ** 2) / 40.0))
+    dist = np.hypot(rr - 38, cc - 10).astype(np.float32) * 100  # a "distance to" layer
+    data = np.stack([signal.astype(np.float32), dist, np.random.default_rng(0).normal(size=(H, W)).astype(np.float32)])
+    stack = Stack(data, grid, ["signal", "dist_feature", "noise"], [{"mean": 0, "std": 1}] * 3)
+    t = grid.transform
+    cells = [(12, 30), (13, 31), (11, 29), (38, 10), (37, 11), (39, 9), (5, 5)]
+    deps = np.array([[t.c + (c + 0.5) * t.a, t.f + (r + 0.5) * t.e] for r, c in cells])
+    size, stride = 8, 4
+    windows, _ = make_windows(stack.valid, grid, deps, size=size, stride=stride, test_fraction=0.4)
+    nr, nc = window_grid_shape(H, W, size, stride)
+    prob = np.zeros((nr, nc))
+    for i in range(nr):
+        for j in range(nc):
+            prob[i, j] = signal[i * stride : i * stride + size, j * stride : j * stride + size].mean()
+    prob = np.clip(prob / prob.max(), 1e-4, 1 - 1e-4)
+    pred = Prediction(prob, np.log(prob / (1 - prob)), stride_grid(grid, size, stride), size, stride)
+    return stack, windows, deps, pred
+
+
+def test_map_products_and_report(synthetic, tmp_path):
+    stack, windows, deps, pred = synthetic
+    m = write_map_products(tmp_path, pred, stack, windows, deps, title="synthetic", model_name="oracle", history=[{"epoch": 1, "loss": 0.7, "val_loss": 0.8}, {"epoch": 2, "loss": 0.5, "val_loss": 0.6}], settings={"a": 1})
+    for p in PRODUCTS:
+        assert (tmp_path / p).exists(), p
+    # held-out capture at full resolution: the oracle map ranks the held-out deposits first
+    d = m["deposits_test_fullres"]
+    assert d["n_deposits"] == 3 and d["capture_top_20pct"] == pytest.approx(1.0)
+    # the baseline is chosen on the training area: distance to the feature, lower = better
+    b = m["baseline_one_layer"]
+    assert b["band"] in ("signal", "dist_feature") and b["n_deposits"] == 3
+    with rasterio.open(tmp_path / "prospectivity_fullres.tif") as src:
+        assert src.shape == stack.grid.shape and src.crs.to_epsg() == 32750
+        assert src.descriptions[:2] == ("prospectivity", "logit_margin")
+    targets = gpd.read_file(tmp_path / "targets.gpkg")
+    assert len(targets) >= 2 and targets["target"].tolist() == list(range(1, len(targets) + 1))
+    assert targets["mean_score"].is_monotonic_decreasing
+    assert targets["n_deposits"].sum() >= 6  # the two anomalies hold six deposits
+    wg = gpd.read_file(tmp_path / "window_grid.gpkg")
+    assert len(wg) == 36 and wg["number"].min() == 1 and wg["number"].max() == 36
+    assert wg["n_deposits"].sum() == 7
+    html = (tmp_path / "report" / "index.html").read_text()
+    assert "Held-out deposit capture" in html and "spatial block" in html
+    for img in re.findall(r"src='([^']+)'", html):
+        assert (tmp_path / "report" / img).stat().st_size > 1000, img
+    assert "http" not in html.split("<body>")[1].replace("http://mrcc", "")  # readable offline
+
+
+def test_random_split_is_flagged(synthetic, tmp_path):
+    stack, windows, deps, pred = synthetic
+    g = stack.grid
+    dep = np.array([g.rowcol(x, y) for x, y in deps])
+    flat = dep[:, 0] * g.width + dep[:, 1]
+    from geoprospect.ensemble import ore_statistics
+
+    stats = ore_statistics({"a": np.array([1, 0, 1]), "b": np.array([1, 1, 0])}, {"mean": np.array([1, 0.6, 0.5])}, np.array([1, 0, -1]))
+    p = write_report(tmp_path / "r", title="t", split_label="random (windows overlap: optimistic)", grid=g, deposits_xy=deps, scores={"m": stack.data[0]}, deposit_cells=flat, ensemble_stats=stats, element_table=[{"element": "Au", "auc": 0.8}])
+    html = p.read_text()
+    assert "class='warn'>random (windows overlap: optimistic)" in html
+    assert "Table 2" in html and "Element selection" in html and "<td>Au</td>" in html
