@@ -132,6 +132,13 @@ class TrainConfigModel(_Strict):
     balanced: bool = True
     device: str = "auto"
     seed: int = 0
+    options: dict[str, Any] = Field(default_factory=dict, description="model options, e.g. {backbone: shufflenet_v2} for mfaf")
+    scheduler: Literal["none", "step", "cosine"] = Field("none", description="learning-rate schedule per epoch")
+    step_epochs: int = Field(30, ge=1, description="step schedule: multiply the rate by gamma every step_epochs")
+    gamma: float = Field(0.5, gt=0, le=1)
+    min_lr: float = Field(0.0, ge=0, description="cosine schedule: final rate")
+    patience: int = Field(0, ge=0, description="early stopping after this many epochs without a better validation loss (0 = off)")
+    val_fraction: float = Field(0.15, ge=0, lt=1, description="with patience > 0: training windows held out (stratified, random) to decide when to stop; the test block is never used for that")
 
     @field_validator("device")
     @classmethod

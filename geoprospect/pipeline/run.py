@@ -166,12 +166,15 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
         train_ds = WindowDataset(norm, windows.loc[sel, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[sel, "label"].to_numpy())
         val_ds = WindowDataset(norm, windows.loc[test, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[test, "label"].to_numpy())
         torch.manual_seed(tc.seed)  # the initial weights too: a seeded run is reproducible in any process
-        model = build_model(tc.model, len(stack.band_names), 2, w.size)
+        model = build_model(tc.model, len(stack.band_names), 2, w.size, **tc.options)
+        stopping = tc.patience > 0  # early stopping decides on held-out *training* windows, never on the test block
         hist = train_model(
             model, train_ds,
             TrainConfig(epochs=tc.epochs, batch_size=tc.batch_size, lr=tc.lr, optimizer=tc.optimizer, momentum=tc.momentum, weight_decay=tc.weight_decay, balanced=tc.balanced, device=tc.device, seed=tc.seed,
+                        scheduler=tc.scheduler, step_epochs=tc.step_epochs, gamma=tc.gamma, min_lr=tc.min_lr,
+                        patience=tc.patience, val_fraction=tc.val_fraction if stopping else 0.0,
                         out_dir=str(out / TRAIN_DIR), resume=resume and (out / TRAIN_DIR / "last.pt").exists()),
-            val_ds=val_ds,
+            val_ds=None if stopping else val_ds,
         )
         history_rows = hist.rows
         meta = ModelMeta(
@@ -182,8 +185,10 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
             std=std,
             window_size=w.size,
             stride=w.stride,
+            options=dict(tc.options),
             grid=grid.to_dict(),
-            training={**tc.model_dump(), "history": hist.rows, "seconds": hist.seconds, "device_used": hist.device, "n_train_windows": len(train_ds), "val_is": "held-out test block (monitoring only, no model selection)"},
+            training={**tc.model_dump(), "history": hist.rows, "seconds": hist.seconds, "device_used": hist.device, "n_train_windows": len(train_ds),
+                      "val_is": f"{tc.val_fraction:.0%} of the training windows, random (early stopping)" if stopping else "held-out test block (monitoring only, no model selection)"},
         )
         save_checkpoint(out / "model", model, meta)
         _write_history(out / "history.csv", history_rows)
