@@ -114,3 +114,48 @@ def test_dask_stack_errors(client, tmp_path):
 def test_bad_scheduler_address(address, msg):
     with pytest.raises(ConfigError, match=msg):
         connect(address, timeout=2)
+
+
+@pytest.mark.slow
+def test_run_with_dask_scheduler_gives_the_same_outputs(client, tiny_inputs):
+    """`geoprospect run --dask-scheduler ADDRESS`: the stack equals the single-machine one bit for
+    bit, and the map equals the block predictor's with the run's own model (slow: it trains)."""
+    import json
+
+    import yaml
+    from click.testing import CliRunner
+
+    from geoprospect.blocks.predict import predict_blocks
+    from geoprospect.blocks.stack import pipeline_layers
+    from geoprospect.cli import cli
+    from geoprospect.io.points import read_points
+    from geoprospect.models.checkpoint import load_checkpoint
+    from geoprospect.pipeline import stages
+    from geoprospect.pipeline.config import load_config
+
+    cfg = {
+        "points": {"path": "pts.csv", "crs": "EPSG:32649", "x_field": "x", "y_field": "y", "elements": ["Au", "As"]},
+        "grid": {"resolution": 125},
+        "idw": {"radius": 1500},
+        "deposits": {"path": "dep.gpkg"},
+        "vectors": [{"name": "dist_faults", "path": "faults.gpkg"}],
+        "windows": {"size": 8, "stride": 4, "test_fraction": 0.4},
+        "train": {"epochs": 1, "batch_size": 16, "device": "cpu"},
+        "compute": {"block_size": 16},
+    }
+    d = tiny_inputs["dir"]
+    (d / "c.yaml").write_text(yaml.safe_dump(cfg))
+    out = d / "dask"
+    r = CliRunner().invoke(cli, ["--progress", "none", "run", str(d / "c.yaml"), "--out", str(out), "--dask-scheduler", client.scheduler.address], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "manifest.json").read_text())["compute"]["engine"] == "dask"
+    c = load_config(d / "c.yaml")
+    pts = read_points(c.points.path, c.points.elements, x_field="x", y_field="y", crs=c.points.crs)
+    grid = stages.make_grid(pts, resolution=c.grid.resolution)
+    local = build_stack_blocks(pipeline_layers(c, pts, grid), grid, d / "local.tif", block_size=16)
+    assert np.array_equal(read_stack(out / "stack.tif").data, read_stack(local.path).data, equal_nan=True)
+    model, meta = load_checkpoint(out / "model", local.band_names)
+    p = predict_blocks(model, local.path, meta.mean, meta.std, size=8, stride=4, device="cpu", block_size=16)
+    got = read_stack(out / "prospectivity.tif")
+    assert np.isfinite(p.prob).any()
+    np.testing.assert_allclose(got.data[0], p.prob.astype(np.float32), rtol=0, atol=1e-6, equal_nan=True)
