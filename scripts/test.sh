@@ -9,6 +9,6 @@ bash scripts/install_system_deps.sh
 status=0
 python3 -m pytest -q "$@" || status=$?
 if [ -x /opt/qgis-test-venv/bin/python ] && [ -d tests/qgis ] && [ "${GEOPROSPECT_SKIP_QGIS:-0}" != "1" ]; then
-  QT_QPA_PLATFORM=offscreen /opt/qgis-test-venv/bin/python -m pytest -q -p no:cacheprovider tests/qgis || status=$?
+  bash tests/qgis/run_qgis_tests.sh -q || status=$?
 fi
 exit $status

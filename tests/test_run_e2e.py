@@ -66,7 +66,7 @@ def test_prospectivity_and_deposits_score_higher(sample_run):
     assert m["windows_test"]["roc_auc"] > 0.75
     # held-out deposits: far better than random (which would capture 20 % in the top 20 %)
     assert m["deposits_test"]["capture_top_20pct"] > 0.5
-    assert m["deposits_test"]["n_deposits"] >= 9
+    assert m["deposits_test"]["n_deposits"] >= 8  # 9 lie in the southern 30 %; one sits in the half-stride rim
 
 
 def test_manifest(sample_run):

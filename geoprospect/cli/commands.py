@@ -50,11 +50,16 @@ def _write_single(path: Path, arrays, grid, names, kind: str) -> None:
 @click.option("--min-points", type=int, default=1, show_default=True, help="Minimum samples within the radius.")
 @click.option("--smoothing", type=float, default=0.0, show_default=True, help="Smoothing distance (map units), as gdal_grid's.")
 @click.option("--log10/--no-log10", default=False, show_default=True, help="Interpolate log10 of the values.")
-def interpolate(points, out, elements, x_field, y_field, crs, layer, grid_crs, bounds, resolution, template, power, neighbors, radius, min_points, smoothing, log10):
-    """IDW-interpolate element values of POINTS onto a grid (values at cell centres).
+@click.option("--method", type=click.Choice(["idw", "kriging", "universal-kriging"]), default="idw", show_default=True,
+              help="idw; kriging = ordinary kriging (pykrige, variogram fitted per element, --neighbors nearest samples); universal-kriging (linear drift, all samples).")
+@click.option("--variogram-model", type=click.Choice(["spherical", "exponential", "gaussian", "linear", "power"]), default="spherical", show_default=True, help="Kriging variogram model.")
+@click.option("--variance", is_flag=True, help="Kriging: also write the kriging variance of each element.")
+def interpolate(points, out, elements, x_field, y_field, crs, layer, grid_crs, bounds, resolution, template, power, neighbors, radius, min_points, smoothing, log10, method, variogram_model, variance):
+    """Interpolate element values of POINTS onto a grid (values at cell centres).
 
-    Same definition as `gdal_grid -a invdistnn`: the NEIGHBORS nearest samples within
-    RADIUS, weights 1/d^POWER.
+    IDW (default) has the definition of `gdal_grid -a invdistnn`: the NEIGHBORS nearest
+    samples within RADIUS, weights 1/d^POWER. --method kriging uses ordinary kriging
+    (paper 004) instead.
     """
 
     def body():
@@ -65,9 +70,23 @@ def interpolate(points, out, elements, x_field, y_field, crs, layer, grid_crs, b
         grid = stages.make_grid(pts, crs=grid_crs, resolution=resolution, bounds=bounds, template=template)
         if log10:
             pts = stages.log10_values(pts)
-        arr = stages.interpolate(pts, grid, power=power, neighbors=None if neighbors == 0 else neighbors, radius=radius, min_points=min_points, smoothing=smoothing)
         names = [f"log10_{e}" if log10 else e for e in pts.elements]
-        _write_single(out, arr, grid, names, "idw")
+        if method == "idw":
+            arr = stages.interpolate(pts, grid, power=power, neighbors=None if neighbors == 0 else neighbors, radius=radius, min_points=min_points, smoothing=smoothing)
+        else:
+            import numpy as np
+
+            from geoprospect.evidence.kriging import kriging
+            from geoprospect.progress import Task
+
+            p = pts.to_crs(grid.crs)
+            kind = "universal" if method == "universal-kriging" else "ordinary"
+            with Task("kriging", grid.width * grid.height, message=kind, unit="cell") as task:
+                arr, var = kriging(p.xy, p.values, grid, method=kind, variogram_model=variogram_model, neighbors=(neighbors or None) if kind == "ordinary" else None, progress=task.update)
+            if variance:
+                arr = np.concatenate([arr, var])
+                names = names + [f"{n}_variance" for n in names]
+        _write_single(out, arr, grid, names, method)
         return {"raster": out}
 
     run_command(body)

@@ -1,4 +1,15 @@
-"""Distance from each cell centre to the nearest feature of a vector layer (map units)."""
+"""Distance from each cell centre to the nearest feature of a vector layer (map units).
+
+Exact Euclidean distance to the vector geometry (not to rasterised cells), for any pixel
+shape. How: features are split into straight segments; the grid is cut into small tiles
+(see ``_tiles``). For a tile centre c at distance d(c) from the nearest segment, every cell
+x of the tile (|x - c| <= h, the half-diagonal) has d(x) <= d(c) + h, so its nearest
+segment lies within d(c) + 2h of c. One STRtree query per tile gives those candidates; the
+per-cell work is then a dense point-to-segment distance over (tiles, rows, cols,
+candidates) arrays, in float32 on tile-local coordinates (0.1 mm at 1 km) or float64.
+The point-segment terms are separable (column part + row part), which halves the work.
+Cells whose centre lies inside a polygon get 0.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +18,13 @@ from typing import Callable
 import numpy as np
 import shapely
 
-from geoprospect.errors import GeometryError
+from geoprospect.errors import ConfigError
+from geoprospect.evidence._tiles import default_workers, padded_batches, row_reporter, run_batches, tiling_for
+from geoprospect.evidence._vector import as_geometries, inside_mask, polygons_dissolved, segments, to_local
 from geoprospect.grid import GridSpec
+
+_BATCH_ELEMS = 1_000_000
+_FAR = 1e15  # padding segment: this far away (local units), never the nearest
 
 
 def distance_to_features(
@@ -17,33 +33,99 @@ def distance_to_features(
     *,
     block_rows: int = 256,
     progress: Callable[[int], None] | None = None,
+    tile: int = 32,
+    precision: str = "float32",
+    batch_elems: int = _BATCH_ELEMS,
+    workers: int | None = None,
 ) -> np.ndarray:
     """Exact Euclidean distance (map units) from every cell centre to the nearest geometry.
 
     Args:
-        geometries: shapely geometries (lines, polygons, points) in the grid's CRS.
-        grid: target grid.
-        block_rows: rows per block (bounds memory).
+        geometries: shapely geometries (lines, polygons, points; a GeoSeries/GeoDataFrame
+            works) in the grid's CRS.
+        grid: target grid (square or non-square pixels).
+        block_rows: kept for backward compatibility; memory is bounded by ``batch_elems``.
+        progress: called with a number of rows finished (summing to the grid height).
+        tile: tile side in cells (speed only; results do not depend on it).
+        precision: "float32" (default; tile-local, ~1e-7 relative) or "float64".
+        batch_elems: cells x candidates per batch (memory bound).
+        workers: threads (default: CPU count, at most 8).
 
     Returns:
         (rows, cols) float32; 0 inside polygons and on lines.
+
+    Raises:
+        GeometryError: empty layer, non-finite coordinates or an invalid polygon.
     """
-    geoms = np.asarray(getattr(geometries, "values", geometries), dtype=object)
-    geoms = geoms[~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)]
-    if geoms.size == 0:
-        raise GeometryError("no features to measure distances to")
-    origin = np.array([grid.transform.c, grid.transform.f])
-    # local origin for well-conditioned arithmetic with large projected coordinates
-    geoms = shapely.transform(geoms, lambda c: c - origin)
-    tree = shapely.STRtree(geoms)
+    if precision not in ("float32", "float64"):
+        raise ConfigError(f"precision must be 'float32' or 'float64', got {precision!r}")
+    geoms = as_geometries(geometries)
+    a, b = segments(to_local(geoms, grid))
     out = np.empty(grid.shape, dtype=np.float32)
-    for r0 in range(0, grid.height, block_rows):
-        h = min(block_rows, grid.height - r0)
-        pts = shapely.points(grid.cell_centers(r0, 0, h, grid.width) - origin)
-        idx_pt, idx_geom = tree.query_nearest(pts, all_matches=False, return_distance=False)
-        d = np.empty(pts.shape[0], dtype=np.float64)
-        d[idx_pt] = shapely.distance(pts[idx_pt], geoms[idx_geom])
-        out[r0 : r0 + h] = d.reshape(h, grid.width)
-        if progress is not None:
-            progress(h)
+    dtype = np.float64 if precision == "float64" else np.float32
+    tiling = tiling_for(grid, tile * max(grid.res), lo=4, hi=128)
+    centres = tiling.centres()
+    h = tiling.half_diagonal
+    seg = shapely.linestrings(np.stack([a, b], axis=1))
+    seg = np.where(shapely.is_valid_input(seg), seg, shapely.points(a))
+    tree = shapely.STRtree(seg)
+    cpts = shapely.points(centres)
+    # exact distance from each tile centre to the nearest segment
+    (ti, si), dc = tree.query_nearest(cpts, return_distance=True, all_matches=False)
+    d_c = np.empty(len(centres))
+    d_c[ti] = dc
+    pairs = tree.query(cpts, predicate="dwithin", distance=d_c + 2 * h + 1e-9 * (1 + d_c + h))
+    counts = np.bincount(pairs[0], minlength=len(centres))  # pairs are sorted by tile
+    s = a.shape[0]
+    a_pad = np.vstack([a, [[_FAR, _FAR]]])
+    d_pad = np.vstack([b - a, [[0.0, 0.0]]])
+    offs = tiling.cell_offsets()
+    ox = offs[: tiling.tc, 0]
+    oy = offs[:: tiling.tc, 1]
+    m = tiling.tr * tiling.tc
+    def work(ids, idx):
+        rel_a = a_pad[idx] - centres[ids][:, None, :]  # (B, C, 2) tile-local
+        d2 = _seg_dist2(ox, oy, rel_a, d_pad[idx], dtype)  # (B, tr, tc)
+        np.sqrt(d2, out=d2)
+        tiling.scatter(out[None], ids, d2.reshape(len(ids), m, 1).astype(np.float32, copy=False), [0])
+
+    run_batches(padded_batches(counts, pairs[1], s, batch_elems, m), work, workers or default_workers(),
+                row_reporter(progress, grid.height, tiling.n_tiles))
+    polys = polygons_dissolved(geoms)
+    if polys.size:
+        out[inside_mask(polys, grid)] = 0.0
     return out
+
+
+def _seg_dist2(ox, oy, rel_a, d, dtype) -> np.ndarray:
+    """Squared distance from tile cells to their nearest candidate segment.
+
+    ox (tc,), oy (tr,): cell-centre offsets; rel_a (B, C, 2) segment starts, d (B, C, 2)
+    segment vectors, all relative to each tile's centre. Returns (B, tr, tc) of ``dtype``.
+
+    Written out by hand (not shapely.distance, ~1 us per pair) because it runs for every
+    (cell, candidate) pair: 10^9 pairs on a 10,000 x 10,000 grid. Terms that depend on
+    the column only or the row only are computed on (B, tc, C) / (B, tr, C) and broadcast.
+    """
+    # layout (B, C, rows, cols): the final min over C combines contiguous slabs
+    ax = rel_a[:, :, None, 0].astype(dtype)  # (B, C, 1)
+    ay = rel_a[:, :, None, 1].astype(dtype)
+    dx = d[:, :, None, 0].astype(dtype)
+    dy = d[:, :, None, 1].astype(dtype)
+    l2 = dx * dx + dy * dy
+    with np.errstate(divide="ignore"):
+        inv = np.where(l2 > 0, 1.0 / l2, 0.0).astype(dtype)
+    ux = ox.astype(dtype)[None, None, :] - ax  # (B, C, tc): column part
+    uy = oy.astype(dtype)[None, None, :] - ay  # (B, C, tr): row part
+    sx = (ux * dx * inv)[:, :, None, :]  # (B, C, 1, tc)
+    sy = (uy * dy * inv)[:, :, :, None]  # (B, C, tr, 1)
+    t = sx + sy  # projection parameter along the segment, (B, C, tr, tc)
+    np.clip(t, 0.0, 1.0, out=t)
+    ex = t * dx[..., None]
+    np.subtract(ux[:, :, None, :], ex, out=ex)
+    np.square(ex, out=ex)
+    t *= dy[..., None]
+    np.subtract(uy[:, :, :, None], t, out=t)
+    np.square(t, out=t)
+    ex += t
+    return ex.min(axis=1)

@@ -120,31 +120,45 @@ def parse_numeric(series: pd.Series, *, path: Path, column: str, row_numbers: np
     return num.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def read_points(
+@dataclass
+class RawPoints:
+    """Point coordinates plus the attribute table as read, before element values are parsed.
+
+    Attributes:
+        table: attribute columns (CSV: every cell a string, empty = "").
+        xy: (N, 2) float64 coordinates in ``crs``.
+        crs: CRS of ``xy``.
+        rows: (N,) 1-based data row (CSV line number) or feature index of each point.
+        coord_cols: the CSV coordinate columns (empty for vector files).
+        dropped_rows: source rows skipped because they had no coordinates (``drop_missing_xy``).
+    """
+
+    table: pd.DataFrame
+    xy: np.ndarray
+    crs: CRS
+    rows: np.ndarray
+    coord_cols: set[str]
+    dropped_rows: list[int] = field(default_factory=list)
+
+
+def read_raw_points(
     path: str | Path,
-    elements: Sequence[str] | None = None,
     *,
     x_field: str | None = None,
     y_field: str | None = None,
     crs: object | None = None,
     layer: str | None = None,
-) -> PointTable:
-    """Read sample points and their element values.
+    drop_missing_xy: bool = False,
+) -> RawPoints:
+    """Read point coordinates and the raw attribute table (the first half of :func:`read_points`).
 
-    Args:
-        path: CSV (coordinate columns + element columns) or a vector file of points.
-        elements: element columns to keep; None keeps every numeric column but coordinates.
-        x_field, y_field: CSV coordinate columns (guessed from common names when None).
-        crs: CRS of the points; required for CSV, and for vector files without one.
-        layer: layer name in a multi-layer GeoPackage.
-
-    Returns:
-        A :class:`PointTable` in the points' own CRS (reproject with ``.to_crs``).
+    ``drop_missing_xy`` skips (and lists) CSV rows without coordinates instead of raising.
     """
     path = Path(path)
     if not path.exists():
         raise InputError("points file not found", path=path, hint="check the path (relative paths are resolved against the config's folder)")
     suffix = path.suffix.lower()
+    dropped: list[int] = []
     if suffix in VECTOR_SUFFIXES:
         import geopandas as gpd
 
@@ -186,7 +200,14 @@ def read_points(
         x = parse_numeric(table[xc], path=path, column=xc, row_numbers=rows)
         y = parse_numeric(table[yc], path=path, column=yc, row_numbers=rows)
         missing = ~(np.isfinite(x) & np.isfinite(y))
-        if missing.any():
+        if missing.any() and drop_missing_xy:
+            dropped = [int(r) for r in rows[missing]]
+            log.warning("%s: %d rows without coordinates skipped (lines %s)", path, len(dropped), dropped[:10])
+            keep = ~missing
+            table, rows, x, y = table[keep].reset_index(drop=True), rows[keep], x[keep], y[keep]
+            if len(table) == 0:
+                raise InputError("no row of the CSV has coordinates", path=path)
+        elif missing.any():
             raise InputError(
                 f"{int(missing.sum())} rows have no coordinates (first: line {int(rows[np.argmax(missing)])})",
                 path=path,
@@ -208,7 +229,41 @@ def read_points(
                 path=path,
                 hint="give the projected CRS the coordinates are in (e.g. --crs EPSG:32650)",
             )
+    return RawPoints(table, xy, pcrs, rows, coord_cols, dropped)
 
+
+def read_points(
+    path: str | Path,
+    elements: Sequence[str] | None = None,
+    *,
+    x_field: str | None = None,
+    y_field: str | None = None,
+    crs: object | None = None,
+    layer: str | None = None,
+) -> PointTable:
+    """Read sample points and their element values.
+
+    Args:
+        path: CSV (coordinate columns + element columns) or a vector file of points.
+        elements: element columns to keep; None keeps every numeric column but coordinates.
+        x_field, y_field: CSV coordinate columns (guessed from common names when None).
+        crs: CRS of the points; required for CSV, and for vector files without one.
+        layer: layer name in a multi-layer GeoPackage.
+
+    Returns:
+        A :class:`PointTable` in the points' own CRS (reproject with ``.to_crs``).
+    """
+    path = Path(path)
+    raw = read_raw_points(path, x_field=x_field, y_field=y_field, crs=crs, layer=layer)
+    table, xy, pcrs, rows = raw.table, raw.xy, raw.crs, raw.rows
+    elements = resolve_elements(table, elements, raw.coord_cols, path)
+    values = np.column_stack([parse_numeric(table[e], path=path, column=e, row_numbers=rows) for e in elements])
+    log.info("read %d points with %d elements from %s (%s)", len(xy), len(elements), path, pcrs.name)
+    return PointTable(xy, values, list(elements), pcrs, str(path), rows)
+
+
+def resolve_elements(table: pd.DataFrame, elements: Sequence[str] | None, coord_cols: set[str], path: Path) -> list[str]:
+    """Check the requested element columns exist (None = every mostly-numeric non-coordinate column)."""
     if elements is None:
         elements = [c for c in table.columns if c not in coord_cols and _mostly_numeric(table[c])]
         if not elements:
@@ -220,9 +275,7 @@ def read_points(
             path=path,
             hint="check --elements (names are case-sensitive)",
         )
-    values = np.column_stack([parse_numeric(table[e], path=path, column=e, row_numbers=rows) for e in elements])
-    log.info("read %d points with %d elements from %s (%s)", len(xy), len(elements), path, pcrs.name)
-    return PointTable(xy, values, list(elements), pcrs, str(path), rows)
+    return list(elements)
 
 
 def _mostly_numeric(s: pd.Series) -> bool:

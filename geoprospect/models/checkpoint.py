@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import platform
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -99,7 +100,15 @@ def load_checkpoint(folder: str | Path, band_names: Sequence[str] | None = None,
             path=folder,
             hint="predict on a stack built with the same layers, in the same order, as the training stack",
         )
-    model = build_model(meta.architecture, meta.in_channels, len(meta.class_names), meta.window_size, **meta.options)
+    from geoprospect.models.zoo import MODELS
+
+    # options that only seed weights (e.g. SKT's source checkpoint) are not needed to rebuild:
+    # the state_dict below holds the result
+    skip = set(getattr(MODELS.get(meta.architecture), "state_only_options", ()))
+    options = {k: v for k, v in meta.options.items() if k not in skip}
+    with warnings.catch_warnings():  # e.g. "SKT built without a source": the weights come next
+        warnings.simplefilter("ignore", UserWarning)
+        model = build_model(meta.architecture, meta.in_channels, len(meta.class_names), meta.window_size, **options)
     try:
         state = torch.load(folder / WEIGHTS, map_location=map_location, weights_only=True)
     except FileNotFoundError as exc:

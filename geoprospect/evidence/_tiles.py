@@ -1,0 +1,198 @@
+"""Square-ish tiles of a grid, for "candidate set per tile" computations.
+
+IDW, distance and density all evaluate, for every cell centre, a function of a few nearby
+features (samples, segments). The cell centres form a regular lattice, so instead of one
+spatial-index query per cell (9.4 M queries at 3072 x 3072), the grid is cut into tiles of a
+few dozen cells; one index query per tile gives a candidate set that provably contains
+every feature any cell of the tile can need, and the per-cell work becomes dense,
+vectorised arithmetic on (tiles, cells, candidates) arrays. Coordinates inside a tile are
+relative to the tile centre (well conditioned even for UTM northings).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from geoprospect.grid import GridSpec
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """A grid cut into ``ny x nx`` tiles of ``tr x tc`` cells (the last ones padded).
+
+    Coordinates are "local": map coordinates minus the grid's upper-left corner.
+    """
+
+    grid: GridSpec
+    tr: int
+    tc: int
+
+    @property
+    def ny(self) -> int:
+        return -(-self.grid.height // self.tr)
+
+    @property
+    def nx(self) -> int:
+        return -(-self.grid.width // self.tc)
+
+    @property
+    def n_tiles(self) -> int:
+        return self.ny * self.nx
+
+    @property
+    def half_diagonal(self) -> float:
+        """Largest distance (map units) from a tile centre to one of its cell centres."""
+        xres, yres = self.grid.res
+        return 0.5 * float(np.hypot((self.tc - 1) * xres, (self.tr - 1) * yres))
+
+    def centres(self) -> np.ndarray:
+        """(n_tiles, 2) local coordinates of tile centres, tile-row-major."""
+        xres, yres = self.grid.res
+        cx = (np.arange(self.nx) * self.tc + self.tc / 2.0) * xres
+        cy = -(np.arange(self.ny) * self.tr + self.tr / 2.0) * yres
+        xx, yy = np.meshgrid(cx, cy)
+        return np.column_stack([xx.ravel(), yy.ravel()])
+
+    def cell_offsets(self) -> np.ndarray:
+        """(tr*tc, 2) offsets of a tile's cell centres from the tile centre, row-major."""
+        xres, yres = self.grid.res
+        ox = (np.arange(self.tc) + 0.5 - self.tc / 2.0) * xres
+        oy = -(np.arange(self.tr) + 0.5 - self.tr / 2.0) * yres
+        xx, yy = np.meshgrid(ox, oy)
+        return np.column_stack([xx.ravel(), yy.ravel()])
+
+    def scatter(self, out: np.ndarray, ids: np.ndarray, res: np.ndarray, bands: list[int]) -> None:
+        """Write per-tile results ``res`` (B, tr*tc, E) of tiles ``ids`` into ``out[bands]`` ((.., rows, cols))."""
+        h, w = self.grid.height, self.grid.width
+        nyf, nxf = h // self.tr, w // self.tc
+        ty, tx = np.divmod(np.asarray(ids), self.nx)
+        full = (ty < nyf) & (tx < nxf)
+        blocks = res.reshape(-1, self.tr, self.tc, res.shape[-1]).transpose(0, 3, 1, 2)  # (B, E, tr, tc)
+        contiguous = list(bands) == list(range(bands[0], bands[0] + len(bands)))
+        if full.any():
+            groups = [(slice(bands[0], bands[0] + len(bands)), slice(None))] if contiguous else [(b, j) for j, b in enumerate(bands)]
+            for band, j in groups:
+                view = out[band, : nyf * self.tr, : nxf * self.tc]
+                view = view.reshape(view.shape[:-2] + (nyf, self.tr, nxf, self.tc))
+                if view.ndim == 5:
+                    view[:, ty[full], :, tx[full], :] = blocks[full][:, j]
+                else:
+                    view[ty[full], :, tx[full], :] = blocks[full][:, j]
+        for b in np.flatnonzero(~full):  # partial tiles on the right/bottom edge
+            r0, c0 = ty[b] * self.tr, tx[b] * self.tc
+            hh, ww = min(self.tr, h - r0), min(self.tc, w - c0)
+            out[bands, r0 : r0 + hh, c0 : c0 + ww] = blocks[b, :, :hh, :ww]
+
+    def untile(self, tiles: np.ndarray) -> np.ndarray:
+        """(n_tiles, tr*tc, E) per-tile results -> (E, height, width) raster."""
+        e = tiles.shape[-1]
+        t = tiles.reshape(self.ny, self.nx, self.tr, self.tc, e)
+        full = np.moveaxis(t, -1, 0).transpose(0, 1, 3, 2, 4).reshape(e, self.ny * self.tr, self.nx * self.tc)
+        return np.ascontiguousarray(full[:, : self.grid.height, : self.grid.width])
+
+
+def _pick(n: int, target: float, lo: int, hi: int) -> int:
+    """A tile size near ``target`` cells, preferring one that divides ``n`` (no partial tiles)."""
+    t = int(np.clip(round(target), lo, hi))
+    if t >= n:
+        return n
+    divs = [d for d in range(max(lo, int(t / 1.4)), min(hi, int(t * 1.4)) + 1) if n % d == 0]
+    return min(divs, key=lambda d: abs(d - t)) if divs else t
+
+
+def tiling_for(grid: GridSpec, side: float, *, lo: int = 4, hi: int = 64) -> Tiling:
+    """Tiles about ``side`` map units on a side (``lo``..``hi`` cells), square in map units."""
+    xres, yres = grid.res
+    return Tiling(grid, _pick(grid.height, side / yres, lo, hi), _pick(grid.width, side / xres, lo, hi))
+
+
+def csr_from_lists(cands: list) -> tuple[np.ndarray, np.ndarray]:
+    """A list of index lists -> (counts, flat) (compressed rows)."""
+    counts = np.fromiter(map(len, cands), dtype=np.int64, count=len(cands))
+    flat = np.fromiter(itertools.chain.from_iterable(cands), dtype=np.int64, count=int(counts.sum()))
+    return counts, flat
+
+
+def padded_batches(counts: np.ndarray, flat: np.ndarray, fill: int, max_elems: int, per_row: int):
+    """Group tiles with similar candidate counts; yield (tile_ids, (B, C) index array padded with ``fill``).
+
+    ``counts[t]`` candidates of tile t are ``flat[starts[t] : starts[t] + counts[t]]``.
+    ``per_row`` is the number of array elements one candidate costs per tile (cells per
+    tile); a batch holds about ``max_elems`` (B * per_row * C) elements at most.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    order = np.argsort(counts, kind="stable")
+    sorted_counts = counts[order]
+    i = 0
+    n = len(order)
+    while i < n:
+        c_min = max(int(sorted_counts[i]), 1)
+        # a batch spans counts up to 25 % (+4) above its first tile's, so padding stays small
+        hi = int(np.searchsorted(sorted_counts, 1.25 * c_min + 4, side="right"))
+        width = max(int(sorted_counts[min(hi, n) - 1]), 1)
+        b = max(1, max_elems // (per_row * width))
+        j = max(i + 1, min(n, i + b, hi))
+        ids = order[i:j]
+        width = max(int(sorted_counts[j - 1]), 1)
+        cnt = counts[ids]
+        pos = starts[ids][:, None] + np.arange(width)[None, :]
+        mask = np.arange(width)[None, :] < cnt[:, None]
+        idx = np.where(mask, flat[np.where(mask, pos, 0)] if flat.size else fill, fill)
+        yield ids, idx
+        i = j
+
+
+def default_workers() -> int:
+    """Threads for the dense kernels (numpy releases the GIL in its array loops)."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def run_batches(batches, work, workers: int, on_done=None) -> None:
+    """Call ``work(ids, idx)`` for every batch, on ``workers`` threads; ``on_done(n_tiles)`` after each.
+
+    Each call writes its own tiles (disjoint parts of the output), so no locking is
+    needed for the results; at most ``workers`` batches are in memory at a time.
+    """
+    lock = threading.Lock()
+
+    def task(batch):
+        work(*batch)
+        if on_done is not None:
+            with lock:
+                on_done(len(batch[0]))
+
+    if workers <= 1:
+        for batch in batches:
+            task(batch)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = []
+        for batch in batches:
+            pending.append(pool.submit(task, batch))
+            if len(pending) >= 2 * workers:
+                pending.pop(0).result()
+        for f in pending:
+            f.result()
+
+
+def row_reporter(progress, height: int, n_tiles: int):
+    """``on_done`` for run_batches: turns finished tiles into rows for ``progress(rows)``."""
+    if progress is None:
+        return None
+    state = [0, 0]
+
+    def on_done(n: int) -> None:
+        state[0] += n
+        rows = height * state[0] // n_tiles
+        if rows > state[1]:
+            progress(rows - state[1])
+            state[1] = rows
+
+    return on_done

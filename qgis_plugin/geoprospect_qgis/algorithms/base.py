@@ -1,0 +1,512 @@
+"""A declarative base for geoprospect algorithms: parameters in, ``geoprospect`` argv out.
+
+An algorithm is a small class that lists :class:`Arg` objects (a QGIS parameter plus how it
+becomes command-line arguments). The base class adds the parameters, checks them, builds the
+argv, runs the CLI through :mod:`..runner`, and loads the outputs with their styles.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+from urllib.parse import parse_qs, unquote, urlparse
+
+from qgis.core import (
+    Qgis,
+    QgsCoordinateReferenceSystem,
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingOutputFile,
+    QgsProcessingOutputFolder,
+    QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterCrs,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterDistance,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorDestination,
+    QgsProcessingParameterVectorLayer,
+    QgsProviderRegistry,
+    QgsRasterLayer,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtGui import QIcon
+
+from .. import runner
+from ..settings import executable_setting, pythonpath_setting
+
+PLUGIN_DIR = Path(__file__).resolve().parent.parent
+STYLE_DIR = PLUGIN_DIR / "styles"
+
+POSITIONAL = None  # Arg.flag for positional arguments
+
+
+def _advanced(param: QgsProcessingParameterDefinition) -> None:
+    flag = Qgis.ProcessingParameterFlag.Advanced if hasattr(Qgis, "ProcessingParameterFlag") else QgsProcessingParameterDefinition.FlagAdvanced
+    param.setFlags(param.flags() | flag)
+
+
+@dataclass
+class Arg:
+    """One QGIS parameter and how it maps to the CLI.
+
+    flag: the option (``--power``); None for a positional argument (kept in declaration order).
+    choices: the CLI values of an enum parameter, in the order of its options.
+    layer_flag: for vector inputs, the option that names the layer inside a GeoPackage.
+    style: for outputs, the QML style (``styles/<style>.qml``) used when the CLI wrote none.
+    result: for outputs, the key of the CLI's result line that holds the path (when it is not
+        the destination itself, e.g. files written inside an output folder).
+    to_argv: a custom mapping ``(alg, parameters, context, feedback) -> list[str]``.
+    """
+
+    param: QgsProcessingParameterDefinition
+    flag: str | None = None
+    help: str = ""
+    choices: Sequence[str] | None = None
+    advanced: bool = False
+    layer_flag: str | None = None
+    style: str | None = None
+    to_argv: Callable[..., list[str]] | None = None
+    skip_if_false: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.param.name()
+
+
+@dataclass
+class ResultOutput:
+    """An output reported on the CLI's result line (e.g. a file inside the output folder)."""
+
+    key: str  # key in the result line's "outputs"
+    description: str
+    kind: str = "file"  # raster | vector | file | folder
+    style: str | None = None
+    filename: str | None = None  # looked for in the output folder when the result line lacks the key
+
+
+class StylePostProcessor(QgsProcessingLayerPostProcessorInterface):
+    """Applies a QML style to a layer loaded after the algorithm ran."""
+
+    _keep: list["StylePostProcessor"] = []  # Python must keep them alive until QGIS calls them
+
+    def __init__(self, qml: str) -> None:
+        super().__init__()
+        self.qml = qml
+        StylePostProcessor._keep.append(self)
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API)
+        if layer is not None and self.qml and os.path.exists(self.qml):
+            layer.loadNamedStyle(self.qml)
+            layer.triggerRepaint()
+
+
+def style_for(path: str, style: str | None) -> str | None:
+    """The CLI's sidecar style (``out.qml`` beside ``out.tif``) or the plugin's own."""
+    side = os.path.splitext(path)[0] + ".qml"
+    if os.path.exists(side):
+        return side
+    if style and (STYLE_DIR / f"{style}.qml").exists():
+        return str(STYLE_DIR / f"{style}.qml")
+    return None
+
+
+def as_fields(alg, parameters, name, context) -> list[str]:
+    """Field names of a field parameter (parameterAsStrings on QGIS >= 3.40, else parameterAsFields)."""
+    if hasattr(alg, "parameterAsStrings"):
+        return list(alg.parameterAsStrings(parameters, name, context))
+    return list(alg.parameterAsFields(parameters, name, context))
+
+
+def file_path_of(layer) -> tuple[str, str | None]:
+    """(file path, layer name) of a file-based QGIS layer; ('', None) otherwise."""
+    if layer is None:
+        return "", None
+    prov = layer.providerType() if hasattr(layer, "providerType") else ""
+    if prov in {"ogr", "gdal"}:
+        parts = QgsProviderRegistry.instance().decodeUri(prov, layer.source())
+        return parts.get("path", "") or "", parts.get("layerName") or None
+    if prov == "delimitedtext":
+        url = urlparse(layer.source())
+        return unquote(url.path), None
+    return "", None
+
+
+def delimited_text_info(layer) -> dict[str, str] | None:
+    """For a delimited-text (CSV) layer: path, xField, yField, crs (authid)."""
+    if layer is None or layer.providerType() != "delimitedtext":
+        return None
+    url = urlparse(layer.source())
+    q = {k: v[0] for k, v in parse_qs(url.query).items()}
+    info = {"path": unquote(url.path), "xField": q.get("xField", ""), "yField": q.get("yField", "")}
+    info["crs"] = layer.crs().authid() if layer.crs().isValid() else q.get("crs", "")
+    return info
+
+
+class GeoprospectAlgorithm(QgsProcessingAlgorithm):
+    """Base class: subclasses set NAME, DISPLAY, COMMAND, HELP and implement ``arguments()``."""
+
+    NAME = ""
+    DISPLAY = ""
+    COMMAND = ""  # the CLI subcommand
+    HELP = ""
+    TAGS: Sequence[str] = ()
+    #: progress stages the CLI reports, in order (each gets a slice of the bar)
+    STAGES: Sequence[str] = ()
+    #: True when the CLI command does not exist yet (the algorithm then fails with a clear message)
+    PLANNED = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._args: list[Arg] = []
+
+    # ---- declaration -------------------------------------------------------------------
+    def arguments(self) -> list[Arg]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def result_outputs(self) -> list[ResultOutput]:
+        """Extra outputs taken from the CLI's result line."""
+        return []
+
+    # ---- QgsProcessingAlgorithm --------------------------------------------------------
+    def name(self) -> str:
+        return self.NAME
+
+    def displayName(self) -> str:  # noqa: N802
+        return self.DISPLAY
+
+    def group(self) -> str:
+        return ""
+
+    def groupId(self) -> str:  # noqa: N802
+        return ""
+
+    def tags(self) -> list[str]:
+        return ["geoprospect", "prospectivity", "mineral", *self.TAGS]
+
+    def icon(self) -> QIcon:
+        return QIcon(str(PLUGIN_DIR / "icon.svg"))
+
+    def createInstance(self):  # noqa: N802
+        return type(self)()
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        lines = [self.HELP.strip(), ""]
+        if self.PLANNED:
+            lines += [f"<b>Note:</b> the <code>geoprospect {self.COMMAND}</code> command is planned; with a geoprospect that lacks it this algorithm stops with a clear error.", ""]
+        lines.append(f"Runs <code>geoprospect {self.COMMAND}</code> in the environment named in Processing ▸ Options ▸ Providers ▸ geoprospect.")
+        lines.append("<ul>")
+        for a in self.arguments():
+            if a.help:
+                lines.append(f"<li><b>{a.param.description()}</b>: {a.help}</li>")
+        lines.append("</ul>")
+        return "\n".join(lines)
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self._args = self.arguments()
+        for a in self._args:
+            if a.help:
+                a.param.setHelp(a.help)
+            if a.advanced:
+                _advanced(a.param)
+            self.addParameter(a.param)
+        for r in self.result_outputs():
+            cls = {"folder": QgsProcessingOutputFolder, "file": QgsProcessingOutputFile}.get(r.kind, QgsProcessingOutputFile)
+            self.addOutput(cls(r.key.upper(), r.description))
+        self.addOutput(QgsProcessingOutputString("COMMAND", "geoprospect command line"))
+
+    # ---- checks ------------------------------------------------------------------------
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        ok, msg = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, msg
+        try:
+            self.check(parameters, context)
+            self.cli_prefix()
+        except (QgsProcessingException, runner.GeoprospectRunError) as exc:
+            return False, str(exc)
+        return True, ""
+
+    def check(self, parameters, context) -> None:
+        """Readable errors for bad values (missing fields, geographic grid CRS...)."""
+        for a in self._args or self.arguments():
+            p = a.param
+            if isinstance(p, QgsProcessingParameterField) and parameters.get(p.name()) not in (None, "", []):
+                parent = p.parentLayerParameterName()
+                layer = self.parameterAsVectorLayer(parameters, parent, context) if parent else None
+                if layer is None:
+                    src = self.parameterAsSource(parameters, parent, context) if parent else None
+                    fields = src.fields() if src is not None else None
+                else:
+                    fields = layer.fields()
+                if fields is not None:
+                    names = [f.name() for f in fields]
+                    for f in as_fields(self, parameters, p.name(), context):
+                        if f not in names:
+                            raise QgsProcessingException(
+                                f"{p.description()}: the field {f!r} is not in the input layer; its fields are: {', '.join(names)}"
+                            )
+            if isinstance(p, QgsProcessingParameterCrs) and parameters.get(p.name()) not in (None, ""):
+                crs = self.parameterAsCrs(parameters, p.name(), context)
+                if not crs.isValid():
+                    raise QgsProcessingException(f"{p.description()}: {parameters.get(p.name())!r} is not a valid CRS")
+                if crs.isGeographic() and getattr(self, "NEEDS_PROJECTED", True):
+                    raise QgsProcessingException(
+                        f"{p.description()}: {crs.authid() or crs.description()} is geographic (degrees). The grid needs a "
+                        "projected CRS in metres (e.g. the UTM zone of the study area, such as EPSG:32649) so that "
+                        "resolution, distances and search radii are in metres."
+                    )
+
+    # ---- running -----------------------------------------------------------------------
+    def cli_prefix(self) -> list[str]:
+        return runner.resolve_command(executable_setting())
+
+    def build_argv(self, parameters, context, feedback) -> list[str]:
+        positional: list[str] = []
+        options: list[str] = []
+        for a in self._args or self.arguments():
+            if a.to_argv is not None:
+                vals = a.to_argv(self, parameters, context, feedback)
+            else:
+                vals = self.default_argv(a, parameters, context, feedback)
+            if not vals:
+                continue
+            (positional if a.flag is None else options).extend(vals)
+        return [self.COMMAND, *positional, *options]
+
+    def default_argv(self, a: Arg, parameters, context, feedback) -> list[str]:
+        p, name = a.param, a.name
+        value = parameters.get(name)
+        if isinstance(p, (QgsProcessingParameterRasterDestination, QgsProcessingParameterVectorDestination)):
+            vals = [self.parameterAsOutputLayer(parameters, name, context)]
+        elif isinstance(p, QgsProcessingParameterFileDestination):
+            vals = [self.parameterAsFileOutput(parameters, name, context)]
+        elif isinstance(p, QgsProcessingParameterFolderDestination):
+            vals = [self.parameterAsFileOutput(parameters, name, context)]
+        elif value is None or value == "":
+            return []
+        elif isinstance(p, QgsProcessingParameterBoolean):
+            on = self.parameterAsBool(parameters, name, context)
+            return [a.flag] if on and a.flag else []
+        elif isinstance(p, QgsProcessingParameterEnum):
+            idx = self.parameterAsEnum(parameters, name, context)
+            vals = [str(a.choices[idx] if a.choices else p.options()[idx])]
+        elif isinstance(p, QgsProcessingParameterNumber):
+            if not isinstance(p, QgsProcessingParameterDistance) and p.dataType() == QgsProcessingParameterNumber.Integer:
+                vals = [str(self.parameterAsInt(parameters, name, context))]
+            else:
+                vals = [repr(self.parameterAsDouble(parameters, name, context))]
+        elif isinstance(p, QgsProcessingParameterField):
+            fields = as_fields(self, parameters, name, context)
+            if not fields:
+                return []
+            vals = [",".join(fields)]
+        elif isinstance(p, QgsProcessingParameterCrs):
+            crs = self.parameterAsCrs(parameters, name, context)
+            if not crs.isValid():
+                return []
+            vals = [crs.authid() or crs.toWkt()]
+        elif isinstance(p, QgsProcessingParameterRasterLayer):
+            layer = self.parameterAsRasterLayer(parameters, name, context)
+            path, _ = file_path_of(layer)
+            if not path:
+                raise QgsProcessingException(f"{p.description()}: the raster must be a file GDAL can read (got {value!r})")
+            vals = [path]
+        elif isinstance(p, QgsProcessingParameterMultipleLayers):
+            vals = []
+            for layer in self.parameterAsLayerList(parameters, name, context):
+                path, _ = file_path_of(layer)
+                if not path:
+                    raise QgsProcessingException(f"{p.description()}: layer {layer.name()!r} is not a file-based raster")
+                vals.append(path)
+        elif isinstance(p, (QgsProcessingParameterFeatureSource, QgsProcessingParameterVectorLayer)):
+            path, layer_name = self.parameterAsCompatibleSourceLayerPathAndLayerName(
+                parameters, name, context, ["gpkg", "shp", "geojson", "fgb"], "gpkg", feedback
+            )
+            vals = [path]
+            if layer_name and a.layer_flag:
+                return ([path] if a.flag is None else [a.flag, path]) + [a.layer_flag, layer_name]
+        elif isinstance(p, QgsProcessingParameterFile):
+            vals = [self.parameterAsFile(parameters, name, context)]
+        elif isinstance(p, QgsProcessingParameterString):
+            vals = [self.parameterAsString(parameters, name, context)]
+        else:
+            vals = [str(value)]
+        return vals if a.flag is None else [a.flag, *vals]
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        self._args = self._args or self.arguments()
+        try:
+            prefix = self.cli_prefix()
+        except runner.GeoprospectRunError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+        args = self.build_argv(parameters, context, feedback)
+        destinations = self.destination_paths(parameters, context)
+        existed = {p for p in destinations.values() if os.path.exists(p)}
+
+        def cleanup() -> None:
+            # The CLI writes atomically, so a stopped run leaves nothing; a file that a killed
+            # (not terminated) process left behind under a destination name is removed here.
+            for p in destinations.values():
+                if p not in existed and os.path.isfile(p):
+                    try:
+                        os.remove(p)
+                    except OSError:
+                        pass
+
+        try:
+            result = runner.run_cli(
+                prefix,
+                args,
+                feedback,
+                stages=self.STAGES,
+                env=runner.child_environment(pythonpath_setting()),
+                cleanup=cleanup,
+            )
+        except runner.CancelledError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+        except runner.GeoprospectRunError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+        feedback.pushInfo(f"geoprospect {self.COMMAND} finished in {result.seconds:.1f} s")
+        results: dict[str, Any] = {"COMMAND": " ".join(prefix + ["--progress", "json"] + args)}
+        for a in self._args:
+            if a.name in destinations:
+                path = destinations[a.name]
+                results[a.name] = path
+                self.style_output(path, a.style, context)
+        folder = result.outputs.get("output") or results.get("OUTPUT")
+        for r in self.result_outputs():
+            path = result.outputs.get(r.key)
+            if not path and r.filename and folder and os.path.isdir(str(folder)):
+                cand = os.path.join(str(folder), r.filename)
+                path = cand if os.path.exists(cand) else None
+            results[r.key.upper()] = path
+            if path and os.path.exists(path) and r.kind in {"raster", "vector"}:
+                self.load_output(path, r.description, r.style, context)
+            elif path and r.kind == "file":
+                feedback.pushInfo(f"{r.description}: {path}")
+        known = {r.key for r in self.result_outputs()}
+        for key, path in result.outputs.items():
+            if key not in known:
+                feedback.pushInfo(f"{key}: {path}")
+        return results
+
+    def destination_paths(self, parameters, context) -> dict[str, str]:
+        out = {}
+        for a in self._args:
+            p = a.param
+            if isinstance(p, (QgsProcessingParameterRasterDestination, QgsProcessingParameterVectorDestination)):
+                out[a.name] = self.parameterAsOutputLayer(parameters, a.name, context)
+            elif isinstance(p, (QgsProcessingParameterFileDestination, QgsProcessingParameterFolderDestination)):
+                out[a.name] = self.parameterAsFileOutput(parameters, a.name, context)
+        return out
+
+    def style_output(self, path: str, style: str | None, context: QgsProcessingContext) -> None:
+        """Attach the QML style to an output QGIS will load (when the user asked for it)."""
+        qml = style_for(path, style)
+        if qml and context.willLoadLayerOnCompletion(path):
+            context.layerToLoadOnCompletionDetails(path).setPostProcessor(StylePostProcessor(qml))
+
+    def load_output(self, path: str, name: str, style: str | None, context: QgsProcessingContext) -> None:
+        """Add a file reported by the CLI to the project when the run ends, with its style."""
+        details = QgsProcessingContext.LayerDetails(name, context.project(), name)
+        qml = style_for(path, style)
+        if qml:
+            details.setPostProcessor(StylePostProcessor(qml))
+        context.addLayerToLoadOnCompletion(path, details)
+
+
+# ---- helpers for declaring parameters ------------------------------------------------------
+
+def points_to_argv(input_name: str, x_name: str, y_name: str, crs_name: str | None = None):
+    """Map a point-layer input to ``POINTS [--x-field F --y-field F --crs CRS] [--layer L]``.
+
+    A CSV loaded as a delimited-text layer is passed as the CSV itself (with its x/y columns and
+    CRS); any other layer is passed as its file, or exported to a temporary GeoPackage first.
+    """
+
+    def fn(alg: GeoprospectAlgorithm, parameters, context, feedback) -> list[str]:
+        layer = alg.parameterAsVectorLayer(parameters, input_name, context)
+        xs = as_fields(alg, parameters, x_name, context) if parameters.get(x_name) else []
+        ys = as_fields(alg, parameters, y_name, context) if parameters.get(y_name) else []
+        info = delimited_text_info(layer)
+        crs = None
+        if crs_name and parameters.get(crs_name):
+            c = alg.parameterAsCrs(parameters, crs_name, context)
+            crs = c.authid() if c.isValid() else None
+        if info is not None:
+            argv = [info["path"]]
+            xf = xs[0] if xs else info["xField"]
+            yf = ys[0] if ys else info["yField"]
+            if xf:
+                argv += ["--x-field", xf]
+            if yf:
+                argv += ["--y-field", yf]
+            crs = crs or info["crs"]
+            if crs:
+                argv += ["--crs", crs]
+            return argv
+        path, layer_name = alg.parameterAsCompatibleSourceLayerPathAndLayerName(
+            parameters, input_name, context, ["gpkg", "shp", "geojson", "fgb", "csv"], "gpkg", feedback
+        )
+        argv = [path]
+        if path.lower().endswith(".csv"):
+            if xs:
+                argv += ["--x-field", xs[0]]
+            if ys:
+                argv += ["--y-field", ys[0]]
+            if not crs and layer is not None and layer.crs().isValid():
+                crs = layer.crs().authid()
+        if crs:
+            argv += ["--crs", crs]
+        if layer_name:
+            argv += ["--layer", layer_name]
+        return argv
+
+    return fn
+
+
+def grid_to_argv(template: str, extent: str, resolution: str, grid_crs: str):
+    """``--template RASTER`` when a template is given, else ``--bounds … --resolution R --grid-crs CRS``."""
+
+    def fn(alg: GeoprospectAlgorithm, parameters, context, feedback) -> list[str]:
+        if parameters.get(template):
+            layer = alg.parameterAsRasterLayer(parameters, template, context)
+            path, _ = file_path_of(layer)
+            if not path:
+                raise QgsProcessingException("Grid template: the raster must be a file GDAL can read")
+            return ["--template", path]
+        crs = alg.parameterAsCrs(parameters, grid_crs, context) if parameters.get(grid_crs) else QgsCoordinateReferenceSystem()
+        argv: list[str] = []
+        if parameters.get(extent):
+            r = alg.parameterAsExtent(parameters, extent, context, crs if crs.isValid() else QgsCoordinateReferenceSystem())
+            if not r.isEmpty():
+                argv += ["--bounds", *(repr(v) for v in (r.xMinimum(), r.yMinimum(), r.xMaximum(), r.yMaximum()))]
+        if parameters.get(resolution) not in (None, "", 0):
+            argv += ["--resolution", repr(alg.parameterAsDouble(parameters, resolution, context))]
+        if crs.isValid():
+            argv += ["--grid-crs", crs.authid() or crs.toWkt()]
+        return argv
+
+    return fn
+
+
+def no_argv(*_args, **_kw) -> list[str]:
+    """For parameters consumed by another Arg's mapping (x/y fields, grid extent...)."""
+    return []
