@@ -77,7 +77,12 @@ def test_stack_dataarray_is_lazy_and_georeferenced(stacks, client):
     assert arr.chunks == ((4,), (64, 64, 64, 8), (64, 64, 52))
     assert arr.rio.crs.to_epsg() == 3577 and tuple(arr.rio.transform())[:6] == tuple(grid.transform)[:6]
     assert list(arr["band"].values) == ["a", "b", "c", "faults"]
-    assert np.array_equal(arr.compute().values, read_stack(local.path).data, equal_nan=True)
+    ref = read_stack(local.path).data
+    got = arr.compute().values
+    # other chunks than the local file's blocks: float32 distances may differ by rounding (< 1 mm)
+    assert np.array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-3)
+    assert np.array_equal(got[:3], ref[:3], equal_nan=True)
 
 
 def test_dask_prediction_equals_single_machine(stacks, client):

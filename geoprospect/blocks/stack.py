@@ -68,7 +68,20 @@ class _IDW:
     def __call__(self, g: GridSpec) -> np.ndarray:
         from geoprospect.evidence.idw import idw
 
-        return idw(self.xy, self.values, g, block_rows=_rows(g), **self.kwargs)
+        if g.contains(self.xy[:, 0], self.xy[:, 1]).any():
+            return idw(self.xy, self.values, g, block_rows=_rows(g), **self.kwargs)
+        # idw() refuses a grid with no sample inside (a guard against CRS mistakes, right for a
+        # whole map, wrong for one block of it): widen the block to the nearest sample's cell,
+        # interpolate there and crop (cells are independent, so the block's values are exact)
+        r, c = g.rowcol(self.xy[:, 0], self.xy[:, 1])
+        dr = np.where(r < 0, -r, np.maximum(r - (g.height - 1), 0))
+        dc = np.where(c < 0, -c, np.maximum(c - (g.width - 1), 0))
+        i = int(np.argmin(np.maximum(dr, dc)))
+        r0, c0 = min(0, int(r[i])), min(0, int(c[i]))
+        r1, c1 = max(g.height, int(r[i]) + 1), max(g.width, int(c[i]) + 1)
+        big = GridSpec(g.crs, g.window_transform(r0, c0), c1 - c0, r1 - r0)
+        out = idw(self.xy, self.values, big, block_rows=_rows(big), **self.kwargs)
+        return out[:, -r0 : -r0 + g.height, -c0 : -c0 + g.width]
 
 
 class _Distance:
@@ -81,6 +94,51 @@ class _Distance:
         from geoprospect.evidence.distance import distance_to_features
 
         return distance_to_features(self.geoms, g, block_rows=_rows(g))
+
+
+class _Density:
+    """Picklable feature-density block function (an exact kernel of global features: no halo)."""
+
+    def __init__(self, geoms: np.ndarray, radius: float) -> None:
+        self.geoms, self.radius = geoms, radius
+
+    def __call__(self, g: GridSpec) -> np.ndarray:
+        from geoprospect.evidence.density import feature_density
+
+        return feature_density(self.geoms, g, self.radius)
+
+
+class _Categorical:
+    """Picklable one-hot block function with the classes fixed for the whole map."""
+
+    def __init__(self, polygons, field: str, classes: list, kwargs: dict) -> None:
+        self.polygons, self.field, self.classes, self.kwargs = polygons, field, classes, kwargs
+
+    def __call__(self, g: GridSpec) -> np.ndarray:
+        from geoprospect.evidence.categorical import categorical_bands
+
+        return categorical_bands(self.polygons, g, self.field, classes=self.classes, **self.kwargs)[0]
+
+
+def density_layer(geometries: object, name: str, radius: float, *, provenance: str = "") -> BlockLayer:
+    """Feature length/area/count within ``radius`` per unit area (geoprospect.evidence.density)."""
+    geoms = np.asarray(getattr(geometries, "values", geometries), dtype=object)
+    return BlockLayer([name], _Density(geoms, float(radius)), 0, {name: provenance} if provenance else {})
+
+
+def categorical_layer(polygons, grid: GridSpec, field: str, *, classes: Sequence[object] | None = None, all_touched: bool = False, outside: float = 0.0) -> BlockLayer:
+    """One 0/1 band per class of ``field`` (geoprospect.evidence.categorical); the classes are
+    taken from the whole layer (not per block), so every block has the same bands."""
+    from geoprospect.evidence.categorical import categorical_bands
+
+    if classes is None:
+        if field not in polygons.columns:
+            raise InputError(f"no column {field!r} in the polygons", hint=f"columns: {', '.join(map(str, polygons.columns))}")
+        classes = sorted(polygons[field].dropna().unique().tolist())
+    kw = dict(all_touched=all_touched, outside=outside)
+    one = GridSpec(grid.crs, grid.transform, 1, 1)
+    names = categorical_bands(polygons, one, field, classes=list(classes), **kw)[1]
+    return BlockLayer(list(names), _Categorical(polygons, field, list(classes), kw), 0, {n: f"{field} polygons" for n in names})
 
 
 def idw_layer(xy: np.ndarray, values: np.ndarray, names: Sequence[str], *, power: float = 2.0, neighbors: int | None = 12, radius: float | None = None, min_points: int = 1, smoothing: float = 0.0, provenance: dict | None = None) -> BlockLayer:
