@@ -26,8 +26,12 @@ CACHE_MB = 256  # GDAL block cache while writing (GDAL's default is 5 % of RAM)
 
 
 def gdal_env(cache_mb: int = CACHE_MB) -> rasterio.Env:
-    """A rasterio environment with a bounded GDAL cache."""
-    return rasterio.Env(GDAL_CACHEMAX=int(cache_mb))
+    """A rasterio environment with a bounded GDAL cache.
+
+    rasterio hands an integer GDAL_CACHEMAX to GDALSetCacheMax, i.e. in BYTES (a bare 256
+    would be a 256-byte cache, and every tile would be recompressed over and over).
+    """
+    return rasterio.Env(GDAL_CACHEMAX=int(cache_mb) * 2**20)
 
 
 def create_raster(path: Path, grid: GridSpec, band_names: Sequence[str], *, nodata: float = NODATA, tags: dict | None = None, band_tags: Sequence[dict] | None = None, sparse: bool = False) -> None:
