@@ -332,7 +332,8 @@ def evaluate(prospectivity, windows_path, deposits, deposits_layer, out):
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: the config's `output`, ./geoprospect-out).")
 @click.option("--overwrite", is_flag=True, help="Replace the outputs of an earlier run in the output folder.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last finished stage.")
-def run(config, out, overwrite, resume):
+@click.option("--dask-scheduler", metavar="ADDRESS", help="Send the stack and prediction stages to a dask cluster (tcp://host:8786, or local / local:N); overrides compute.dask_scheduler.")
+def run(config, out, overwrite, resume, dask_scheduler):
     """Run the whole pipeline from CONFIG (YAML); without CONFIG, on the bundled sample data.
 
     Writes stack.tif, windows.gpkg, model/, prospectivity.tif, scores.gpkg, metrics.json,
@@ -346,6 +347,8 @@ def run(config, out, overwrite, resume):
 
         cfg_path = config or sample_config_path()
         cfg = load_config(cfg_path)
+        if dask_scheduler:
+            cfg.compute.dask_scheduler = dask_scheduler
         target = out or (cfg.output if cfg.output.is_absolute() else Path.cwd() / cfg.output)
         m = run_pipeline(cfg, target, overwrite=overwrite, resume=resume)
         d = m["metrics"]

@@ -152,6 +152,12 @@ class PredictConfig(_Strict):
     batch_size: int = Field(256, ge=1)
 
 
+class ComputeConfig(_Strict):
+    dask_scheduler: Optional[str] = Field(None, description="dask scheduler address (tcp://host:8786) or local / local:N; null = this machine, block by block")
+    block_size: int = Field(1024, ge=16, description="block (and dask chunk) side in pixels; memory scales with its square")
+    prefetch: int = Field(2, ge=0, description="batches read ahead by the background reader while predicting (0 = none)")
+
+
 class RunConfig(_Strict):
     """Everything `geoprospect run` needs."""
 
@@ -167,6 +173,7 @@ class RunConfig(_Strict):
     windows: WindowsConfig = WindowsConfig()
     train: TrainConfigModel = TrainConfigModel()
     predict: PredictConfig = PredictConfig()
+    compute: ComputeConfig = ComputeConfig()
 
     @field_validator("vectors")
     @classmethod

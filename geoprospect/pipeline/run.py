@@ -82,13 +82,14 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     import torch
 
     from geoprospect.evaluation.evaluate import evaluate_prediction, read_prediction
-    from geoprospect.evidence.stack import build_stack
+    from geoprospect.blocks.stack import pipeline_layers
+    from geoprospect.distributed.engine import Engine
     from geoprospect.io.rasters import read_stack
     from geoprospect.models.checkpoint import ModelMeta, load_checkpoint, save_checkpoint, versions
     from geoprospect.models.zoo import build_model
     from geoprospect.pipeline import stages
     from geoprospect.plotting import plot_map
-    from geoprospect.prediction.predict import predict_stack, window_scores, write_prediction
+    from geoprospect.prediction.predict import window_scores, write_prediction
     from geoprospect.training.trainer import TrainConfig, train_model
     from geoprospect.windows.dataset import WindowDataset, normalise
     from geoprospect.windows.tiling import make_windows, read_windows, write_windows
@@ -101,12 +102,14 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
         raise OutputError(f"cannot create the output folder ({exc.strerror})", path=out, hint="choose a folder you can write to") from exc
     remove_stale_temps(out)  # left by a run killed mid-write: never a finished output
     cfg_json = json.loads(cfg.model_dump_json())
-    state = _State(out, hashlib.sha256(json.dumps(cfg_json, sort_keys=True).encode()).hexdigest(), resume)
+    # where the work runs (compute) does not change the results: left out of the resume hash
+    state = _State(out, hashlib.sha256(json.dumps({k: v for k, v in cfg_json.items() if k != "compute"}, sort_keys=True).encode()).hexdigest(), resume)
     if not state.done and (out / TRAIN_DIR).exists():
         shutil.rmtree(out / TRAIN_DIR, ignore_errors=True)  # from another configuration or a fresh start
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     log.info("run %r -> %s", cfg.name, out)
+    engine = Engine(cfg.compute.dask_scheduler, cfg.compute.block_size, cfg.compute.prefetch)
 
     # -- grid, points, deposits (cheap; always redone) --------------------------------------
     t = time.perf_counter()
@@ -123,18 +126,9 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
         log.info("resume: stack.tif already built")
         stack = read_stack(out / "stack.tif")
     else:
-        pts = stages.log10_values(points) if cfg.points.log10 else points
-        arr = stages.interpolate(pts, grid, **cfg.idw.model_dump())
-        layers = []
-        prov = {}
-        for e, name in enumerate(pts.elements):
-            band = f"log10_{name}" if cfg.points.log10 else name
-            layers.append((band, arr[e]))
-            prov[band] = f"IDW power={cfg.idw.power} k={cfg.idw.neighbors} radius={cfg.idw.radius} of {'log10 ' if cfg.points.log10 else ''}{name} from {Path(points.source).name}"
-        for v in cfg.vectors:
-            layers.append((v.name, stages.distance_layer(v.path, grid, layer=v.layer, crs=v.crs, name=v.name)))
-            prov[v.name] = f"distance to nearest feature of {v.path.name} (map units)"
-        stack = build_stack(layers, grid, out / "stack.tif", provenance=prov)
+        # block by block (or on dask): memory bounded by compute.block_size, not by the map
+        engine.build_stack(pipeline_layers(cfg, points, grid), grid, out / "stack.tif")
+        stack = read_stack(out / "stack.tif")
         state.mark("stack", {"bands": stack.band_names})
     timings["stack"] = time.perf_counter() - t
 
@@ -201,12 +195,14 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     if state.finished("predict", out, ["prospectivity.tif", "scores.gpkg"]):
         pred = read_prediction(out / "prospectivity.tif")
     else:
-        pred = predict_stack(model, stack, mean, std, size=w.size, stride=w.stride, min_valid=w.min_valid, batch_size=cfg.predict.batch_size, device=tc.device)
+        pred = engine.predict(model, out / "stack.tif", mean, std, size=w.size, stride=w.stride, min_valid=w.min_valid, batch_size=cfg.predict.batch_size, device=tc.device)
         write_prediction(pred, out / "prospectivity.tif", model_name=tc.model)
         scores = window_scores(pred, grid, windows)
         write_windows(scores, out / "scores.gpkg", layer="scores")
         state.mark("predict", {"seconds": pred.seconds})
     timings["predict"] = time.perf_counter() - t
+    compute_info = engine.describe()
+    engine.close()
 
     # -- evaluation and figure -----------------------------------------------------------------
     t = time.perf_counter()
@@ -234,6 +230,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
         "grid": grid.to_dict(),
         "bands": stack.band_names,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "compute": compute_info,
         "metrics": metrics,
         "outputs": sorted(p.name for p in out.iterdir() if not p.name.startswith(".")),
     }

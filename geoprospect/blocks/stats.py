@@ -1,0 +1,53 @@
+"""Per-band statistics accumulated block by block (Chan et al.'s parallel mean/variance merge)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class RunningStats:
+    """count, mean, sum of squared deviations (m2), min and max of the finite values seen (float64)."""
+
+    count: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    min: float = math.inf
+    max: float = -math.inf
+
+    @classmethod
+    def of(cls, band: np.ndarray) -> "RunningStats":
+        v = band[np.isfinite(band)].astype(np.float64)
+        if v.size == 0:
+            return cls()
+        m = float(v.mean())
+        return cls(int(v.size), m, float(((v - m) ** 2).sum()), float(v.min()), float(v.max()))
+
+    def merge(self, other: "RunningStats") -> "RunningStats":
+        """Combined statistics of both sets of values (returns a new object)."""
+        if other.count == 0:
+            return RunningStats(self.count, self.mean, self.m2, self.min, self.max)
+        if self.count == 0:
+            return RunningStats(other.count, other.mean, other.m2, other.min, other.max)
+        n = self.count + other.count
+        d = other.mean - self.mean
+        return RunningStats(n, self.mean + d * other.count / n, self.m2 + other.m2 + d * d * self.count * other.count / n, min(self.min, other.min), max(self.max, other.max))
+
+    def to_dict(self) -> dict[str, float]:
+        """Same keys as geoprospect.io.rasters.band_stats (population std)."""
+        if self.count == 0:
+            return {"min": float("nan"), "max": float("nan"), "mean": float("nan"), "std": float("nan"), "valid": 0}
+        return {"min": self.min, "max": self.max, "mean": self.mean, "std": math.sqrt(self.m2 / self.count), "valid": self.count}
+
+
+def merge_all(parts: list[list[RunningStats]]) -> list[RunningStats]:
+    """Merge per-block lists of per-band statistics into one list per band."""
+    if not parts:
+        return []
+    out = [RunningStats() for _ in parts[0]]
+    for p in parts:
+        out = [a.merge(b) for a, b in zip(out, p)]
+    return out

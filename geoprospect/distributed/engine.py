@@ -1,0 +1,83 @@
+"""Run the scalable stages locally (block by block) or on a dask cluster, as configured."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from pathlib import Path
+from typing import Sequence
+
+from geoprospect.blocks.stack import BlockLayer, StackFile
+from geoprospect.grid import GridSpec
+from geoprospect.prediction.predict import Prediction
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    """Dispatches stack building and prediction.
+
+    Args:
+        dask_scheduler: None (this machine, block by block, as before), a scheduler address
+            (``tcp://host:8786``) or ``local`` / ``local:N`` (a LocalCluster on this machine).
+        block_size: block (and dask chunk) side in pixels.
+        prefetch: batches read ahead by the background reader (local prediction).
+        client: an existing ``distributed.Client`` to use instead of ``dask_scheduler``.
+    """
+
+    def __init__(self, dask_scheduler: str | None = None, block_size: int = 1024, prefetch: int = 2, client=None) -> None:
+        self.address = dask_scheduler
+        self.block_size = int(block_size)
+        self.prefetch = int(prefetch)
+        self._client = client
+        self._own: list = []
+        self._fin = weakref.finalize(self, Engine._close_all, self._own)
+
+    @property
+    def distributed(self) -> bool:
+        return self._client is not None or bool(self.address)
+
+    @property
+    def client(self):
+        if self._client is None and self.address:
+            from geoprospect.distributed.client import connect
+
+            self._client, cluster = connect(self.address)
+            self._own.append(self._client)
+            if cluster is not None:
+                self._own.append(cluster)
+        return self._client
+
+    def describe(self) -> dict:
+        return {"engine": "dask" if self.distributed else "blocks", "scheduler": self.address or (getattr(self._client, "scheduler", None) and self._client.scheduler.address), "block_size": self.block_size}
+
+    def build_stack(self, layers: Sequence[BlockLayer], grid: GridSpec, out: str | Path) -> StackFile:
+        if self.distributed:
+            from geoprospect.distributed.stack import build_stack_dask
+
+            return build_stack_dask(layers, grid, out, block_size=self.block_size, client=self.client)
+        from geoprospect.blocks.stack import build_stack_blocks
+
+        return build_stack_blocks(layers, grid, out, block_size=self.block_size)
+
+    def predict(self, model, stack_path: str | Path, mean, std, *, size: int, stride: int, min_valid: float = 0.5, batch_size: int = 256, device: str = "auto") -> Prediction:
+        if self.distributed:
+            from geoprospect.distributed.predict import predict_dask
+
+            return predict_dask(model, stack_path, mean, std, size=size, stride=stride, min_valid=min_valid, batch_size=batch_size, device=device, block_size=self.block_size, client=self.client)
+        from geoprospect.blocks.predict import predict_blocks
+
+        return predict_blocks(model, stack_path, mean, std, size=size, stride=stride, min_valid=min_valid, batch_size=batch_size, device=device, block_size=self.block_size, prefetch=self.prefetch)
+
+    @staticmethod
+    def _close_all(objs: list) -> None:
+        for o in objs:
+            try:
+                o.close()
+            except Exception:  # pragma: no cover - best effort at shutdown
+                pass
+        objs.clear()
+
+    def close(self) -> None:
+        """Close a client/cluster this engine started (an injected client is left open)."""
+        self._fin()
