@@ -151,7 +151,8 @@ class SelectionResult:
         s = self.settings
         head = [
             "# Element selection (AUC, Hanley-McNeil S_AUC, Z_AUC)", "",
-            f"Positives: samples within {s.get('distance')} map units of a deposit. Score: {s.get('score')}; "
+            f"Positives: samples within {s.get('distance')} map units of a deposit"
+            + (f" ({s['deposits']})" if "training" in str(s.get("deposits", "")) else "") + f". Score: {s.get('score')}; "
             f"SVM: {s.get('svm')}. Critical Z_AUC: {s.get('z_crit')}.", "",
         ]
         return "\n".join(head + lines + ["", f"Selected ({len(self.selected)}): {', '.join(self.selected) or 'none'}"]) + "\n"

@@ -117,6 +117,11 @@ def write_map_products(
     if scores:
         from geoprospect.report.html import write_report
 
+        element_table = None
+        if (out / "element_selection.csv").exists():  # written by the run's element selection
+            import pandas as pd
+
+            element_table = pd.read_csv(out / "element_selection.csv").to_dict("records")
         write_report(
             out / "report",
             title=title,
@@ -130,6 +135,7 @@ def write_map_products(
             history=history,
             targets=targets,
             settings=settings,
+            element_table=element_table,
             notes=["Capture on full-resolution cells of the held-out block only (the training deposits are not counted)."],
         )
     log.info("map products: %d high cells, %d targets", metrics["classes"]["cells"]["high"], metrics["targets"]["n"])
