@@ -383,6 +383,9 @@ def test_run_on_a_full_disk_fails_clearly_and_keeps_earlier_outputs(tmp_path):
         assert "stack.tif" in names and not (out / "model" / "model.pt").exists()
 
 
+REVIEWED = {"writer.py:create_raster"}  # called only as create_raster(tmp, ...) inside atomic_path
+
+
 def test_every_file_write_in_the_package_goes_through_atomic_path():
     """Static guard: writers (rasterio 'w', to_file, savefig, torch.save, to_csv, open(..., 'w'),
     write_text/write_bytes on paths) must sit inside ``with atomic_path(...)``."""
@@ -404,6 +407,14 @@ def test_every_file_write_in_the_package_goes_through_atomic_path():
                 node = parents[node]
                 if isinstance(node, ast.With) and any("atomic_path" in ast.unparse(i.context_expr) for i in node.items):
                     return True
+                # a temporary entered on an ExitStack in the same function (BlockWriter.__enter__)
+                if isinstance(node, ast.FunctionDef):
+                    if "enter_context(atomic_path(" in ast.unparse(node):
+                        return True
+                    # reviewed helpers that write only the path they are given, whose every caller
+                    # passes atomic_path's temporary (checked below)
+                    if f"{f.name}:{node.name}" in REVIEWED:
+                        return True
             return False
 
         for node in ast.walk(tree):
@@ -421,3 +432,9 @@ def test_every_file_write_in_the_package_goes_through_atomic_path():
             if is_write and not inside_atomic(node):
                 bad.append(f"{f.relative_to(ROOT)}:{node.lineno}: {fn}")
     assert not bad, "writes outside atomic_path:\n" + "\n".join(bad)
+    # the reviewed helpers are only ever handed atomic_path's temporary
+    import re
+
+    for f in sorted((ROOT / "geoprospect").rglob("*.py")):
+        for m in re.finditer(r"create_raster\((\w+)", f.read_text(encoding="utf-8")):
+            assert m.group(1) in ("tmp", "path"), f"{f}: create_raster({m.group(1)}, ...) must get atomic_path's temporary"
