@@ -274,22 +274,30 @@ def train(ctx, stack_path, windows_path, out, model, epochs, batch_size, lr, opt
 @click.option("--windows", "windows_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Window index to join labels/splits into the scores.")
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @click.option("--min-valid", type=float, default=0.5, show_default=True)
+@click.option("--block-size", type=int, default=1024, show_default=True, help="Stack block side in pixels read at a time (memory scales with its square).")
 @click.option("--device", default="auto", show_default=True)
-def predict(stack_path, model_dir, out, scores_out, windows_path, batch_size, min_valid, device):
+def predict(stack_path, model_dir, out, scores_out, windows_path, batch_size, min_valid, device, block_size):
     """Score every window of STACK with the model in MODEL_DIR."""
 
     def body():
-        from geoprospect.io.rasters import read_stack
+        import rasterio
+
+        from geoprospect.blocks.predict import predict_blocks
+        from geoprospect.grid import GridSpec
         from geoprospect.models.checkpoint import load_checkpoint
-        from geoprospect.prediction.predict import predict_stack, window_scores, write_prediction
+        from geoprospect.prediction.predict import window_scores, write_prediction
         from geoprospect.windows.tiling import read_windows, write_windows
 
-        st = read_stack(stack_path)
-        net, meta = load_checkpoint(model_dir, st.band_names)
-        pred = predict_stack(net, st, meta.mean, meta.std, size=meta.window_size, stride=meta.stride, min_valid=min_valid, batch_size=batch_size, device=device)
+        grid = GridSpec.from_raster(stack_path)
+        with rasterio.open(stack_path) as src:
+            names = [d or f"band_{i + 1}" for i, d in enumerate(src.descriptions)]
+        net, meta = load_checkpoint(model_dir, names)
+        # block by block with a one-window halo: memory bounded by --block-size, not the map
+        pred = predict_blocks(net, stack_path, meta.mean, meta.std, size=meta.window_size, stride=meta.stride, min_valid=min_valid,
+                              batch_size=batch_size, device=device, block_size=block_size)
         write_prediction(pred, out, model_name=meta.architecture)
         sc = scores_out or out.with_name(out.stem + "_scores.gpkg")
-        write_windows(window_scores(pred, st.grid, read_windows(windows_path) if windows_path else None), sc, layer="scores")
+        write_windows(window_scores(pred, grid, read_windows(windows_path) if windows_path else None), sc, layer="scores")
         return {"prospectivity": out, "scores": sc}
 
     run_command(body)
