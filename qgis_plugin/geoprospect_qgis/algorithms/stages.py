@@ -383,7 +383,8 @@ RUN_OUTPUTS = [
 class _RunBase(GeoprospectAlgorithm):
     COMMAND = "run"
     # stage names of the CLI's progress lines, weighted by their usual share of the run time
-    STAGES = (("idw", 15), ("distance", 10), ("train", 55), ("predict", 20))
+    # "stack" is the block-wise evidence build (IDW/kriging, distances, densities in one pass)
+    STAGES = (("select-elements", 3), ("idw", 10), ("kriging", 10), ("distance", 7), ("stack", 20), ("train", 40), ("predict", 10))
     TAGS = ("pipeline", "run", "config")
 
     def result_outputs(self):
