@@ -4,7 +4,7 @@
 
 A 40 x 40 km area in UTM zone 49N (EPSG:32649, the zone of papers 000-002's study areas):
 
-- ``faults.gpkg``: 10 long NE/NNE-trending faults and 30 short splays (lines).
+- ``fault_lines.gpkg``: 10 long NE/NNE-trending faults and 30 short splays (lines).
 - ``alteration.gpkg``: alteration polygons: halos (250-600 m) around fault segments inside
   the "fertile" zones, plus barren alteration elsewhere.
 - ``deposits.gpkg``: 32 known deposits drawn by a hidden rule: density proportional to a
@@ -161,7 +161,7 @@ def generate(folder: Path) -> None:
             path.unlink()
         gdf.to_file(path, driver="GPKG", layer=path.stem)
 
-    write(gpd.GeoDataFrame({"fault_id": np.arange(1, len(faults) + 1), "kind": ["major"] * 10 + ["splay"] * (len(faults) - 10)}, geometry=faults, crs=CRS), "faults.gpkg")
+    write(gpd.GeoDataFrame({"fault_id": np.arange(1, len(faults) + 1), "kind": ["major"] * 10 + ["splay"] * (len(faults) - 10)}, geometry=faults, crs=CRS), "fault_lines.gpkg")
     write(gpd.GeoDataFrame({"alt_id": np.arange(1, len(alt) + 1), "type": "silicification-sericite"}, geometry=alt, crs=CRS), "alteration.gpkg")
     write(
         gpd.GeoDataFrame(

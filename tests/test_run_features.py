@@ -30,8 +30,8 @@ def feature_run(tmp_path_factory):
         "interpolation": {"method": "ordinary_kriging", "neighbors": 12},
         "selection": {"enabled": True, "distance": 1500},
         "vectors": [
-            {"name": "dens_faults", "path": str(SAMPLE / "faults.gpkg"), "kind": "density", "radius": 2000},
-            {"name": "dd_faults", "path": str(SAMPLE / "faults.gpkg"), "kind": "distance_density", "radius": 2000},
+            {"name": "dens_faults", "path": str(SAMPLE / "fault_lines.gpkg"), "kind": "density", "radius": 2000},
+            {"name": "dd_faults", "path": str(SAMPLE / "fault_lines.gpkg"), "kind": "distance_density", "radius": 2000},
             {"name": "alt", "path": str(SAMPLE / "alteration.gpkg"), "kind": "categorical", "field": "type"},
         ],
         "deposits": {"path": str(SAMPLE / "deposits.gpkg")},

@@ -68,7 +68,7 @@ class Chain:
             "RESOLUTION": RES, "OUTPUT": str(self.work / "idw.tif")})
 
     def _distance(self):
-        return self.run("distance", {"INPUT": str(self.data / "faults.gpkg"), "BAND_NAME": "dist_faults",
+        return self.run("distance", {"INPUT": str(self.data / "fault_lines.gpkg"), "BAND_NAME": "dist_faults",
                                      "TEMPLATE": self.get("interpolate")["OUTPUT"], "OUTPUT": str(self.work / "dist.tif")})
 
     def _stack(self):
@@ -151,7 +151,7 @@ def test_distance_is_exact(chain):
     ds = _raster(chain.get("distance")["OUTPUT"])
     assert _epsg(ds) == "32649" and ds.RasterXSize == 80 and ds.GetRasterBand(1).GetDescription() == "dist_faults"
     arr = ds.GetRasterBand(1).ReadAsArray().astype("float64")
-    faults = QgsVectorLayer(str(chain.data / "faults.gpkg"), "f", "ogr")
+    faults = QgsVectorLayer(str(chain.data / "fault_lines.gpkg"), "f", "ogr")
     union = QgsGeometry.unaryUnion([f.geometry() for f in faults.getFeatures()])
     rng = np.random.default_rng(0)
     for r, c in rng.integers(0, 80, size=(25, 2)):
@@ -261,7 +261,7 @@ def test_run_from_layers_loads_outputs(env, tmp_path):
     fb.progressChanged.connect(seen.append)
     out = tmp_path / "run"
     res = processing.run("geoprospect:run_layers", {
-        "POINTS": csv_layer(env / "samples.csv"), "ELEMENTS": ELEMENTS, "FAULTS": str(env / "faults.gpkg"),
+        "POINTS": csv_layer(env / "samples.csv"), "ELEMENTS": ELEMENTS, "FAULTS": str(env / "fault_lines.gpkg"),
         "ALTERATION": str(env / "alteration.gpkg"), "DEPOSITS": str(env / "deposits.gpkg"), "GRID_CRS": "EPSG:32649",
         "EXTENT": f"{BOUNDS[0]},{BOUNDS[2]},{BOUNDS[1]},{BOUNDS[3]} [EPSG:32649]", "RESOLUTION": RES, "SIZE": 16, "STRIDE": 8,
         "EPOCHS": 1, "OUTPUT": str(out)}, context=ctx, feedback=fb)

@@ -70,7 +70,7 @@ def test_run_real_cli(qp, tmp_path):
     if exe is None or data is None:
         pytest.skip(why or "no sample data")
     out = tmp_path / "dist.tif"
-    r = qp("--json", "run", "geoprospect:distance", "--", f"INPUT={data / 'faults.gpkg'}", "GRID_CRS=EPSG:32649",
+    r = qp("--json", "run", "geoprospect:distance", "--", f"INPUT={data / 'fault_lines.gpkg'}", "GRID_CRS=EPSG:32649",
            "EXTENT=500000,540000,2800000,2840000 [EPSG:32649]", "RESOLUTION=1000", f"OUTPUT={out}",
            extra_env={"GEOPROSPECT_EXECUTABLE": exe, "GEOPROSPECT_PYTHONPATH": str(SOURCE)})
     assert r.returncode == 0, r.stderr[-3000:]
