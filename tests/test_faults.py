@@ -278,7 +278,7 @@ def _compare_with_reference(out: Path, ref: Path) -> None:
 @pytest.mark.parametrize(
     "stage,epoch",
     [
-        pytest.param("idw", None, id="interpolation"),
+        pytest.param("stack", None, id="interpolation"),  # the block-wise evidence build (IDW, distances)
         pytest.param("train", 2, id="training-epoch-2"),
         pytest.param("predict", None, id="prediction"),
     ],
