@@ -79,3 +79,16 @@ def _geoprospect_logger_propagates():
     for h in list(logger.handlers):
         logger.removeHandler(h)
     yield
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module (``pytestmark = pytest.mark.usefixtures(...)``): on a
+    shared 2-core runner, OpenMP threads that wait for each other make tiny models tens of
+    times slower."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -13,14 +13,7 @@ from geoprospect.models import build_model, list_models
 from geoprospect.models.zoo import compute_loss, count_parameters, model_table
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: on a shared 2-core runner, OpenMP threads that wait for each other
-    make tiny models tens of times slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 EXPECTED = {
     "resnet18", "resnet50", "resnet50_2fc", "shufflenet_v2", "mobilenet_v2", "googlenet", "mnasnet",

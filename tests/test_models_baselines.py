@@ -11,14 +11,7 @@ from geoprospect.models.baselines import BASELINES, WindowClassifier, flatten_wi
 from geoprospect.models.sample_level import classification_report, predict_proba, probability_map, split_indices, train_sample_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: on a shared 2-core runner, OpenMP threads that wait for each other
-    make tiny models tens of times slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 
 def _windows(n=60, c=3, w=6, seed=0):

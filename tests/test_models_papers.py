@@ -16,14 +16,7 @@ from geoprospect.models.mfaf import ChannelAttention, SpatialAttention
 from geoprospect.models.skt import TransferConv2d
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: on a shared 2-core runner, OpenMP threads that wait for each other
-    make tiny models tens of times slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 
 def _skt(meta: bool = False, **opt):

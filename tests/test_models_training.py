@@ -15,14 +15,7 @@ from geoprospect.windows.augment import WindowAugment
 from geoprospect.windows.dataset import WindowDataset
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: on a shared 2-core runner, OpenMP threads that wait for each other
-    make tiny models tens of times slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 
 def _dataset(n=24, c=3, w=32, seed=0, transform=None) -> WindowDataset:
