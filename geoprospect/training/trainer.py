@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from geoprospect.models.zoo import compute_loss
 from geoprospect.progress import Task
+from geoprospect.training.presets import make_scheduler
 from geoprospect.training.extras import EarlyStopping, accelerate, load_state, save_state, set_rng_state, write_curves
 from geoprospect.windows.dataset import WindowDataset
 
@@ -116,16 +117,6 @@ def _make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer
     raise ValueError(f"unknown optimizer {cfg.optimizer!r} (sgd or adam)")
 
 
-def _make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig):
-    if cfg.scheduler == "step":
-        return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_epochs, gamma=cfg.gamma)
-    if cfg.scheduler == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs), eta_min=cfg.min_lr)
-    if cfg.scheduler in ("none", None):
-        return None
-    raise ValueError(f"unknown scheduler {cfg.scheduler!r} (none, step or cosine)")
-
-
 def holdout(ds: WindowDataset, fraction: float, seed: int = 0) -> tuple[WindowDataset, WindowDataset]:
     """Split ``ds`` into (train, validation) with ``fraction`` of each class held out at random.
 
@@ -204,7 +195,7 @@ def train_model(model: nn.Module, train_ds: WindowDataset, cfg: TrainConfig, val
     model.to(device)
     accel = accelerate(model, device, cfg.amp, cfg.channels_last)
     opt = _make_optimizer(model, cfg)
-    sched = _make_scheduler(opt, cfg)
+    sched = make_scheduler(opt, cfg)  # the presets' schedules; TrainConfig has the same fields
     crit = nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(cfg.seed)
     loader = _loader(train_ds, cfg, shuffle=True, gen=gen)
