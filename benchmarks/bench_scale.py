@@ -147,18 +147,17 @@ def _stage(name: str, a: dict) -> dict:
             import torch
 
             model = build_model("resnet18", len(mean), 2, size)
-            # a strip of the map: the first rows of window blocks holding --resnet-windows windows
-            rows = max(1, a["resnet_windows"] // nc)
-            from geoprospect.grid import GridSpec
-
-            strip_h = (rows - 1) * stride + size
-            strip = Path(a["work"]) / f"strip_{a['size']}.tif"
-            with rasterio.open(stack_path) as src:
-                prof = src.profile
-                prof.update(height=strip_h)
-                with rasterio.open(strip, "w", **prof) as dst:
-                    dst.write(src.read(window=((0, strip_h), (0, grid.width))))
-            path = strip
+            if a["resnet_windows"] > 0:
+                # a strip of the map: the first rows of window blocks holding --resnet-windows windows
+                rows = max(1, a["resnet_windows"] // nc)
+                strip_h = (rows - 1) * stride + size
+                strip = Path(a["work"]) / f"strip_{a['size']}.tif"
+                with rasterio.open(stack_path) as src:
+                    prof = src.profile
+                    prof.update(height=strip_h)
+                    with rasterio.open(strip, "w", **prof) as dst:
+                        dst.write(src.read(window=((0, strip_h), (0, grid.width))))
+                path = strip
             with torch.no_grad():
                 model(torch.zeros(8, len(mean), size, size))  # warm-up (oneDNN kernel selection)
         else:
@@ -266,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--window", type=int, default=32)
     ap.add_argument("--stride", type=int, default=16)
     ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--resnet-windows", type=int, default=3000, help="windows scored with ResNet-18 per size (then extrapolated)")
+    ap.add_argument("--resnet-windows", type=int, default=3000, help="windows scored with ResNet-18 per size (then extrapolated); 0 = the whole map")
     ap.add_argument("--threads", type=int, default=2, help="torch threads")
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--work", default="/tmp/geoprospect-bench-scale")
@@ -328,7 +327,10 @@ def report(results: list[dict]) -> None:
                 print(f"{sz}^2 {x} vs {y}: peak RSS {b[x]['peak_rss_mb']:.0f} vs {b[y]['peak_rss_mb']:.0f} MiB "
                       f"({b[y]['peak_rss_mb'] / b[x]['peak_rss_mb']:.2f}x), CPU {b[x]['cpu_s']:.1f} vs {b[y]['cpu_s']:.1f} s ({b[x]['cpu_s'] / max(b[y]['cpu_s'], 1e-9):.2f}x)")
     for r in ok:
-        if r["stage"] == "predict-resnet":
+        if r["stage"] == "predict-resnet" and r["windows"] >= r["windows_map"] * 0.99:
+            print(f"ResNet-18 {r['size']}^2, WHOLE MAP: {r['windows']} windows in {r['wall_s']:.0f} s wall / {r['cpu_s']:.0f} s CPU "
+                  f"({r['windows_per_s']:.0f} windows/s), peak RSS {r['peak_rss_mb']:.0f} MiB")
+        elif r["stage"] == "predict-resnet":
             wps = r["windows"] / max(r["cpu_s"], 1e-9) * 2  # per 2 cores' worth of CPU time
             print(f"ResNet-18 {r['size']}^2: {r['windows']} windows in {r['wall_s']:.1f} s wall / {r['cpu_s']:.1f} s CPU "
                   f"({r['windows_per_s']:.1f} windows/s wall); the whole map has {r['windows_map']} windows: "

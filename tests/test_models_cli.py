@@ -61,3 +61,40 @@ def test_models_lists_parameter_counts():
     assert r.exit_code == 0, r.output
     for name in ("lenet", "vgg8", "mfaf", "skt", "vit", "resnet50_2fc"):
         assert name in r.output
+
+
+def test_train_with_crop_predicts_centre_crops_on_the_tile_grid(tiled):
+    """A model trained on random crops (papers 001/002: 224 of 256) keeps the tiles' window grid.
+
+    model.json records window_size = the tiles' size and input_size = the crop; `predict`
+    scores every size-window through its centre crop, so scores line up with windows.gpkg.
+    """
+    import numpy as np
+    import rasterio
+
+    from geoprospect.io.rasters import read_stack
+    from geoprospect.models.checkpoint import load_checkpoint
+    from geoprospect.windows.augment import center_crop
+    from geoprospect.windows.dataset import normalise
+    from geoprospect.windows.tiling import read_windows
+
+    d = tiled
+    r = invoke("train", d / "idw.tif", d / "w.gpkg", "--out", d / "mc", "--device", "cpu", "--model", "resnet18", "--crop", 12, "--epochs", 1, "--batch-size", 8)
+    assert r.exit_code == 0, r.output
+    meta = json.loads((d / "mc" / "model.json").read_text())
+    assert (meta["window_size"], meta["input_size"], meta["stride"]) == (16, 12, 8)
+    r = invoke("predict", d / "idw.tif", d / "mc", "--out", d / "p.tif", "--device", "cpu", "--windows", d / "w.gpkg")
+    assert r.exit_code == 0, r.output
+    st = read_stack(d / "idw.tif")
+    with rasterio.open(d / "p.tif") as src:
+        prob = src.read(1, masked=True)
+        # the window-stride grid of the 16-pixel tiles: (H - 16) // 8 + 1 cells a side
+        assert src.shape == ((st.grid.height - 16) // 8 + 1, (st.grid.width - 16) // 8 + 1)
+    net, _ = load_checkpoint(d / "mc", st.band_names)
+    norm = torch.from_numpy(normalise(st.data, meta["mean"], meta["std"]))
+    win = read_windows(d / "w.gpkg")
+    row = win.iloc[len(win) // 2]
+    x = center_crop(norm[:, row.row_off : row.row_off + 16, row.col_off : row.col_off + 16], 12)
+    with torch.no_grad():
+        expect = torch.softmax(net.eval()(x[None]).double(), dim=1)[0, 1].item()
+    assert np.isclose(float(prob[row.row, row.col]), expect, rtol=1e-5, atol=1e-6)

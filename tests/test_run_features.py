@@ -37,6 +37,7 @@ def feature_run(tmp_path_factory):
         "deposits": {"path": str(SAMPLE / "deposits.gpkg")},
         "windows": {"size": 32, "stride": 16},
         "train": {"model": "lenet", "epochs": 2, "batch_size": 16, "patience": 1, "device": "cpu"},
+        "compute": {"memory_mb": 0.01},  # tiling and training read the stack through memory maps
     }
     (d / "cfg.yaml").write_text(yaml.safe_dump(cfg))
     r = CliRunner().invoke(cli, ["--progress", "none", "run", str(d / "cfg.yaml"), "--out", str(d / "out")], catch_exceptions=False)
@@ -72,3 +73,10 @@ def test_early_stopping_never_looks_at_the_test_block(feature_run):
 
     meta = json.loads((feature_run / "model" / "model.json").read_text())
     assert "random" in meta["training"]["val_is"] and "test block" not in meta["training"]["val_is"]
+
+
+def test_memory_mapped_stack_is_cleaned_up(feature_run):
+    man = yaml.safe_load((feature_run / "manifest.json").read_text())
+    assert man["config"]["compute"]["memory_mb"] == 0.01
+    assert not (feature_run / ".scratch").exists()
+    assert ".scratch" not in man["outputs"]

@@ -68,32 +68,47 @@ def read_region(src, block: Block) -> np.ndarray:
 class BlockWindows:
     """The scored windows of one block region: positions and batches of normalised windows."""
 
-    def __init__(self, region: np.ndarray, wb: WindowBlock, mean, std, size: int, stride: int, min_valid: float) -> None:
+    def __init__(self, region: np.ndarray, wb: WindowBlock, mean, std, size: int, stride: int, min_valid: float, crop: int | None = None) -> None:
         valid = np.all(np.isfinite(region), axis=0)
         vfrac = _box_sums(valid, size, stride, wb.ni, wb.nj) / float(size * size)
         self.ii, self.jj = np.nonzero(vfrac >= min_valid)
         self.wb = wb
         self.size, self.stride = size, stride
+        self.crop = check_crop(crop, size)
         self.norm = normalise(region, mean, std) if self.ii.size else None
 
     def __len__(self) -> int:
         return int(self.ii.size)
 
     def batch(self, sel: slice) -> np.ndarray:
-        """(n, bands, size, size) float32 contiguous windows for positions ``sel``."""
-        r = self.ii[sel] * self.stride
-        c = self.jj[sel] * self.stride
-        k = np.arange(self.size)
+        """(n, bands, s, s) float32 contiguous windows for positions ``sel`` (s = crop or size).
+
+        With a crop, each window's centre ``crop`` x ``crop`` pixels (as at validation).
+        """
+        lo = (self.size - self.crop) // 2
+        r = self.ii[sel] * self.stride + lo
+        c = self.jj[sel] * self.stride + lo
+        k = np.arange(self.crop)
         rows = (r[:, None] + k)[:, None, :, None]
         cols = (c[:, None] + k)[:, None, None, :]
         ch = np.arange(self.norm.shape[0])[None, :, None, None]
         return self.norm[ch, rows, cols]
 
 
-def _batches(path: Path, blocks: list[WindowBlock], mean, std, size, stride, min_valid, batch_size, pin: bool) -> Iterator[tuple[int, np.ndarray, np.ndarray, torch.Tensor]]:
+def check_crop(crop: int | None, size: int) -> int:
+    """The model's input side: ``crop`` (validated against the window ``size``) or ``size``."""
+    if crop is None:
+        return int(size)
+    if int(crop) != crop or not 0 < crop <= size:
+        raise ModelError(f"the model's input crop ({crop}) must be a positive integer no larger than the {size}-pixel windows",
+                         hint="predict with the window size the model was tiled with (model.json window_size)")
+    return int(crop)
+
+
+def _batches(path: Path, blocks: list[WindowBlock], mean, std, size, stride, min_valid, batch_size, pin: bool, crop: int | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray, torch.Tensor]]:
     with gdal_env(), rasterio.open(path) as src:
         for k, wb in enumerate(blocks):
-            bw = BlockWindows(read_region(src, wb.pixels), wb, mean, std, size, stride, min_valid)
+            bw = BlockWindows(read_region(src, wb.pixels), wb, mean, std, size, stride, min_valid, crop)
             for b0 in range(0, len(bw), batch_size):
                 s = slice(b0, min(b0 + batch_size, len(bw)))
                 x = torch.from_numpy(bw.batch(s))
@@ -164,6 +179,7 @@ def predict_blocks(
     block_size: int = 1024,
     prefetch: int = 2,
     stats: dict | None = None,
+    crop: int | None = None,
 ) -> Prediction:
     """Score every window of the stack GeoTIFF with at least ``min_valid`` valid pixels.
 
@@ -171,7 +187,9 @@ def predict_blocks(
     tolerance: batches differ), without reading the whole stack. ``prefetch`` batches are read
     ahead by a background thread (0 = read in the calling thread). ``stats``, when given, is
     filled with windows, seconds, windows_per_s, wait_s (time the model waited for data) and
-    busy_fraction (1 - wait_s / seconds).
+    busy_fraction (1 - wait_s / seconds). ``crop``: the model sees the centre ``crop`` pixels of
+    every ``size`` window (a model trained on random crops, papers 001/002); the window grid,
+    the valid-fraction test and the output stay those of ``size``.
     """
     path = Path(stack_path)
     if not path.exists():
@@ -181,6 +199,7 @@ def predict_blocks(
         count = src.count
     if len(mean) != count or len(std) != count:
         raise ModelError(f"the model was trained on {len(mean)} bands, the stack has {count}", path=path, hint="predict on a stack built like the training one")
+    check_crop(crop, size)
     dev = resolve_device(device)
     model = model.to(dev).eval()
     nr, nc = window_grid_shape(grid.height, grid.width, size, stride)
@@ -188,7 +207,7 @@ def predict_blocks(
     prob = np.full((nr, nc), np.nan)
     margin = np.full((nr, nc), np.nan)
     pin = dev.type == "cuda"
-    it = _batches(path, blocks, mean, std, size, stride, min_valid, batch_size, pin)
+    it = _batches(path, blocks, mean, std, size, stride, min_valid, batch_size, pin, crop)
     pf = _Prefetcher(it, prefetch) if prefetch > 0 else None
     n = 0
     wait = 0.0

@@ -25,13 +25,15 @@ from geoprospect.io.rasters import NODATA
 CACHE_MB = 256  # GDAL block cache while writing (GDAL's default is 5 % of RAM)
 
 
-def gdal_env(cache_mb: int = CACHE_MB) -> rasterio.Env:
-    """A rasterio environment with a bounded GDAL cache.
+def gdal_env(cache_mb: int = CACHE_MB, threads: str = "ALL_CPUS") -> rasterio.Env:
+    """A rasterio environment with a bounded GDAL cache and multi-threaded tile compression.
 
     rasterio hands an integer GDAL_CACHEMAX to GDALSetCacheMax, i.e. in BYTES (a bare 256
     would be a 256-byte cache, and every tile would be recompressed over and over).
+    GDAL_NUM_THREADS lets GDAL deflate tiles (blocks and overviews) in parallel: measured on
+    the 2-core machine, average overviews of an 8,000 x 8,000 x 10 stack took 28 s instead of 44 s.
     """
-    return rasterio.Env(GDAL_CACHEMAX=int(cache_mb) * 2**20)
+    return rasterio.Env(GDAL_CACHEMAX=int(cache_mb) * 2**20, GDAL_NUM_THREADS=str(threads))
 
 
 def create_raster(path: Path, grid: GridSpec, band_names: Sequence[str], *, nodata: float = NODATA, tags: dict | None = None, band_tags: Sequence[dict] | None = None, sparse: bool = False) -> None:

@@ -194,26 +194,27 @@ def tile(stack_path, deposits, deposits_layer, out, size, stride, min_valid, tes
 @click.option("--amp/--no-amp", default=None, help="Mixed precision on CUDA (default on there; ignored on CPU).")
 @click.option("--noise", type=float, default=0.0, show_default=True, help="Gaussian noise variance added to training windows (papers 000/001: 0.01).")
 @click.option("--flips/--no-flips", default=False, show_default=True, help="Random flips and 90-degree rotations (paper 002).")
-@click.option("--crop", type=int, help="Random crop size per iteration (papers 001/002: 224 of 256); centre crop for validation.")
+@click.option("--crop", type=int, help="Random crop size per iteration (papers 001/002: 224 of 256); centre crop for validation and prediction.")
+@click.option("--memory-mb", type=float, help="Memory budget for the stack; a larger one is memory-mapped under OUT/.scratch (default: a quarter of the available RAM).")
 @click.pass_context
 def train(ctx, stack_path, windows_path, out, model, epochs, batch_size, lr, optimizer, weight_decay, balanced, device, seed,
-          preset, model_options, scheduler, patience, val_fraction, resume, amp, noise, flips, crop):
+          preset, model_options, scheduler, patience, val_fraction, resume, amp, noise, flips, crop, memory_mb):
     """Train a CNN on the 'train' windows of WINDOWS over STACK."""
 
     def body():
-        from geoprospect.io.rasters import read_stack
         from geoprospect.models.checkpoint import ModelMeta, save_checkpoint
         from geoprospect.models.zoo import build_model
         from geoprospect.pipeline.run import _write_history
         from geoprospect.training.trainer import TrainConfig, train_model
-        from geoprospect.windows.dataset import WindowDataset, normalise
+        from geoprospect.windows.dataset import WindowDataset
+        from geoprospect.windows.store import SCRATCH, open_windows_source
         from geoprospect.windows.tiling import read_windows
 
-        st = read_stack(stack_path)
         win = read_windows(windows_path)
         size, stride = int(win["size"].iloc[0]), int(win["stride"].iloc[0])
-        mean, std = [s["mean"] for s in st.stats], [s["std"] for s in st.stats]
-        norm = normalise(st.data, mean, std)
+        # the z-scored stack, in memory or memory-mapped under OUT/.scratch (removed at the end)
+        source = open_windows_source(stack_path, memory_mb=memory_mb, scratch_dir=out / SCRATCH)
+        st, norm, mean, std = source.stack, source.norm, source.mean, source.std
         tr = win[win["split"] == "train"]
         if len(tr) == 0:
             from geoprospect.errors import InputError
@@ -256,7 +257,11 @@ def train(ctx, stack_path, windows_path, out, model, epochs, batch_size, lr, opt
         seed_everything(seed)  # the initial weights too: repeatable on the CPU
         net = build_model(arch, len(st.band_names), 2, aug.crop or size, **opts)
         hist = train_model(net, ds, cfg)
-        meta = ModelMeta(arch, len(st.band_names), st.band_names, mean, std, aug.crop or size, stride, grid=st.grid.to_dict(), options=opts,
+        del ds, norm
+        source.close()
+        # window_size stays the tiles' size (prediction uses the same window grid as the labels);
+        # input_size records the crop the network was trained on (scored as a centre crop)
+        meta = ModelMeta(arch, len(st.band_names), st.band_names, mean, std, size, stride, input_size=aug.crop, grid=st.grid.to_dict(), options=opts,
                          training={**cfg.__dict__, "preset": preset, "augment": aug.__dict__, "history": hist.rows, "seconds": hist.seconds,
                                    "device_used": hist.device, "best_epoch": hist.best_epoch, "stopped_early": hist.stopped_early})
         save_checkpoint(out, net, meta)
@@ -280,21 +285,18 @@ def predict(stack_path, model_dir, out, scores_out, windows_path, batch_size, mi
     """Score every window of STACK with the model in MODEL_DIR."""
 
     def body():
-        import rasterio
-
         from geoprospect.blocks.predict import predict_blocks
         from geoprospect.grid import GridSpec
+        from geoprospect.io.rasters import raster_band_names
         from geoprospect.models.checkpoint import load_checkpoint
         from geoprospect.prediction.predict import window_scores, write_prediction
         from geoprospect.windows.tiling import read_windows, write_windows
 
         grid = GridSpec.from_raster(stack_path)
-        with rasterio.open(stack_path) as src:
-            names = [d or f"band_{i + 1}" for i, d in enumerate(src.descriptions)]
-        net, meta = load_checkpoint(model_dir, names)
+        net, meta = load_checkpoint(model_dir, raster_band_names(stack_path))
         # block by block with a one-window halo: memory bounded by --block-size, not the map
         pred = predict_blocks(net, stack_path, meta.mean, meta.std, size=meta.window_size, stride=meta.stride, min_valid=min_valid,
-                              batch_size=batch_size, device=device, block_size=block_size)
+                              batch_size=batch_size, device=device, block_size=block_size, crop=meta.input_size)
         write_prediction(pred, out, model_name=meta.architecture)
         sc = scores_out or out.with_name(out.stem + "_scores.gpkg")
         write_windows(window_scores(pred, grid, read_windows(windows_path) if windows_path else None), sc, layer="scores")

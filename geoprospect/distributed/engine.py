@@ -60,14 +60,14 @@ class Engine:
 
         return build_stack_blocks(layers, grid, out, block_size=self.block_size)
 
-    def predict(self, model, stack_path: str | Path, mean, std, *, size: int, stride: int, min_valid: float = 0.5, batch_size: int = 256, device: str = "auto") -> Prediction:
+    def predict(self, model, stack_path: str | Path, mean, std, *, size: int, stride: int, min_valid: float = 0.5, batch_size: int = 256, device: str = "auto", crop: int | None = None) -> Prediction:
         if self.distributed:
             from geoprospect.distributed.predict import predict_dask
 
-            return predict_dask(model, stack_path, mean, std, size=size, stride=stride, min_valid=min_valid, batch_size=batch_size, device=device, block_size=self.block_size, client=self.client)
+            return predict_dask(model, stack_path, mean, std, size=size, stride=stride, min_valid=min_valid, batch_size=batch_size, device=device, block_size=self.block_size, client=self.client, crop=crop)
         from geoprospect.blocks.predict import predict_blocks
 
-        return predict_blocks(model, stack_path, mean, std, size=size, stride=stride, min_valid=min_valid, batch_size=batch_size, device=device, block_size=self.block_size, prefetch=self.prefetch)
+        return predict_blocks(model, stack_path, mean, std, size=size, stride=stride, min_valid=min_valid, batch_size=batch_size, device=device, block_size=self.block_size, prefetch=self.prefetch, crop=crop)
 
     @staticmethod
     def _close_all(objs: list) -> None:

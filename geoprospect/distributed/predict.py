@@ -22,11 +22,11 @@ log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
-def predict_window_block(model, path: str, wb: WindowBlock, mean, std, size: int, stride: int, min_valid: float, batch_size: int, device: str) -> np.ndarray:
+def predict_window_block(model, path: str, wb: WindowBlock, mean, std, size: int, stride: int, min_valid: float, batch_size: int, device: str, crop: int | None = None) -> np.ndarray:
     """(2, ni, nj) float64 probability and logit margin of one window block (NaN = not scored)."""
     out = np.full((2, wb.ni, wb.nj), np.nan)
     with gdal_env(), rasterio.open(path) as src:
-        bw = BlockWindows(read_region(src, wb.pixels), wb, mean, std, size, stride, min_valid)
+        bw = BlockWindows(read_region(src, wb.pixels), wb, mean, std, size, stride, min_valid, crop)
     dev = resolve_device(device)
     model = model.to(dev).eval()
     for b0 in range(0, len(bw), batch_size):
@@ -37,7 +37,7 @@ def predict_window_block(model, path: str, wb: WindowBlock, mean, std, size: int
     return out
 
 
-def predict_dask(model, stack_path: str | Path, mean: list[float], std: list[float], *, size: int, stride: int, min_valid: float = 0.5, batch_size: int = 256, device: str = "auto", block_size: int = 1024, client=None) -> Prediction:
+def predict_dask(model, stack_path: str | Path, mean: list[float], std: list[float], *, size: int, stride: int, min_valid: float = 0.5, batch_size: int = 256, device: str = "auto", block_size: int = 1024, client=None, crop: int | None = None) -> Prediction:
     """The dask version of :func:`geoprospect.blocks.predict.predict_blocks` (same blocks, same batches).
 
     The model is sent to the workers once; every worker reads its blocks from ``stack_path``
@@ -58,7 +58,7 @@ def predict_dask(model, stack_path: str | Path, mean: list[float], std: list[flo
     nr, nc = window_grid_shape(grid.height, grid.width, size, stride)
     rows: dict[int, list] = {}
     for wb in window_blocks(grid, size, stride, block_size):
-        d = dask.delayed(predict_window_block, pure=True)(ref, str(path), wb, list(mean), list(std), size, stride, min_valid, batch_size, device)
+        d = dask.delayed(predict_window_block, pure=True)(ref, str(path), wb, list(mean), list(std), size, stride, min_valid, batch_size, device, crop)
         rows.setdefault(wb.i0, []).append(da.from_delayed(d, shape=(2, wb.ni, wb.nj), dtype=np.float64))
     arr = da.block([rows[k] for k in sorted(rows)])
     t0 = time.perf_counter()

@@ -105,12 +105,26 @@ class Stack:
 
     @property
     def valid(self) -> np.ndarray:
-        """(rows, cols) bool: True where every band is valid."""
-        return np.all(np.isfinite(self.data), axis=0)
+        """(rows, cols) bool: True where every band is valid.
+
+        Computed in row chunks, so a disk-backed (memory-mapped) stack never needs a
+        (bands, rows, cols) temporary.
+        """
+        bands, h, w = self.data.shape
+        out = np.empty((h, w), dtype=bool)
+        step = max(1, (64 * 2**20) // max(1, bands * w))
+        for r0 in range(0, h, step):
+            out[r0 : r0 + step] = np.all(np.isfinite(self.data[:, r0 : r0 + step]), axis=0)
+        return out
 
 
-def read_stack(path: str | Path) -> Stack:
-    """Read a multiband GeoTIFF into a :class:`Stack` (nodata -> NaN)."""
+def read_stack(path: str | Path, *, memmap: str | Path | None = None) -> Stack:
+    """Read a multiband GeoTIFF into a :class:`Stack` (nodata -> NaN).
+
+    ``memmap``: a file path; the data then go into a disk-backed ``np.memmap`` there
+    (float32, (bands, rows, cols)), filled strip by strip, for stacks larger than memory.
+    The caller removes the file when done.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError("raster not found", path=path)
@@ -119,8 +133,10 @@ def read_stack(path: str | Path) -> Stack:
             if src.crs is None:
                 raise InputError("raster has no CRS", path=path, hint="assign one with gdal_edit.py -a_srs EPSG:xxxx")
             grid = GridSpec.from_raster(path)
-            data = src.read(out_dtype="float32", masked=True)
-            arr = data.filled(np.nan).astype(np.float32)
+            if memmap is None:
+                arr = src.read(out_dtype="float32", masked=True).filled(np.nan).astype(np.float32)
+            else:
+                arr = _read_into_memmap(src, Path(memmap))
             names = [d or f"band_{i + 1}" for i, d in enumerate(src.descriptions)]
             stats = []
             for i in range(src.count):
@@ -140,6 +156,35 @@ def read_stack(path: str | Path) -> Stack:
     except rasterio.errors.RasterioIOError as exc:
         raise InputError(f"cannot read raster ({exc})", path=path, hint="is it a complete GeoTIFF?") from exc
     return Stack(arr, grid, names, stats, tags)
+
+
+def _read_into_memmap(src, target: Path) -> np.memmap:
+    """All bands of an open raster into a new float32 memmap at ``target``, strip by strip."""
+    from rasterio.windows import Window
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    arr = np.memmap(target, dtype=np.float32, mode="w+", shape=(src.count, src.height, src.width))
+    # strips of whole tile rows (each tile decompressed once), at most ~256 MB
+    tile = src.block_shapes[0][0] if src.block_shapes else 256
+    rows = max(1, (256 * 2**20) // max(1, 4 * src.count * src.width))
+    rows = max(tile, rows // tile * tile) if rows >= tile else rows
+    for r0 in range(0, src.height, rows):
+        h = min(rows, src.height - r0)
+        arr[:, r0 : r0 + h] = src.read(window=Window(0, r0, src.width, h), out_dtype="float32", masked=True).filled(np.nan)
+    arr.flush()
+    return arr
+
+
+def raster_band_names(path: str | Path) -> list[str]:
+    """Band descriptions of a raster (``band_N`` where a band has none)."""
+    with rasterio.open(path) as src:
+        return [d or f"band_{i + 1}" for i, d in enumerate(src.descriptions)]
+
+
+def stack_nbytes(path: str | Path) -> int:
+    """Bytes of a raster's pixels as float32 in memory (bands x rows x cols x 4)."""
+    with rasterio.open(path) as src:
+        return 4 * src.count * src.height * src.width
 
 
 def stack_metadata(stack: Stack) -> dict:

@@ -34,6 +34,9 @@ class ModelMeta:
     std: list[float]
     window_size: int
     stride: int
+    #: the model's input side when it was trained on random crops of the windows (papers
+    #: 001/002: 224 of 256); prediction then scores the centre crop of every window. None = window_size.
+    input_size: int | None = None
     class_names: list[str] = field(default_factory=lambda: ["background", "deposit"])
     options: dict = field(default_factory=dict)
     grid: dict | None = None
@@ -108,7 +111,7 @@ def load_checkpoint(folder: str | Path, band_names: Sequence[str] | None = None,
     options = {k: v for k, v in meta.options.items() if k not in skip}
     with warnings.catch_warnings():  # e.g. "SKT built without a source": the weights come next
         warnings.simplefilter("ignore", UserWarning)
-        model = build_model(meta.architecture, meta.in_channels, len(meta.class_names), meta.window_size, **options)
+        model = build_model(meta.architecture, meta.in_channels, len(meta.class_names), meta.input_size or meta.window_size, **options)
     try:
         state = torch.load(folder / WEIGHTS, map_location=map_location, weights_only=True)
     except FileNotFoundError as exc:

@@ -111,7 +111,8 @@ def require_window(name: str, window_size: int, minimum: int) -> None:
     if window_size < minimum:
         raise ModelError(
             f"{name} needs windows of at least {minimum} pixels, got {window_size}",
-            hint=f"use --window-size {minimum} or more, or a smaller model such as lenet or resnet18",
+            hint=f"tile with --size {minimum} or more (and no smaller --crop), or choose a model that takes small windows, such as "
+            + " or ".join(m for m in ("resnet18", "vgg8") if not name.startswith(m)),
         )
 
 

@@ -156,6 +156,7 @@ class ComputeConfig(_Strict):
     dask_scheduler: Optional[str] = Field(None, description="dask scheduler address (tcp://host:8786) or local / local:N; null = this machine, block by block")
     block_size: int = Field(1024, ge=16, description="block (and dask chunk) side in pixels; memory scales with its square")
     prefetch: int = Field(2, ge=0, description="batches read ahead by the background reader while predicting (0 = none)")
+    memory_mb: Optional[float] = Field(None, gt=0, description="memory budget (MiB) for holding the stack while tiling and training; a larger stack is memory-mapped under OUTPUT/.scratch; null = a quarter of the available RAM")
 
 
 class RunConfig(_Strict):

@@ -84,14 +84,15 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     from geoprospect.evaluation.evaluate import evaluate_prediction, read_prediction
     from geoprospect.blocks.stack import pipeline_layers
     from geoprospect.distributed.engine import Engine
-    from geoprospect.io.rasters import read_stack
+    from geoprospect.io.rasters import raster_band_names
     from geoprospect.models.checkpoint import ModelMeta, load_checkpoint, save_checkpoint, versions
     from geoprospect.models.zoo import build_model
     from geoprospect.pipeline import stages
     from geoprospect.plotting import plot_map
     from geoprospect.prediction.predict import window_scores, write_prediction
     from geoprospect.training.trainer import TrainConfig, train_model
-    from geoprospect.windows.dataset import WindowDataset, normalise
+    from geoprospect.windows.dataset import WindowDataset
+    from geoprospect.windows.store import SCRATCH, open_windows_source
     from geoprospect.windows.tiling import make_windows, read_windows, write_windows
 
     out = Path(out or cfg.output).resolve()
@@ -101,6 +102,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     except OSError as exc:
         raise OutputError(f"cannot create the output folder ({exc.strerror})", path=out, hint="choose a folder you can write to") from exc
     remove_stale_temps(out)  # left by a run killed mid-write: never a finished output
+    shutil.rmtree(out / SCRATCH, ignore_errors=True)  # memory maps of a run that was killed
     cfg_json = json.loads(cfg.model_dump_json())
     # where the work runs (compute) does not change the results: left out of the resume hash
     state = _State(out, hashlib.sha256(json.dumps({k: v for k, v in cfg_json.items() if k != "compute"}, sort_keys=True).encode()).hexdigest(), resume)
@@ -124,13 +126,15 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     t = time.perf_counter()
     if state.finished("stack", out, ["stack.tif"]):
         log.info("resume: stack.tif already built")
-        stack = read_stack(out / "stack.tif")
     else:
         # block by block (or on dask): memory bounded by compute.block_size, not by the map
         engine.build_stack(pipeline_layers(cfg, points, grid), grid, out / "stack.tif")
-        stack = read_stack(out / "stack.tif")
-        state.mark("stack", {"bands": stack.band_names})
+        state.mark("stack", {"bands": raster_band_names(out / "stack.tif")})
     timings["stack"] = time.perf_counter() - t
+    # tiling and training read windows from the z-scored stack: in memory, or memory-mapped
+    # under OUTPUT/.scratch when it exceeds compute.memory_mb (removed at the end)
+    source = open_windows_source(out / "stack.tif", memory_mb=cfg.compute.memory_mb, scratch_dir=out / SCRATCH)
+    stack = source.stack
 
     # -- windows -------------------------------------------------------------------------------
     t = time.perf_counter()
@@ -154,7 +158,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
         model, meta = load_checkpoint(out / "model", stack.band_names)
         history_rows = meta.training.get("history", [])
     else:
-        norm = normalise(stack.data, mean, std)
+        norm = source.norm
         sel = windows["split"] == "train"
         test = windows["split"] == "test"
         train_ds = WindowDataset(norm, windows.loc[sel, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[sel, "label"].to_numpy())
@@ -216,6 +220,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     held = _held_out_deposits(deposits, grid, w)
     edge = _test_edge(grid, w)
     plot_map(pred, deposits, out / "map.png", title=f"{cfg.name}: {tc.model} prospectivity", held_out=held, test_line=edge)
+    source.close()
     state.mark("evaluate", {})
     timings["evaluate"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all

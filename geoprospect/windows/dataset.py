@@ -1,4 +1,4 @@
-"""Torch datasets of windows read from an in-memory, z-scored stack."""
+"""Torch datasets of windows read from a z-scored stack held in memory (or memory-mapped, see windows.store)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,29 @@ import torch
 from torch.utils.data import Dataset
 
 
-def normalise(data: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+def normalise(data: np.ndarray, mean: Sequence[float], std: Sequence[float], out: np.ndarray | None = None) -> np.ndarray:
     """z-score each band with the stack's stored statistics; NaN (nodata) becomes 0 (the mean).
 
     Windows with too little valid data were already dropped by tiling; the NaNs left inside
     kept windows are set to the band mean, i.e. 0 after z-scoring.
+    ``data`` is (bands, rows, cols); ``out`` (same shape, float32), e.g. a disk-backed
+    ``np.memmap``, receives the result, which is computed in row strips (no full-size temporary).
     """
     mean = np.asarray(mean, dtype=np.float32)[:, None, None]
     std = np.asarray(std, dtype=np.float32)[:, None, None]
     std = np.where(std > 0, std, 1.0).astype(np.float32)
-    out = (data.astype(np.float32) - mean) / std
-    np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    if out is None:
+        out = np.empty(data.shape, dtype=np.float32)
+    if data.ndim != 3:
+        out[...] = (data.astype(np.float32) - mean) / std
+        np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        return out
+    step = max(1, (64 * 2**20) // max(1, 4 * data.shape[0] * data.shape[2]))
+    for r0 in range(0, data.shape[1], step):
+        o = out[:, r0 : r0 + step]
+        np.subtract(data[:, r0 : r0 + step], mean, out=o, dtype=np.float32)
+        np.divide(o, std, out=o)
+        np.nan_to_num(o, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     return out
 
 
