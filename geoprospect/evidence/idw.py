@@ -253,19 +253,30 @@ def _idw_group(pts, vals, grid, out, el_idx, power, neighbors, radius, min_point
     pts_pad = np.vstack([pts, [np.inf, np.inf]])
     vals_pad = np.vstack([vals, np.zeros((1, vals.shape[1]))])
     dtype = np.float64 if precision == "float64" else np.float32
-    kernel = _TorchKernel(device, dtype) if use_torch else _numpy_kernel
     done = [0]
-
-    def work(ids, idx):
-        rel = pts_pad[idx] - centres[ids][:, None, :]  # (B, C, 2) float64, tile-local
-        res = kernel(offsets, rel, vals_pad[idx], k, r, min_points, smoothing, power, dtype)
-        tiling.scatter(out, ids, res, el_idx)
 
     def finished(n_tiles):
         done[0] += n_tiles
         report(done[0] / tiling.n_tiles)
 
-    run_batches(padded_batches(counts, flat, n, batch_elems, m), work, 1 if use_torch else workers, finished)
+    if use_torch:
+        # everything after the candidate search stays on the device: samples and tile centres
+        # are uploaded once, each batch sends only its candidate indices, results are kept in
+        # a device tile buffer and copied back once (a host-side gather and scatter cost more
+        # than the GPU kernel itself at the papers' scale)
+        dev = _TorchDevice(device, dtype, pts_pad, vals_pad, centres, offsets, tiling.n_tiles)
+        for ids, idx in padded_batches(counts, flat, n, batch_elems, m):
+            dev.run(ids, idx, k, r, min_points, smoothing, power)
+            finished(len(ids))
+        out[el_idx] = dev.raster(tiling)
+    else:
+
+        def work(ids, idx):
+            rel = pts_pad[idx] - centres[ids][:, None, :]  # (B, C, 2) float64, tile-local
+            res = _numpy_kernel(offsets, rel, vals_pad[idx], k, r, min_points, smoothing, power, dtype)
+            tiling.scatter(out, ids, res, el_idx)
+
+        run_batches(padded_batches(counts, flat, n, batch_elems, m), work, workers, finished)
     _fix_on_node(pts, vals, grid, tree, out, el_idx, k, r, min_points, smoothing)
 
 
@@ -339,27 +350,36 @@ def _numpy_kernel(offsets, rel, v, k, r, min_points, smoothing, power, dtype=np.
     return res.astype(np.float32, copy=False)
 
 
-class _TorchKernel:
-    """The same dense IDW on a torch device (float64: exact on CPU, fast enough on a GPU)."""
+class _TorchDevice:
+    """The dense IDW on a torch device (CUDA when present), with samples and results kept there.
 
-    def __init__(self, device: str | None, dtype) -> None:
+    float64 arithmetic is exact on CPU and fast enough on a GPU; float32 is the fast option.
+    The padding sample (index n) is infinitely far and never selected.
+    """
+
+    def __init__(self, device: str | None, dtype, pts_pad: np.ndarray, vals_pad: np.ndarray, centres: np.ndarray, offsets: np.ndarray, n_tiles: int) -> None:
         import torch
 
         self.torch = torch
         self.dtype = torch.float64 if dtype == np.float64 else torch.float32
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.off = None
-
-    def __call__(self, offsets, rel, v, k, r, min_points, smoothing, power, dtype) -> np.ndarray:
-        torch = self.torch
         dev = self.device
-        if self.off is None or self.off.shape[0] != offsets.shape[0]:
-            self.off = torch.as_tensor(offsets, dtype=self.dtype, device=dev)
+        self.pts = torch.as_tensor(pts_pad, dtype=torch.float64, device=dev)  # (n + 1, 2) local map units
+        self.vals = torch.as_tensor(vals_pad, device=dev).to(self.dtype)  # (n + 1, E)
+        self.centres = torch.as_tensor(centres, dtype=torch.float64, device=dev)  # (T, 2)
+        self.off = torch.as_tensor(offsets, dtype=self.dtype, device=dev)  # (M, 2)
+        self.out = torch.empty((n_tiles, offsets.shape[0], vals_pad.shape[1]), dtype=torch.float32, device=dev)
+
+    def run(self, ids: np.ndarray, idx: np.ndarray, k, r, min_points, smoothing, power) -> None:
+        """IDW of the tiles ``ids`` ((B,)) from their candidate samples ``idx`` ((B, C), padded with n)."""
+        torch = self.torch
+        ids_t = torch.as_tensor(ids, device=self.device)
+        idx_t = torch.as_tensor(idx, device=self.device)
+        # tile-local candidate positions: subtracted in float64 (large projected coordinates), then cast
+        rel = (self.pts[idx_t] - self.centres[ids_t][:, None, :]).to(self.dtype)  # (B, C, 2)
         off = self.off
-        rel_t = torch.as_tensor(rel, device=dev).to(self.dtype)  # tile-local: float32 is safe here
-        v_t = torch.as_tensor(v, device=dev).to(self.dtype)
-        d2 = (off[None, :, None, 0] - rel_t[:, None, :, 0]).square_()
-        d2 += (off[None, :, None, 1] - rel_t[:, None, :, 1]).square_()
+        d2 = (off[None, :, None, 0] - rel[:, None, :, 0]).square_()  # (B, M, C)
+        d2 += (off[None, :, None, 1] - rel[:, None, :, 1]).square_()
         c = d2.shape[2]
         sel = d2 <= r * r if np.isfinite(r) else torch.isfinite(d2)
         if k is not None and c > k:
@@ -367,13 +387,19 @@ class _TorchKernel:
             sel &= d2 <= kth
         if smoothing:
             d2 += smoothing * smoothing
-        w = d2.reciprocal() if power == 2.0 else d2.pow(-0.5 * power)
-        w = w * sel
-        num = torch.bmm(w, v_t)
+        w = d2.reciprocal_() if power == 2.0 else d2.pow_(-0.5 * power)
+        w *= sel
+        num = torch.bmm(w, self.vals[idx_t])  # (B, M, E)
         den = w.sum(dim=2, keepdim=True)
         res = num / den
         empty = den <= 0
         if min_points > 1:
             empty |= sel.sum(dim=2, keepdim=True) < min_points
-        res = res.masked_fill(empty, float("nan"))
-        return res.to(torch.float32).cpu().numpy()
+        self.out[ids_t] = res.masked_fill_(empty, float("nan")).to(torch.float32)
+
+    def raster(self, tiling) -> np.ndarray:
+        """(E, rows, cols) float32: the tiles put in place on the device, then copied to the host once."""
+        e = self.out.shape[-1]
+        t = self.out.reshape(tiling.ny, tiling.nx, tiling.tr, tiling.tc, e).permute(4, 0, 2, 1, 3)
+        t = t.reshape(e, tiling.ny * tiling.tr, tiling.nx * tiling.tc)[:, : tiling.grid.height, : tiling.grid.width]
+        return t.contiguous().cpu().numpy()
