@@ -2,6 +2,7 @@
 
     python benchmarks/bench_scale.py --sizes 1000,2000,3000 --peer-sizes 1000,2000
     python benchmarks/bench_scale.py --sizes 5000,10000,20000 --peer-sizes 5000   # a free machine
+    python benchmarks/bench_scale.py --sizes 20000 --stages stack-blocks,predict-resnet --resnet-windows 0 --device cuda --batch 1024
 
 Synthetic inputs, the same for every size (the issue's setting): 100,000 samples with 9
 elements (IDW, k=12) and 5,000 fault segments (distance) -> a 10-band stack over a fixed
@@ -160,11 +161,13 @@ def _stage(name: str, a: dict) -> dict:
                 path = strip
             with torch.no_grad():
                 model(torch.zeros(8, len(mean), size, size))  # warm-up (oneDNN kernel selection)
+            if a.get("device", "cpu").startswith("cuda"):
+                model = model.to(a["device"]).to(memory_format=torch.channels_last)
         else:
             model = tiny_model(len(mean))
         st: dict = {}
-        predict_blocks(model, path, mean, std, size=size, stride=stride, batch_size=a["batch"], device="cpu", block_size=a["block_size"], prefetch=2, stats=st)
-        info.update({k: st[k] for k in ("windows", "windows_per_s", "wait_s", "busy_fraction", "seconds")})
+        predict_blocks(model, path, mean, std, size=size, stride=stride, batch_size=a["batch"], device=a.get("device", "cpu"), block_size=a["block_size"], prefetch=2, stats=st)
+        info.update({k: st[k] for k in ("windows", "windows_per_s", "wait_s", "busy_fraction", "seconds", "device")})
     elif name == "predict-memory":
         from geoprospect.io.rasters import read_stack
         from geoprospect.prediction.predict import predict_stack
@@ -267,6 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--resnet-windows", type=int, default=3000, help="windows scored with ResNet-18 per size (then extrapolated); 0 = the whole map")
     ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument("--device", default="cpu", help="prediction device: cpu or cuda (GPU windows/s and busy fraction)")
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--work", default="/tmp/geoprospect-bench-scale")
     ap.add_argument("--json", default=str(HERE / "bench_scale.json"))
@@ -286,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
         plot(results, Path(args.plot))
 
     for size in sizes:
-        a = {"size": size, "work": str(work), "samples": args.samples, "faults": args.faults, "elements": args.elements, "block_size": args.block_size, "window": args.window, "stride": args.stride, "batch": args.batch, "resnet_windows": args.resnet_windows, "threads": args.threads}
+        a = {"size": size, "work": str(work), "samples": args.samples, "faults": args.faults, "elements": args.elements, "block_size": args.block_size, "window": args.window, "stride": args.stride, "batch": args.batch, "resnet_windows": args.resnet_windows, "threads": args.threads, "device": args.device}
         for st in stages:
             if st.endswith("memory") and size not in peers:
                 continue

@@ -76,6 +76,14 @@ class BlockWindows:
         self.size, self.stride = size, stride
         self.crop = check_crop(crop, size)
         self.norm = normalise(region, mean, std) if self.ii.size else None
+        self._view = None
+        if self.norm is not None:
+            # (bands, window rows, window cols, crop, crop) strided view of every window's
+            # (centre crop of) pixels: a batch is one gather of whole windows, ~10x faster
+            # than gathering pixel by pixel (measured: 233k vs 21k windows/s at 32 px, 10 bands)
+            lo = (size - self.crop) // 2
+            v = np.lib.stride_tricks.sliding_window_view(self.norm[:, lo:, lo:], (self.crop, self.crop), axis=(1, 2))
+            self._view = v[:, ::stride, ::stride]
 
     def __len__(self) -> int:
         return int(self.ii.size)
@@ -85,14 +93,7 @@ class BlockWindows:
 
         With a crop, each window's centre ``crop`` x ``crop`` pixels (as at validation).
         """
-        lo = (self.size - self.crop) // 2
-        r = self.ii[sel] * self.stride + lo
-        c = self.jj[sel] * self.stride + lo
-        k = np.arange(self.crop)
-        rows = (r[:, None] + k)[:, None, :, None]
-        cols = (c[:, None] + k)[:, None, None, :]
-        ch = np.arange(self.norm.shape[0])[None, :, None, None]
-        return self.norm[ch, rows, cols]
+        return np.ascontiguousarray(self._view[:, self.ii[sel], self.jj[sel]].transpose(1, 0, 2, 3))
 
 
 def check_crop(crop: int | None, size: int) -> int:
