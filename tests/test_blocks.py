@@ -235,6 +235,22 @@ def test_block_prediction_equals_whole_map(holed_stack, size, stride, bs, prefet
     assert 0.0 <= stats["busy_fraction"] <= 1.0
 
 
+@pytest.mark.parametrize("crop,prefetch", [(None, 2), (12, 0)])
+def test_windows_cut_on_the_device_give_the_same_scores(holed_stack, crop, prefetch):
+    """The GPU path (block regions sent once, windows cut there with unfold) equals the host cut."""
+    path, st, mean, std = holed_stack
+    model = tiny_model(4)
+    kw = dict(size=16, stride=6, device="cpu", block_size=48, batch_size=16, crop=crop)
+    host = predict_blocks(model, path, mean, std, cut_on_device=False, **kw)
+    stats: dict = {}
+    dev = predict_blocks(model, path, mean, std, cut_on_device=True, prefetch=prefetch, stats=stats, **kw)
+    assert np.isfinite(host.prob).any() and np.isnan(host.prob).any()
+    assert np.array_equal(np.isnan(host.prob), np.isnan(dev.prob))
+    np.testing.assert_allclose(dev.prob, host.prob, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(dev.margin, host.margin, rtol=0, atol=1e-5)
+    assert stats["windows"] == int(np.isfinite(host.prob).sum())
+
+
 def test_prefetch_gives_the_same_scores(holed_stack):
     path, st, mean, std = holed_stack
     model = tiny_model(4)

@@ -118,6 +118,39 @@ def _batches(path: Path, blocks: list[WindowBlock], mean, std, size, stride, min
                 yield k, bw.ii[s] + wb.i0, bw.jj[s] + wb.j0, x
 
 
+def _regions(path: Path, blocks: list[WindowBlock], mean, std, size, stride, min_valid, pin: bool, crop: int | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, torch.Tensor]]:
+    """Per block: (k, window rows, window cols, rows and cols within the block, z-scored region).
+
+    For cutting windows on the device: the region (each pixel once) crosses the bus instead
+    of the windows (each pixel (size / stride)^2 times).
+    """
+    with gdal_env(), rasterio.open(path) as src:
+        for k, wb in enumerate(blocks):
+            bw = BlockWindows(read_region(src, wb.pixels), wb, mean, std, size, stride, min_valid, crop)
+            if not len(bw):
+                yield k, bw.ii, bw.jj, bw.ii, bw.jj, None
+                continue
+            x = torch.from_numpy(bw.norm)
+            if pin:
+                x = x.pin_memory()
+            yield k, bw.ii + wb.i0, bw.jj + wb.j0, bw.ii, bw.jj, x
+
+
+def _device_batches(items, dev: torch.device, size: int, stride: int, crop: int, batch_size: int, pin: bool):
+    """(k, ii, jj, x) batches cut on ``dev`` from the regions of :func:`_regions`."""
+    lo = (size - crop) // 2
+    for k, ii, jj, li, lj, region in items:
+        if region is None:
+            continue
+        r = region.to(dev, non_blocking=pin)
+        view = r[:, lo:, lo:].unfold(1, crop, stride).unfold(2, crop, stride)  # (C, rows, cols, crop, crop)
+        li_t = torch.as_tensor(li, device=dev)
+        lj_t = torch.as_tensor(lj, device=dev)
+        for b0 in range(0, len(li), batch_size):
+            s = slice(b0, min(b0 + batch_size, len(li)))
+            yield k, ii[s], jj[s], view[:, li_t[s], lj_t[s]].permute(1, 0, 2, 3).contiguous()
+
+
 _DONE = object()
 
 
@@ -181,6 +214,7 @@ def predict_blocks(
     prefetch: int = 2,
     stats: dict | None = None,
     crop: int | None = None,
+    cut_on_device: bool | None = None,
 ) -> Prediction:
     """Score every window of the stack GeoTIFF with at least ``min_valid`` valid pixels.
 
@@ -190,7 +224,9 @@ def predict_blocks(
     filled with windows, seconds, windows_per_s, wait_s (time the model waited for data) and
     busy_fraction (1 - wait_s / seconds). ``crop``: the model sees the centre ``crop`` pixels of
     every ``size`` window (a model trained on random crops, papers 001/002); the window grid,
-    the valid-fraction test and the output stay those of ``size``.
+    the valid-fraction test and the output stay those of ``size``. ``cut_on_device`` (default:
+    on CUDA) sends each block's z-scored region to the device once and cuts the windows there;
+    blocks then hold at least ``batch_size`` windows, so batches stay full.
     """
     path = Path(stack_path)
     if not path.exists():
@@ -204,11 +240,17 @@ def predict_blocks(
     dev = resolve_device(device)
     model = model.to(dev).eval()
     nr, nc = window_grid_shape(grid.height, grid.width, size, stride)
+    on_device = dev.type == "cuda" if cut_on_device is None else bool(cut_on_device)
+    if on_device:  # at least batch_size windows per block
+        block_size = max(block_size, int(np.ceil(np.sqrt(batch_size))) * stride)
     blocks = list(window_blocks(grid, size, stride, block_size))
     prob = np.full((nr, nc), np.nan)
     margin = np.full((nr, nc), np.nan)
     pin = dev.type == "cuda"
-    it = _batches(path, blocks, mean, std, size, stride, min_valid, batch_size, pin, crop)
+    if on_device:
+        it = _regions(path, blocks, mean, std, size, stride, min_valid, pin, crop)
+    else:
+        it = _batches(path, blocks, mean, std, size, stride, min_valid, batch_size, pin, crop)
     pf = _Prefetcher(it, prefetch) if prefetch > 0 else None
     n = 0
     wait = 0.0
@@ -217,6 +259,8 @@ def predict_blocks(
         with Task("predict", len(blocks), unit="block") as task:
             done = 0
             src_iter = iter(pf) if pf is not None else it
+            if on_device:
+                src_iter = _device_batches(src_iter, dev, size, stride, check_crop(crop, size), batch_size, pin)
             while True:
                 tw = time.perf_counter()
                 try:
