@@ -189,6 +189,8 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
                       "val_is": f"{tc.val_fraction:.0%} of the training windows, random (early stopping)" if stopping else "held-out test block (monitoring only, no model selection)"},
         )
         save_checkpoint(out / "model", model, meta)
+        del train_ds, val_ds, norm
+        source.drop_norm()  # the z-scored copy is not needed after training
         _write_history(out / "history.csv", history_rows)
         state.mark("train", {"seconds": hist.seconds})
         shutil.rmtree(out / TRAIN_DIR, ignore_errors=True)

@@ -12,7 +12,6 @@ import logging
 import os
 import shutil
 import weakref
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -51,32 +50,49 @@ def available_memory_mb() -> float:
         return 16384.0
 
 
-@dataclass
 class WindowSource:
     """A stack and its z-scored pixels, in memory or memory-mapped under ``scratch``.
 
-    Use as a context manager (or call :meth:`close`): the memory-map files are removed.
+    ``norm`` is computed on first use (a resumed run that skips training never pays for it)
+    and can be dropped after training (:meth:`drop_norm`). Use as a context manager (or call
+    :meth:`close`): the memory-map files are removed, also if the process fails.
     """
 
-    stack: Stack
-    norm: np.ndarray
-    scratch: Path | None = None
-    mean: list[float] = field(default_factory=list)
-    std: list[float] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
+    def __init__(self, stack: Stack, mean: Sequence[float], std: Sequence[float], scratch: Path | None = None) -> None:
+        self.stack = stack
+        self.mean = list(mean)
+        self.std = list(std)
+        self.scratch = scratch
+        self._norm: np.ndarray | None = None
         # the memory maps go also when the run fails or the interpreter exits
-        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.scratch), True) if self.scratch is not None else None
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(scratch), True) if scratch is not None else None
 
     @property
     def mapped(self) -> bool:
         return self.scratch is not None
 
-    def close(self) -> None:
+    @property
+    def norm(self) -> np.ndarray:
+        """(bands, rows, cols) float32 z-scores, NaN -> 0 (an ``np.memmap`` when mapped)."""
+        if self._norm is None:
+            out = None
+            if self.scratch is not None:
+                out = np.memmap(self.scratch / "norm.f32", dtype=np.float32, mode="w+", shape=self.stack.data.shape)
+            self._norm = normalise(self.stack.data, self.mean, self.std, out=out)
+            if isinstance(self._norm, np.memmap):
+                self._norm.flush()
+        return self._norm
+
+    def drop_norm(self) -> None:
+        """Free the z-scored copy (training is done)."""
+        self._norm = None
         if self.scratch is not None:
-            # drop the mappings before the files go (the arrays stay usable only while open)
-            self.norm = np.empty((0, 0, 0), dtype=np.float32)
-            self.stack.data = np.empty((0, 0, 0), dtype=np.float32)
+            (self.scratch / "norm.f32").unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self._norm = None
+        if self.scratch is not None:
+            self.stack.data = np.empty((0, 0, 0), dtype=np.float32)  # drop the mapping before its file
             if self._cleanup is not None:
                 self._cleanup()
             self.scratch = None
@@ -96,7 +112,7 @@ def open_windows_source(
     memory_mb: float | None = None,
     scratch_dir: str | Path | None = None,
 ) -> WindowSource:
-    """Read a stack GeoTIFF and z-score it for window datasets.
+    """Read a stack GeoTIFF for window datasets (z-scores computed on first use of ``.norm``).
 
     Args:
         stack_path: the stack GeoTIFF.
@@ -110,21 +126,16 @@ def open_windows_source(
     budget = memory_budget_mb(memory_mb)
     if need_mb <= budget:
         stack = read_stack(stack_path)
-        m, s = _stats(stack, mean, std)
-        return WindowSource(stack, normalise(stack.data, m, s), None, m, s)
+        return WindowSource(stack, *_stats(stack, mean, std))
     scratch = Path(scratch_dir) if scratch_dir is not None else stack_path.parent / SCRATCH
     scratch.mkdir(parents=True, exist_ok=True)
     log.info("stack needs %.0f MiB in memory (budget %.0f MiB): memory-mapping it under %s", need_mb, budget, scratch)
     try:
         stack = read_stack(stack_path, memmap=scratch / "stack.f32")
-        m, s = _stats(stack, mean, std)
-        norm = np.memmap(scratch / "norm.f32", dtype=np.float32, mode="w+", shape=stack.data.shape)
-        normalise(stack.data, m, s, out=norm)
-        norm.flush()
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-    return WindowSource(stack, norm, scratch, m, s)
+    return WindowSource(stack, *_stats(stack, mean, std), scratch=scratch)
 
 
 def _stats(stack: Stack, mean, std) -> tuple[list[float], list[float]]:
