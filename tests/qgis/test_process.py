@@ -105,7 +105,7 @@ def test_crash_shows_stderr(fake_cli, monkeypatch, tiny_csv, tmp_path):
 
 
 def test_missing_command_is_readable(fake_cli, tmp_path):
-    """A planned stage (density) against a CLI that lacks it: a clear error, no crash."""
+    """A stage (density) against an older CLI that lacks the command: a clear error, no crash."""
     from qgis.core import QgsProcessingException
 
     from conftest import tiny_faults as _  # noqa: F401  (fixture module import only)

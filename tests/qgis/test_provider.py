@@ -11,9 +11,9 @@ import pytest
 from conftest import PLUGIN_ROOT, REPO
 
 EXPECTED = {
-    "interpolate": {"POINTS", "X_FIELD", "Y_FIELD", "ELEMENTS", "METHOD", "POWER", "NEIGHBORS", "RADIUS", "TEMPLATE", "GRID_CRS", "EXTENT", "RESOLUTION", "OUTPUT"},
+    "interpolate": {"POINTS", "X_FIELD", "Y_FIELD", "ELEMENTS", "METHOD", "VARIOGRAM", "POWER", "NEIGHBORS", "RADIUS", "TEMPLATE", "GRID_CRS", "EXTENT", "RESOLUTION", "OUTPUT"},
     "distance": {"INPUT", "TEMPLATE", "GRID_CRS", "EXTENT", "RESOLUTION", "OUTPUT"},
-    "density": {"INPUT", "RADIUS", "OUTPUT"},
+    "density": {"INPUT", "RADIUS", "MODE", "OUTPUT"},
     "stack": {"RASTERS", "OUTPUT"},
     "select_elements": {"POINTS", "ELEMENTS", "DEPOSITS", "DISTANCE", "Z_CRIT", "OUTPUT"},
     "prepare_geochem": {"POINTS", "ELEMENTS", "CENSORED", "OUTLIERS", "TRANSFORM", "OUTPUT"},
@@ -21,7 +21,7 @@ EXPECTED = {
     "train": {"STACK", "WINDOWS", "MODEL", "EPOCHS", "BATCH_SIZE", "LR", "OPTIMIZER", "DEVICE", "SEED", "OUTPUT"},
     "predict": {"STACK", "MODEL", "WINDOWS", "BATCH_SIZE", "DEVICE", "OUTPUT", "SCORES"},
     "evaluate": {"PROSPECTIVITY", "WINDOWS", "DEPOSITS", "OUTPUT"},
-    "ensemble": {"INPUTS", "OUTPUT", "UNCERTAINTY"},
+    "ensemble": {"INPUTS", "WEIGHTS", "WEIGHTS_FROM_AUC", "THRESHOLD", "WINDOWS", "OUTPUT"},
     "run": {"CONFIG", "OVERWRITE", "OUTPUT"},
     "run_layers": {"POINTS", "FAULTS", "ALTERATION", "DEPOSITS", "RESOLUTION", "MODEL", "EPOCHS", "OUTPUT"},
 }

@@ -1,8 +1,7 @@
 """One algorithm per pipeline stage. Each is a declaration: parameters and their CLI mapping.
 
-Commands marked ``PLANNED = True`` are not in the geoprospect CLI yet (select-elements,
-density, ensemble, ``interpolate --method kriging``); the algorithms are declared with the
-arguments the CLI is expected to take and fail with a readable error until it has them.
+Every algorithm maps onto a `geoprospect` CLI command of the same release; against an older
+geoprospect that lacks a command, the runner stops with a readable error naming it.
 """
 
 from __future__ import annotations
@@ -57,8 +56,12 @@ def _distance(name, desc, default, parent, optional=False, minimum=0.0):
     return p
 
 
-def _points_args(with_elements: bool = True, emit: bool = True) -> list[Arg]:
-    """Samples layer, x/y columns, CRS, elements. emit=False: read by a custom mapping instead."""
+def _points_args(with_elements: bool = True, emit: bool = True, text_elements: bool = False) -> list[Arg]:
+    """Samples layer, x/y columns, CRS, elements. emit=False: read by a custom mapping instead.
+
+    text_elements: element columns may be text (censored "<0.5", "BDL"), as the geochemistry
+    tools read them; interpolation needs numeric columns.
+    """
     args = [
         Arg(
             QgsProcessingParameterVectorLayer("POINTS", "Geochemical samples", [QgsProcessing.TypeVectorPoint]),
@@ -87,10 +90,11 @@ def _points_args(with_elements: bool = True, emit: bool = True) -> list[Arg]:
     if with_elements:
         args.append(
             Arg(
-                QgsProcessingParameterField("ELEMENTS", "Elements", parentLayerParameterName="POINTS", type=NUMERIC_FIELD, allowMultiple=True, optional=True),
+                QgsProcessingParameterField("ELEMENTS", "Elements", parentLayerParameterName="POINTS", type=ANY_FIELD if text_elements else NUMERIC_FIELD, allowMultiple=True, optional=True),
                 flag="--elements" if emit else None,
                 to_argv=None if emit else no_argv,
-                help="Element columns to use (e.g. Au, As, Cu). Empty: every numeric column except the coordinates.",
+                help="Element columns to use (e.g. Au, As, Cu). Empty: every numeric column except the coordinates"
+                + (" (and every column with censored values such as '<0.5')." if text_elements else "."),
             )
         )
     return args
@@ -121,10 +125,8 @@ def _grid_args(resolution_default: float = 100.0) -> list[Arg]:
     ]
 
 
-def _method_argv(alg, parameters, context, feedback):
-    idx = alg.parameterAsEnum(parameters, "METHOD", context)
-    # PLANNED: `interpolate --method kriging` (pykrige) is not in the CLI yet; IDW needs no flag.
-    return [] if idx == 0 else ["--method", "kriging"]
+METHODS = ["idw", "kriging", "universal-kriging"]
+VARIOGRAMS = ["spherical", "exponential", "gaussian", "linear", "power"]
 
 
 class Interpolate(GeoprospectAlgorithm):
@@ -142,7 +144,8 @@ class Interpolate(GeoprospectAlgorithm):
     def arguments(self):
         return [
             *_points_args(),
-            Arg(QgsProcessingParameterEnum("METHOD", "Method", options=["IDW (inverse distance)", "Ordinary kriging"], defaultValue=0), to_argv=_method_argv, help="IDW (default) or ordinary kriging (needs a geoprospect with kriging support)."),
+            Arg(QgsProcessingParameterEnum("METHOD", "Method", options=["IDW (inverse distance)", "Ordinary kriging", "Universal kriging (linear drift)"], defaultValue=0), flag="--method", choices=METHODS, help="IDW (default), ordinary kriging (variogram fitted per element, k nearest samples) or universal kriging (pykrige)."),
+            Arg(QgsProcessingParameterEnum("VARIOGRAM", "Kriging variogram model", options=VARIOGRAMS, defaultValue=0), flag="--variogram-model", choices=VARIOGRAMS, help="Variogram model fitted to each element (kriging only).", advanced=True),
             Arg(QgsProcessingParameterNumber("POWER", "IDW power", NUM_DBL, 2.0, minValue=0.1), flag="--power", help="Weight = 1 / distance^power."),
             Arg(QgsProcessingParameterNumber("NEIGHBORS", "Nearest samples (k)", NUM_INT, 12, minValue=0), flag="--neighbors", help="Number of nearest samples used per cell (0 = all samples, the papers' exact formula)."),
             Arg(_distance("RADIUS", "Search radius", 3000.0, "GRID_CRS", optional=True), flag="--radius", help="Only samples within this distance (map units) count; cells with none are nodata. Empty: unlimited."),
@@ -175,8 +178,7 @@ class DistanceToFeatures(GeoprospectAlgorithm):
 class Density(GeoprospectAlgorithm):
     NAME = "density"
     DISPLAY = "2b · Feature density (line length / area per unit area)"
-    COMMAND = "density"  # PLANNED: the CLI command is written by another helper
-    PLANNED = True
+    COMMAND = "density"
     TAGS = ("density", "faults", "kernel")
     STAGES = ("density",)
     HELP = "Length of lines (or area of polygons) within a radius of each cell centre, per unit area: a true kernel density, not a buffered count."
@@ -185,6 +187,7 @@ class Density(GeoprospectAlgorithm):
         return [
             Arg(QgsProcessingParameterFeatureSource("INPUT", "Features (lines or polygons)", LINE_POLY), layer_flag="--layer", help="Faults or alteration polygons."),
             Arg(_distance("RADIUS", "Search radius", 2000.0, "GRID_CRS"), flag="--radius", help="Kernel radius in grid units (metres)."),
+            Arg(QgsProcessingParameterEnum("MODE", "Layer", options=["density (length or area per unit area)", "distance with density (paper 003)"], defaultValue=0), flag="--mode", choices=["density", "distance-density"], help="density: feature length (lines) or area (polygons) within the radius per unit area; distance with density: max(0, 1 - d/R) x (1 + density / one-feature density), paper 003's buffer-distance layer."),
             Arg(QgsProcessingParameterString("BAND_NAME", "Band name", optional=True), flag="--name", help="Name of the output band."),
             *_grid_args(),
             Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Density"), flag="--out", style="evidence", help="Single-band GeoTIFF (m per m², or m² per m²)."),
@@ -210,8 +213,7 @@ class BuildStack(GeoprospectAlgorithm):
 class PrepareGeochem(GeoprospectAlgorithm):
     NAME = "prepare_geochem"
     DISPLAY = "0 · Prepare geochemistry (censored values, outliers, transforms)"
-    COMMAND = "prepare-geochem"  # PLANNED: written by another helper (geochem branch); arguments as there
-    PLANNED = True
+    COMMAND = "prepare-geochem"
     TAGS = ("censored", "detection limit", "outliers", "log", "clr")
     STAGES = ("prepare-geochem",)
     HELP = (
@@ -222,7 +224,7 @@ class PrepareGeochem(GeoprospectAlgorithm):
 
     def arguments(self):
         return [
-            *_points_args(),
+            *_points_args(text_elements=True),
             Arg(QgsProcessingParameterEnum("CENSORED", "Values below detection", options=["half the limit", "a fraction of the limit", "Cohen's method", "missing"], defaultValue=0), flag="--censored", choices=["half", "fraction", "cohen", "missing"], help="How '<x' values are replaced."),
             Arg(QgsProcessingParameterEnum("OUTLIERS", "Outliers", options=["keep", "flag", "winsorise"], defaultValue=0), flag="--outliers", choices=["none", "flag", "winsorise"], help="Tukey fences on log10 values: count outliers only, or clip them."),
             Arg(QgsProcessingParameterEnum("TRANSFORM", "Transform", options=["none", "log10", "clr"], defaultValue=0), flag="--transform", choices=["none", "log10", "clr"], help="Transform after censoring and outliers."),
@@ -235,8 +237,7 @@ class PrepareGeochem(GeoprospectAlgorithm):
 class SelectElements(GeoprospectAlgorithm):
     NAME = "select_elements"
     DISPLAY = "4 · Select elements (SVM AUC + Z-AUC)"
-    COMMAND = "select-elements"  # PLANNED: written by another helper (geochem branch); arguments as there
-    PLANNED = True
+    COMMAND = "select-elements"
     TAGS = ("elements", "feature selection", "auc")
     STAGES = ("select-elements",)
     HELP = (
@@ -247,7 +248,7 @@ class SelectElements(GeoprospectAlgorithm):
 
     def arguments(self):
         return [
-            *_points_args(),
+            *_points_args(text_elements=True),
             Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), flag="--deposits", layer_flag="--deposits-layer", help="Points, lines or polygons of known deposits."),
             Arg(_distance("DISTANCE", "Positive within", 2000.0, "POINTS"), flag="--distance", help="Samples within this distance of a deposit are positives (map units)."),
             Arg(QgsProcessingParameterNumber("Z_CRIT", "Critical Z-AUC", NUM_DBL, 2.58, minValue=0.0), flag="--z-crit", help="Keep elements with Z-AUC above this (2.58 = the 0.01 level, as in the papers)."),
@@ -349,18 +350,24 @@ class Evaluate(GeoprospectAlgorithm):
 
 class Ensemble(GeoprospectAlgorithm):
     NAME = "ensemble"
-    DISPLAY = "9 · Ensemble (mean and uncertainty)"
-    COMMAND = "ensemble"  # PLANNED: the CLI command is written by another helper
-    PLANNED = True
-    TAGS = ("ensemble", "uncertainty")
+    DISPLAY = "9 · Ensemble (paper 003's rules and uncertainty)"
+    COMMAND = "ensemble"
+    TAGS = ("ensemble", "uncertainty", "voting")
     STAGES = ("ensemble",)
-    HELP = "Combines several prospectivity maps on one grid: the mean as prospectivity and the spread (standard deviation) as uncertainty."
+    HELP = (
+        "Combines prospectivity maps of several models on one grid with paper 003's five rules: simple and weighted "
+        "average, majority, plurality and weighted voting (vote bands: 1 ore-bearing, 0 not, -1 refused), plus the "
+        "members' spread (standard deviation) as uncertainty. One GeoTIFF, a band per rule (band 1 = simple average)."
+    )
 
     def arguments(self):
         return [
-            Arg(QgsProcessingParameterMultipleLayers("INPUTS", "Prospectivity maps", QgsProcessing.TypeRaster), help="Two or more prospectivity rasters on the same grid."),
-            Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Ensemble prospectivity"), flag="--out", style="prospectivity", help="Mean prospectivity."),
-            Arg(QgsProcessingParameterRasterDestination("UNCERTAINTY", "Uncertainty", optional=True), flag="--uncertainty-out", style="uncertainty", help="Spread between the members."),
+            Arg(QgsProcessingParameterMultipleLayers("INPUTS", "Prospectivity maps", QgsProcessing.TypeRaster), help="Two or more prospectivity rasters on the same grid (band 1 = deposit probability)."),
+            Arg(QgsProcessingParameterString("WEIGHTS", "Weights (comma-separated, one per map)", optional=True), flag="--weights", help="e.g. the members' validation AUCs; empty: equal weights."),
+            Arg(QgsProcessingParameterBoolean("WEIGHTS_FROM_AUC", "Weights are ROC AUCs", False), flag="--weights-from-auc", help="Turn the weights (AUCs) into max(AUC - 0.5, 0), normalised.", advanced=True),
+            Arg(QgsProcessingParameterNumber("THRESHOLD", "Vote threshold", NUM_DBL, 0.5, minValue=0.0, maxValue=1.0), flag="--threshold", help="Probability at or above which a member votes 'ore-bearing'.", advanced=True),
+            Arg(QgsProcessingParameterFeatureSource("WINDOWS", "Windows (for paper 003's Table 2)", [QgsProcessing.TypeVectorPolygon], optional=True), flag="--windows", help="Window index: adds the counts of ore-bearing windows per rule as JSON beside the output.", advanced=True),
+            Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Ensemble"), flag="--out", style="prospectivity", help="Multiband GeoTIFF: simple_average, weighted_average, majority_vote, plurality_vote, weighted_vote, spread_std."),
         ]
 
 
