@@ -248,7 +248,7 @@ def plot(results: list[dict], out: Path) -> None:
     ax[0].set_title("time grows linearly with area")
     ax[1].set_xlabel("grid cells (millions)")
     ax[1].set_ylabel("peak RSS (MiB)")
-    ax[1].set_title("block path: memory flat; whole-map peer grows")
+    ax[1].set_title("block path: memory bounded (GDAL caches, capped); whole-map peer grows with area", fontsize=9)
     for a in ax:
         a.grid(alpha=0.3)
         a.legend(fontsize=8)
