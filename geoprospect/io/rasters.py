@@ -137,7 +137,7 @@ def read_stack(path: str | Path, *, memmap: str | Path | None = None) -> Stack:
                 arr = src.read(out_dtype="float32", masked=True).filled(np.nan).astype(np.float32)
             else:
                 arr = _read_into_memmap(src, Path(memmap))
-            names = [d or f"band_{i + 1}" for i, d in enumerate(src.descriptions)]
+            names = _band_names(src)
             stats = []
             for i in range(src.count):
                 t = src.tags(i + 1)
@@ -175,10 +175,14 @@ def _read_into_memmap(src, target: Path) -> np.memmap:
     return arr
 
 
+def _band_names(src) -> list[str]:
+    return [d or f"band_{i + 1}" for i, d in enumerate(src.descriptions)]
+
+
 def raster_band_names(path: str | Path) -> list[str]:
     """Band descriptions of a raster (``band_N`` where a band has none)."""
     with rasterio.open(path) as src:
-        return [d or f"band_{i + 1}" for i, d in enumerate(src.descriptions)]
+        return _band_names(src)
 
 
 def stack_nbytes(path: str | Path) -> int:
