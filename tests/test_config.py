@@ -46,6 +46,16 @@ def test_wrong_type_is_named(tiny_inputs):
         load_config(_write(tiny_inputs["dir"], c))
 
 
+def test_crop_larger_than_the_windows_is_refused(tiny_inputs):
+    c = _base(tiny_inputs)
+    c["windows"] = {"size": 32, "stride": 16}
+    c["train"] = {"crop": 40}
+    with pytest.raises(ConfigError, match=r"train\.crop \(40\) is larger than windows\.size \(32\)"):
+        load_config(_write(tiny_inputs["dir"], c))
+    c["train"] = {"crop": 28}
+    assert load_config(_write(tiny_inputs["dir"], c)).train.crop == 28
+
+
 def test_missing_file_is_named(tiny_inputs):
     c = _base(tiny_inputs)
     c["deposits"]["path"] = "nowhere.gpkg"

@@ -36,7 +36,7 @@ def feature_run(tmp_path_factory):
         ],
         "deposits": {"path": str(SAMPLE / "deposits.gpkg")},
         "windows": {"size": 32, "stride": 16},
-        "train": {"model": "lenet", "epochs": 2, "batch_size": 16, "patience": 1, "device": "cpu"},
+        "train": {"model": "lenet", "epochs": 2, "batch_size": 16, "patience": 1, "device": "cpu", "crop": 28},
         "compute": {"memory_mb": 0.01},  # tiling and training read the stack through memory maps
     }
     (d / "cfg.yaml").write_text(yaml.safe_dump(cfg))
@@ -80,3 +80,14 @@ def test_memory_mapped_stack_is_cleaned_up(feature_run):
     assert man["config"]["compute"]["memory_mb"] == 0.01
     assert not (feature_run / ".scratch").exists()
     assert ".scratch" not in man["outputs"]
+
+
+def test_crop_training_keeps_the_window_grid(feature_run):
+    """train.crop: random 28-px crops of the 32-px windows; scored on centre crops, on the 32/16 window grid."""
+    import json
+
+    meta = json.loads((feature_run / "model" / "model.json").read_text())
+    assert (meta["window_size"], meta["input_size"], meta["stride"]) == (32, 28, 16)
+    with rasterio.open(feature_run / "stack.tif") as st, rasterio.open(feature_run / "prospectivity.tif") as p:
+        assert p.shape == ((st.height - 32) // 16 + 1, (st.width - 32) // 16 + 1)
+        assert p.transform.a == st.transform.a * 16

@@ -139,6 +139,7 @@ class TrainConfigModel(_Strict):
     min_lr: float = Field(0.0, ge=0, description="cosine schedule: final rate")
     patience: int = Field(0, ge=0, description="early stopping after this many epochs without a better validation loss (0 = off)")
     val_fraction: float = Field(0.15, ge=0, lt=1, description="with patience > 0: training windows held out (stratified, random) to decide when to stop; the test block is never used for that")
+    crop: Optional[int] = Field(None, ge=1, description="random crop of this side per iteration (papers 001/002: 224 of 256-pixel windows); the model is scored on centre crops")
 
     @field_validator("device")
     @classmethod
@@ -180,6 +181,12 @@ class RunConfig(_Strict):
     @classmethod
     def _vectors(cls, v: list) -> list:
         return _unique_names(v)
+
+    @model_validator(mode="after")
+    def _crop_fits(self) -> "RunConfig":
+        if self.train.crop is not None and self.train.crop > self.windows.size:
+            raise ValueError(f"train.crop ({self.train.crop}) is larger than windows.size ({self.windows.size}): set windows.size to at least the crop")
+        return self
 
     def resolve(self, base: Path) -> "RunConfig":
         """Resolve relative input paths against ``base`` (the config's folder)."""

@@ -91,6 +91,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     from geoprospect.plotting import plot_map
     from geoprospect.prediction.predict import window_scores, write_prediction
     from geoprospect.training.trainer import TrainConfig, train_model
+    from geoprospect.windows.augment import WindowAugment
     from geoprospect.windows.dataset import WindowDataset
     from geoprospect.windows.store import SCRATCH, open_windows_source
     from geoprospect.windows.tiling import make_windows, read_windows, write_windows
@@ -161,10 +162,11 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
         norm = source.norm
         sel = windows["split"] == "train"
         test = windows["split"] == "test"
-        train_ds = WindowDataset(norm, windows.loc[sel, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[sel, "label"].to_numpy())
-        val_ds = WindowDataset(norm, windows.loc[test, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[test, "label"].to_numpy())
+        aug = WindowAugment(crop=tc.crop) if tc.crop is not None else None
+        train_ds = WindowDataset(norm, windows.loc[sel, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[sel, "label"].to_numpy(), transform=aug)
+        val_ds = WindowDataset(norm, windows.loc[test, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[test, "label"].to_numpy(), transform=aug.eval() if aug else None)
         torch.manual_seed(tc.seed)  # the initial weights too: a seeded run is reproducible in any process
-        model = build_model(tc.model, len(stack.band_names), 2, w.size, **tc.options)
+        model = build_model(tc.model, len(stack.band_names), 2, tc.crop or w.size, **tc.options)
         stopping = tc.patience > 0  # early stopping decides on held-out *training* windows, never on the test block
         hist = train_model(
             model, train_ds,
@@ -183,6 +185,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
             std=std,
             window_size=w.size,
             stride=w.stride,
+            input_size=tc.crop,
             options=dict(tc.options),
             grid=grid.to_dict(),
             training={**tc.model_dump(), "history": hist.rows, "seconds": hist.seconds, "device_used": hist.device, "n_train_windows": len(train_ds),
@@ -201,7 +204,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     if state.finished("predict", out, ["prospectivity.tif", "scores.gpkg"]):
         pred = read_prediction(out / "prospectivity.tif")
     else:
-        pred = engine.predict(model, out / "stack.tif", mean, std, size=w.size, stride=w.stride, min_valid=w.min_valid, batch_size=cfg.predict.batch_size, device=tc.device)
+        pred = engine.predict(model, out / "stack.tif", mean, std, size=w.size, stride=w.stride, min_valid=w.min_valid, batch_size=cfg.predict.batch_size, device=tc.device, crop=meta.input_size)
         write_prediction(pred, out / "prospectivity.tif", model_name=tc.model)
         scores = window_scores(pred, grid, windows)
         write_windows(scores, out / "scores.gpkg", layer="scores")
