@@ -204,3 +204,18 @@ def test_bad_input_errors():
         with pytest.raises(ConfigError):
             idw(xy, vals, grid, **kw)
     assert issubclass(ConfigError, GeoprospectError)
+
+
+def test_untile_equals_scatter_for_numpy_and_torch():
+    """Tiling.untile (used by the device path) puts tiles where Tiling.scatter (numpy path) does."""
+    torch = pytest.importorskip("torch")
+    from geoprospect.evidence._tiles import Tiling
+
+    grid = GridSpec.from_bounds((X0, Y0, X0 + 3010.0, Y0 + 2390.0), 37.0, "EPSG:32750")
+    tiling = Tiling(grid, 7, 9)  # neither side divides the grid: partial tiles on two edges
+    tiles = np.random.default_rng(0).normal(size=(tiling.n_tiles, 7 * 9, 3)).astype(np.float32)
+    ref = np.full((3, grid.height, grid.width), np.nan, dtype=np.float32)
+    tiling.scatter(ref, np.arange(tiling.n_tiles), tiles, [0, 1, 2])
+    assert not np.isnan(ref).any()
+    np.testing.assert_array_equal(tiling.untile(tiles), ref)
+    np.testing.assert_array_equal(tiling.untile(torch.from_numpy(tiles)).contiguous().numpy(), ref)

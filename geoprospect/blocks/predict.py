@@ -236,7 +236,7 @@ def predict_blocks(
         count = src.count
     if len(mean) != count or len(std) != count:
         raise ModelError(f"the model was trained on {len(mean)} bands, the stack has {count}", path=path, hint="predict on a stack built like the training one")
-    check_crop(crop, size)
+    side = check_crop(crop, size)
     dev = resolve_device(device)
     model = model.to(dev).eval()
     nr, nc = window_grid_shape(grid.height, grid.width, size, stride)
@@ -260,7 +260,7 @@ def predict_blocks(
             done = 0
             src_iter = iter(pf) if pf is not None else it
             if on_device:
-                src_iter = _device_batches(src_iter, dev, size, stride, check_crop(crop, size), batch_size, pin)
+                src_iter = _device_batches(src_iter, dev, size, stride, side, batch_size, pin)
             while True:
                 tw = time.perf_counter()
                 try:

@@ -89,12 +89,16 @@ class Tiling:
             hh, ww = min(self.tr, h - r0), min(self.tc, w - c0)
             out[bands, r0 : r0 + hh, c0 : c0 + ww] = blocks[b, :, :hh, :ww]
 
-    def untile(self, tiles: np.ndarray) -> np.ndarray:
-        """(n_tiles, tr*tc, E) per-tile results -> (E, height, width) raster."""
+    def untile(self, tiles):
+        """(n_tiles, tr*tc, E) per-tile results -> (E, height, width) raster.
+
+        ``tiles`` is a numpy array or a torch tensor (on any device); the result is of the same
+        kind, a view cropped to the grid (not necessarily contiguous).
+        """
         e = tiles.shape[-1]
         t = tiles.reshape(self.ny, self.nx, self.tr, self.tc, e)
-        full = np.moveaxis(t, -1, 0).transpose(0, 1, 3, 2, 4).reshape(e, self.ny * self.tr, self.nx * self.tc)
-        return np.ascontiguousarray(full[:, : self.grid.height, : self.grid.width])
+        t = t.permute(4, 0, 2, 1, 3) if hasattr(t, "permute") else t.transpose(4, 0, 2, 1, 3)
+        return t.reshape(e, self.ny * self.tr, self.nx * self.tc)[:, : self.grid.height, : self.grid.width]
 
 
 def _pick(n: int, target: float, lo: int, hi: int) -> int:

@@ -399,7 +399,4 @@ class _TorchDevice:
 
     def raster(self, tiling) -> np.ndarray:
         """(E, rows, cols) float32: the tiles put in place on the device, then copied to the host once."""
-        e = self.out.shape[-1]
-        t = self.out.reshape(tiling.ny, tiling.nx, tiling.tr, tiling.tc, e).permute(4, 0, 2, 1, 3)
-        t = t.reshape(e, tiling.ny * tiling.tr, tiling.nx * tiling.tc)[:, : tiling.grid.height, : tiling.grid.width]
-        return t.contiguous().cpu().numpy()
+        return tiling.untile(self.out).contiguous().cpu().numpy()

@@ -22,10 +22,6 @@ def normalise(data: np.ndarray, mean: Sequence[float], std: Sequence[float], out
     std = np.where(std > 0, std, 1.0).astype(np.float32)
     if out is None:
         out = np.empty(data.shape, dtype=np.float32)
-    if data.ndim != 3:
-        out[...] = (data.astype(np.float32) - mean) / std
-        np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        return out
     step = max(1, (64 * 2**20) // max(1, 4 * data.shape[0] * data.shape[2]))
     for r0 in range(0, data.shape[1], step):
         o = out[:, r0 : r0 + step]
