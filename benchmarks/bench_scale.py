@@ -12,9 +12,9 @@ cost per cell is the same and time should grow linearly with area.
 Every stage runs in a fresh (spawned) process and reports its wall time, CPU time
 (user+system, all threads) and peak RSS (getrusage ru_maxrss, plus the RSS right after the
 imports). Stages:
-  stack-blocks    geoprospect.blocks.stack.build_stack_blocks (this project's path)
+  stack-blocks    geoprospect.stack.build_stack, block by block (this project's path)
   stack-memory    the whole-map peer: idw() + distance_to_features() on the full grid, then
-                  evidence.stack.build_stack (what `run` did before)
+                  io.rasters.write_raster of the whole array (what `run` did before)
   predict-tiny    geoprospect.blocks.predict.predict_blocks over the WHOLE map with a tiny
                   CNN (measures the block reader/prefetch/normalise/window pipeline and memory)
   predict-resnet  predict_blocks with ResNet-18 (random weights) on the first window-block
@@ -92,6 +92,31 @@ def tiny_model(bands: int):
     return nn.Sequential(nn.Conv2d(bands, 8, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2)).eval()
 
 
+def _stack_stage(name: str, a: dict, grid, stack_path: Path) -> dict:
+    """stack-blocks (the one builder, block by block) or stack-memory (whole-map arrays, one write)."""
+    import numpy as np
+
+    info: dict = {}
+    if name == "stack-blocks":
+        from geoprospect.stack import build_stack, distance_layer, idw_layer
+
+        xy, vals, lines = inputs(a["samples"], a["faults"], a["elements"])
+        layers = [idw_layer(xy, vals, [f"e{i}" for i in range(a["elements"])], neighbors=12), distance_layer(lines, "dist_faults")]
+        build_stack(layers, grid, stack_path, block_size=a["block_size"])
+        info["bytes"] = stack_path.stat().st_size
+    elif name == "stack-memory":
+        from geoprospect.evidence.distance import distance_to_features
+        from geoprospect.evidence.idw import idw
+        from geoprospect.io.rasters import write_raster
+
+        xy, vals, lines = inputs(a["samples"], a["faults"], a["elements"])
+        arr = idw(xy, vals, grid, neighbors=12)
+        data = np.concatenate([arr, distance_to_features(lines, grid)[None]])
+        write_raster(Path(a["work"]) / f"peer_{a['size']}.tif", data, grid, [f"e{i}" for i in range(a["elements"])] + ["dist_faults"])
+        os.unlink(Path(a["work"]) / f"peer_{a['size']}.tif")
+    return info
+
+
 def _stage(name: str, a: dict) -> dict:
     """Runs in a fresh process; returns measurements."""
     import numpy as np
@@ -111,23 +136,8 @@ def _stage(name: str, a: dict) -> dict:
     t0 = time.perf_counter()
     grid = grid_for(a["size"])
     stack_path = Path(a["work"]) / f"stack_{a['size']}.tif"
-    if name == "stack-blocks":
-        from geoprospect.blocks.stack import build_stack_blocks, distance_layer, idw_layer
-
-        xy, vals, lines = inputs(a["samples"], a["faults"], a["elements"])
-        layers = [idw_layer(xy, vals, [f"e{i}" for i in range(a["elements"])], neighbors=12), distance_layer(lines, "dist_faults")]
-        build_stack_blocks(layers, grid, stack_path, block_size=a["block_size"])
-        info["bytes"] = stack_path.stat().st_size
-    elif name == "stack-memory":
-        from geoprospect.evidence.distance import distance_to_features
-        from geoprospect.evidence.idw import idw
-        from geoprospect.evidence.stack import build_stack
-
-        xy, vals, lines = inputs(a["samples"], a["faults"], a["elements"])
-        arr = idw(xy, vals, grid, neighbors=12)
-        layers = [(f"e{i}", arr[i]) for i in range(a["elements"])] + [("dist_faults", distance_to_features(lines, grid))]
-        build_stack(layers, grid, Path(a["work"]) / f"peer_{a['size']}.tif")
-        os.unlink(Path(a["work"]) / f"peer_{a['size']}.tif")
+    if name.startswith("stack"):
+        info.update(_stack_stage(name, a, grid, stack_path))
     elif name in ("predict-tiny", "predict-resnet"):
         import rasterio
 

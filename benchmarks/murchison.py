@@ -78,12 +78,12 @@ def fault_density(lines, grid, radius: float, step: float = 100.0) -> np.ndarray
 def build_evidence(cache: Path, res: float = 1000.0):
     """Stack (cached as GeoTIFF), deposits (N, 2) in EPSG:20350, band index of dist_greenstone."""
     from geoprospect.evidence.distance import distance_to_features
-    from geoprospect.evidence.stack import build_stack
     from geoprospect.grid import GridSpec
     from geoprospect.io.points import PointTable
     from geoprospect.io.rasters import read_stack
     from geoprospect.io.vectors import deposit_points, read_vectors
     from geoprospect.pipeline import stages
+    from geoprospect.stack import array_layer, build_stack
 
     faults = read_vectors(DATA / "faults.gpkg", target_crs=CRS, what="faults")
     green = read_vectors(DATA / "greenstone.gpkg", target_crs=CRS, what="greenstone")
@@ -115,8 +115,8 @@ def build_evidence(cache: Path, res: float = 1000.0):
     layers.append(("fault_density", fault_density(faults.geometry.values, grid, radius=5000.0)))
     layers.append(("dist_greenstone", distance_to_features(green.geometry.values, grid)))
     cache.mkdir(parents=True, exist_ok=True)
-    stack = build_stack(layers, grid, path)
-    return stack, deps
+    build_stack([array_layer([n for n, _ in layers], np.stack([a for _, a in layers]), grid)], grid, path)
+    return read_stack(path), deps
 
 
 # --------------------------------------------------------------------------------------------

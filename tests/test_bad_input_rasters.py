@@ -12,9 +12,9 @@ import rasterio
 from rasterio.transform import from_origin
 
 from geoprospect.errors import InputError, ModelError
-from geoprospect.evidence.stack import build_stack, read_onto_grid, stack_rasters
 from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import read_stack, write_raster
+from geoprospect.stack import array_layer, build_stack, read_onto_grid, stack_rasters
 
 UTM = "EPSG:32649"
 GRID = GridSpec.from_bounds((500000, 2800000, 503200, 2803200), 100, UTM)  # 32 x 32
@@ -54,7 +54,7 @@ def test_no_nodata_declared(tmp_path):
     st = stack_rasters([p], tmp_path / "stack.tif")
     with rasterio.open(tmp_path / "stack.tif") as src:
         assert src.nodata == -9999.0  # the stack itself always declares nodata
-    assert st.data.shape == (1, 32, 32)
+    assert read_stack(st.path).data.shape == (1, 32, 32)
 
 
 def test_all_nodata_band(tmp_path):
@@ -105,4 +105,4 @@ def test_wrong_band_count_for_a_trained_model(tmp_path):
 
 def test_stack_with_duplicate_band_names(tmp_path):
     with pytest.raises(InputError, match="duplicate layer names"):
-        build_stack([("a", np.ones(GRID.shape)), ("a", np.ones(GRID.shape))], GRID, tmp_path / "s.tif")
+        build_stack([array_layer(["a"], np.ones(GRID.shape), GRID), array_layer(["a"], np.ones(GRID.shape), GRID)], GRID, tmp_path / "s.tif")

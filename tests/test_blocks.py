@@ -9,17 +9,16 @@ import shapely
 import torch
 from torch import nn
 
-from geoprospect.blocks import Block, BlockWriter, RunningStats, iter_blocks, sub_grid
-from geoprospect.blocks.iteration import align_block_size
 from geoprospect.blocks.predict import predict_blocks, window_blocks
-from geoprospect.blocks.stack import BlockLayer, build_stack_blocks, distance_layer, idw_layer
 from geoprospect.errors import GridError, InputError, ModelError, OutputError
 from geoprospect.evidence.distance import distance_to_features
 from geoprospect.evidence.idw import idw
-from geoprospect.evidence.stack import build_stack
 from geoprospect.grid import GridSpec
-from geoprospect.io.rasters import band_stats, read_stack, write_raster
+from geoprospect.io.rasters import RasterWriter, band_stats, read_stack, write_raster
+from geoprospect.io.stats import RunningStats
 from geoprospect.prediction.predict import predict_stack
+from geoprospect.stack import StackLayer, array_layer, build_stack, distance_layer, idw_layer
+from geoprospect.stack.blocks import Block, align_block_size, iter_blocks, sub_grid
 
 CRSS = {"EPSG:32649": (500000.0, 2800000.0), "EPSG:3577": (-1200000.0, -3000000.0)}
 
@@ -89,9 +88,9 @@ def test_block_writer_matches_write_raster(tmp_path, rng):
     data = rng.normal(size=(2, 300, 260)).astype(np.float32)
     data[0, :40, :70] = np.nan
     write_raster(tmp_path / "ref.tif", data, grid, ["a", "b"], tags={"K": "v"}, band_tags=[{"S": "1"}, {"S": "2"}])
-    with BlockWriter(tmp_path / "blk.tif", grid, ["a", "b"], tags={"K": "v"}, band_tags=[{"S": "1"}, {"S": "2"}]) as w:
+    with RasterWriter(tmp_path / "blk.tif", grid, ["a", "b"], tags={"K": "v"}, band_tags=[{"S": "1"}, {"S": "2"}]) as w:
         for b in iter_blocks(300, 260, 128):
-            w.write(b, data[:, b.slices[0], b.slices[1]])
+            w.write(data[:, b.slices[0], b.slices[1]], b.row_off, b.col_off)
     with rasterio.open(tmp_path / "ref.tif") as r, rasterio.open(tmp_path / "blk.tif") as s:
         assert s.profile == r.profile and s.profile["tiled"] and s.profile["compress"] == "deflate"
         assert s.descriptions == ("a", "b") and s.nodata == -9999.0 and s.crs == r.crs and s.transform == r.transform
@@ -112,16 +111,16 @@ def test_block_writer_matches_write_raster(tmp_path, rng):
 def test_block_writer_refuses_missing_blocks(tmp_path):
     grid, *_ = _inputs("EPSG:32649")
     with pytest.raises(OutputError, match="blocks are missing"):
-        with BlockWriter(tmp_path / "x.tif", grid, ["a"]) as w:
-            w.write(Block(0, 0, 64, 64), np.ones((1, 64, 64), np.float32))
+        with RasterWriter(tmp_path / "x.tif", grid, ["a"]) as w:
+            w.write(np.ones((1, 64, 64), np.float32), 0, 0)
     assert not list(tmp_path.iterdir())
 
 
 def test_block_writer_leaves_nothing_on_error(tmp_path):
     grid, *_ = _inputs("EPSG:32649")
     with pytest.raises(GridError, match="does not match"):
-        with BlockWriter(tmp_path / "x.tif", grid, ["a"]) as w:
-            w.write(Block(0, 0, 64, 64), np.ones((2, 64, 64), np.float32))
+        with RasterWriter(tmp_path / "x.tif", grid, ["a"]) as w:
+            w.write(np.ones((2, 64, 64), np.float32), 0, 0)
     assert not list(tmp_path.iterdir())
 
 
@@ -132,9 +131,13 @@ def test_block_stack_equals_whole_map_stack(tmp_path, crs):
     kw = dict(power=2.0, neighbors=8, radius=350.0, min_points=3)
     ref = np.concatenate([idw(xy, vals, grid, **kw), distance_to_features(lines, grid)[None]])
     names = ["a", "b", "c", "faults"]
-    whole = build_stack(list(zip(names, ref)), grid, tmp_path / "whole.tif")
+    whole_sf = build_stack([array_layer(names, ref, grid)], grid, tmp_path / "whole.tif")  # one block
+    whole = read_stack(whole_sf.path)
     assert np.isnan(ref).any()  # the radius leaves nodata: compared too
-    sf = build_stack_blocks([idw_layer(xy, vals, names[:3], **kw), distance_layer(lines, "faults")], grid, tmp_path / "blocks.tif", block_size=64)
+    assert np.array_equal(whole.data, ref.astype(np.float32), equal_nan=True)
+    cut = build_stack([array_layer(names, ref, grid)], grid, tmp_path / "cut.tif", block_size=64)  # in-memory bands, cut into blocks
+    assert np.array_equal(read_stack(cut.path).data, whole.data, equal_nan=True)
+    sf = build_stack([idw_layer(xy, vals, names[:3], **kw), distance_layer(lines, "faults")], grid, tmp_path / "blocks.tif", block_size=64)
     got = read_stack(sf.path)
     assert got.band_names == names and got.grid.same_as(grid)
     # the evidence kernels work relative to the (sub-)grid's origin, in float32 for distances:
@@ -142,14 +145,14 @@ def test_block_stack_equals_whole_map_stack(tmp_path, crs):
     assert np.array_equal(np.isnan(got.data), np.isnan(whole.data))
     np.testing.assert_allclose(got.data, whole.data, rtol=1e-6, atol=1e-3)  # float32 distances: < 1 mm
     assert np.array_equal(got.data[:3], whole.data[:3], equal_nan=True)  # IDW (float64 inside): bit for bit
-    for a, b in zip(sf.stats, whole.stats):
+    for a, b in zip(sf.stats, whole_sf.stats):
         assert a["valid"] == b["valid"] and a["mean"] == pytest.approx(b["mean"], rel=1e-6)
 
 
 def test_density_and_categorical_layers_match_whole_map(tmp_path):
     import geopandas as gpd
 
-    from geoprospect.blocks.stack import categorical_layer, density_layer
+    from geoprospect.stack import categorical_layer, density_layer
     from geoprospect.evidence.categorical import categorical_bands
     from geoprospect.evidence.density import feature_density
 
@@ -160,7 +163,7 @@ def test_density_and_categorical_layers_match_whole_map(tmp_path):
     cat, names = categorical_bands(polys, grid, "unit")
     lay = [density_layer(lines, "fault_density", 300.0), categorical_layer(polys, grid, "unit")]
     assert lay[1].names == names
-    got = read_stack(build_stack_blocks(lay, grid, tmp_path / "s.tif", block_size=32).path)
+    got = read_stack(build_stack(lay, grid, tmp_path / "s.tif", block_size=32).path)
     np.testing.assert_allclose(got.data[0], dens, rtol=1e-5, atol=1e-9)
     assert np.array_equal(got.data[1:], cat.astype(np.float32), equal_nan=True)
 
@@ -171,7 +174,7 @@ def test_idw_blocks_without_samples(tmp_path):
     x0, y0, x1, y1 = grid.bounds
     keep = (xy[:, 0] < x0 + 600) & (xy[:, 1] > y1 - 600)  # samples only in the upper-left corner
     ref = idw(xy[keep], vals[keep], grid)
-    got = read_stack(build_stack_blocks([idw_layer(xy[keep], vals[keep], ["a", "b", "c"])], grid, tmp_path / "s.tif", block_size=32).path)
+    got = read_stack(build_stack([idw_layer(xy[keep], vals[keep], ["a", "b", "c"])], grid, tmp_path / "s.tif", block_size=32).path)
     assert np.array_equal(got.data, ref, equal_nan=True)
 
 
@@ -189,22 +192,22 @@ def _smooth_fn(size: int):
 def test_halo_layer_matches_whole_map(tmp_path):
     grid, *_ = _inputs("EPSG:32649")
     ref = _smooth_fn(7)(grid)
-    sf = build_stack_blocks([BlockLayer(["smooth"], _smooth_fn(7), halo=3)], grid, tmp_path / "h.tif", block_size=32)
+    sf = build_stack([StackLayer(["smooth"], _smooth_fn(7), halo=3)], grid, tmp_path / "h.tif", block_size=32)
     np.testing.assert_allclose(read_stack(sf.path).data[0], ref, rtol=0, atol=1e-6)
-    no_halo = build_stack_blocks([BlockLayer(["smooth"], _smooth_fn(7), halo=0)], grid, tmp_path / "n.tif", block_size=32)
+    no_halo = build_stack([StackLayer(["smooth"], _smooth_fn(7), halo=0)], grid, tmp_path / "n.tif", block_size=32)
     assert np.abs(read_stack(no_halo.path).data[0] - ref).max() > 1e-3  # the halo is what makes it right
 
 
 def test_stack_errors(tmp_path):
     grid, xy, vals, lines = _inputs("EPSG:32649")
     with pytest.raises(InputError, match="duplicate"):
-        build_stack_blocks([distance_layer(lines, "f"), distance_layer(lines, "f")], grid, tmp_path / "d.tif")
-    empty = BlockLayer(["empty"], lambda g: np.full(g.shape, np.nan, np.float32))
+        build_stack([distance_layer(lines, "f"), distance_layer(lines, "f")], grid, tmp_path / "d.tif")
+    empty = StackLayer(["empty"], lambda g: np.full(g.shape, np.nan, np.float32))
     with pytest.raises(InputError, match="no valid cells"):
-        build_stack_blocks([distance_layer(lines, "f"), empty], grid, tmp_path / "e.tif", block_size=64)
-    bad = BlockLayer(["bad"], lambda g: np.zeros((g.height + 1, g.width), np.float32))
+        build_stack([distance_layer(lines, "f"), empty], grid, tmp_path / "e.tif", block_size=64)
+    bad = StackLayer(["bad"], lambda g: np.zeros((g.height + 1, g.width), np.float32))
     with pytest.raises(GridError, match="returned"):
-        build_stack_blocks([bad], grid, tmp_path / "b.tif", block_size=64)
+        build_stack([bad], grid, tmp_path / "b.tif", block_size=64)
     assert not list(tmp_path.iterdir())
 
 

@@ -11,11 +11,10 @@ pytest.importorskip("distributed")
 from distributed import Client, LocalCluster  # noqa: E402
 
 from geoprospect.blocks.predict import predict_blocks  # noqa: E402
-from geoprospect.blocks.stack import BlockLayer, build_stack_blocks, distance_layer, idw_layer  # noqa: E402
-from geoprospect.distributed.client import connect  # noqa: E402
 from geoprospect.distributed.engine import Engine  # noqa: E402
 from geoprospect.distributed.predict import predict_dask  # noqa: E402
-from geoprospect.distributed.stack import build_stack_dask, stack_dataarray  # noqa: E402
+from geoprospect.stack import DaskExecutor, StackLayer, build_stack, connect, distance_layer, idw_layer  # noqa: E402
+from geoprospect.stack.dataarray import stack_dataarray  # noqa: E402
 from geoprospect.errors import ConfigError, InputError  # noqa: E402
 from geoprospect.io.rasters import read_stack  # noqa: E402
 
@@ -33,8 +32,8 @@ def stacks(client, tmp_path_factory):
     d = tmp_path_factory.mktemp("dask")
     grid, xy, vals, lines = _inputs("EPSG:3577", h=200, w=180)
     layers = [idw_layer(xy, vals, ["a", "b", "c"], radius=400.0, min_points=2), distance_layer(lines, "faults", provenance="faults.gpkg")]
-    local = build_stack_blocks(layers, grid, d / "local.tif", block_size=128)
-    dist = build_stack_dask(layers, grid, d / "dask.tif", block_size=128, client=client)
+    local = build_stack(layers, grid, d / "local.tif", block_size=128)
+    dist = build_stack(layers, grid, d / "dask.tif", block_size=128, executor=DaskExecutor(client, in_flight=2))
     return local, dist, layers, grid, d
 
 
@@ -109,9 +108,9 @@ def test_engine_dispatches_to_the_client(stacks, client):
 
 def test_dask_stack_errors(client, tmp_path):
     grid, xy, vals, lines = _inputs("EPSG:32649", h=64, w=64)
-    empty = BlockLayer(["empty"], lambda g: np.full(g.shape, np.nan, np.float32))
+    empty = StackLayer(["empty"], lambda g: np.full(g.shape, np.nan, np.float32))
     with pytest.raises(InputError, match="no valid cells"):
-        build_stack_dask([distance_layer(lines, "f"), empty], grid, tmp_path / "e.tif", block_size=32, client=client)
+        build_stack([distance_layer(lines, "f"), empty], grid, tmp_path / "e.tif", block_size=32, executor=DaskExecutor(client))
     assert not list(tmp_path.iterdir())
 
 
@@ -131,12 +130,12 @@ def test_run_with_dask_scheduler_gives_the_same_outputs(client, tiny_inputs):
     from click.testing import CliRunner
 
     from geoprospect.blocks.predict import predict_blocks
-    from geoprospect.blocks.stack import pipeline_layers
     from geoprospect.cli import cli
     from geoprospect.io.points import read_points
     from geoprospect.models.checkpoint import load_checkpoint
     from geoprospect.pipeline import stages
     from geoprospect.pipeline.config import load_config
+    from geoprospect.pipeline.layers import pipeline_layers
 
     cfg = {
         "points": {"path": "pts.csv", "crs": "EPSG:32649", "x_field": "x", "y_field": "y", "elements": ["Au", "As"]},
@@ -157,7 +156,7 @@ def test_run_with_dask_scheduler_gives_the_same_outputs(client, tiny_inputs):
     c = load_config(d / "c.yaml")
     pts = read_points(c.points.path, c.points.elements, x_field="x", y_field="y", crs=c.points.crs)
     grid = stages.make_grid(pts, resolution=c.grid.resolution)
-    local = build_stack_blocks(pipeline_layers(c, pts, grid), grid, d / "local.tif", block_size=16)
+    local = build_stack(pipeline_layers(c, pts, grid), grid, d / "local.tif", block_size=16)
     assert np.array_equal(read_stack(out / "stack.tif").data, read_stack(local.path).data, equal_nan=True)
     model, meta = load_checkpoint(out / "model", local.band_names)
     p = predict_blocks(model, local.path, meta.mean, meta.std, size=8, stride=4, device="cpu", block_size=16)

@@ -43,7 +43,7 @@ def test_line_density_is_length_in_disk(res):
     lines = _lines()
     grid = _grid(res)
     r = 300.0
-    dens = feature_density(lines, grid, r, tile=6)
+    dens = feature_density(lines, grid, r, chunk=6)
     idx, c = _sample(grid)
     disks = shapely.buffer(shapely.points(c), r, quad_segs=256)
     ref = shapely.length(shapely.intersection(shapely.MultiLineString(lines), disks)) / (np.pi * r * r)

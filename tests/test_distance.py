@@ -35,7 +35,7 @@ def _geos(geoms, grid):
 def test_exact_against_geos(res, precision):
     lines = _lines()
     grid = GridSpec.from_bounds((X0, Y0, X0 + 4000.0, Y0 + 3000.0), res, "EPSG:32755")
-    d = distance_to_features(lines, grid, precision=precision, tile=8)
+    d = distance_to_features(lines, grid, precision=precision, chunk=8)
     ref = _geos(lines, grid)
     # float32 output: exact to float precision (far below half a cell)
     np.testing.assert_allclose(d, ref, rtol=2e-6, atol=1e-3)
@@ -44,8 +44,8 @@ def test_exact_against_geos(res, precision):
 def test_tile_and_batch_do_not_change_results():
     lines = _lines(seed=2)
     grid = GridSpec.from_bounds((X0, Y0, X0 + 4000.0, Y0 + 3000.0), 37.0, "EPSG:32755")
-    a = distance_to_features(lines, grid, tile=5, batch_elems=1000)
-    b = distance_to_features(lines, grid, tile=40)
+    a = distance_to_features(lines, grid, chunk=5, batch_elems=1000)
+    b = distance_to_features(lines, grid, chunk=40)
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-4)
 
 
@@ -71,7 +71,7 @@ def test_geodataframe_input_and_progress():
     gdf = gpd.GeoDataFrame({"name": range(len(lines))}, geometry=lines, crs="EPSG:32755")
     grid = GridSpec.from_bounds((X0, Y0, X0 + 4000.0, Y0 + 3000.0), 100.0, "EPSG:32755")
     rows: list[int] = []
-    d = distance_to_features(gdf, grid, progress=rows.append, tile=4)
+    d = distance_to_features(gdf, grid, progress=rows.append, chunk=4)
     assert sum(rows) == grid.height
     np.testing.assert_allclose(d, _geos(lines, grid), rtol=2e-6, atol=1e-3)
 

@@ -129,7 +129,7 @@ def test_torch_backend_agrees_with_numpy():
         np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)], rtol=1e-6)
 
 
-def test_torch_backend_partial_tiles_groups_and_batches():
+def test_torch_backend_partial_chunks_groups_and_batches():
     """The device-resident torch path (gather, kernel, tile buffer, one copy back) equals numpy
     on a grid no tile divides, with two missing-value groups, in many small batches, in float32."""
     pytest.importorskip("torch")
@@ -154,7 +154,7 @@ def test_missing_values_form_their_own_group():
     np.testing.assert_allclose(out[0], idw(xy, vals[:, 0], grid, neighbors=8)[0], rtol=1e-6)
 
 
-def test_partial_tiles_and_small_batches():
+def test_partial_chunks_and_small_batches():
     """A grid whose size no tile divides, processed in tiny batches, equals one big batch."""
     xy, vals = _points(150, seed=7)
     grid = GridSpec.from_bounds((X0, Y0, X0 + 3010.0, Y0 + 2390.0), 37.0, "EPSG:32750")
@@ -206,16 +206,16 @@ def test_bad_input_errors():
     assert issubclass(ConfigError, GeoprospectError)
 
 
-def test_untile_equals_scatter_for_numpy_and_torch():
-    """Tiling.untile (used by the device path) puts tiles where Tiling.scatter (numpy path) does."""
+def test_unchunk_equals_scatter_for_numpy_and_torch():
+    """CellChunks.unchunk (used by the device path) puts chunks where CellChunks.scatter (numpy path) does."""
     torch = pytest.importorskip("torch")
-    from geoprospect.evidence._tiles import Tiling
+    from geoprospect.evidence._chunks import CellChunks
 
     grid = GridSpec.from_bounds((X0, Y0, X0 + 3010.0, Y0 + 2390.0), 37.0, "EPSG:32750")
-    tiling = Tiling(grid, 7, 9)  # neither side divides the grid: partial tiles on two edges
-    tiles = np.random.default_rng(0).normal(size=(tiling.n_tiles, 7 * 9, 3)).astype(np.float32)
+    cells = CellChunks(grid, 7, 9)  # neither side divides the grid: partial chunks on two edges
+    parts = np.random.default_rng(0).normal(size=(cells.n_chunks, 7 * 9, 3)).astype(np.float32)
     ref = np.full((3, grid.height, grid.width), np.nan, dtype=np.float32)
-    tiling.scatter(ref, np.arange(tiling.n_tiles), tiles, [0, 1, 2])
+    cells.scatter(ref, np.arange(cells.n_chunks), parts, [0, 1, 2])
     assert not np.isnan(ref).any()
-    np.testing.assert_array_equal(tiling.untile(tiles), ref)
-    np.testing.assert_array_equal(tiling.untile(torch.from_numpy(tiles)).contiguous().numpy(), ref)
+    np.testing.assert_array_equal(cells.unchunk(parts), ref)
+    np.testing.assert_array_equal(cells.unchunk(torch.from_numpy(parts)).contiguous().numpy(), ref)

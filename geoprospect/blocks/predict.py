@@ -26,12 +26,12 @@ import rasterio
 import torch
 from torch import nn
 
-from geoprospect.blocks.iteration import Block, check_block_size
-from geoprospect.blocks.writer import gdal_env
 from geoprospect.errors import InputError, ModelError
 from geoprospect.grid import GridSpec
+from geoprospect.io.rasters import gdal_env
 from geoprospect.prediction.predict import Prediction, stride_grid
 from geoprospect.progress import Task
+from geoprospect.stack.blocks import Block, check_block_size
 from geoprospect.training.trainer import resolve_device
 from geoprospect.windows.dataset import normalise
 from geoprospect.windows.tiling import _box_sums, window_grid_shape

@@ -129,7 +129,7 @@ def stack(rasters, out, template):
     """
 
     def body():
-        from geoprospect.evidence.stack import stack_rasters
+        from geoprospect.stack.rasters import stack_rasters
         from geoprospect.grid import GridSpec
 
         st = stack_rasters(list(rasters), out, GridSpec.from_raster(template) if template else None)

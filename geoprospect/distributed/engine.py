@@ -7,9 +7,11 @@ import weakref
 from pathlib import Path
 from typing import Sequence
 
-from geoprospect.blocks.stack import BlockLayer, StackFile
 from geoprospect.grid import GridSpec
 from geoprospect.prediction.predict import Prediction
+from geoprospect.stack.build import StackFile, build_stack
+from geoprospect.stack.executors import DaskExecutor, LocalExecutor, connect
+from geoprospect.stack.layers import StackLayer
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +42,6 @@ class Engine:
     @property
     def client(self):
         if self._client is None and self.address:
-            from geoprospect.distributed.client import connect
-
             self._client, cluster = connect(self.address)
             self._own.append(self._client)
             if cluster is not None:
@@ -51,14 +51,10 @@ class Engine:
     def describe(self) -> dict:
         return {"engine": "dask" if self.distributed else "blocks", "scheduler": self.address or (getattr(self._client, "scheduler", None) and self._client.scheduler.address), "block_size": self.block_size}
 
-    def build_stack(self, layers: Sequence[BlockLayer], grid: GridSpec, out: str | Path) -> StackFile:
-        if self.distributed:
-            from geoprospect.distributed.stack import build_stack_dask
-
-            return build_stack_dask(layers, grid, out, block_size=self.block_size, client=self.client)
-        from geoprospect.blocks.stack import build_stack_blocks
-
-        return build_stack_blocks(layers, grid, out, block_size=self.block_size)
+    def build_stack(self, layers: Sequence[StackLayer], grid: GridSpec, out: str | Path) -> StackFile:
+        """The evidence stack, its blocks computed here or on the cluster."""
+        executor = DaskExecutor(self.client) if self.distributed else LocalExecutor()
+        return build_stack(layers, grid, out, executor=executor, block_size=self.block_size)
 
     def predict(self, model, stack_path: str | Path, mean, std, *, size: int, stride: int, min_valid: float = 0.5, batch_size: int = 256, device: str = "auto", crop: int | None = None) -> Prediction:
         if self.distributed:

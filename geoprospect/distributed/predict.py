@@ -11,9 +11,9 @@ import rasterio
 import torch
 
 from geoprospect.blocks.predict import BlockWindows, WindowBlock, read_region, window_blocks
-from geoprospect.blocks.writer import gdal_env
 from geoprospect.errors import InputError, ModelError
 from geoprospect.grid import GridSpec
+from geoprospect.io.rasters import gdal_env
 from geoprospect.prediction.predict import Prediction, stride_grid
 from geoprospect.training.trainer import resolve_device
 from geoprospect.windows.tiling import window_grid_shape

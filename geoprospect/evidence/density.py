@@ -33,7 +33,7 @@ import numpy as np
 import shapely
 
 from geoprospect.errors import ConfigError, GeometryError
-from geoprospect.evidence._tiles import by_tile as _by_tile, default_workers, padded_batches, row_reporter, run_batches, tiling_for
+from geoprospect.evidence._chunks import by_chunk as _by_chunk, default_workers, padded_batches, row_reporter, run_batches, chunks_for
 from geoprospect.evidence._vector import (
     as_geometries,
     inside_mask,
@@ -70,7 +70,7 @@ def feature_density(
     radius: float,
     *,
     progress: Callable[[int], None] | None = None,
-    tile: int = 16,
+    chunk: int = 16,
     batch_elems: int = _BATCH_ELEMS,
     workers: int | None = None,
 ) -> np.ndarray:
@@ -81,7 +81,7 @@ def feature_density(
         grid: target grid.
         radius: kernel radius in map units.
         progress: called with a number of rows finished (summing to the grid height).
-        tile: tile side in cells (speed only).
+        chunk: chunk side in cells (speed only).
         batch_elems: cells x candidates per batch (memory bound).
         workers: threads (default: CPU count, at most 8).
 
@@ -106,29 +106,29 @@ def feature_density(
         base = None
         kernel = _line_kernel if kind == "line" else _point_kernel
     out = np.zeros(grid.shape, dtype=np.float64)
-    tiling = tiling_for(grid, tile * max(grid.res), lo=4, hi=128)
-    centres = tiling.centres()
-    h = tiling.half_diagonal
+    chunks = chunks_for(grid, chunk * max(grid.res), lo=4, hi=128)
+    centres = chunks.centres()
+    h = chunks.half_diagonal
     seg = shapely.linestrings(np.stack([a, b], axis=1)) if kind != "point" else shapely.points(a)
     tree = shapely.STRtree(seg)
     pairs = tree.query(shapely.points(centres), predicate="dwithin", distance=r + h + 1e-9 * (1 + r + h))
-    pairs = _by_tile(pairs)
+    pairs = _by_chunk(pairs)
     counts = np.bincount(pairs[0], minlength=len(centres))
     s = a.shape[0]
     # padding: a zero-length "segment" far away contributes nothing
     a_pad = np.vstack([a, [[1e15, 1e15]]])
     d_pad = np.vstack([b - a, [[0.0, 0.0]]])
-    offs = tiling.cell_offsets()
-    ox, oy = offs[: tiling.tc, 0], offs[:: tiling.tc, 1]
-    m = tiling.tr * tiling.tc
+    offs = chunks.cell_offsets()
+    ox, oy = offs[: chunks.cc, 0], offs[:: chunks.cc, 1]
+    m = chunks.cr * chunks.cc
 
     def work(ids, idx):
         rel_a = a_pad[idx] - centres[ids][:, None, :]
-        val = kernel(ox, oy, rel_a, d_pad[idx], r)  # (B, tr, tc)
-        tiling.scatter(out[None], ids, val.reshape(len(ids), m, 1), [0])
+        val = kernel(ox, oy, rel_a, d_pad[idx], r)  # (B, cr, cc)
+        chunks.scatter(out[None], ids, val.reshape(len(ids), m, 1), [0])
 
     run_batches(padded_batches(counts, pairs[1], s, batch_elems, m), work, workers or default_workers(),
-                row_reporter(progress, grid.height, tiling.n_tiles))
+                row_reporter(progress, grid.height, chunks.n_chunks))
     if base is not None:
         out += base
         np.clip(out, 0.0, np.pi * r * r, out=out)  # rounding at the 1e-12 level
@@ -138,10 +138,10 @@ def feature_density(
 def _parts(ox, oy, rel_a, d):
     """Separable pieces for segment i = a + t d relative to cell p: A = a - p.
 
-    Returns Ax (B,C,1,tc), Ay (B,C,tr,1), dx, dy, L2 (B,C,1,1), s = A.d and |A|² (B,C,tr,tc).
+    Returns Ax (B,C,1,cc), Ay (B,C,cr,1), dx, dy, L2 (B,C,1,1), s = A.d and |A|² (B,C,cr,cc).
     """
-    ax = rel_a[:, :, None, 0] - ox[None, None, :]  # (B, C, tc)
-    ay = rel_a[:, :, None, 1] - oy[None, None, :]  # (B, C, tr)
+    ax = rel_a[:, :, None, 0] - ox[None, None, :]  # (B, C, cc)
+    ay = rel_a[:, :, None, 1] - oy[None, None, :]  # (B, C, cr)
     dx = d[:, :, 0][:, :, None, None]
     dy = d[:, :, 1][:, :, None, None]
     ax4, ay4 = ax[:, :, None, :], ay[:, :, :, None]
@@ -162,7 +162,7 @@ def _chord(s, aa, l2, r):
 
 
 def _line_kernel(ox, oy, rel_a, d, r):
-    """Σ length of segment ∩ disk(cell, r), (B, tr, tc). Written out: it runs per (cell, segment)."""
+    """Σ length of segment ∩ disk(cell, r), (B, cr, cc). Written out: it runs per (cell, segment)."""
     _, _, _, _, l2, s, aa = _parts(ox, oy, rel_a, d)
     t1, t2 = _chord(s, aa, l2, r)
     inside = np.clip(np.minimum(t2, 1.0) - np.maximum(t1, 0.0), 0.0, None)
@@ -170,14 +170,14 @@ def _line_kernel(ox, oy, rel_a, d, r):
 
 
 def _point_kernel(ox, oy, rel_a, d, r):
-    """Number of points within r, (B, tr, tc)."""
+    """Number of points within r, (B, cr, cc)."""
     ax, ay, *_ = _parts(ox, oy, rel_a, d)
     aa = ax * ax + ay * ay
     return (aa <= r * r).sum(axis=1).astype(np.float64)
 
 
 def _poly_kernel(ox, oy, rel_a, d, r):
-    """Σ over oriented ring edges of (area of triangle(cell, edge) ∩ disk) - (its sector), (B, tr, tc).
+    """Σ over oriented ring edges of (area of triangle(cell, edge) ∩ disk) - (its sector), (B, cr, cc).
 
     By Green's theorem area(polygon ∩ disk) = Σ_edges area(triangle(p, A, B) ∩ disk), signed.
     An edge wholly outside the disk contributes its sector R² θ(A, B) / 2, and the sectors

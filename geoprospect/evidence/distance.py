@@ -1,12 +1,12 @@
 """Distance from each cell centre to the nearest feature of a vector layer (map units).
 
 Exact Euclidean distance to the vector geometry (not to rasterised cells), for any pixel
-shape. How: features are split into straight segments; the grid is cut into small tiles
-(see ``_tiles``). For a tile centre c at distance d(c) from the nearest segment, every cell
-x of the tile (|x - c| <= h, the half-diagonal) has d(x) <= d(c) + h, so its nearest
-segment lies within d(c) + 2h of c. One STRtree query per tile gives those candidates; the
-per-cell work is then a dense point-to-segment distance over (tiles, rows, cols,
-candidates) arrays, in float32 on tile-local coordinates (0.1 mm at 1 km) or float64.
+shape. How: features are split into straight segments; the grid is cut into small chunks
+(see ``_chunks``). For a chunk centre c at distance d(c) from the nearest segment, every cell
+x of the chunk (|x - c| <= h, the half-diagonal) has d(x) <= d(c) + h, so its nearest
+segment lies within d(c) + 2h of c. One STRtree query per chunk gives those candidates; the
+per-cell work is then a dense point-to-segment distance over (chunks, rows, cols,
+candidates) arrays, in float32 on chunk-local coordinates (0.1 mm at 1 km) or float64.
 The point-segment terms are separable (column part + row part), which halves the work.
 Cells whose centre lies inside a polygon get 0.
 """
@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 
 from geoprospect.errors import ConfigError
-from geoprospect.evidence._tiles import by_tile as _by_tile, default_workers, padded_batches, row_reporter, run_batches, tiling_for
+from geoprospect.evidence._chunks import by_chunk as _by_chunk, default_workers, padded_batches, row_reporter, run_batches, chunks_for
 from geoprospect.evidence._vector import as_geometries, inside_mask, polygons_dissolved, segments, to_local
 from geoprospect.grid import GridSpec
 
@@ -33,7 +33,7 @@ def distance_to_features(
     *,
     block_rows: int = 256,
     progress: Callable[[int], None] | None = None,
-    tile: int = 32,
+    chunk: int = 32,
     precision: str = "float32",
     batch_elems: int = _BATCH_ELEMS,
     workers: int | None = None,
@@ -46,8 +46,8 @@ def distance_to_features(
         grid: target grid (square or non-square pixels).
         block_rows: kept for backward compatibility; memory is bounded by ``batch_elems``.
         progress: called with a number of rows finished (summing to the grid height).
-        tile: tile side in cells (speed only; results do not depend on it).
-        precision: "float32" (default; tile-local, ~1e-7 relative) or "float64".
+        chunk: chunk side in cells (speed only; results do not depend on it).
+        precision: "float32" (default; chunk-local, ~1e-7 relative) or "float64".
         batch_elems: cells x candidates per batch (memory bound).
         workers: threads (default: CPU count, at most 8).
 
@@ -63,36 +63,36 @@ def distance_to_features(
     a, b = segments(to_local(geoms, grid))
     out = np.empty(grid.shape, dtype=np.float32)
     dtype = np.float64 if precision == "float64" else np.float32
-    tiling = tiling_for(grid, tile * max(grid.res), lo=4, hi=128)
-    centres = tiling.centres()
-    h = tiling.half_diagonal
+    chunks = chunks_for(grid, chunk * max(grid.res), lo=4, hi=128)
+    centres = chunks.centres()
+    h = chunks.half_diagonal
     seg = shapely.linestrings(np.stack([a, b], axis=1))
     seg = np.where(shapely.is_valid_input(seg), seg, shapely.points(a))
     tree = shapely.STRtree(seg)
     cpts = shapely.points(centres)
-    # exact distance from each tile centre to the nearest segment
+    # exact distance from each chunk centre to the nearest segment
     (ti, si), dc = tree.query_nearest(cpts, return_distance=True, all_matches=False)
     d_c = np.empty(len(centres))
     d_c[ti] = dc
     pairs = tree.query(cpts, predicate="dwithin", distance=d_c + 2 * h + 1e-9 * (1 + d_c + h))
-    pairs = _by_tile(pairs)
+    pairs = _by_chunk(pairs)
     counts = np.bincount(pairs[0], minlength=len(centres))
     s = a.shape[0]
     a_pad = np.vstack([a, [[_FAR, _FAR]]])
     d_pad = np.vstack([b - a, [[0.0, 0.0]]])
-    offs = tiling.cell_offsets()
-    ox = offs[: tiling.tc, 0]
-    oy = offs[:: tiling.tc, 1]
-    m = tiling.tr * tiling.tc
+    offs = chunks.cell_offsets()
+    ox = offs[: chunks.cc, 0]
+    oy = offs[:: chunks.cc, 1]
+    m = chunks.cr * chunks.cc
 
     def work(ids, idx):
-        rel_a = a_pad[idx] - centres[ids][:, None, :]  # (B, C, 2) tile-local
-        d2 = _seg_dist2(ox, oy, rel_a, d_pad[idx], dtype)  # (B, tr, tc)
+        rel_a = a_pad[idx] - centres[ids][:, None, :]  # (B, C, 2) chunk-local
+        d2 = _seg_dist2(ox, oy, rel_a, d_pad[idx], dtype)  # (B, cr, cc)
         np.sqrt(d2, out=d2)
-        tiling.scatter(out[None], ids, d2.reshape(len(ids), m, 1).astype(np.float32, copy=False), [0])
+        chunks.scatter(out[None], ids, d2.reshape(len(ids), m, 1).astype(np.float32, copy=False), [0])
 
     run_batches(padded_batches(counts, pairs[1], s, batch_elems, m), work, workers or default_workers(),
-                row_reporter(progress, grid.height, tiling.n_tiles))
+                row_reporter(progress, grid.height, chunks.n_chunks))
     polys = polygons_dissolved(geoms)
     if polys.size:
         out[inside_mask(polys, grid)] = 0.0
@@ -100,14 +100,14 @@ def distance_to_features(
 
 
 def _seg_dist2(ox, oy, rel_a, d, dtype) -> np.ndarray:
-    """Squared distance from tile cells to their nearest candidate segment.
+    """Squared distance from chunk cells to their nearest candidate segment.
 
-    ox (tc,), oy (tr,): cell-centre offsets; rel_a (B, C, 2) segment starts, d (B, C, 2)
-    segment vectors, all relative to each tile's centre. Returns (B, tr, tc) of ``dtype``.
+    ox (cc,), oy (cr,): cell-centre offsets; rel_a (B, C, 2) segment starts, d (B, C, 2)
+    segment vectors, all relative to each chunk's centre. Returns (B, cr, cc) of ``dtype``.
 
     Written out by hand (not shapely.distance, ~1 us per pair) because it runs for every
     (cell, candidate) pair: 10^9 pairs on a 10,000 x 10,000 grid. Terms that depend on
-    the column only or the row only are computed on (B, tc, C) / (B, tr, C) and broadcast.
+    the column only or the row only are computed on (B, cc, C) / (B, cr, C) and broadcast.
     """
     # layout (B, C, rows, cols): the final min over C combines contiguous slabs
     ax = rel_a[:, :, None, 0].astype(dtype)  # (B, C, 1)
@@ -117,11 +117,11 @@ def _seg_dist2(ox, oy, rel_a, d, dtype) -> np.ndarray:
     l2 = dx * dx + dy * dy
     with np.errstate(divide="ignore"):
         inv = np.where(l2 > 0, 1.0 / l2, 0.0).astype(dtype)
-    ux = ox.astype(dtype)[None, None, :] - ax  # (B, C, tc): column part
-    uy = oy.astype(dtype)[None, None, :] - ay  # (B, C, tr): row part
-    sx = (ux * dx * inv)[:, :, None, :]  # (B, C, 1, tc)
-    sy = (uy * dy * inv)[:, :, :, None]  # (B, C, tr, 1)
-    t = sx + sy  # projection parameter along the segment, (B, C, tr, tc)
+    ux = ox.astype(dtype)[None, None, :] - ax  # (B, C, cc): column part
+    uy = oy.astype(dtype)[None, None, :] - ay  # (B, C, cr): row part
+    sx = (ux * dx * inv)[:, :, None, :]  # (B, C, 1, cc)
+    sy = (uy * dy * inv)[:, :, :, None]  # (B, C, cr, 1)
+    t = sx + sy  # projection parameter along the segment, (B, C, cr, cc)
     np.clip(t, 0.0, 1.0, out=t)
     ex = t * dx[..., None]
     np.subtract(ux[:, :, None, :], ex, out=ex)

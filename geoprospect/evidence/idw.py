@@ -10,14 +10,14 @@ Every element shares the sample locations, so one neighbour search serves all el
 with the same missing-value pattern (DESIGN.md decision 4).
 
 How it is fast (and still exact): cell centres form a regular lattice, so the grid is cut
-into small tiles (see ``_tiles``). For each tile centre c, a k-d tree gives d_k(c), the
-distance to its k-th nearest sample. Any cell x of the tile lies within h (the tile's
+into small chunks (see ``_chunks``). For each chunk centre c, a k-d tree gives d_k(c), the
+distance to its k-th nearest sample. Any cell x of the chunk lies within h (the chunk's
 half-diagonal) of c, so x has k samples within d_k(c) + h, and every sample x needs lies
-within min(radius, d_k(c) + h) + h of c. One ball query per tile therefore yields a
+within min(radius, d_k(c) + h) + h of c. One ball query per chunk therefore yields a
 candidate set that contains every cell's exact neighbour set; the rest is dense arithmetic
-on (tiles, cells, candidates) arrays: squared distances, a partial sort for the k-th
+on (chunks, cells, candidates) arrays: squared distances, a partial sort for the k-th
 smallest, weights, and one batched matrix product for all elements. Arithmetic is float64
-relative to each tile's centre (DESIGN.md pitfall on large projected coordinates; float32
+relative to each chunk's centre (DESIGN.md pitfall on large projected coordinates; float32
 is an option). The torch backend runs the same dense part on a torch device (CUDA when
 present).
 
@@ -36,7 +36,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from geoprospect.errors import ConfigError, InputError
-from geoprospect.evidence._tiles import csr_from_lists, default_workers, padded_batches, run_batches, tiling_for
+from geoprospect.evidence._chunks import csr_from_lists, default_workers, padded_batches, run_batches, chunks_for
 from geoprospect.grid import GridSpec
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 _EXACT_D2 = 1e-13  # gdal_grid's threshold for "sample on the node"
 _BATCH_ELEMS = 1_000_000  # cells x candidates per batch: 4-8 MB per temporary (cache-sized)
 _BATCH_ELEMS_GPU = 32_000_000  # few, large batches: launch and transfer overheads dominate on a GPU
-_TILE_FACTOR = 0.35  # tile side as a fraction of the typical k-th neighbour distance
+_CHUNK_FACTOR = 0.35  # chunk side as a fraction of the typical k-th neighbour distance
 
 
 def idw(
@@ -90,7 +90,7 @@ def idw(
         batch_elems: cells x candidates per batch (bounds memory: ~8 bytes each, a few
             times). Default: 1 M on CPU (cache-sized), 32 M on a CUDA device.
         precision: "float64" (default) or "float32" for the per-cell arithmetic. Both work on
-            coordinates relative to a tile centre (< a few km). float64 reproduces gdal_grid
+            coordinates relative to a chunk centre (< a few km). float64 reproduces gdal_grid
             at every cell (to the float32 output's rounding). float32 is ~25 % faster on CPU
             and keeps distances to ~0.1 mm, but where two samples are within that of the
             k-th neighbour distance (or of the radius) it may pick the other one: measured at
@@ -105,6 +105,46 @@ def idw(
             mismatch, or an element whose values are all equal (a constant layer).
         ConfigError: invalid power, neighbors, radius, min_points, smoothing or backend.
     """
+    _check_params(power, neighbors, radius, min_points, smoothing, backend)
+    if precision not in ("float32", "float64"):
+        raise ConfigError(f"IDW precision must be 'float32' or 'float64', got {precision!r}")
+    xy, vals = _checked_inputs(xy, values, grid, names, require_inside)
+    use_torch = _resolve_backend(backend, device)
+    if batch_elems is None:
+        on_gpu = use_torch and (device or "").startswith("cuda") or (use_torch and device is None and _cuda())
+        batch_elems = _BATCH_ELEMS_GPU if on_gpu else _BATCH_ELEMS
+
+    # local origin: keeps float arithmetic well conditioned for large projected coordinates
+    local = xy - np.array([grid.transform.c, grid.transform.f])
+    settings = (power, neighbors, radius, min_points, smoothing, use_torch, device, batch_elems, precision, workers or default_workers())
+    return _idw_groups(local, vals, grid, progress, settings)
+
+
+def _idw_groups(local: np.ndarray, vals: np.ndarray, grid: GridSpec, progress, settings: tuple) -> np.ndarray:
+    """IDW of every element column of ``vals`` at grid-local points -> (E, rows, cols) float32;
+    one neighbour search per missing-value pattern. ``settings``: _idw_group's parameters."""
+    n_el = vals.shape[1]
+    masks = np.isfinite(vals)
+    out = np.empty((n_el, grid.height, grid.width), dtype=np.float32)  # every cell is written
+    # group elements by missing-value pattern: one neighbour search per group
+    groups: dict[bytes, list[int]] = {}
+    for e in range(n_el):
+        groups.setdefault(np.packbits(masks[:, e]).tobytes(), []).append(e)
+    n_groups = len(groups)
+    report = _row_reporter(progress, grid.height, n_groups)
+    for gi, el_idx in enumerate(groups.values()):
+        keep = masks[:, el_idx[0]]
+        if not keep.any():
+            log.warning("element(s) %s have no values: left empty", el_idx)
+            out[el_idx] = np.nan
+            report(gi, 1.0)
+            continue
+        _idw_group(local[keep], vals[keep][:, el_idx], grid, out, el_idx, *settings, lambda frac, gi=gi: report(gi, frac))
+    return out
+
+
+def _checked_inputs(xy, values, grid: GridSpec, names, require_inside: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 2) float64 coordinates and (N, E) float64 values, checked (InputError naming the problem)."""
     xy = np.asarray(xy, dtype=np.float64)
     vals = np.asarray(values, dtype=np.float64)
     if vals.ndim == 1:
@@ -114,9 +154,6 @@ def idw(
                          hint="give xy as (N, 2) and values as (N,) or (N, E)")
     if xy.shape[0] == 0:
         raise InputError("no sample points to interpolate", hint="check the point layer and its filters")
-    _check_params(power, neighbors, radius, min_points, smoothing, backend)
-    if precision not in ("float32", "float64"):
-        raise ConfigError(f"IDW precision must be 'float32' or 'float64', got {precision!r}")
     bad = ~np.isfinite(xy).all(axis=1)
     if bad.any():
         raise InputError("sample coordinates are not finite", row=int(np.flatnonzero(bad)[0]),
@@ -131,9 +168,8 @@ def idw(
             f"x {xy[:, 0].min():.6g}..{xy[:, 0].max():.6g}, y {xy[:, 1].min():.6g}..{xy[:, 1].max():.6g}",
             hint="reproject the points to the grid's CRS or check x/y columns (swapped?)",
         )
-    n_el = vals.shape[1]
     masks = np.isfinite(vals)
-    for e in range(n_el):
+    for e in range(vals.shape[1]):
         v = vals[masks[:, e], e]
         if v.size and np.all(v == v[0]):
             name = names[e] if names is not None else f"element {e}"
@@ -141,34 +177,7 @@ def idw(
                 f"{name} has a single distinct value ({v[0]:g}) over {v.size} samples: its layer would be constant",
                 hint="drop this element (it carries no evidence) or check its parsing",
             )
-    use_torch = _resolve_backend(backend, device)
-    if batch_elems is None:
-        on_gpu = use_torch and (device or "").startswith("cuda") or (use_torch and device is None and _cuda())
-        batch_elems = _BATCH_ELEMS_GPU if on_gpu else _BATCH_ELEMS
-
-    out = np.empty((n_el, grid.height, grid.width), dtype=np.float32)  # every cell is written
-    # local origin: keeps float arithmetic well conditioned for large projected coordinates
-    origin = np.array([grid.transform.c, grid.transform.f])
-    local = xy - origin
-    # group elements by missing-value pattern: one neighbour search per group
-    groups: dict[bytes, list[int]] = {}
-    for e in range(n_el):
-        groups.setdefault(np.packbits(masks[:, e]).tobytes(), []).append(e)
-    n_groups = len(groups)
-    report = _row_reporter(progress, grid.height, n_groups)
-    for gi, el_idx in enumerate(groups.values()):
-        keep = masks[:, el_idx[0]]
-        if not keep.any():
-            log.warning("element(s) %s have no values: left empty", el_idx)
-            out[el_idx] = np.nan
-            report(gi, 1.0)
-            continue
-        _idw_group(
-            local[keep], vals[keep][:, el_idx], grid, out, el_idx, power, neighbors, radius, min_points,
-            smoothing, use_torch, device, batch_elems, precision, workers or default_workers(),
-            lambda frac, gi=gi: report(gi, frac),
-        )
-    return out
+    return xy, vals
 
 
 def _row_reporter(progress, height: int, n_groups: int):
@@ -229,14 +238,14 @@ def _idw_group(pts, vals, grid, out, el_idx, power, neighbors, radius, min_point
     k = None if neighbors is None or neighbors >= n else int(neighbors)
     r = np.inf if radius is None else float(radius)
     tree = cKDTree(pts)
-    # tile size: a fraction of the typical k-th neighbour distance (or of the radius),
-    # so a tile's candidate set stays close to k while per-tile overhead stays small
+    # chunk size: a fraction of the typical k-th neighbour distance (or of the radius),
+    # so a chunk's candidate set stays close to k while per-chunk overhead stays small
     span = np.ptp(pts, axis=0)
     area = max(span[0] * span[1], 1e-12, (grid.res[0] * grid.width) * (grid.res[1] * grid.height) * 1e-6)
     d_typ = np.sqrt((k or n) * area / (np.pi * n))
-    tiling = tiling_for(grid, _TILE_FACTOR * min(d_typ, r))
-    h = tiling.half_diagonal
-    centres = tiling.centres()
+    chunks = chunks_for(grid, _CHUNK_FACTOR * min(d_typ, r))
+    h = chunks.half_diagonal
+    centres = chunks.centres()
     slack = 1e-9 * (1.0 + h + float(np.abs(pts).max()))  # float rounding of the bounds
     if k is not None:
         dk, _ = tree.query(centres, k=[k], workers=-1)
@@ -247,7 +256,7 @@ def _idw_group(pts, vals, grid, out, el_idx, power, neighbors, radius, min_point
         counts, flat = np.full(len(centres), n), np.tile(np.arange(n), len(centres))
     else:
         counts, flat = csr_from_lists(tree.query_ball_point(centres, cand_r, workers=-1, return_sorted=False))
-    offsets = tiling.cell_offsets()
+    offsets = chunks.cell_offsets()
     m = offsets.shape[0]
     # padding sample: infinitely far (never selected), value 0
     pts_pad = np.vstack([pts, [np.inf, np.inf]])
@@ -255,26 +264,26 @@ def _idw_group(pts, vals, grid, out, el_idx, power, neighbors, radius, min_point
     dtype = np.float64 if precision == "float64" else np.float32
     done = [0]
 
-    def finished(n_tiles):
-        done[0] += n_tiles
-        report(done[0] / tiling.n_tiles)
+    def finished(n_chunks):
+        done[0] += n_chunks
+        report(done[0] / chunks.n_chunks)
 
     if use_torch:
-        # everything after the candidate search stays on the device: samples and tile centres
+        # everything after the candidate search stays on the device: samples and chunk centres
         # are uploaded once, each batch sends only its candidate indices, results are kept in
-        # a device tile buffer and copied back once (a host-side gather and scatter cost more
+        # a device chunk buffer and copied back once (a host-side gather and scatter cost more
         # than the GPU kernel itself at the papers' scale)
-        dev = _TorchDevice(device, dtype, pts_pad, vals_pad, centres, offsets, tiling.n_tiles)
+        dev = _TorchDevice(device, dtype, pts_pad, vals_pad, centres, offsets, chunks.n_chunks)
         for ids, idx in padded_batches(counts, flat, n, batch_elems, m):
             dev.run(ids, idx, k, r, min_points, smoothing, power)
             finished(len(ids))
-        out[el_idx] = dev.raster(tiling)
+        out[el_idx] = dev.raster(chunks)
     else:
 
         def work(ids, idx):
-            rel = pts_pad[idx] - centres[ids][:, None, :]  # (B, C, 2) float64, tile-local
+            rel = pts_pad[idx] - centres[ids][:, None, :]  # (B, C, 2) float64, chunk-local
             res = _numpy_kernel(offsets, rel, vals_pad[idx], k, r, min_points, smoothing, power, dtype)
-            tiling.scatter(out, ids, res, el_idx)
+            chunks.scatter(out, ids, res, el_idx)
 
         run_batches(padded_batches(counts, flat, n, batch_elems, m), work, workers, finished)
     _fix_on_node(pts, vals, grid, tree, out, el_idx, k, r, min_points, smoothing)
@@ -313,9 +322,9 @@ def _fix_on_node(pts, vals, grid, tree, out, el_idx, k, r, min_points, smoothing
 
 
 def _numpy_kernel(offsets, rel, v, k, r, min_points, smoothing, power, dtype=np.float32) -> np.ndarray:
-    """Dense IDW for a batch of tiles.
+    """Dense IDW for a batch of chunks.
 
-    offsets (M, 2) cell centres, rel (B, C, 2) candidate samples (both relative to the tile
+    offsets (M, 2) cell centres, rel (B, C, 2) candidate samples (both relative to the chunk
     centre, so float32 keeps ~0.1 mm at 1 km), v (B, C, E) candidate values.
     Returns (B, M, E) float32; cells on a sample may come out NaN or inf (fixed by the caller).
     """
@@ -357,7 +366,7 @@ class _TorchDevice:
     The padding sample (index n) is infinitely far and never selected.
     """
 
-    def __init__(self, device: str | None, dtype, pts_pad: np.ndarray, vals_pad: np.ndarray, centres: np.ndarray, offsets: np.ndarray, n_tiles: int) -> None:
+    def __init__(self, device: str | None, dtype, pts_pad: np.ndarray, vals_pad: np.ndarray, centres: np.ndarray, offsets: np.ndarray, n_chunks: int) -> None:
         import torch
 
         self.torch = torch
@@ -368,14 +377,14 @@ class _TorchDevice:
         self.vals = torch.as_tensor(vals_pad, device=dev).to(self.dtype)  # (n + 1, E)
         self.centres = torch.as_tensor(centres, dtype=torch.float64, device=dev)  # (T, 2)
         self.off = torch.as_tensor(offsets, dtype=self.dtype, device=dev)  # (M, 2)
-        self.out = torch.empty((n_tiles, offsets.shape[0], vals_pad.shape[1]), dtype=torch.float32, device=dev)
+        self.out = torch.empty((n_chunks, offsets.shape[0], vals_pad.shape[1]), dtype=torch.float32, device=dev)
 
     def run(self, ids: np.ndarray, idx: np.ndarray, k, r, min_points, smoothing, power) -> None:
-        """IDW of the tiles ``ids`` ((B,)) from their candidate samples ``idx`` ((B, C), padded with n)."""
+        """IDW of the chunks ``ids`` ((B,)) from their candidate samples ``idx`` ((B, C), padded with n)."""
         torch = self.torch
         ids_t = torch.as_tensor(ids, device=self.device)
         idx_t = torch.as_tensor(idx, device=self.device)
-        # tile-local candidate positions: subtracted in float64 (large projected coordinates), then cast
+        # chunk-local candidate positions: subtracted in float64 (large projected coordinates), then cast
         rel = (self.pts[idx_t] - self.centres[ids_t][:, None, :]).to(self.dtype)  # (B, C, 2)
         off = self.off
         d2 = (off[None, :, None, 0] - rel[:, None, :, 0]).square_()  # (B, M, C)
@@ -397,6 +406,6 @@ class _TorchDevice:
             empty |= sel.sum(dim=2, keepdim=True) < min_points
         self.out[ids_t] = res.masked_fill_(empty, float("nan")).to(torch.float32)
 
-    def raster(self, tiling) -> np.ndarray:
-        """(E, rows, cols) float32: the tiles put in place on the device, then copied to the host once."""
-        return tiling.untile(self.out).contiguous().cpu().numpy()
+    def raster(self, chunks) -> np.ndarray:
+        """(E, rows, cols) float32: the chunks put in place on the device, then copied to the host once."""
+        return chunks.unchunk(self.out).contiguous().cpu().numpy()

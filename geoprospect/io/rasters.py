@@ -1,11 +1,15 @@
 """GeoTIFF writing and reading: tiled, compressed, overviews, CRS, nodata, band names, statistics.
 
+One writer (:class:`RasterWriter`) writes every raster, block by block; :func:`write_raster`
+writes a whole array as one block.
+
 Inside geoprospect a raster is float32 with NaN for nodata (DESIGN.md decision 3); on disk
 every band declares a nodata value (default -9999) so that QGIS and ArcGIS read it right.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,20 +18,181 @@ from typing import Sequence
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
+from rasterio.windows import Window
 
-from geoprospect.errors import InputError
+from geoprospect.errors import GridError, InputError, OutputError
 from geoprospect.grid import GridSpec
 from geoprospect.io.atomic import atomic_path
+from geoprospect.io.stats import RunningStats
 
 NODATA = -9999.0
 
 
 def band_stats(band: np.ndarray) -> dict[str, float]:
-    """min/max/mean/std (float64) and valid count of the finite values of one band."""
-    v = band[np.isfinite(band)].astype(np.float64)
-    if v.size == 0:
-        return {"min": float("nan"), "max": float("nan"), "mean": float("nan"), "std": float("nan"), "valid": 0}
-    return {"min": float(v.min()), "max": float(v.max()), "mean": float(v.mean()), "std": float(v.std()), "valid": int(v.size)}
+    """min/max/mean/std (float64, population std) and valid count of the finite values of one band."""
+    return RunningStats.of(band).to_dict()
+
+
+# -- the raster writer: whole arrays and blocks share it ----------------------------------------
+CACHE_MB = 256  # GDAL block cache while writing (GDAL's default is 5 % of RAM)
+STRIP_ROWS = 256  # rows converted to float32 + nodata at a time (one GeoTIFF tile row)
+OVERVIEW_CACHE_MAX_MB = 2048
+
+
+def gdal_env(cache_mb: int = CACHE_MB, threads: str = "ALL_CPUS") -> rasterio.Env:
+    """A rasterio environment with a bounded GDAL cache and multi-threaded tile compression.
+
+    rasterio hands an integer GDAL_CACHEMAX to GDALSetCacheMax, i.e. in BYTES (a bare 256
+    would be a 256-byte cache, and every tile would be recompressed over and over).
+    GDAL_NUM_THREADS lets GDAL deflate tiles (blocks and overviews) in parallel: measured on
+    the 2-core machine, average overviews of an 8,000 x 8,000 x 10 stack took 28 s instead of 44 s.
+    """
+    return rasterio.Env(GDAL_CACHEMAX=int(cache_mb) * 2**20, GDAL_NUM_THREADS=str(threads))
+
+
+def _describe(dst, band_names: Sequence[str], tags: dict | None, band_tags: Sequence[dict] | None) -> None:
+    for i, n in enumerate(band_names):
+        dst.set_band_description(i + 1, str(n))
+        if band_tags and band_tags[i]:
+            dst.update_tags(i + 1, **band_tags[i])
+    if tags:
+        dst.update_tags(**tags)
+
+
+def write_block(dst, data: np.ndarray, row_off: int = 0, col_off: int = 0, nodata: float = NODATA) -> list[RunningStats]:
+    """Write (bands, h, w) float data (NaN = nodata) at pixel (row_off, col_off) of an open
+    dataset, in strips of STRIP_ROWS rows; returns the block's per-band statistics."""
+    data = np.asarray(data)
+    if data.ndim == 2:
+        data = data[None]
+    bands, h, w = data.shape
+    if bands != dst.count or row_off < 0 or col_off < 0 or row_off + h > dst.height or col_off + w > dst.width:
+        raise GridError(f"block data {data.shape} at row {row_off}, col {col_off} does not match the raster ({dst.count} bands, {dst.height} x {dst.width} cells)")
+    stats = [RunningStats.of(b.astype(np.float32, copy=False)) for b in data]  # of the values written
+    for r0 in range(0, h, STRIP_ROWS):
+        arr = data[:, r0 : r0 + STRIP_ROWS].astype(np.float32, copy=True)
+        arr[~np.isfinite(arr)] = nodata
+        dst.write(arr, window=Window(col_off, row_off + r0, w, arr.shape[1]))
+    return stats
+
+
+def statistics_tags(st: RunningStats, n_cells: int) -> dict[str, str]:
+    """GDAL STATISTICS_* tags of one band (none for a band without valid cells)."""
+    d = st.to_dict()
+    if not d["valid"]:
+        return {}
+    return {
+        "STATISTICS_MINIMUM": repr(d["min"]),
+        "STATISTICS_MAXIMUM": repr(d["max"]),
+        "STATISTICS_MEAN": repr(d["mean"]),
+        "STATISTICS_STDDEV": repr(d["std"]),
+        "STATISTICS_VALID_PERCENT": repr(100.0 * d["valid"] / n_cells),
+    }
+
+
+def overview_factors(grid: GridSpec) -> list[int]:
+    """Overview levels whose smaller side keeps at least 64 cells."""
+    return [f for f in (2, 4, 8, 16, 32) if min(grid.width, grid.height) // f >= 64]
+
+
+def overview_cache_mb(width: int, bands: int, tile: int = 256) -> int:
+    """GDAL cache for building overviews: four full-width rows of pixel-interleaved tiles.
+
+    GDAL's overview builder reads full-width strips; with a cache smaller than that, tiles are
+    decompressed again and again. Measured on a 20,000-wide, 10-band stack (2 cores): 65 s with
+    256 MB, 22 s with 1 GB. Bounded by OVERVIEW_CACHE_MAX_MB so memory stays bounded.
+    """
+    need = 4 * tile * int(width) * int(bands) * 4 / 2**20
+    return int(min(OVERVIEW_CACHE_MAX_MB, max(CACHE_MB, need)))
+
+
+def finish_raster(dst, grid: GridSpec, stats: Sequence[RunningStats], overviews: bool = True) -> None:
+    """Statistics tags and average overviews (built by GDAL from the written tiles, streaming)."""
+    for i, st in enumerate(stats):
+        t = statistics_tags(st, grid.width * grid.height)
+        if t:
+            dst.update_tags(i + 1, **t)
+    if overviews:
+        f = overview_factors(grid)
+        if f:
+            with gdal_env(overview_cache_mb(grid.width, dst.count)):
+                dst.build_overviews(f, Resampling.average)
+            dst.update_tags(ns="rio_overview", resampling="average")
+
+
+class RasterWriter:
+    """A tiled, compressed float32 GeoTIFF on ``grid`` written block by block, atomically.
+
+    Usage::
+
+        with RasterWriter(path, grid, names) as w:
+            for block in blocks:                    # any order, each cell once
+                w.write(data, block.row_off, block.col_off)   # (bands, h, w), NaN = nodata
+        w.stats  # per-band dicts like band_stats()
+
+    CRS, nodata, band descriptions, tags, GDAL STATISTICS_* tags and average overviews are
+    set; GDAL's cache is capped, so memory depends on the block, not on the map. Block
+    statistics are merged in row-major block order, whatever the write order. The file is
+    renamed into place only when complete: a missing block raises OutputError, no file is left.
+    """
+
+    def __init__(self, path: str | Path, grid: GridSpec, band_names: Sequence[str], *, nodata: float = NODATA, tags: dict | None = None, band_tags: Sequence[dict] | None = None, overviews: bool = True, cache_mb: int = CACHE_MB) -> None:
+        self.path, self.grid, self.band_names = Path(path), grid, list(band_names)
+        self.nodata, self.tags, self.band_tags = nodata, tags, band_tags
+        self.overviews, self.cache_mb = overviews, cache_mb
+        self._parts: dict[tuple[int, int], list[RunningStats]] = {}
+        self._cells = 0
+        self._stack: contextlib.ExitStack | None = None
+        self._dst = None
+
+    def __enter__(self) -> "RasterWriter":
+        es = contextlib.ExitStack()
+        try:
+            tmp = es.enter_context(atomic_path(self.path))
+            es.enter_context(gdal_env(self.cache_mb))
+            prof = self.grid.profile(count=len(self.band_names), dtype="float32", nodata=self.nodata)
+            self._dst = es.enter_context(rasterio.open(tmp, "w", **prof))
+            _describe(self._dst, self.band_names, self.tags, self.band_tags)
+        except BaseException:
+            es.close()
+            raise
+        self._stack = es
+        return self
+
+    def write(self, data: np.ndarray, row_off: int = 0, col_off: int = 0) -> None:
+        """Write one block of (bands, h, w) data at pixel (row_off, col_off); NaN becomes nodata."""
+        parts = write_block(self._dst, data, row_off, col_off, self.nodata)
+        self._parts[(row_off, col_off)] = parts
+        self._cells += int(np.asarray(data).shape[-2] * np.asarray(data).shape[-1])
+
+    @property
+    def running_stats(self) -> list[RunningStats]:
+        """Per-band statistics of the blocks written so far, merged in row-major block order."""
+        out = [RunningStats() for _ in self.band_names]
+        for key in sorted(self._parts):
+            out = [a.merge(b) for a, b in zip(out, self._parts[key], strict=True)]
+        return out
+
+    @property
+    def stats(self) -> list[dict[str, float]]:
+        return [s.to_dict() for s in self.running_stats]
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        es, self._stack = self._stack, None
+        if es is None:
+            return False
+        if exc_type is not None:
+            es.__exit__(exc_type, exc, tb)
+            return False
+        try:
+            if self._cells != self.grid.width * self.grid.height:
+                raise OutputError(f"{self._cells} of {self.grid.width * self.grid.height} cells were written: blocks are missing or repeated", path=self.path)
+            finish_raster(self._dst, self.grid, self.running_stats, self.overviews)
+        except BaseException as e:
+            es.__exit__(type(e), e, e.__traceback__)
+            raise
+        es.close()
+        return False
 
 
 def write_raster(
@@ -45,44 +210,18 @@ def write_raster(
 
     NaN cells are written as ``nodata``. Each band gets its description (the layer name) and
     GDAL's STATISTICS_* metadata, so QGIS/ArcGIS show correct stretches without a rescan.
+    The whole array is one block of :class:`RasterWriter`.
     """
     data = np.asarray(data)
     if data.ndim == 2:
         data = data[None]
     if data.shape[1:] != grid.shape:
-        raise ValueError(f"array shape {data.shape[1:]} does not match grid {grid.shape}")
+        raise GridError(f"array shape {data.shape[1:]} does not match the grid {grid.shape}")
     if len(band_names) != data.shape[0]:
-        raise ValueError(f"{len(band_names)} band names for {data.shape[0]} bands")
-    profile = grid.profile(count=data.shape[0], dtype="float32", nodata=nodata)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            for i in range(data.shape[0]):
-                band = data[i].astype(np.float32, copy=True)
-                st = band_stats(band)
-                band[~np.isfinite(band)] = nodata
-                dst.write(band, i + 1)
-                dst.set_band_description(i + 1, str(band_names[i]))
-                btags = {}
-                if st["valid"]:
-                    btags = {
-                        "STATISTICS_MINIMUM": repr(st["min"]),
-                        "STATISTICS_MAXIMUM": repr(st["max"]),
-                        "STATISTICS_MEAN": repr(st["mean"]),
-                        "STATISTICS_STDDEV": repr(st["std"]),
-                        "STATISTICS_VALID_PERCENT": repr(100.0 * st["valid"] / band.size),
-                    }
-                if band_tags:
-                    btags.update(band_tags[i])
-                dst.update_tags(i + 1, **btags)
-            if tags:
-                dst.update_tags(**tags)
-            if overviews:
-                factors = [f for f in (2, 4, 8, 16, 32) if min(grid.width, grid.height) // f >= 64]
-                if factors:
-                    dst.build_overviews(factors, Resampling.average)
-                    dst.update_tags(ns="rio_overview", resampling="average")
-    return path
+        raise GridError(f"{len(band_names)} band names for {data.shape[0]} bands")
+    with RasterWriter(path, grid, band_names, nodata=nodata, tags=tags, band_tags=band_tags, overviews=overviews) as w:
+        w.write(data)
+    return Path(path)
 
 
 @dataclass

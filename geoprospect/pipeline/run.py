@@ -82,7 +82,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     import torch
 
     from geoprospect.evaluation.evaluate import evaluate_prediction, read_prediction
-    from geoprospect.blocks.stack import pipeline_layers
+    from geoprospect.pipeline.layers import pipeline_layers
     from geoprospect.distributed.engine import Engine
     from geoprospect.io.rasters import raster_band_names
     from geoprospect.models.checkpoint import ModelMeta, load_checkpoint, save_checkpoint, versions

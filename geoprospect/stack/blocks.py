@@ -1,4 +1,8 @@
-"""Blocks of a grid: pixel windows, their sub-grids, and halos clipped to the grid."""
+"""Blocks of a grid: pixel windows, their sub-grids, and halos clipped to the grid.
+
+A stack is built block by block (memory bounded by the block, DESIGN.md decision 11); the
+same blocks are dask chunks when the stack is built on a cluster.
+"""
 
 from __future__ import annotations
 
@@ -55,6 +59,7 @@ def iter_blocks(height: int, width: int, block_size: int) -> Iterator[Block]:
 
 
 def n_blocks(height: int, width: int, block_size: int) -> int:
+    """Number of blocks of :func:`iter_blocks`."""
     bs = check_block_size(block_size)
     return -(-height // bs) * -(-width // bs)
 

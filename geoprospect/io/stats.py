@@ -1,4 +1,5 @@
-"""Per-band statistics accumulated block by block (Chan et al.'s parallel mean/variance merge)."""
+"""Per-band statistics of finite values, accumulated block by block (Chan et al.'s parallel
+mean/variance merge); one block holding a whole band gives numpy's own mean and std."""
 
 from __future__ import annotations
 
@@ -42,12 +43,3 @@ class RunningStats:
             return {"min": float("nan"), "max": float("nan"), "mean": float("nan"), "std": float("nan"), "valid": 0}
         return {"min": self.min, "max": self.max, "mean": self.mean, "std": math.sqrt(self.m2 / self.count), "valid": self.count}
 
-
-def merge_all(parts: list[list[RunningStats]]) -> list[RunningStats]:
-    """Merge per-block lists of per-band statistics into one list per band."""
-    if not parts:
-        return []
-    out = [RunningStats() for _ in parts[0]]
-    for p in parts:
-        out = [a.merge(b) for a, b in zip(out, p)]
-    return out

@@ -1,0 +1,123 @@
+"""Existing rasters as stack layers: read, or warped once, onto the stack's grid (DESIGN.md decision 1).
+
+``geoprospect stack RASTER...`` is :func:`stack_rasters`: every band of every raster becomes a
+layer (:func:`raster_layer`), and the stack is built by the one builder, block by block.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import rasterio
+from rasterio.warp import Resampling, reproject
+from rasterio.windows import Window
+
+from geoprospect.errors import InputError
+from geoprospect.grid import GridSpec, to_crs
+from geoprospect.stack.build import StackFile, build_stack
+from geoprospect.stack.executors import Executor
+from geoprospect.stack.layers import StackLayer
+
+log = logging.getLogger(__name__)
+
+
+def _open(path: Path):
+    """An open raster with a CRS (InputError naming the file otherwise)."""
+    if not path.exists():
+        raise InputError("raster not found", path=path)
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(f"cannot read raster ({exc})", path=path, hint="is it a complete GeoTIFF?") from exc
+    if src.crs is None:
+        src.close()
+        raise InputError("raster has no CRS", path=path, hint="assign one with gdal_edit.py -a_srs EPSG:xxxx")
+    return src
+
+
+def _names(src, path: Path) -> list[str]:
+    return [d or (f"{path.stem}" if src.count == 1 else f"{path.stem}_{i + 1}") for i, d in enumerate(src.descriptions)]
+
+
+def _grid_of(src) -> GridSpec:
+    return GridSpec(to_crs(src.crs.to_wkt()), src.transform, src.width, src.height)
+
+
+def _aligned_window(src_grid: GridSpec, grid: GridSpec) -> Window | None:
+    """The window of ``grid`` in a raster on ``src_grid`` when both share CRS and cells (no warp needed)."""
+    if not src_grid.crs.equals(grid.crs, ignore_axis_order=True) or not np.allclose(src_grid.res, grid.res, rtol=1e-9, atol=0):
+        return None
+    col, row = ~src_grid.transform @ (grid.transform.c, grid.transform.f)
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return None
+    return Window(int(round(col)), int(round(row)), grid.width, grid.height)
+
+
+def _read(src, grid: GridSpec, resampling: Resampling) -> np.ndarray:
+    """Every band of an open raster on ``grid`` -> (bands, rows, cols) float32, NaN nodata."""
+    win = _aligned_window(_grid_of(src), grid)
+    if win is not None:
+        inside = win.col_off >= 0 and win.row_off >= 0 and win.col_off + win.width <= src.width and win.row_off + win.height <= src.height
+        arr = src.read(window=win, boundless=not inside, out_dtype="float32", masked=True)
+        return arr.filled(np.nan).astype(np.float32)
+    out = np.full((src.count, grid.height, grid.width), np.nan, dtype=np.float32)
+    for b in range(src.count):
+        band = src.read(b + 1, out_dtype="float32", masked=True).filled(np.nan)
+        reproject(band, out[b], src_transform=src.transform, src_crs=src.crs, src_nodata=np.nan,
+                  dst_transform=grid.transform, dst_crs=grid.profile(1)["crs"], dst_nodata=np.nan, resampling=resampling)
+    return out
+
+
+def _note_warp(src, path: Path, grid: GridSpec) -> None:
+    src_grid = _grid_of(src)
+    if _aligned_window(src_grid, grid) is None:
+        log.info("%s: warped onto the run's grid (%s -> %s)", path, src_grid.crs.name, grid.crs.name)
+
+
+def read_onto_grid(path: str | Path, grid: GridSpec, resampling: Resampling = Resampling.bilinear) -> tuple[np.ndarray, list[str]]:
+    """Read every band of a raster onto ``grid`` (warped, with a log note, if it differs).
+
+    Returns (bands, rows, cols) float32 with NaN nodata, and the band names.
+    """
+    path = Path(path)
+    src = _open(path)
+    try:
+        with src:
+            _note_warp(src, path, grid)
+            return _read(src, grid, resampling), _names(src, path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(f"cannot read raster ({exc})", path=path, hint="is it a complete GeoTIFF?") from exc
+
+
+class _Raster:
+    """Picklable block function: the bands of a raster file on a (sub-)grid."""
+
+    def __init__(self, path: Path, resampling: Resampling) -> None:
+        self.path, self.resampling = path, resampling
+
+    def __call__(self, g: GridSpec) -> np.ndarray:
+        try:
+            with _open(self.path) as src:
+                return _read(src, g, self.resampling)
+        except rasterio.errors.RasterioIOError as exc:
+            raise InputError(f"cannot read raster ({exc})", path=self.path, hint="is it a complete GeoTIFF?") from exc
+
+
+def raster_layer(path: str | Path, grid: GridSpec, resampling: Resampling = Resampling.bilinear) -> StackLayer:
+    """Every band of a raster file as a layer on ``grid`` (band names from its descriptions)."""
+    path = Path(path)
+    with _open(path) as src:
+        _note_warp(src, path, grid)
+        names = _names(src, path)
+    return StackLayer(names, _Raster(path, resampling), 0, {n: f"band {i + 1} of {path.name}" for i, n in enumerate(names)})
+
+
+def stack_rasters(paths: Sequence[str | Path], out: str | Path, grid: GridSpec | None = None, *, executor: Executor | None = None, block_size: int = 1024) -> StackFile:
+    """Combine single- or multi-band rasters into one stack on ``grid`` (default: the first raster's)."""
+    if not paths:
+        raise InputError("no rasters to stack")
+    grid = grid or GridSpec.from_raster(paths[0])
+    return build_stack([raster_layer(p, grid) for p in paths], grid, out, executor=executor, block_size=block_size)
