@@ -36,7 +36,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from geoprospect.errors import ConfigError, InputError
-from geoprospect.evidence._chunks import csr_from_lists, default_workers, padded_batches, run_batches, chunks_for
+from geoprospect.evidence._chunks import chunks_for, csr_from_lists, default_workers, padded_batches, run_batches
 from geoprospect.grid import GridSpec
 
 log = logging.getLogger(__name__)
