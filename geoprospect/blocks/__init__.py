@@ -4,9 +4,9 @@
 - :mod:`.stats`: per-band statistics merged across blocks.
 - :mod:`.writer`: a tiled GeoTIFF written window by window.
 - :mod:`.stack`: evidence layers computed block by block into the stack GeoTIFF.
-- :mod:`.predict`: window prediction block by block, with a background reader thread.
 
-The same block functions run on dask in :mod:`geoprospect.distributed`.
+The same block functions run on dask in :mod:`geoprospect.distributed`; window prediction
+block by block lives in :mod:`geoprospect.prediction.sources`.
 """
 
 from geoprospect.blocks.iteration import Block, iter_blocks, sub_grid
