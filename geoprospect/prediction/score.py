@@ -2,7 +2,7 @@
 
 Every path that scores windows (a map from memory, block by block from a GeoTIFF, on dask,
 windows cut on the GPU, cross-validation folds) feeds :func:`score_batches` with
-:class:`Batch` es from a window source (:mod:`geoprospect.prediction.sources`). Scores are
+:class:`Batch` objects from a window source (:mod:`geoprospect.prediction.sources`). Scores are
 float64: the probability is the softmax of the deposit class and the margin is
 logit_deposit - logit_background, which ranks without the ties a saturated sigmoid creates
 (DESIGN.md, pitfalls).
