@@ -80,7 +80,7 @@ def measure_data_path(window: int, bands: int, batch: int, device: torch.device,
     import numpy as np
     from torch.utils.data import DataLoader, RandomSampler
 
-    from geoprospect.training.device_batches import DeviceBatches
+    from geoprospect.windows.device import DeviceBatches
     from geoprospect.windows.augment import WindowAugment
     from geoprospect.windows.dataset import WindowDataset
 
@@ -153,7 +153,7 @@ def main() -> None:
         for window in args.windows:
             host, dev = measure_data_path(window, args.bands, batch, device, seconds)
             print(f"batches    {window:4d}px  (noise + flips + rotations)   DataLoader {host:9.1f} win/s   DeviceBatches {dev:9.1f} win/s   x{dev / host:.1f}", flush=True)
-            rows.append({"data_path": True, "window": window, "dataloader_windows_per_s": host, "device_batches_windows_per_s": dev})
+            rows.append({"data_path": True, "window": window, "dataloader_windows_per_s": host, "device_windows_per_s": dev})
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

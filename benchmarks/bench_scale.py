@@ -15,11 +15,12 @@ imports). Stages:
   stack-blocks    geoprospect.stack.build_stack, block by block (this project's path)
   stack-memory    the whole-map peer: idw() + distance_to_features() on the full grid, then
                   io.rasters.write_raster of the whole array (what `run` did before)
-  predict-tiny    geoprospect.blocks.predict.predict_blocks over the WHOLE map with a tiny
-                  CNN (measures the block reader/prefetch/normalise/window pipeline and memory)
-  predict-resnet  predict_blocks with ResNet-18 (random weights) on the first window-block
+  predict-tiny    geoprospect.prediction.predict.predict on the stack GeoTIFF (block source)
+                  over the WHOLE map with a tiny CNN (measures the block
+                  reader/prefetch/normalise/window pipeline and memory)
+  predict-resnet  the same with ResNet-18 (random weights) on the first window-block
                   rows only (--resnet-windows windows): windows/s, extrapolated to the map
-  predict-memory  the whole-map peer (read_stack + predict_stack), tiny CNN, whole map
+  predict-memory  the whole-map peer (read_stack + predict on the in-memory Stack), tiny CNN, whole map
 Results go to benchmarks/bench_scale.json and the plot to benchmarks/bench_scale.png.
 """
 
@@ -141,8 +142,7 @@ def _stage(name: str, a: dict) -> dict:
     elif name in ("predict-tiny", "predict-resnet"):
         import rasterio
 
-        from geoprospect.blocks.predict import predict_blocks, window_blocks
-        from geoprospect.io.rasters import read_stack  # noqa: F401
+        from geoprospect.prediction.predict import predict
         from geoprospect.models.zoo import build_model
         from geoprospect.windows.tiling import window_grid_shape
 
@@ -176,15 +176,15 @@ def _stage(name: str, a: dict) -> dict:
         else:
             model = tiny_model(len(mean))
         st: dict = {}
-        predict_blocks(model, path, mean, std, size=size, stride=stride, batch_size=a["batch"], device=a.get("device", "cpu"), block_size=a["block_size"], prefetch=2, stats=st)
+        predict(model, path, mean, std, size=size, stride=stride, batch_size=a["batch"], device=a.get("device", "cpu"), block_size=a["block_size"], prefetch=2, stats=st)
         info.update({k: st[k] for k in ("windows", "windows_per_s", "wait_s", "busy_fraction", "seconds", "device")})
     elif name == "predict-memory":
         from geoprospect.io.rasters import read_stack
-        from geoprospect.prediction.predict import predict_stack
+        from geoprospect.prediction.predict import predict
 
         stack = read_stack(stack_path)
         model = tiny_model(len(stack.band_names))
-        pred = predict_stack(model, stack, [s["mean"] for s in stack.stats], [s["std"] for s in stack.stats], size=a["window"], stride=a["stride"], batch_size=a["batch"], device="cpu")
+        pred = predict(model, stack, [s["mean"] for s in stack.stats], [s["std"] for s in stack.stats], size=a["window"], stride=a["stride"], batch_size=a["batch"], device="cpu")
         info["windows"] = int(np.isfinite(pred.prob).sum())
     else:
         raise ValueError(name)

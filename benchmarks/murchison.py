@@ -162,6 +162,8 @@ def torch_model(name: str, norm: np.ndarray, row_off, col_off, y, size: int, epo
     import torch
 
     from geoprospect.models.zoo import build_model
+    from geoprospect.prediction.score import score_batches
+    from geoprospect.prediction.sources import memory_batches
     from geoprospect.training.trainer import TrainConfig, train_model
     from geoprospect.windows.dataset import WindowDataset
 
@@ -181,17 +183,8 @@ def torch_model(name: str, norm: np.ndarray, row_off, col_off, y, size: int, epo
         ds = WindowDataset(norm, offsets[sel], size, y[sel], transform=augment)
         model = build_model(name, norm.shape[0], 2, size)
         train_model(model, ds, TrainConfig(epochs=epochs, batch_size=128, lr=1e-3, optimizer="adam", weight_decay=1e-4, balanced=True, device="auto", seed=seed + k))
-        model.eval()
-        dev = next(model.parameters()).device
-        te_ds = WindowDataset(norm, offsets[te], size)
-        probs, margins = [], []
-        with torch.no_grad():
-            for b in range(0, te.size, 512):
-                x = te_ds.batch(np.arange(b, min(b + 512, te.size))).to(dev)
-                lg = model(x).double().cpu()
-                probs.append(torch.softmax(lg, 1)[:, 1].numpy())
-                margins.append((lg[:, 1] - lg[:, 0]).numpy())
-        return np.concatenate(probs), np.concatenate(margins)
+        s = score_batches(model, memory_batches(norm, offsets[te], size, 512), (te.size,), next(model.parameters()).device)
+        return s.prob, s.margin
 
     return fit_score
 

@@ -1,4 +1,6 @@
-"""Block-wise stack building and prediction against the whole-map paths (same rasters, same scores)."""
+"""Block-wise stack building against the whole-map path (same rasters).
+
+Block-wise prediction: tests/test_prediction.py."""
 
 from __future__ import annotations
 
@@ -9,14 +11,12 @@ import shapely
 import torch
 from torch import nn
 
-from geoprospect.blocks.predict import predict_blocks, window_blocks
-from geoprospect.errors import GridError, InputError, ModelError, OutputError
+from geoprospect.errors import GridError, InputError, OutputError
 from geoprospect.evidence.distance import distance_to_features
 from geoprospect.evidence.idw import idw
 from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import RasterWriter, band_stats, read_stack, write_raster
 from geoprospect.io.stats import RunningStats
-from geoprospect.prediction.predict import predict_stack
 from geoprospect.stack import StackLayer, array_layer, build_stack, distance_layer, idw_layer
 from geoprospect.stack.blocks import Block, align_block_size, iter_blocks, sub_grid
 
@@ -209,91 +209,3 @@ def test_stack_errors(tmp_path):
     with pytest.raises(GridError, match="returned"):
         build_stack([bad], grid, tmp_path / "b.tif", block_size=64)
     assert not list(tmp_path.iterdir())
-
-
-# -- prediction -----------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def holed_stack(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("holed")
-    grid, xy, vals, lines = _inputs("EPSG:32649", h=120, w=160)
-    data = np.concatenate([idw(xy, vals, grid), distance_to_features(lines, grid)[None]])
-    data[1, 20:70, 30:120] = np.nan  # a hole: windows over it are dropped, windows near it keep NaN -> 0
-    path = write_raster(tmp_path / "stack.tif", data, grid, ["a", "b", "c", "f"])
-    st = read_stack(path)
-    return path, st, [s["mean"] for s in st.stats], [s["std"] for s in st.stats]
-
-
-@pytest.mark.parametrize("size,stride,bs,prefetch", [(16, 8, 64, 2), (12, 5, 40, 0), (32, 32, 1024, 3)])
-def test_block_prediction_equals_whole_map(holed_stack, size, stride, bs, prefetch):
-    path, st, mean, std = holed_stack
-    model = tiny_model(4)
-    ref = predict_stack(model, st, mean, std, size=size, stride=stride, device="cpu", batch_size=32)
-    stats: dict = {}
-    got = predict_blocks(model, path, mean, std, size=size, stride=stride, device="cpu", batch_size=32, block_size=bs, prefetch=prefetch, stats=stats)
-    assert got.grid == ref.grid and got.prob.shape == ref.prob.shape
-    assert np.array_equal(np.isnan(got.prob), np.isnan(ref.prob)) and np.isnan(ref.prob).any() and np.isfinite(ref.prob).any()
-    np.testing.assert_allclose(got.prob, ref.prob, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(got.margin, ref.margin, rtol=0, atol=1e-5)
-    assert stats["windows"] == int(np.isfinite(ref.prob).sum())
-    assert 0.0 <= stats["busy_fraction"] <= 1.0
-
-
-@pytest.mark.parametrize("crop,prefetch", [(None, 2), (12, 0)])
-def test_windows_cut_on_the_device_give_the_same_scores(holed_stack, crop, prefetch):
-    """The GPU path (block regions sent once, windows cut there with unfold) equals the host cut."""
-    path, st, mean, std = holed_stack
-    model = tiny_model(4)
-    kw = dict(size=16, stride=6, device="cpu", block_size=48, batch_size=16, crop=crop)
-    host = predict_blocks(model, path, mean, std, cut_on_device=False, **kw)
-    stats: dict = {}
-    dev = predict_blocks(model, path, mean, std, cut_on_device=True, prefetch=prefetch, stats=stats, **kw)
-    assert np.isfinite(host.prob).any() and np.isnan(host.prob).any()
-    assert np.array_equal(np.isnan(host.prob), np.isnan(dev.prob))
-    np.testing.assert_allclose(dev.prob, host.prob, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(dev.margin, host.margin, rtol=0, atol=1e-5)
-    assert stats["windows"] == int(np.isfinite(host.prob).sum())
-
-
-def test_prefetch_gives_the_same_scores(holed_stack):
-    path, st, mean, std = holed_stack
-    model = tiny_model(4)
-    a = predict_blocks(model, path, mean, std, size=16, stride=8, device="cpu", block_size=48, prefetch=0)
-    b = predict_blocks(model, path, mean, std, size=16, stride=8, device="cpu", block_size=48, prefetch=2)
-    assert np.array_equal(a.prob, b.prob, equal_nan=True) and np.array_equal(a.margin, b.margin, equal_nan=True)
-
-
-def test_window_blocks_partition_the_window_grid(holed_stack):
-    _, st, *_ = holed_stack
-    from geoprospect.windows.tiling import window_grid_shape
-
-    nr, nc = window_grid_shape(*st.grid.shape, 16, 6)
-    hits = np.zeros((nr, nc), int)
-    for wb in window_blocks(st.grid, 16, 6, 50):
-        hits[wb.i0 : wb.i0 + wb.ni, wb.j0 : wb.j0 + wb.nj] += 1
-        p = wb.pixels
-        assert p.row_off + p.height <= st.grid.height and p.col_off + p.width <= st.grid.width
-        assert p.height == (wb.ni - 1) * 6 + 16  # halo: the last window's overhang
-    assert (hits == 1).all()
-
-
-def test_reader_thread_errors_reach_the_caller(holed_stack, monkeypatch):
-    import geoprospect.blocks.predict as bp
-
-    path, st, mean, std = holed_stack
-
-    def boom(src, block):
-        raise RuntimeError("disk on fire")
-
-    monkeypatch.setattr(bp, "read_region", boom)
-    with pytest.raises(RuntimeError, match="disk on fire"):
-        predict_blocks(tiny_model(4), path, mean, std, size=16, stride=8, device="cpu", prefetch=2)
-
-
-def test_prediction_input_errors(holed_stack, tmp_path):  # noqa: F811
-    path, st, mean, std = holed_stack
-    with pytest.raises(ModelError, match="trained on 3 bands"):
-        predict_blocks(tiny_model(3), path, mean[:3], std[:3], size=16, stride=8, device="cpu")
-    with pytest.raises(InputError, match="not found"):
-        predict_blocks(tiny_model(4), tmp_path / "none.tif", mean, std, size=16, stride=8, device="cpu")
-    with pytest.raises(GridError):
-        predict_blocks(tiny_model(4), path, mean, std, size=16, stride=8, device="cpu", block_size=4)

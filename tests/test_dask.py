@@ -10,13 +10,12 @@ pytest.importorskip("distributed")
 
 from distributed import Client, LocalCluster  # noqa: E402
 
-from geoprospect.blocks.predict import predict_blocks  # noqa: E402
-from geoprospect.distributed.engine import Engine  # noqa: E402
-from geoprospect.distributed.predict import predict_dask  # noqa: E402
+from geoprospect.pipeline.engine import Engine  # noqa: E402
 from geoprospect.stack import DaskExecutor, StackLayer, build_stack, connect, distance_layer, idw_layer  # noqa: E402
 from geoprospect.stack.dataarray import stack_dataarray  # noqa: E402
 from geoprospect.errors import ConfigError, InputError  # noqa: E402
 from geoprospect.io.rasters import read_stack  # noqa: E402
+from geoprospect.prediction.predict import predict  # noqa: E402
 
 from test_blocks import _inputs, tiny_model  # noqa: E402
 
@@ -89,10 +88,14 @@ def test_dask_prediction_equals_single_machine(stacks, client):
     st = read_stack(local.path)
     mean, std = [s["mean"] for s in st.stats], [s["std"] for s in st.stats]
     model = tiny_model(4)
-    a = predict_blocks(model, local.path, mean, std, size=16, stride=8, device="cpu", batch_size=64, block_size=96)
-    b = predict_dask(model, dist.path, mean, std, size=16, stride=8, device="cpu", batch_size=64, block_size=96, client=client)
+    a = predict(model, local.path, mean, std, size=16, stride=8, device="cpu", batch_size=64, block_size=96)
+    b = predict(model, dist.path, mean, std, size=16, stride=8, device="cpu", batch_size=64, block_size=96, client=client)
     assert a.grid == b.grid and np.isfinite(a.prob).any()
     assert np.array_equal(a.prob, b.prob, equal_nan=True) and np.array_equal(a.margin, b.margin, equal_nan=True)
+    eng = Engine(block_size=96, client=client)  # the run's predict stage: one task per window block
+    c = eng.predict(model, dist.path, mean, std, size=16, stride=8, device="cpu", batch_size=64)
+    assert np.array_equal(a.prob, c.prob, equal_nan=True) and np.array_equal(a.margin, c.margin, equal_nan=True)
+    eng.close()
 
 
 def test_engine_dispatches_to_the_client(stacks, client):
@@ -129,7 +132,6 @@ def test_run_with_dask_scheduler_gives_the_same_outputs(client, tiny_inputs):
     import yaml
     from click.testing import CliRunner
 
-    from geoprospect.blocks.predict import predict_blocks
     from geoprospect.cli import cli
     from geoprospect.io.points import read_points
     from geoprospect.models.checkpoint import load_checkpoint
@@ -159,7 +161,7 @@ def test_run_with_dask_scheduler_gives_the_same_outputs(client, tiny_inputs):
     local = build_stack(pipeline_layers(c, pts, grid), grid, d / "local.tif", block_size=16)
     assert np.array_equal(read_stack(out / "stack.tif").data, read_stack(local.path).data, equal_nan=True)
     model, meta = load_checkpoint(out / "model", local.band_names)
-    p = predict_blocks(model, local.path, meta.mean, meta.std, size=8, stride=4, device="cpu", block_size=16)
+    p = predict(model, local.path, meta.mean, meta.std, size=8, stride=4, device="cpu", block_size=16)
     got = read_stack(out / "prospectivity.tif")
     assert np.isfinite(p.prob).any()
     np.testing.assert_allclose(got.data[0], p.prob.astype(np.float32), rtol=0, atol=1e-6, equal_nan=True)

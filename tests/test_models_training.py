@@ -147,10 +147,21 @@ def test_cuda_amp_channels_last_training():  # pragma: no cover - no GPU in CI
     assert np.isfinite(h.rows[0]["loss"]) and h.device.startswith("cuda")
 
 
-def test_device_batches_equal_the_dataloader_batches():
+def test_cut_windows_equals_host_slicing():
+    from geoprospect.windows.device import cut_windows
+
+    data = torch.randn(3, 40, 37)
+    rows, cols = torch.randint(0, 40 - 9 + 1, (50,)), torch.randint(0, 37 - 9 + 1, (50,))
+    x = cut_windows(data, rows, cols, 9)
+    assert x.shape == (50, 3, 9, 9) and x.is_contiguous()
+    for i, (r, c) in enumerate(zip(rows.tolist(), cols.tolist())):
+        assert torch.equal(x[i], data[:, r : r + 9, c : c + 9])
+
+
+def test_device_windows_equal_the_dataloader_batches():
     from torch.utils.data import DataLoader
 
-    from geoprospect.training.device_batches import DeviceBatches
+    from geoprospect.windows.device import DeviceBatches
 
     ds = _dataset(n=20, w=32)
     sampler = list(torch.randperm(20, generator=torch.Generator().manual_seed(0)))
@@ -161,8 +172,8 @@ def test_device_batches_equal_the_dataloader_batches():
         assert torch.equal(xf, xs) and torch.equal(yf, ys)
 
 
-def test_device_batches_augment_per_window():
-    from geoprospect.training.device_batches import DeviceBatches
+def test_device_windows_augment_per_window():
+    from geoprospect.windows.device import DeviceBatches
 
     ds = _dataset(n=8, w=32, transform=WindowAugment(flips=True, rotations=True, crop=24))
     db = DeviceBatches(ds, list(range(8)), 8, torch.device("cpu"), torch.Generator().manual_seed(0))
@@ -175,7 +186,7 @@ def test_device_batches_augment_per_window():
         assert any(torch.equal(x[i], s) for cr in crops for s in sym(cr))
 
 
-def test_training_with_device_batches_matches_dataloader_without_augmentation():
+def test_training_on_device_windows_matches_dataloader_without_augmentation():
     ds = _dataset()
     torch.manual_seed(0)
     a = build_model("lenet", 3, 2, 32, dropout=0.0)  # (the DataLoader also draws from the global RNG)
@@ -200,7 +211,7 @@ def test_a_last_batch_of_one_window_does_not_break_batchnorm():
     assert len(hist.rows) == 1
 
 
-def test_device_batches_drop_a_last_batch_of_one():
+def test_device_windows_drop_a_last_batch_of_one():
     ds = _dataset(n=9)
     torch.manual_seed(0)
     hist = train_model(build_model("resnet18", 3, 2, 32), ds, _cfg(epochs=1, batch_size=4, device_batches=True))

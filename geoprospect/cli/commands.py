@@ -223,7 +223,7 @@ def train(ctx, stack_path, windows_path, out, model, epochs, batch_size, lr, opt
         import json as _json
 
         from geoprospect.errors import ConfigError
-        from geoprospect.training.trainer import seed_everything
+        from geoprospect.device import seed_everything
         from geoprospect.windows.augment import WindowAugment
 
         given = {k for k in ctx.params if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT}
@@ -285,18 +285,17 @@ def predict(stack_path, model_dir, out, scores_out, windows_path, batch_size, mi
     """Score every window of STACK with the model in MODEL_DIR."""
 
     def body():
-        from geoprospect.blocks.predict import predict_blocks
         from geoprospect.grid import GridSpec
         from geoprospect.io.rasters import raster_band_names
         from geoprospect.models.checkpoint import load_checkpoint
-        from geoprospect.prediction.predict import window_scores, write_prediction
+        from geoprospect.prediction.predict import predict, window_scores, write_prediction
         from geoprospect.windows.tiling import read_windows, write_windows
 
         grid = GridSpec.from_raster(stack_path)
         net, meta = load_checkpoint(model_dir, raster_band_names(stack_path))
         # block by block with a one-window halo: memory bounded by --block-size, not the map
-        pred = predict_blocks(net, stack_path, meta.mean, meta.std, size=meta.window_size, stride=meta.stride, min_valid=min_valid,
-                              batch_size=batch_size, device=device, block_size=block_size, crop=meta.input_size)
+        pred = predict(net, stack_path, meta.mean, meta.std, size=meta.window_size, stride=meta.stride, min_valid=min_valid,
+                       batch_size=batch_size, device=device, block_size=block_size, crop=meta.input_size)
         write_prediction(pred, out, model_name=meta.architecture)
         sc = scores_out or out.with_name(out.stem + "_scores.gpkg")
         write_windows(window_scores(pred, grid, read_windows(windows_path) if windows_path else None), sc, layer="scores")

@@ -20,6 +20,8 @@ from geoprospect.evaluation.cv import CVSplit, OutOfFold, cross_val_scores, make
 from geoprospect.evaluation.metrics import deposit_capture, window_metrics
 from geoprospect.io.rasters import Stack
 from geoprospect.prediction.fullres import FullResMap, blend_windows
+from geoprospect.prediction.score import score_batches
+from geoprospect.prediction.sources import memory_batches
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +37,6 @@ class CVResult:
 
 def torch_fit_score(stack: Stack, row_off: np.ndarray, col_off: np.ndarray, labels: np.ndarray, size: int, model: str, train_cfg, histories: list | None = None):
     """A fit-and-score function training ``model`` per fold (z-scores from the stack statistics)."""
-    import torch
-
     from geoprospect.models.zoo import build_model
     from geoprospect.training.trainer import train_model
     from geoprospect.windows.dataset import WindowDataset, normalise
@@ -49,15 +49,8 @@ def torch_fit_score(stack: Stack, row_off: np.ndarray, col_off: np.ndarray, labe
         h = train_model(net, WindowDataset(norm, offsets[tr], size, labels[tr]), train_cfg)
         if histories is not None:
             histories.append(h.rows)
-        dev = next(net.parameters()).device
-        ds = WindowDataset(norm, offsets[te], size)
-        p, m = [], []
-        with torch.no_grad():
-            for b in range(0, te.size, 256):
-                lg = net(ds.batch(np.arange(b, min(b + 256, te.size))).to(dev)).double().cpu()
-                p.append(torch.softmax(lg, 1)[:, 1].numpy())
-                m.append((lg[:, 1] - lg[:, 0]).numpy())
-        return np.concatenate(p), np.concatenate(m)
+        s = score_batches(net, memory_batches(norm, offsets[te], size, 256), (te.size,), next(net.parameters()).device)
+        return s.prob, s.margin
 
     return fit_score
 

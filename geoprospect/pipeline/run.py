@@ -83,7 +83,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
 
     from geoprospect.evaluation.evaluate import evaluate_prediction, read_prediction
     from geoprospect.pipeline.layers import pipeline_layers
-    from geoprospect.distributed.engine import Engine
+    from geoprospect.pipeline.engine import Engine
     from geoprospect.io.rasters import raster_band_names
     from geoprospect.models.checkpoint import ModelMeta, load_checkpoint, save_checkpoint, versions
     from geoprospect.models.zoo import build_model

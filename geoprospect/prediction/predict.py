@@ -1,4 +1,8 @@
-"""Score every window of a stack and write the prospectivity map on the window-stride grid.
+"""Score every window of a stack (:func:`predict`) and write the prospectivity map on the window-stride grid.
+
+:func:`predict` picks the window source (memory, blocks of a GeoTIFF with a reader thread,
+windows cut on the GPU, dask) and feeds the one scoring core,
+:func:`geoprospect.prediction.score.score_batches`.
 
 The map's cell (i, j) is the central ``stride`` x ``stride`` block of the window whose
 upper-left pixel is (i*stride, j*stride): its transform is the stack's, shifted by
@@ -9,22 +13,28 @@ a saturated sigmoid creates, as DESIGN.md warns).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import geopandas as gpd
 import numpy as np
+import rasterio
 import shapely
-import torch
+from affine import Affine
 from torch import nn
 
+from geoprospect.device import resolve_device
+from geoprospect.errors import InputError
 from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import Stack, write_qml, write_raster
+from geoprospect.prediction.dask import score_dask
+from geoprospect.prediction.score import Scores, check_model_input, score_batches
+from geoprospect.prediction.sources import Prefetcher, block_batches, block_regions, device_cut_batches, memory_batches, window_blocks
 from geoprospect.progress import Task
-from geoprospect.training.trainer import resolve_device
-from geoprospect.windows.dataset import WindowDataset, normalise
+from geoprospect.windows.dataset import normalise
 from geoprospect.windows.tiling import _box_sums, window_grid_shape
 
 log = logging.getLogger(__name__)
@@ -53,50 +63,96 @@ class Prediction:
 def stride_grid(grid: GridSpec, size: int, stride: int) -> GridSpec:
     """The grid whose cells are the central stride x stride blocks of the windows."""
     nr, nc = window_grid_shape(grid.height, grid.width, size, stride)
-    from affine import Affine
-
     off = (size - stride) / 2.0
     t = grid.transform @ Affine.translation(off, off) @ Affine.scale(stride)
     return GridSpec(grid.crs, t, nc, nr)
 
 
-@torch.no_grad()
-def predict_stack(
+def predict(
     model: nn.Module,
-    stack: Stack,
-    mean: list[float],
-    std: list[float],
+    stack: Stack | str | Path,
+    mean: Sequence[float],
+    std: Sequence[float],
     *,
     size: int,
     stride: int,
     min_valid: float = 0.5,
     batch_size: int = 256,
     device: str = "auto",
+    crop: int | None = None,
+    block_size: int = 1024,
+    prefetch: int = 2,
+    cut_on_device: bool | None = None,
+    client=None,
+    stats: dict | None = None,
 ) -> Prediction:
-    """Score every window with at least ``min_valid`` valid pixels, in batches."""
+    """Score every window of a stack with at least ``min_valid`` valid pixels.
+
+    ``stack``: a :class:`Stack` in memory (scored from memory), or a stack GeoTIFF read block
+    by block (memory bounded by ``block_size``, not the map): ``prefetch`` batches read ahead
+    by a background thread (0 = read in the calling thread); ``cut_on_device`` (default: on
+    CUDA) sends each block's z-scored region to the device once and cuts the windows there;
+    with a dask ``client``, one task per window block on the cluster. All give the same scores
+    (bit for bit on the CPU). ``mean``/``std``: the model's normalisation (one per band);
+    ``crop``: the model sees the centre ``crop`` pixels of every ``size`` window (a model trained
+    on random crops, papers 001/002); the window grid, the valid-fraction test and the output
+    stay those of ``size``. ``stats``, when given, is filled with windows, seconds,
+    windows_per_s, wait_s (time the model waited for data), busy_fraction and device.
+    """
     dev = resolve_device(device)
-    model = model.to(dev).eval()
+    if isinstance(stack, Stack):
+        side = check_model_input(mean, std, stack.data.shape[0], size, crop)
+        grid, scores, what = stack.grid, _score_memory(model, stack, mean, std, size, stride, min_valid, batch_size, dev, crop), "in memory"
+    else:
+        path = Path(stack)
+        if not path.exists():
+            raise InputError("stack raster not found", path=path, hint="build it first (geoprospect stack) or check the path")
+        grid = GridSpec.from_raster(path)
+        with rasterio.open(path) as src:
+            side = check_model_input(mean, std, src.count, size, crop, path)
+        if client is not None:
+            scores = score_dask(model, path, mean, std, size=size, stride=stride, min_valid=min_valid, batch_size=batch_size,
+                                device=str(device), block_size=block_size, client=client, crop=crop)
+            what = "on dask"
+        else:
+            on_device = dev.type == "cuda" if cut_on_device is None else bool(cut_on_device)
+            scores, n_blocks = _score_blocks(model, path, grid, mean, std, size, stride, min_valid, batch_size, dev, crop, side,
+                                             block_size, prefetch, on_device)
+            what = f"in {n_blocks} blocks" + (" (windows cut on the device)" if on_device else "")
+    st = scores.stats(dev)
+    log.info("scored %d windows %s in %.1f s (%.0f windows/s) on %s; waited %.1f s for data",
+             st["windows"], what, st["seconds"], st["windows_per_s"], dev, st["wait_s"])
+    if stats is not None:
+        stats.update(st)
+    return Prediction(scores.prob, scores.margin, stride_grid(grid, size, stride), size, stride, scores.seconds)
+
+
+def _score_memory(model, stack: Stack, mean, std, size, stride, min_valid, batch_size, dev, crop) -> Scores:
     nr, nc = window_grid_shape(stack.grid.height, stack.grid.width, size, stride)
     vfrac = _box_sums(stack.valid, size, stride, nr, nc) / float(size * size)
     ii, jj = np.nonzero(vfrac >= min_valid)
-    offsets = np.column_stack([ii * stride, jj * stride])
-    ds = WindowDataset(normalise(stack.data, mean, std), offsets, size)
-    prob = np.full((nr, nc), np.nan)
-    margin = np.full((nr, nc), np.nan)
-    t0 = time.perf_counter()
-    with Task("predict", len(ds), unit="window") as task:
-        for b0 in range(0, len(ds), batch_size):
-            idx = np.arange(b0, min(b0 + batch_size, len(ds)))
-            x = ds.batch(idx).to(dev)
-            logits = model(x).double().cpu()
-            p = torch.softmax(logits, dim=1)[:, 1].numpy()
-            m = (logits[:, 1] - logits[:, 0]).numpy()
-            prob[ii[idx], jj[idx]] = p
-            margin[ii[idx], jj[idx]] = m
-            task.update(len(idx))
-    secs = time.perf_counter() - t0
-    log.info("scored %d windows in %.1f s (%.0f windows/s) on %s", len(ds), secs, len(ds) / max(secs, 1e-9), dev)
-    return Prediction(prob, margin, stride_grid(stack.grid, size, stride), size, stride, secs)
+    batches = memory_batches(normalise(stack.data, mean, std), np.column_stack([ii * stride, jj * stride]), size, batch_size, index=(ii, jj), crop=crop)
+    with Task("predict", ii.size, unit="window") as task:
+        return score_batches(model, batches, (nr, nc), dev, progress=task)
+
+
+def _score_blocks(model, path: Path, grid: GridSpec, mean, std, size, stride, min_valid, batch_size, dev, crop, side,
+                  block_size, prefetch, on_device) -> tuple[Scores, int]:
+    if on_device:  # at least batch_size windows per block, so batches stay full
+        block_size = max(block_size, int(np.ceil(np.sqrt(batch_size))) * stride)
+    blocks = list(window_blocks(grid, size, stride, block_size))
+    pin = dev.type == "cuda"
+    if on_device:
+        it = block_regions(path, blocks, mean, std, size, stride, min_valid, pin=pin, crop=crop)
+    else:
+        it = block_batches(path, blocks, mean, std, size, stride, min_valid, batch_size, pin=pin, crop=crop)
+    with contextlib.ExitStack() as es:
+        if prefetch > 0:
+            it = iter(es.enter_context(Prefetcher(it, prefetch)))
+        if on_device:
+            it = device_cut_batches(it, dev, side, batch_size)
+        task = es.enter_context(Task("predict", len(blocks), unit="block"))
+        return score_batches(model, it, window_grid_shape(grid.height, grid.width, size, stride), dev, progress=task), len(blocks)
 
 
 def write_prediction(pred: Prediction, out: str | Path, *, model_name: str = "") -> Path:

@@ -9,7 +9,6 @@ after every epoch (``out_dir/last.pt``, ``resume=True``) and loss/accuracy curve
 from __future__ import annotations
 
 import logging
-import random
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -19,6 +18,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
+from geoprospect.device import resolve_device, seed_everything
 from geoprospect.models.zoo import compute_loss
 from geoprospect.progress import Task
 from geoprospect.training.presets import make_scheduler
@@ -26,26 +26,6 @@ from geoprospect.training.extras import EarlyStopping, accelerate, load_state, s
 from geoprospect.windows.dataset import WindowDataset
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """'auto' -> CUDA when present, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        from geoprospect.errors import GeoprospectError
-
-        raise GeoprospectError("CUDA was asked for but no CUDA device is available", hint="use --device auto or cpu")
-    return torch.device(device)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch (CPU runs are then repeatable bit for bit)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
 
 
 @dataclass
@@ -77,7 +57,7 @@ class TrainConfig:
     # folder for last.pt (every epoch) and curves.csv/png; resume from its last.pt
     out_dir: str | None = None
     resume: bool = False
-    # cut batches out of a device copy of the stack (None = on CUDA); see training/device_batches.py
+    # cut batches out of a device copy of the stack (None = on CUDA); see windows/device.py
     device_batches: bool | None = None
 
     @classmethod
@@ -199,7 +179,7 @@ def train_model(model: nn.Module, train_ds: WindowDataset, cfg: TrainConfig, val
     crit = nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(cfg.seed)
     loader = _loader(train_ds, cfg, shuffle=True, gen=gen)
-    from geoprospect.training import device_batches as _db
+    from geoprospect.windows import device as _db
 
     if (device.type == "cuda" if cfg.device_batches is None else cfg.device_batches) and _db.supported(train_ds):
         loader = _db.DeviceBatches(train_ds, loader.sampler, cfg.batch_size, device, gen, drop_last=loader.drop_last)

@@ -1,10 +1,12 @@
-"""Window batches gathered on the training device (the GPU fast path).
+"""Windows cut on the device that holds the pixels (the GPU fast path of training and prediction).
 
 A DataLoader builds each window on the host and copies it: at thousands of 224 x 224 x 8
 windows per second (issue 4's H100 target) that copy, not the network, is the bottleneck. Here
-the normalised stack is moved to the device once and each batch is cut out of it with one
-indexing operation; crops, flips, 90-degree rotations and Gaussian noise of a
-:class:`~geoprospect.windows.augment.WindowAugment` are applied per window on the device.
+the pixels cross the bus once (the whole normalised stack for training, one block region for
+prediction) and every batch is cut out of them by :func:`cut_windows`, one gather on the device.
+
+:class:`DeviceBatches` feeds training: crops, flips, 90-degree rotations and Gaussian noise of
+a :class:`~geoprospect.windows.augment.WindowAugment` are applied per window on the device.
 The batch order comes from the same sampler as the DataLoader's, so without augmentation the
 batches are identical to the DataLoader's.
 """
@@ -13,10 +15,24 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import numpy as np
 import torch
 
 from geoprospect.windows.augment import WindowAugment
 from geoprospect.windows.dataset import WindowDataset
+
+
+def cut_windows(data: torch.Tensor, rows: torch.Tensor | np.ndarray, cols: torch.Tensor | np.ndarray, size: int) -> torch.Tensor:
+    """(N, C, size, size) contiguous copies of the windows of ``data`` at upper-left pixels (rows, cols).
+
+    ``data`` is a (C, H, W) tensor on any device; the windows are cut where it lives, by one
+    gather from a strided view of every window position (no per-window Python loop). Pixel
+    values are copied exactly: the result equals host slicing ``data[:, r:r+size, c:c+size]``.
+    """
+    view = data.unfold(1, size, 1).unfold(2, size, 1).permute(1, 2, 0, 3, 4)  # (H', W', C, size, size), no copy
+    r = torch.as_tensor(rows, dtype=torch.long, device=data.device)
+    c = torch.as_tensor(cols, dtype=torch.long, device=data.device)
+    return view[r, c].contiguous()
 
 
 def supported(ds: WindowDataset) -> bool:
@@ -25,7 +41,7 @@ def supported(ds: WindowDataset) -> bool:
 
 
 class DeviceBatches:
-    """Iterate (x, y) batches of ``ds`` on ``device`` in the order of ``sampler``."""
+    """Iterate (x, y) training batches of ``ds`` on ``device`` in the order of ``sampler``."""
 
     def __init__(self, ds: WindowDataset, sampler, batch_size: int, device: torch.device, generator: torch.Generator | None = None, drop_last: bool = False) -> None:
         self.data = ds.data.to(device)
@@ -44,15 +60,11 @@ class DeviceBatches:
         return self._n // self.batch_size if self.drop_last else (self._n + self.batch_size - 1) // self.batch_size
 
     def gather(self, idx: torch.Tensor, size: int, shift: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, C, size, size) windows at ``offsets[idx]`` (+ per-window ``shift`` (B, 2)).
-
-        One concatenation of B views of the device stack (a single copy kernel); offsets are
-        kept on the host, so no device round trip per batch.
-        """
+        """(B, C, size, size) windows at ``offsets[idx]`` (+ per-window ``shift`` (B, 2)), cut on the device."""
         off = self.host_offsets[idx.cpu()]
         if shift is not None:
             off = off + shift.cpu()
-        return torch.stack([self.data[:, r : r + size, c : c + size] for r, c in off.tolist()])
+        return cut_windows(self.data, off[:, 0], off[:, 1], size)
 
     def _augment(self, idx: torch.Tensor) -> torch.Tensor:
         a, g, b = self.aug, self.generator, len(idx)

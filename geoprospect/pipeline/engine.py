@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from geoprospect.grid import GridSpec
-from geoprospect.prediction.predict import Prediction
+from geoprospect.prediction.predict import Prediction, predict
 from geoprospect.stack.build import StackFile, build_stack
 from geoprospect.stack.executors import DaskExecutor, LocalExecutor, connect
 from geoprospect.stack.layers import StackLayer
@@ -57,13 +57,9 @@ class Engine:
         return build_stack(layers, grid, out, executor=executor, block_size=self.block_size)
 
     def predict(self, model, stack_path: str | Path, mean, std, *, size: int, stride: int, min_valid: float = 0.5, batch_size: int = 256, device: str = "auto", crop: int | None = None) -> Prediction:
-        if self.distributed:
-            from geoprospect.distributed.predict import predict_dask
-
-            return predict_dask(model, stack_path, mean, std, size=size, stride=stride, min_valid=min_valid, batch_size=batch_size, device=device, block_size=self.block_size, client=self.client, crop=crop)
-        from geoprospect.blocks.predict import predict_blocks
-
-        return predict_blocks(model, stack_path, mean, std, size=size, stride=stride, min_valid=min_valid, batch_size=batch_size, device=device, block_size=self.block_size, prefetch=self.prefetch, crop=crop)
+        """Score the stack GeoTIFF's windows block by block here, or one task per window block on dask."""
+        return predict(model, stack_path, mean, std, size=size, stride=stride, min_valid=min_valid, batch_size=batch_size, device=device,
+                       crop=crop, block_size=self.block_size, prefetch=self.prefetch, client=self.client if self.distributed else None)
 
     @staticmethod
     def _close_all(objs: list) -> None:
