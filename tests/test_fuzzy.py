@@ -8,12 +8,19 @@ import math
 import numpy as np
 import pytest
 import rasterio
-from click.testing import CliRunner
 from affine import Affine
+from click.testing import CliRunner
 
 from geoprospect.cli import cli
 from geoprospect.errors import ConfigError
-from geoprospect.evidence.fuzzy import gaussian, large, linear, membership, overlay, small
+from geoprospect.evidence.fuzzy import (
+    gaussian,
+    large,
+    linear,
+    membership,
+    overlay,
+    small,
+)
 
 
 def test_large_and_small_at_known_points():
@@ -74,8 +81,8 @@ def test_cli_fuzzy(tmp_path):
     dist = np.repeat(np.arange(10.0), 10).reshape(10, 10) * 100.0
     au = np.tile(np.linspace(0.01, 0.1, 10), (10, 1))
     au[4, 4] = np.nan
-    profile = dict(driver="GTiff", width=10, height=10, count=2, dtype="float32", crs="EPSG:32649",
-                   transform=Affine(100.0, 0.0, 500000.0, 0.0, -100.0, 2805000.0), nodata=-9999.0)
+    profile = {"driver": "GTiff", "width": 10, "height": 10, "count": 2, "dtype": "float32", "crs": "EPSG:32649",
+               "transform": Affine(100.0, 0.0, 500000.0, 0.0, -100.0, 2805000.0), "nodata": -9999.0}
     with rasterio.open(tmp_path / "s.tif", "w", **profile) as dst:
         for i, (name, a) in enumerate((("dist_faults", dist), ("Au", au)), 1):
             dst.write(np.where(np.isfinite(a), a, -9999.0).astype("float32"), i)

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 import rasterio
-from click.testing import CliRunner
 from affine import Affine
-
+from click.testing import CliRunner
 from conftest import make_deposits_gpkg
+
 from geoprospect.cli import cli
 from geoprospect.errors import DepositError, InputError
 from geoprospect.evidence.weights_of_evidence import (
@@ -192,8 +192,8 @@ X0, Y0, RES = 500000.0, 2805000.0, 100.0
 
 
 def _stack(path, bands: dict[str, np.ndarray]):
-    profile = dict(driver="GTiff", width=10, height=10, count=len(bands), dtype="float32", crs=CRS,
-                   transform=Affine(RES, 0.0, X0, 0.0, -RES, Y0), nodata=-9999.0)
+    profile = {"driver": "GTiff", "width": 10, "height": 10, "count": len(bands), "dtype": "float32", "crs": CRS,
+               "transform": Affine(RES, 0.0, X0, 0.0, -RES, Y0), "nodata": -9999.0}
     with rasterio.open(path, "w", **profile) as dst:
         for i, (name, a) in enumerate(bands.items(), 1):
             dst.write(np.where(np.isfinite(a), a, -9999.0).astype("float32"), i)

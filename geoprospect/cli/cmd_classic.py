@@ -95,7 +95,12 @@ def weights_of_evidence(stack, deposits, deposits_layer, out, bands, threshold, 
         from geoprospect.errors import ConfigError
         from geoprospect.evidence.weights_of_evidence import WeightsOfEvidence
         from geoprospect.io.atomic import write_text
-        from geoprospect.io.rasters import dumps_tags, read_stack, write_qml, write_raster
+        from geoprospect.io.rasters import (
+            dumps_tags,
+            read_stack,
+            write_qml,
+            write_raster,
+        )
 
         st = read_stack(stack)
         used = _names(bands) or list(st.band_names)
@@ -173,7 +178,12 @@ def fuzzy(stack, specs, operator, gamma, out, with_memberships):
         import numpy as np
 
         from geoprospect.evidence.fuzzy import membership, overlay
-        from geoprospect.io.rasters import dumps_tags, read_stack, write_qml, write_raster
+        from geoprospect.io.rasters import (
+            dumps_tags,
+            read_stack,
+            write_qml,
+            write_raster,
+        )
 
         st = read_stack(stack)
         parsed = [_parse_band_spec(s) for s in specs]

@@ -19,7 +19,8 @@ algebraic sum 1 - Π(1 - μ), gamma = (algebraic sum)^γ · (product)^(1-γ). Na
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 

@@ -24,8 +24,9 @@ Conditional independence: the Agterberg-Cheng (2002) test, see :func:`conditiona
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Literal, Mapping
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -407,7 +408,7 @@ def conditional_independence(
     (cells of one condition share the same posterior, so their errors add up linearly).
     """
     area = _study_area(np.shape(posterior), valid) & np.isfinite(posterior)
-    codes, inv, counts = np.unique(np.asarray(conditions)[area], return_inverse=True, return_counts=True)
+    _, inv, counts = np.unique(np.asarray(conditions)[area], return_inverse=True, return_counts=True)
     p_k = np.bincount(inv, weights=np.asarray(posterior, dtype=np.float64)[area]) / counts
     var_k = np.bincount(inv, weights=np.asarray(variance, dtype=np.float64)[area]) / counts
     a_k = counts / float(cells_per_unit)
@@ -461,7 +462,7 @@ class WeightsOfEvidence:
                 raise ConfigError(f"{what} name layers that are not given: {', '.join(unknown)}; the layers are: {', '.join(names)}")
         both = sorted(self.categorical & set(self.thresholds))
         if both:
-            raise ConfigError(f"layers both categorical and thresholded: {', '.join(both)}", hint="a categorical layer is weighed per class: drop its threshold")
+            raise ConfigError(f"layers both categorical and thresholded: {', '.join(both)}", hint="a categorical layer is weighed per class: drop its threshold (--threshold) or --categorical")
         bad = {k: v for k, v in self.directions.items() if v not in ("auto", "ascending", "descending")}
         if bad:
             raise ConfigError(f"unknown directions {bad}: use 'auto', 'ascending' or 'descending'")
@@ -482,7 +483,7 @@ class WeightsOfEvidence:
             raise errors[0]
         return max(fits, key=lambda f: float(f.table["studentized_C"].iloc[0]))
 
-    def fit(self, layers: Mapping[str, np.ndarray], deposits_rc: np.ndarray, valid: np.ndarray | None = None) -> "WeightsOfEvidence":
+    def fit(self, layers: Mapping[str, np.ndarray], deposits_rc: np.ndarray, valid: np.ndarray | None = None) -> WeightsOfEvidence:
         """Weigh every layer against the deposits.
 
         Args:
@@ -502,7 +503,7 @@ class WeightsOfEvidence:
         n_d = int(deposit_counts(deposits_rc, shape, study).sum())
         n_units = study.sum() / self.cells_per_unit
         if n_d == 0:
-            raise DepositError("no deposit lies in the study area", hint="check the deposits' CRS and the study-area mask")
+            raise DepositError("no deposit lies in the study area", hint="check the deposits' CRS and the study-area mask (--mask-band)")
         if n_units <= n_d:
             raise DepositError(f"{n_d} deposits in {n_units:g} unit cells: the prior odds are undefined", hint="use a smaller unit cell (--unit-area)")
         self.n_deposits_, self.n_unit_cells_ = n_d, float(n_units)
@@ -511,8 +512,8 @@ class WeightsOfEvidence:
         self._fit_data = (layers, study)
         return self
 
-    def _classes(self, layers: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if not self.layers_:
+    def _classes(self, layers: Mapping[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+        if not self.layers_ or layers is None:
             raise ConfigError("the model is not fitted: call fit() first")
         missing = [n for n in self.layers_ if n not in layers]
         if missing:
@@ -524,7 +525,7 @@ class WeightsOfEvidence:
 
         Defaults to the layers and study area given to :meth:`fit`.
         """
-        if layers is None:
+        if layers is None and self.layers_:
             layers, valid = self._fit_data
         classes = self._classes(layers)
         shape = next(iter(classes.values())).shape
