@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from conftest import make_deposits_gpkg
 
 from geoprospect.cli import cli
-from geoprospect.errors import DepositError, InputError
+from geoprospect.errors import ConfigError, DepositError, InputError
 from geoprospect.evidence.weights_of_evidence import (
     WeightsOfEvidence,
     categorical_weights,
@@ -100,6 +100,9 @@ def test_cumulative_thresholds_and_max_studentized_contrast():
     assert fit.threshold == 2.0 and fit.table["W+"].iloc[0] == pytest.approx(W_PLUS, abs=1e-12)
     desc = cumulative_weights(-dist, DEPOSITS, direction="descending")
     np.testing.assert_allclose(desc["studentized"].to_numpy()[::-1], stud, atol=1e-12)
+    # direction "auto": high is good for the negated layer
+    neg = WeightsOfEvidence().fit({"neg": -dist}, DEPOSITS).layers_["neg"]
+    assert neg.kind == "descending" and neg.threshold == -2.0
 
 
 def test_posterior_of_one_layer_is_the_conditional_probability():
@@ -177,6 +180,8 @@ def test_conditional_independence_hand_values_and_violation():
 
 
 def test_estimator_errors():
+    with pytest.raises(ConfigError, match="not fitted"):
+        WeightsOfEvidence().predict()
     with pytest.raises(Exception, match="thresholds name layers that are not given: nope"):
         WeightsOfEvidence(thresholds={"nope": 1}).fit({"b": pattern_rows()}, DEPOSITS)
     with pytest.raises(InputError, match="covers no cell"):

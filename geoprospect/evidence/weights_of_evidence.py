@@ -16,7 +16,7 @@ that layer has data (Bonham-Carter's treatment of missing data); in the posterio
 without data on a layer gets weight 0 for it.
 
 Posterior (per unit cell): logit P = ln(N(D)/(N - N(D))) + Σ_layers W(cell class), and its
-variance due to the weights (Bonham-Carter eq. 9-26, missing-data variance ignored):
+variance due to the weights (Bonham-Carter 1994; the variance due to missing data is ignored):
 var(P) ≈ P² [1/N(D) + Σ_layers s²(W(cell class))].
 Conditional independence: the Agterberg-Cheng (2002) test, see :func:`conditional_independence`.
 """
