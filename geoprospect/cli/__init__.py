@@ -7,11 +7,12 @@ below.
 from __future__ import annotations
 
 from geoprospect.cli.app import cli, main
-from geoprospect.cli import cmd_ensemble, cmd_evaluate_cv, cmd_evidence, cmd_kriging_cv, cmd_prepare, cmd_select, commands
+from geoprospect.cli import cmd_classic, cmd_ensemble, cmd_evaluate_cv, cmd_evidence, cmd_kriging_cv, cmd_prepare, cmd_select, commands
 
 for _cmd in (
     *commands.COMMANDS,  # interpolate, distance, stack, tile, train, predict, evaluate, run, models
     *cmd_evidence.COMMANDS,  # density, geology
+    *cmd_classic.COMMANDS,  # weights-of-evidence, fuzzy
     cmd_prepare.prepare_geochem,
     cmd_select.select_elements_cmd,
     cmd_kriging_cv.kriging_cv,
