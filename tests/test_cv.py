@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from geoprospect.errors import GridError
-from geoprospect.evaluation.cv import RANDOM_LABEL, cross_val_scores, make_folds, overlapping_pairs, random_folds, spatial_block_folds
+from geoprospect.windows.folds import RANDOM_LABEL, cross_val_scores, make_folds, overlapping_pairs, random_folds, spatial_block_folds
 
 
 def _offsets(H, W, size, stride):
