@@ -1,1 +1,1 @@
-"""Windows over the evidence stack: tiling, labels, spatial splits, torch datasets."""
+"""Windows over the evidence stack: tiling, labels, spatial splits and folds, torch datasets."""

@@ -5,7 +5,8 @@ Spatial block folds (DESIGN.md decision 6): the stack is cut into square blocks 
 axes); a window belongs to the block holding its centre pixel. Blocks are dealt to ``k`` folds
 so that deposits spread over them: blocks sorted by deposit count (then positive windows),
 largest first, each to the fold with the fewest deposits so far (then fewest positive windows,
-then fewest windows); ties are broken by a seeded shuffle. Without deposits or labels to
+then fewest windows; blocks without deposits balance positive windows, then windows); ties are
+broken by a seeded shuffle. Without deposits or labels to
 stratify on (or with ``stratify=False``) blocks are dealt by a plain seeded shuffle. For fold f:
 
 - test windows: the windows of the fold's blocks;
@@ -142,7 +143,11 @@ def _deal_blocks(used: np.ndarray, n_blocks: int, k: int, rng: np.random.Generat
     """(n_blocks,) fold of each block (-1 for blocks without windows).
 
     ``weights``: per-block (deposits, positive windows, windows), or None for a plain shuffle
-    with balanced block counts.
+    with balanced block counts. Stratified: blocks by deposits then positive windows, largest
+    first (a seeded shuffle breaks ties); a block holding deposits goes to the fold with the
+    fewest deposits (ties: fewest positive windows, then windows), one holding only positive
+    windows to the fold with the fewest positive windows, any other to the fold with the
+    fewest windows.
     """
     fold_of_block = np.full(n_blocks, -1, dtype=np.int64)
     order = rng.permutation(used)
@@ -153,7 +158,9 @@ def _deal_blocks(used: np.ndarray, n_blocks: int, k: int, rng: np.random.Generat
     order = order[np.lexsort((-pos[order], -dep[order]))]  # stable: the shuffle breaks ties
     load = np.zeros((k, 3), dtype=np.int64)  # per fold: deposits, positive windows, windows
     for b in order:
-        f = int(np.lexsort((load[:, 2], load[:, 1], load[:, 0]))[0])
+        # balance what the block holds: deposits first, then positive windows, then windows
+        first = 0 if dep[b] else (1 if pos[b] else 2)
+        f = int(np.lexsort(tuple(load[:, j] for j in range(2, first - 1, -1)))[0])
         fold_of_block[b] = f
         load[f] += (dep[b], pos[b], win[b])
     return fold_of_block
