@@ -250,9 +250,8 @@ def main(argv: list[str] | None = None) -> dict:
     cover = blend_windows(grid, ro, co, args.size, np.zeros(ro.size)).count > 0
     area = cover & stack.valid
 
-    bs = split.block_size
     rr, cc = np.mgrid[0 : grid.height, 0 : grid.width]
-    cell_fold = split.fold_of_block[(rr // bs) * split.block_grid[1] + (cc // bs)]
+    cell_fold = split.fold_of_block[split.block_of_pixel(rr, cc)]
     results: dict[str, dict] = {}
     oof: dict[str, object] = {}
     maps: dict[str, np.ndarray] = {}
