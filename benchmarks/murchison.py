@@ -136,7 +136,7 @@ def sklearn_model(kind: str, X: np.ndarray, y: np.ndarray, seed: int = 0):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from geoprospect.evaluation.cv import logit
+    from geoprospect.windows.folds import logit
 
     if kind == "logistic":
         est = make_pipeline(StandardScaler(), LogisticRegression(C=0.01, class_weight="balanced", max_iter=3000))
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> dict:
     from geoprospect.ensemble import simple_average, spread, weighted_average, weights_from_scores
     from geoprospect.ensemble.combine import majority_vote, plurality_vote, weighted_vote
     from geoprospect.ensemble.stats import ore_statistics, table2_markdown
-    from geoprospect.evaluation.cv import cross_val_scores, make_folds, random_folds
+    from geoprospect.windows.folds import cross_val_scores, make_folds, random_folds
     from geoprospect.evaluation.metrics import deposit_capture, window_metrics
     from geoprospect.prediction.fullres import blend_windows
     from geoprospect.windows.dataset import normalise
@@ -243,9 +243,8 @@ def main(argv: list[str] | None = None) -> dict:
     cover = blend_windows(grid, ro, co, args.size, np.zeros(ro.size)).count > 0
     area = cover & stack.valid
 
-    bs = split.block_size
     rr, cc = np.mgrid[0 : grid.height, 0 : grid.width]
-    cell_fold = split.fold_of_block[(rr // bs) * split.block_grid[1] + (cc // bs)]
+    cell_fold = split.fold_of_block[split.block_of_pixel(rr, cc)]
     results: dict[str, dict] = {}
     oof: dict[str, object] = {}
     maps: dict[str, np.ndarray] = {}
@@ -301,7 +300,7 @@ def main(argv: list[str] | None = None) -> dict:
         key = f"oof_{name}_s{args.size}_st{args.stride}_b{args.block_km}_k{args.folds}_e{ep}_seed{args.seed}.npz"
         if (args.cache / key).exists() and not args.refit:
             z = np.load(args.cache / key)
-            from geoprospect.evaluation.cv import OutOfFold
+            from geoprospect.windows.folds import OutOfFold
 
             o = OutOfFold(z["prob"], z["margin"], z["fold"], split)
             cached_time = (float(z["seconds"]), float(z["cpu"])) if "seconds" in z else None
@@ -338,7 +337,7 @@ def main(argv: list[str] | None = None) -> dict:
         avg = simple_average(P)
         fm = blend_windows(grid, ro, co, args.size, avg, M.mean(0), valid=stack.valid)
         record("ensemble: simple average", fm.margin, avg, split.label, time.perf_counter() - t, 0.0)
-        from geoprospect.evaluation.cv import logit
+        from geoprospect.windows.folds import logit
 
         fm = blend_windows(grid, ro, co, args.size, wavg, logit(wavg), valid=stack.valid)
         record("ensemble: weighted average", fm.margin, wavg, split.label, 0.0, 0.0)
@@ -379,7 +378,7 @@ def main(argv: list[str] | None = None) -> dict:
         rs = random_folds(ro.size, k=args.folds, seed=args.seed)
         key = args.cache / f"oof_random_forest_RANDOM_s{args.size}_st{args.stride}_k{args.folds}_seed{args.seed}.npz"
         if key.exists() and not args.refit:
-            from geoprospect.evaluation.cv import OutOfFold
+            from geoprospect.windows.folds import OutOfFold
 
             z = np.load(key)
             o = OutOfFold(z["prob"], z["margin"], z["fold"], rs)

@@ -77,3 +77,7 @@ class OutputError(GeoprospectError):
 
 class ModelError(GeoprospectError):
     """A model or checkpoint does not fit the data (band mismatch, unknown architecture)."""
+
+
+class FoldError(GeoprospectError):
+    """A held-out fold or test block would hold no deposit: evaluating on it would say nothing."""

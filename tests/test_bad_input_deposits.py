@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import shapely
 
-from geoprospect.errors import DepositError
+from geoprospect.errors import DepositError, FoldError
 from geoprospect.grid import GridSpec
 from geoprospect.pipeline.stages import load_deposits
 from geoprospect.windows.tiling import make_windows
@@ -55,17 +55,22 @@ def test_deposits_declared_in_the_wrong_crs_are_caught(tmp_path):
 
 def test_some_deposits_outside_the_stack_are_counted(caplog):
     with caplog.at_level(logging.WARNING, logger="geoprospect"):
-        gdf, summary = _windows([[501050, 2801050], [400000, 2801050], [501050, 2900000]])
+        gdf, summary = _windows([[501050, 2801050], [400000, 2801050], [501050, 2900000]], test_fraction=0.4)
     assert "2 of 3 deposits lie outside the grid and are ignored" in caplog.text
     assert int(gdf["label"].sum()) == 1
 
 
-def test_all_deposits_in_one_window(caplog):
-    with caplog.at_level(logging.WARNING, logger="geoprospect"):
-        gdf, summary = _windows([[500150, 2803850], [500250, 2803750], [500350, 2803650]])
+def test_all_deposits_in_one_window():
+    xy = [[500150, 2803850], [500250, 2803750], [500350, 2803650]]  # north-west corner
+    # the default test block (south) holds none of them: refused before any training, fix named
+    with pytest.raises(FoldError, match="south 30%.*no deposit") as e:
+        _windows(xy)
+    assert "windows.test_side" in e.value.hint and "--test-side" in e.value.hint
+    assert "split_axis rows, test_side start (north: 1 positive windows)" in e.value.hint
+    gdf, summary = _windows(xy, test_side="start")
     pos = gdf[gdf["label"] == 1]
     assert len(pos) == 1 and int(pos["n_deposits"].iloc[0]) == 3
-    assert "test split holds no positive window" in caplog.text  # said, not hidden
+    assert summary.positives_by_split["test"] == 1
 
 
 def test_duplicated_deposits_are_kept_and_reported(tmp_path, caplog):
@@ -73,7 +78,7 @@ def test_duplicated_deposits_are_kept_and_reported(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="geoprospect"):
         xy = load_deposits(p, GRID)
     assert len(xy) == 3 and "1 deposits share a location" in caplog.text
-    gdf, _ = _windows(xy)
+    gdf, _ = _windows(xy, test_fraction=0.4)
     assert int(gdf["n_deposits"].sum()) == 3
 
 

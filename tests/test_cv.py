@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from geoprospect.errors import GridError
-from geoprospect.evaluation.cv import RANDOM_LABEL, cross_val_scores, make_folds, overlapping_pairs, random_folds, spatial_block_folds
+from geoprospect.windows.folds import RANDOM_LABEL, cross_val_scores, make_folds, overlapping_pairs, random_folds, spatial_block_folds
 
 
 def _offsets(H, W, size, stride):
@@ -119,6 +119,19 @@ def _tiny_stack(tmp_path):
     return grid, deps
 
 
+def test_evaluate_cv_refuses_a_fold_without_deposits(tmp_path):
+    from click.testing import CliRunner
+
+    from geoprospect.cli import cli
+
+    _tiny_stack(tmp_path)  # 4 blocks of 16 px; deposits in two of them
+    r = CliRunner().invoke(cli, ["--progress", "none", "evaluate-cv", str(tmp_path / "stack.tif"), "--windows", str(tmp_path / "windows.gpkg"), "--deposits", str(tmp_path / "dep.gpkg"), "--out", str(tmp_path / "cv"), "--folds", "4", "--block-size", "16", "--epochs", "1"])
+    assert r.exit_code == 2, r.output
+    assert "of 4 (16-px blocks shifted 0 px) would hold no positive window" in r.output
+    assert "deposits per fold [" in r.output and "--block-size" in r.output and "--folds" in r.output
+    assert not (tmp_path / "cv").exists()  # refused before any training or output
+
+
 def test_evaluate_cv_and_ensemble_cli(tmp_path):
     import json
 
@@ -134,6 +147,10 @@ def test_evaluate_cv_and_ensemble_cli(tmp_path):
     assert m["cv"]["label"] == "spatial blocks" and m["cv"]["k"] == 2
     assert sum(m["cv"]["windows_per_fold"]["test"]) == m["windows"]["n"] == 49
     assert m["deposits"]["n_deposits"] == 5
+    # per-fold deposit counts: in the metrics and on the console (deposits spread over both folds)
+    assert sum(m["cv"]["deposits_per_fold"]) == 5 and min(m["cv"]["deposits_per_fold"]) > 0
+    assert sum(m["cv"]["positives_per_fold"]) == m["windows"]["n_positive"] and min(m["cv"]["positives_per_fold"]) > 0
+    assert f"deposits {m['cv']['deposits_per_fold']}" in r.output and f"positive windows {m['cv']['positives_per_fold']}" in r.output
     with rasterio.open(tmp_path / "cv" / "cv_prospectivity.tif") as src:
         assert src.tags()["GEOPROSPECT_VALIDATION"] == "spatial blocks" and src.shape == (32, 32)
     assert (tmp_path / "cv" / "report" / "index.html").exists()

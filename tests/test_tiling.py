@@ -12,7 +12,7 @@ def _grid(h=100, w=80):
 
 def test_window_counts_and_transforms():
     g = _grid()
-    gdf, s = make_windows(np.ones(g.shape, bool), g, np.array([[15.0, 985.0]]), size=20, stride=10)
+    gdf, s = make_windows(np.ones(g.shape, bool), g, np.array([[15.0, 985.0]]), size=20, stride=10, test_side="start")  # the deposit is in the north
     assert window_grid_shape(100, 80, 20, 10) == (9, 7)
     assert s.total == 63 and s.kept == 63 and len(gdf) == 63
     w = gdf.iloc[8]  # row 1, col 1
@@ -36,7 +36,7 @@ def test_invalid_windows_are_dropped_and_counted():
     g = _grid()
     valid = np.ones(g.shape, bool)
     valid[:, :40] = False  # left half nodata
-    gdf, s = make_windows(valid, g, np.array([[700.0, 500.0]]), size=20, stride=20, min_valid=0.5)
+    gdf, s = make_windows(valid, g, np.array([[700.0, 500.0]]), size=20, stride=20, min_valid=0.5, split_axis="cols")  # the deposit is in the east
     assert s.total == 20 and s.dropped_invalid == 10 and s.kept == 10
     assert (gdf["valid_frac"] >= 0.5).all()
 

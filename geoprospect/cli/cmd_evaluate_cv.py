@@ -44,11 +44,13 @@ def evaluate_cv(stack_path, windows_path, deposits, deposits_layer, out, model, 
         dep = stages.load_deposits(deposits, stack.grid, layer=deposits_layer)
         cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed)
         res = cross_validate(stack, win, dep, model=model, train_cfg=cfg, k=folds, kind=kind, block_size=block_size, buffer=buffer, seed=seed)
+        cv = res.split.describe()
+        click.echo(f"{res.split.label}, per fold: test windows {cv['windows_per_fold']['test']}, positive windows {cv['positives_per_fold']}, deposits {cv['deposits_per_fold']}", err=True)
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "cv_metrics.json", res.metrics)
         write_fullres(res.fullres, out / "cv_prospectivity.tif", model_name=model, tags={"GEOPROSPECT_VALIDATION": res.split.label})
         y = win["label"].to_numpy()
-        rep = write_report(out / "report", title=f"{model}: {folds}-fold cross-validation", split_label=res.split.label, grid=stack.grid, deposits_xy=dep, scores={f"{model} (out-of-fold)": res.fullres.margin}, deposit_cells=deposit_flat(stack.grid, dep), map_prob=res.fullres.prob, windows={"out-of-fold windows": (y, res.oof.prob)}, history=res.histories[0] if res.histories else None, settings={"model": model, "folds": folds, "split": kind, "block_size": block_size, "buffer": buffer, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed})
+        rep = write_report(out / "report", title=f"{model}: {folds}-fold cross-validation", split_label=res.split.label, grid=stack.grid, deposits_xy=dep, scores={f"{model} (out-of-fold)": res.fullres.margin}, deposit_cells=deposit_flat(stack.grid, dep), map_prob=res.fullres.prob, windows={"out-of-fold windows": (y, res.oof.prob)}, history=res.histories[0] if res.histories else None, settings={"model": model, "folds": folds, "split": kind, "block_size": block_size, "buffer": buffer, "positive_windows_per_fold": cv["positives_per_fold"], "deposits_per_fold": cv["deposits_per_fold"], "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed})
         return {"metrics": out / "cv_metrics.json", "map": out / "cv_prospectivity.tif", "report": rep}
 
     run_command(body)

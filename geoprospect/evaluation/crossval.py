@@ -16,12 +16,12 @@ from typing import Literal
 import geopandas as gpd
 import numpy as np
 
-from geoprospect.evaluation.cv import CVSplit, OutOfFold, cross_val_scores, make_folds
 from geoprospect.evaluation.metrics import deposit_capture, window_metrics
 from geoprospect.io.rasters import Stack
 from geoprospect.prediction.fullres import FullResMap, blend_windows
 from geoprospect.prediction.score import score_batches
 from geoprospect.prediction.sources import memory_batches
+from geoprospect.windows.folds import CVSplit, OutOfFold, cross_val_scores, deposit_pixels, make_folds
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def cross_validate(
     ro = windows["row_off"].to_numpy()
     co = windows["col_off"].to_numpy()
     y = windows["label"].to_numpy().astype(np.int64)
-    split = make_folds(ro, co, size, stack.grid.shape, kind=kind, k=k, block_size=block_size, buffer=buffer, seed=seed)
+    split = make_folds(ro, co, size, stack.grid.shape, kind=kind, k=k, block_size=block_size, buffer=buffer, seed=seed, labels=y, deposits_rc=deposit_pixels(stack.grid, deposits_xy))
     histories: list[list[dict]] = []
     fs = fit_score or torch_fit_score(stack, ro, co, y, size, model, train_cfg or TrainConfig(seed=seed), histories)
     oof = cross_val_scores(split, ro.size, fs)

@@ -98,7 +98,7 @@ def blend_windows(
     col_off = np.asarray(col_off, dtype=np.int64).ravel()
     prob = np.asarray(prob, dtype=np.float64).ravel()
     if margin is None:
-        from geoprospect.evaluation.cv import logit
+        from geoprospect.windows.folds import logit
 
         margin = logit(prob)
     margin = np.asarray(margin, dtype=np.float64).ravel()

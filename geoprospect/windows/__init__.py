@@ -1,1 +1,1 @@
-"""Windows over the evidence stack: tiling, labels, spatial splits, torch datasets, windows cut on a device."""
+"""Windows over the evidence stack: tiling, labels, spatial splits and folds, torch datasets, windows cut on a device."""

@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geoprospect.errors import DepositError, GridError
+from geoprospect.errors import DepositError, FoldError, GridError
 from geoprospect.grid import GridSpec
 
 log = logging.getLogger(__name__)
@@ -183,10 +183,45 @@ def make_windows(
         "%d windows of %d px (stride %d): %d kept, %d dropped (< %.0f%% valid); %d positive; split %s; positives %s",
         summary.total, size, stride, summary.kept, summary.dropped_invalid, 100 * min_valid, summary.positives, by_split, pos_split,
     )
-    for s in ("train", "test"):
-        if by_split[s] and pos_split[s] == 0:
-            log.warning("the %s split holds no positive window: metrics on it will be limited", s)
+    if pos_split["test"] == 0:
+        _refuse_empty_test_block(counts > 0, keep, (nr, nc), size, stride, grid.shape, test_fraction, split_axis, test_side, by_split["test"], summary.positives)
+    if by_split["train"] and pos_split["train"] == 0:
+        log.warning("the train split holds no positive window: the model cannot learn what a deposit looks like")
     return gdf, summary
+
+
+_SIDE_NAMES = {("rows", "start"): "north", ("rows", "end"): "south", ("cols", "start"): "west", ("cols", "end"): "east"}
+
+
+def _refuse_empty_test_block(
+    positive: np.ndarray,
+    keep: np.ndarray,
+    win_shape: tuple[int, int],
+    size: int,
+    stride: int,
+    shape: tuple[int, int],
+    test_fraction: float,
+    axis: SplitAxis,
+    side: Literal["start", "end"],
+    n_test: int,
+    n_pos: int,
+) -> None:
+    """Raise FoldError: the test block holds no deposit; name the splits (same fraction) that would."""
+    fits = []
+    for (a, sd), name in _SIDE_NAMES.items():
+        if (a, sd) != (axis, side):
+            alt = split_windows(*win_shape, size, stride, shape, test_fraction, a, sd)  # type: ignore[arg-type]
+            n = int((positive & keep & (alt == "test")).sum())
+            if n:
+                fits.append(f"split_axis {a}, test_side {sd} ({name}: {n} positive windows)")
+    where = f"the {_SIDE_NAMES[(axis, side)]} {test_fraction:.0%} (split_axis {axis}, test_side {side})"
+    raise FoldError(
+        f"the test block, {where}, holds {n_test} windows and no deposit ({n_pos} positive windows lie outside it): "
+        "the model could not be evaluated on held-out ground",
+        hint="move or widen the test block: run config windows.test_side / windows.split_axis / windows.test_fraction, "
+        "or `geoprospect tile --test-side / --split-axis / --test-fraction`"
+        + (f"; with the same fraction, these hold deposits: {'; '.join(fits)}" if fits else "; no side holds a deposit at this fraction, try a larger one"),
+    )
 
 
 def write_windows(gdf: gpd.GeoDataFrame, path: str | Path, layer: str = "windows") -> Path:
