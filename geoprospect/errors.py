@@ -39,6 +39,14 @@ class GeoprospectError(Exception):
         super().__init__(text)
 
 
+class ParameterError(GeoprospectError, ValueError):
+    """An argument is out of range or not one of the allowed choices.
+
+    Also a :class:`ValueError`, so code that guards a call with ``except ValueError`` keeps
+    working; the message names the parameter and the hint the option or config key that sets it.
+    """
+
+
 class InputError(GeoprospectError):
     """An input file is missing, unreadable or holds data that cannot be used."""
 
@@ -77,3 +85,34 @@ class OutputError(GeoprospectError):
 
 class ModelError(GeoprospectError):
     """A model or checkpoint does not fit the data (band mismatch, unknown architecture)."""
+
+
+# -- geochemistry (preparation, element selection, kriging) -----------------------------------
+
+
+class GeochemError(InputError):
+    """Geochemical values cannot be prepared as asked."""
+
+
+class CensoringError(GeochemError):
+    """Censored (below detection) values cannot be handled as asked (all censored, no limit, ...)."""
+
+
+class CensoredValueError(ValueParseError):
+    """A cell is neither a number, a censored value, nor empty."""
+
+
+class ConstantElementError(GeochemError):
+    """An element has (almost) no variation, so it cannot be standardised or ranked."""
+
+
+class TransformError(GeochemError):
+    """A transform cannot be applied (log of a non-positive value, ...)."""
+
+
+class SelectionError(GeochemError):
+    """Element selection is impossible (no sample near a deposit, too few samples, ...)."""
+
+
+class KrigingError(GeochemError):
+    """Kriging cannot be run on these points (too few, all identical, singular system)."""

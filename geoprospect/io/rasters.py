@@ -15,7 +15,7 @@ import numpy as np
 import rasterio
 from rasterio.enums import Resampling
 
-from geoprospect.errors import InputError
+from geoprospect.errors import InputError, ParameterError
 from geoprospect.grid import GridSpec
 from geoprospect.io.atomic import atomic_path
 
@@ -50,9 +50,9 @@ def write_raster(
     if data.ndim == 2:
         data = data[None]
     if data.shape[1:] != grid.shape:
-        raise ValueError(f"array shape {data.shape[1:]} does not match grid {grid.shape}")
+        raise ParameterError(f"data: array shape {data.shape[1:]} does not match grid {grid.shape}", path=path, hint="compute the bands on the grid passed as grid=")
     if len(band_names) != data.shape[0]:
-        raise ValueError(f"{len(band_names)} band names for {data.shape[0]} bands")
+        raise ParameterError(f"band_names: {len(band_names)} names for {data.shape[0]} bands", path=path, hint="pass one band name per band")
     profile = grid.profile(count=data.shape[0], dtype="float32", nodata=nodata)
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -224,6 +224,19 @@ def write_qml(path: str | Path, kind: str, vmin: float, vmax: float) -> Path:
 </qgis>
 """
     return write_text(path, qml)
+
+
+def write_evidence_layer(path: str | Path, data: np.ndarray, grid: GridSpec, band_names: Sequence[str], kind: str) -> Path:
+    """Write one evidence layer (bands, rows, cols) as a GeoTIFF tagged ``GEOPROSPECT_KIND=kind``
+    (idw, kriging, distance, density, categorical...) with a QGIS style (``.qml``) beside it,
+    stretched over the finite values of all bands. Returns the GeoTIFF path."""
+    path = Path(path)
+    write_raster(path, data, grid, band_names, tags={"GEOPROSPECT_KIND": kind})
+    arr = np.asarray(data)
+    finite = arr[np.isfinite(arr)]
+    if finite.size:
+        write_qml(path.with_suffix(".qml"), "evidence", float(finite.min()), float(finite.max()))
+    return path
 
 
 def dumps_tags(obj: object) -> str:
