@@ -73,7 +73,7 @@ def test_library_parameter_errors_name_the_knob():
 def points(tmp_path):
     rng = np.random.default_rng(3)
     xy = rng.uniform(0, 5000, (40, 2)) + [500000, 2800000]
-    au = [f"<0.5" if i % 7 == 0 else f"{v:.3f}" for i, v in enumerate(10 ** rng.normal(0, 0.4, 40))]
+    au = ["<0.5" if i % 7 == 0 else f"{v:.3f}" for i, v in enumerate(10 ** rng.normal(0, 0.4, 40))]
     p = tmp_path / "pts.csv"
     pd.DataFrame({"E": xy[:, 0], "N": xy[:, 1], "Au": au, "Cu": 10 ** rng.normal(1, 0.3, 40)}).to_csv(p, index=False)
     return p

@@ -412,7 +412,7 @@ def loo_cv_elements(
         s.insert(0, "element", e)
         frames.append(s)
         best = s.loc[s["rmse"].idxmin(), "method"]
-        log.info("%s: RMSE %s (best: %s)", e, ", ".join(f"{m}={r:.4g}" for m, r in zip(s["method"], s["rmse"])), best)
+        log.info("%s: RMSE %s (best: %s)", e, ", ".join(f"{m}={r:.4g}" for m, r in zip(s["method"], s["rmse"], strict=True)), best)
     return pd.concat(frames, ignore_index=True)
 
 

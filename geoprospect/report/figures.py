@@ -211,7 +211,7 @@ def loss_figure(rows: Sequence[Mapping[str, float | None]], out: str | Path, *, 
     ep = [r["epoch"] for r in rows]
     panels = [what for what in ("loss", "accuracy") if any(r.get(k) is not None for r in rows for k in (what, f"val_{what}"))] or ["loss"]
     fig, axes = _subplots((4.6 * len(panels), 3.6), 110, nrows=1, ncols=len(panels), squeeze=False)
-    for ax, what in zip(axes[0], panels):
+    for ax, what in zip(axes[0], panels, strict=True):
         for key, style, name in ((what, "-", "training"), (f"val_{what}", "--", "validation")):
             vals = [r.get(key) for r in rows]
             if any(v is not None for v in vals):
