@@ -39,6 +39,14 @@ class GeoprospectError(Exception):
         super().__init__(text)
 
 
+class ParameterError(GeoprospectError, ValueError):
+    """An argument is out of range or not one of the allowed choices.
+
+    Also a :class:`ValueError`, so code that guards a call with ``except ValueError`` keeps
+    working; the message names the parameter and the hint the option or config key that sets it.
+    """
+
+
 class InputError(GeoprospectError):
     """An input file is missing, unreadable or holds data that cannot be used."""
 
@@ -81,3 +89,34 @@ class ModelError(GeoprospectError):
 
 class FoldError(GeoprospectError):
     """A held-out fold or test block would hold no deposit: evaluating on it would say nothing."""
+
+
+# -- geochemistry (preparation, element selection, kriging) -----------------------------------
+
+
+class GeochemError(InputError):
+    """Geochemical values cannot be prepared as asked."""
+
+
+class CensoringError(GeochemError):
+    """Censored (below detection) values cannot be handled as asked (all censored, no limit, ...)."""
+
+
+class CensoredValueError(ValueParseError):
+    """A cell is neither a number, a censored value, nor empty."""
+
+
+class ConstantElementError(GeochemError):
+    """An element has (almost) no variation, so it cannot be standardised or ranked."""
+
+
+class TransformError(GeochemError):
+    """A transform cannot be applied (log of a non-positive value, ...)."""
+
+
+class SelectionError(GeochemError):
+    """Element selection is impossible (no sample near a deposit, too few samples, ...)."""
+
+
+class KrigingError(GeochemError):
+    """Kriging cannot be run on these points (too few, all identical, singular system)."""

@@ -16,6 +16,8 @@ import sys
 import threading
 from typing import Literal
 
+from geoprospect.errors import ParameterError
+
 Mode = Literal["bar", "json", "none"]
 _lock = threading.Lock()
 _mode: Mode = "bar"
@@ -25,7 +27,7 @@ def set_mode(mode: Mode) -> None:
     """Choose how progress is shown for the rest of the process."""
     global _mode
     if mode not in ("bar", "json", "none"):
-        raise ValueError(f"progress mode must be bar, json or none, not {mode!r}")
+        raise ParameterError(f"progress mode must be bar, json or none, not {mode!r}", hint="--progress bar|json|none")
     _mode = mode
 
 

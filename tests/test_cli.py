@@ -129,3 +129,21 @@ def test_help_explains():
     assert r.exit_code == 0 and "prospectivity" in r.output and "run" in r.output
     r = CliRunner().invoke(cli, ["interpolate", "--help"])
     assert "gdal_grid" in r.output and "--radius" in r.output
+
+
+def test_every_command_has_help():
+    root = CliRunner().invoke(cli, ["--help"])
+    for name in cli.commands:
+        assert name in root.output
+        r = CliRunner().invoke(cli, [name, "--help"])
+        assert r.exit_code == 0 and "Usage:" in r.output, (name, r.output)
+
+
+def test_config_schema_describes_the_run_config():
+    from geoprospect.pipeline.config import RunConfig
+
+    r = CliRunner().invoke(cli, ["--progress", "none", "config-schema"])
+    assert r.exit_code == 0, r.output
+    schema = json.loads(r.output)
+    assert schema == json.loads(json.dumps(RunConfig.model_json_schema()))
+    assert {"points", "deposits", "grid", "windows", "train"} <= set(schema["properties"])

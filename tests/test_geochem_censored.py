@@ -15,7 +15,7 @@ from geoprospect.geochem.censored import (
     replace_censored,
     substitute,
 )
-from geoprospect.geochem.errors import CensoredValueError, CensoringError
+from geoprospect.errors import CensoredValueError, CensoringError
 
 
 def test_parse_all_forms():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
-from geoprospect.geochem.errors import ConstantElementError, GeochemError
+from geoprospect.errors import ConstantElementError, GeochemError
 from geoprospect.geochem.factors import anomalous_samples, factor_scores, fuzzy_scores, kaiser_count
 
 

@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geoprospect.errors import ColumnError, CRSError, InputError
+from geoprospect.errors import CensoredValueError, CensoringError, ColumnError, ConstantElementError, CRSError, GeochemError, InputError, TransformError
 from geoprospect.geochem import prepare_table, read_geochem
 from geoprospect.geochem.duplicates import handle_duplicates
-from geoprospect.geochem.errors import CensoredValueError, CensoringError, ConstantElementError, GeochemError, TransformError
 from geoprospect.geochem.outliers import flag_outliers, tukey_fences, winsorise
 from geoprospect.geochem.transforms import clr, log10, zscore
 

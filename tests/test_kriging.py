@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from geoprospect.evidence.kriging import Variogram, fit_variogram, kriging, loo_cv
-from geoprospect.geochem.errors import KrigingError
+from geoprospect.errors import KrigingError
 from geoprospect.grid import GridSpec
 
 CRS = "EPSG:32750"

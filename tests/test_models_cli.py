@@ -63,6 +63,19 @@ def test_models_lists_parameter_counts():
         assert name in r.output
 
 
+def test_models_json_is_machine_readable():
+    from geoprospect.models.zoo import list_models
+
+    r = invoke("models", "--json", "--bands", 3, "--window", 16)
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert [row["name"] for row in rows] == list_models()
+    for row in rows:
+        assert set(row) >= {"name", "parameters", "description", "kind"} and row["kind"] in ("network", "baseline") and row["description"]
+    by_name = {row["name"]: row for row in rows}
+    assert by_name["resnet18"]["parameters"] > 0 and by_name["vgg8"]["parameters"] is None  # vgg8 needs 32-pixel windows
+
+
 def test_train_with_crop_predicts_centre_crops_on_the_tile_grid(tiled):
     """A model trained on random crops (papers 001/002: 224 of 256) keeps the tiles' window grid.
 

@@ -80,3 +80,44 @@ def test_random_split_is_flagged(synthetic, tmp_path):
     html = p.read_text()
     assert "class='warn'>random (windows overlap: optimistic)" in html
     assert "Table 2" in html and "Element selection" in html and "<td>Au</td>" in html
+
+
+def test_map_figure_has_legend_scale_bar_and_north_arrow_and_keeps_the_backend(synthetic, tmp_path):
+    import matplotlib
+    from matplotlib.figure import Figure
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    from geoprospect.report import figures
+
+    stack, windows, deps, pred = synthetic
+    backend = matplotlib.get_backend()
+    drawn = {}
+    real_save = figures._save
+
+    def keep(fig, out):
+        drawn["fig"] = fig
+        return real_save(fig, out)
+
+    held = np.zeros(len(deps), dtype=bool)
+    held[:3] = True
+    try:
+        figures._save = keep
+        out = figures.map_figure(pred.prob, pred.grid, deps, tmp_path / "map.png", title="t", held_out=held, test_line=("y", 6002000.0))
+    finally:
+        figures._save = real_save
+    assert out.stat().st_size > 1000 and matplotlib.get_backend() == backend
+    fig = drawn["fig"]
+    assert isinstance(fig, Figure) and len(fig.axes) == 2  # the map and its colour bar
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["known deposit (training area)", "held-out deposit", "test block edge"]
+    bars = [a for a in ax.artists if isinstance(a, AnchoredSizeBar)]
+    assert len(bars) == 1 and bars[0].txt_label.get_text() == "500 m"  # 4.4 km wide window grid: a fifth rounded down to 500 m
+    assert any(t.get_text() == "N" for t in ax.texts)
+
+
+def test_loss_figure_draws_loss_and_accuracy(tmp_path):
+    from geoprospect.report.figures import loss_figure
+
+    rows = [{"epoch": 1, "loss": 0.7, "accuracy": 0.6, "val_loss": None}, {"epoch": 2, "loss": 0.5, "accuracy": 0.7, "val_loss": 0.6}]
+    assert loss_figure(rows, tmp_path / "loss.png").stat().st_size > 1000

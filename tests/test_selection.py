@@ -11,8 +11,7 @@ import pytest
 import shapely
 from sklearn.metrics import roc_auc_score
 
-from geoprospect.errors import CRSError
-from geoprospect.geochem.errors import SelectionError
+from geoprospect.errors import CRSError, SelectionError
 from geoprospect.geochem.selection import (
     hanley_mcneil_se,
     label_near_deposits,

@@ -1,24 +1,19 @@
 """The `geoprospect` command line: one subcommand per stage, plus `run` for the whole pipeline.
 
-Subcommands live in their own modules (``cmd_*.py`` or ``commands.py``); each is registered
-below.
+Commands only parse options and call the library. One module per command group:
+``evidence`` (interpolate, distance, density, geology, stack), ``geochem`` (prepare-geochem,
+select-elements, kriging-cv), ``modelling`` (tile, train, predict, evaluate, evaluate-cv,
+models), ``classic`` (weights-of-evidence, fuzzy), ``ensemble``, ``run`` (run, config-schema);
+shared options in ``options``.
 """
 
 from __future__ import annotations
 
+from geoprospect.cli import classic, ensemble, evidence, geochem, modelling, run
 from geoprospect.cli.app import cli, main
-from geoprospect.cli import cmd_classic, cmd_ensemble, cmd_evaluate_cv, cmd_evidence, cmd_kriging_cv, cmd_prepare, cmd_select, commands
 
-for _cmd in (
-    *commands.COMMANDS,  # interpolate, distance, stack, tile, train, predict, evaluate, run, models
-    *cmd_evidence.COMMANDS,  # density, geology
-    *cmd_classic.COMMANDS,  # weights-of-evidence, fuzzy
-    cmd_prepare.prepare_geochem,
-    cmd_select.select_elements_cmd,
-    cmd_kriging_cv.kriging_cv,
-    cmd_evaluate_cv.evaluate_cv,
-    cmd_ensemble.ensemble,
-):
-    cli.add_command(_cmd)
+for _group in (evidence, geochem, modelling, classic, ensemble, run):
+    for _cmd in _group.COMMANDS:
+        cli.add_command(_cmd)
 
 __all__ = ["cli", "main"]

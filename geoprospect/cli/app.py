@@ -6,7 +6,6 @@ import logging
 import signal
 import sys
 import traceback
-from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -85,6 +84,3 @@ def main() -> None:
     """Console-script entry point."""
     cli(prog_name="geoprospect")
 
-
-def path_arg(exists: bool = True) -> click.Path:
-    return click.Path(exists=exists, dir_okay=False, path_type=Path)

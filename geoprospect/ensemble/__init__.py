@@ -11,10 +11,17 @@ from geoprospect.ensemble.combine import (
     weighted_vote,
     weights_from_scores,
 )
+from geoprospect.ensemble.members import build_ensemble, ensemble_bands, member_weights, read_members, window_statistics, write_ensemble
 from geoprospect.ensemble.stats import ore_statistics
 
 __all__ = [
     "REFUSE",
+    "build_ensemble",
+    "ensemble_bands",
+    "member_weights",
+    "read_members",
+    "window_statistics",
+    "write_ensemble",
     "combine",
     "majority_vote",
     "plurality_vote",

@@ -86,7 +86,7 @@ def cross_validate(
     fs = fit_score or torch_fit_score(stack, ro, co, y, size, model, train_cfg or TrainConfig(seed=seed), histories)
     oof = cross_val_scores(split, ro.size, fs)
     fmap = blend_windows(stack.grid, ro, co, size, oof.prob, oof.margin, valid=stack.valid)
-    from geoprospect.report.outputs import deposit_flat
+    from geoprospect.evaluation.metrics import deposit_flat
 
     dep = deposit_flat(stack.grid, deposits_xy)
     ok = np.isfinite(oof.prob)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn import metrics as skm
 
+from geoprospect.grid import GridSpec
+
 
 def window_metrics(y_true: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> dict:
     """accuracy, precision, recall, F1 (positive class and macro), ROC AUC, confusion matrix."""
@@ -63,6 +65,18 @@ def roc_points(y_true: np.ndarray, prob: np.ndarray) -> dict:
         return {"fpr": [], "tpr": []}
     fpr, tpr, _ = skm.roc_curve(y_true, np.asarray(prob, dtype=np.float64))
     return {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
+
+
+def deposit_flat(grid: GridSpec, deposits_xy: np.ndarray) -> np.ndarray:
+    """Flat cell indices (row * width + col) of the deposits inside ``grid``.
+
+    ``deposits_xy``: (N, 2) coordinates in the grid's CRS; deposits outside the grid are left out.
+    These are the ``deposit_cells`` of :func:`success_rate` and :func:`deposit_capture`.
+    """
+    dep = np.asarray(deposits_xy, dtype=np.float64).reshape(-1, 2)
+    inside = grid.contains(dep[:, 0], dep[:, 1])
+    r, c = grid.rowcol(dep[inside, 0], dep[inside, 1])
+    return np.asarray(r, dtype=np.int64) * grid.width + np.asarray(c, dtype=np.int64)
 
 
 @dataclass

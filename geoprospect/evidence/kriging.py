@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from geoprospect.geochem.errors import KrigingError
+from geoprospect.errors import KrigingError, ParameterError
 from geoprospect.grid import GridSpec
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ def kriging(
     vals = np.asarray(values, dtype=np.float64)
     vals = vals[:, None] if vals.ndim == 1 else vals
     if xy.ndim != 2 or xy.shape[1] != 2 or vals.shape[0] != xy.shape[0]:
-        raise ValueError(f"xy {xy.shape} and values {vals.shape} do not match")
+        raise ParameterError(f"xy {xy.shape} and values {vals.shape} do not match", hint="pass xy as (N, 2) and values as (N,) or (N, E) for the same N samples")
     n_el = vals.shape[1]
     varios: list[Variogram | None]
     if variogram is None:
@@ -196,7 +196,7 @@ def kriging(
     else:
         varios = list(variogram)
         if len(varios) != n_el:
-            raise ValueError(f"{len(varios)} variograms for {n_el} elements")
+            raise ParameterError(f"variogram: {len(varios)} variograms for {n_el} elements", hint="pass one Variogram, or one per element (values column)")
     est = np.full((n_el, grid.height, grid.width), np.nan, dtype=np.float32)
     var = np.full_like(est, np.nan)
     n_cells = grid.height * grid.width
@@ -332,7 +332,7 @@ def loo_cv(
     idw_kwargs = {"power": 2.0, "neighbors": 12, **(idw_kwargs or {})}
     preds = {m: np.full(held.size, np.nan) for m in methods}
     if kriging_loo not in ("fast", "refit"):
-        raise ValueError(f"kriging_loo must be 'fast' or 'refit', got {kriging_loo!r}")
+        raise ParameterError(f"kriging_loo must be 'fast' or 'refit', got {kriging_loo!r}", hint="kriging_loo='fast' (Dubrule's exact LOO) or 'refit'")
     if neighbors is not None and "universal" in methods:
         raise KrigingError("a moving neighbourhood (neighbors) is available for ordinary kriging only", hint="drop 'universal' from the methods or unset neighbors")
     fast_methods = {m for m in methods if m in ("ordinary", "universal")} if (kriging_loo == "fast" and neighbors is None) else set()
@@ -370,3 +370,54 @@ def loo_cv(
         })
     predictions = pd.DataFrame({"index": held, "observed": obs, **preds})
     return pd.DataFrame(rows), predictions
+
+
+def loo_cv_elements(
+    xy: np.ndarray,
+    values: np.ndarray,
+    elements: Sequence[str],
+    *,
+    variogram_model: str = "spherical",
+    nlags: int = 6,
+    drift: str = "linear",
+    power: float = 2.0,
+    idw_neighbors: int | None = 12,
+    max_points: int | None = None,
+    seed: int = 0,
+):
+    """:func:`loo_cv` for every element: the variogram is fitted once per element, then IDW,
+    ordinary and universal kriging are compared at the samples.
+
+    Args:
+        xy: (N, 2) sample coordinates in a projected CRS (map units).
+        values: (N, E) element values (NaN = missing, skipped per element).
+        elements: the E element names.
+        idw_neighbors: IDW nearest samples (None or 0 = all samples).
+        max_points: hold out at most this many random samples per element (None = all).
+
+    Returns:
+        DataFrame with element, method, n, rmse, mae, me, settings (one row per element and method).
+    """
+    import pandas as pd
+
+    vals = np.asarray(values, dtype=np.float64)
+    vals = vals[:, None] if vals.ndim == 1 else vals
+    if vals.shape[1] != len(elements):
+        raise ParameterError(f"values have {vals.shape[1]} columns for {len(elements)} elements", hint="pass one element name per values column")
+    frames = []
+    for j, e in enumerate(elements):
+        v = fit_variogram(xy, vals[:, j], variogram_model, nlags=nlags)
+        s, _ = loo_cv(xy, vals[:, j], variogram=v, nlags=nlags, drift=drift, max_points=max_points or None, seed=seed,
+                      idw_kwargs={"power": power, "neighbors": idw_neighbors or None})
+        s.insert(0, "element", e)
+        frames.append(s)
+        best = s.loc[s["rmse"].idxmin(), "method"]
+        log.info("%s: RMSE %s (best: %s)", e, ", ".join(f"{m}={r:.4g}" for m, r in zip(s["method"], s["rmse"], strict=True)), best)
+    return pd.concat(frames, ignore_index=True)
+
+
+def loo_markdown(table) -> str:
+    """The :func:`loo_cv_elements` table as a Markdown page."""
+    lines = ["# Leave-one-out cross-validation: IDW vs kriging", "", "| element | method | n | RMSE | MAE | mean error | settings |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r.element} | {r.method} | {r.n} | {r.rmse:.4g} | {r.mae:.4g} | {r.me:.3g} | {r.settings} |" for r in table.itertuples()]
+    return "\n".join(lines) + "\n"

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from geoprospect.geochem.errors import CensoredValueError, CensoringError
+from geoprospect.errors import CensoredValueError, CensoringError, ParameterError
 
 log = logging.getLogger(__name__)
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -105,7 +105,7 @@ def parse_censored(
         CensoredValueError: a cell is not a number, a censored form, nor a missing code.
     """
     if unknown_limit not in ("min_limit", "missing"):
-        raise ValueError(f"unknown_limit must be 'min_limit' or 'missing', got {unknown_limit!r}")
+        raise ParameterError(f"unknown_limit must be 'min_limit' or 'missing', got {unknown_limit!r}", hint="--unknown-limit min_limit|missing")
     n = len(series)
     rows = np.arange(1, n + 1) if row_numbers is None else np.asarray(row_numbers)
     raw = series.astype("string").fillna("").str.strip().to_numpy(dtype=object)
@@ -117,7 +117,7 @@ def parse_censored(
     flags = None
     if flag is not None:
         if len(flag) != n:
-            raise ValueError("flag column length differs from the value column")
+            raise ParameterError(f"{column}: the flag column has {len(flag)} rows, the value column {n}", path=path, hint="pass a flag series of the same length (--flag-columns ELEMENT=FLAGCOLUMN)")
         flags = np.array([_norm(str(f)) in FLAG_TRUE if not pd.isna(f) else False for f in flag])
     for i in range(n):
         text = raw[i]
@@ -197,7 +197,7 @@ def parse_censored(
 def substitute(col: CensoredColumn, fraction: float = 0.5) -> np.ndarray:
     """Values with each censored entry replaced by ``fraction`` × its detection limit."""
     if not (0 < fraction <= 1):
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        raise ParameterError(f"fraction of the detection limit must be in (0, 1], got {fraction}", hint="--fraction (CLI) or points.fraction (run config), e.g. 0.5")
     out = col.values.copy()
     out[col.censored] = fraction * col.limit[col.censored]
     return out
@@ -313,7 +313,7 @@ def replace_censored(col: CensoredColumn, method: str = "half", fraction: float 
         out = col.values.copy()
         return out, {"method": "missing"}
     if method != "cohen":
-        raise ValueError(f"censored method must be half, fraction, cohen or missing, got {method!r}")
+        raise ParameterError(f"censored method must be half, fraction, cohen or missing, got {method!r}", hint="--censored (CLI) or points.censored (run config)")
     out = col.values.copy()
     if col.n_censored == 0:
         return out, {"method": "cohen", "note": "nothing censored"}

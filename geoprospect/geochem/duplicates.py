@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from geoprospect.geochem.errors import GeochemError
+from geoprospect.errors import GeochemError, ParameterError
 
 
 @dataclass
@@ -67,7 +67,7 @@ def handle_duplicates(
     vals2 = vals if vals.ndim == 2 else vals[:, None]
     rows = np.arange(1, xy.shape[0] + 1) if rows is None else np.asarray(rows)
     if method not in ("average", "reject", "first", "error"):
-        raise ValueError(f"duplicates method must be average, reject, first or error, got {method!r}")
+        raise ParameterError(f"duplicates method must be average, reject, first or error, got {method!r}", hint="--duplicates (CLI) or points.duplicates (run config)")
     labels = duplicate_groups(xy, tol)
     uniq, first_idx, counts = np.unique(labels, return_index=True, return_counts=True)
     dup_labels = uniq[counts > 1]

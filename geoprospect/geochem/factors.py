@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from geoprospect.geochem.errors import GeochemError
+from geoprospect.errors import GeochemError, ParameterError
 from geoprospect.geochem.transforms import zscore
 
 
@@ -75,7 +75,7 @@ def factor_scores(
 
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 2 or v.shape[1] != len(elements):
-        raise ValueError(f"values {v.shape} do not match {len(elements)} elements")
+        raise ParameterError(f"values {v.shape} do not match {len(elements)} elements", hint="pass values as (N, E) with E element names")
     if v.shape[1] < 2:
         raise GeochemError("factor analysis needs at least 2 elements", hint="add elements")
     complete = np.isfinite(v).all(axis=1)
@@ -98,7 +98,7 @@ def factor_scores(
         loadings = model.components_.T * np.sqrt(model.explained_variance_)
         sc = model.transform(z) / np.sqrt(model.explained_variance_)
     else:
-        raise ValueError(f"method must be 'fa' or 'pca', got {method!r}")
+        raise ParameterError(f"factor method must be 'fa' or 'pca', got {method!r}", hint="--factor-method fa|pca (prepare-geochem)")
     sign = np.sign(loadings[np.argmax(np.abs(loadings), axis=0), np.arange(k)])
     sign[sign == 0] = 1
     loadings = loadings * sign
@@ -120,7 +120,7 @@ def fuzzy_scores(scores: np.ndarray, method: str = "logistic") -> np.ndarray:
         lo, hi = np.nanmin(s, axis=0), np.nanmax(s, axis=0)
         span = np.where(hi > lo, hi - lo, 1.0)
         return (s - lo) / span
-    raise ValueError(f"fuzzy method must be 'logistic' or 'minmax', got {method!r}")
+    raise ParameterError(f"fuzzy method must be 'logistic' or 'minmax', got {method!r}", hint="pass method='logistic' or method='minmax'")
 
 
 def anomalous_samples(scores: np.ndarray, threshold: str | float = "tukey", *, k: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
@@ -140,9 +140,48 @@ def anomalous_samples(scores: np.ndarray, threshold: str | float = "tukey", *, k
         elif threshold == "sd":
             thr = np.nanmean(s2, axis=0) + k * np.nanstd(s2, axis=0, ddof=1)
         else:
-            raise ValueError(f"threshold must be 'tukey', 'sd' or a number, got {threshold!r}")
+            raise ParameterError(f"anomaly threshold must be 'tukey', 'sd' or a number, got {threshold!r}", hint="--anomaly tukey|sd|NUMBER (prepare-geochem)")
     else:
         thr = np.full(s2.shape[1], float(threshold))
     with np.errstate(invalid="ignore"):
         flags = s2 > thr
     return (flags if s.ndim == 2 else flags[:, 0]), thr
+
+
+def factor_columns(values: np.ndarray, elements: Sequence[str], factors: str | int, *, method: str = "fa", anomaly: str | float = "tukey") -> tuple[dict[str, np.ndarray], dict]:
+    """Factor scores with their fuzzy memberships and anomaly flags, as new point columns.
+
+    Args:
+        values: (N, E) prepared element values; elements: the E names.
+        factors: "kaiser" (eigenvalues > 1, paper 004) or a number of factors (an int or its text).
+        method: "fa" (factor analysis, varimax) or "pca".
+        anomaly: "tukey" (Q3 + 1.5 IQR), "sd" (mean + 2 sd) or a score threshold (a number or its text).
+
+    Returns:
+        ({"F1": scores, "F1_fuzzy": memberships, "F1_anomaly": flags, ...} of (N,) arrays;
+        the settings for the preparation report: method, n, eigenvalues, loadings, thresholds).
+    """
+    n = None if factors == "kaiser" else _number(factors, int, "factors", "'kaiser' or a number of factors", "--factors kaiser or --factors 3 (prepare-geochem)")
+    fr = factor_scores(values, elements, method=method, n_factors=n)
+    thr = anomaly if anomaly in ("tukey", "sd") else _number(anomaly, float, "anomaly", "'tukey', 'sd' or a score threshold", "--anomaly tukey, sd or a number such as 1.5 (prepare-geochem)")
+    flags, thresholds = anomalous_samples(fr.scores, thr, k=2.0 if thr == "sd" else 1.5)
+    mu = fuzzy_scores(fr.scores)
+    columns: dict[str, np.ndarray] = {}
+    for j, name in enumerate(fr.names):
+        columns[name] = fr.scores[:, j]
+        columns[f"{name}_fuzzy"] = mu[:, j]
+        columns[f"{name}_anomaly"] = flags[:, j]
+    settings = {
+        "method": method, "n": len(fr.names), "eigenvalues": [float(v) for v in fr.eigenvalues],
+        "loadings": {e: [float(v) for v in fr.loadings[i]] for i, e in enumerate(fr.elements)},
+        "anomaly_thresholds": [float(v) for v in thresholds],
+        "n_anomalous": [int(v) for v in np.nansum(flags, axis=0)],
+    }
+    return columns, settings
+
+
+def _number(value: str | float, kind: type, name: str, expected: str, hint: str):
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be {expected}, got {value!r}", hint=hint) from None

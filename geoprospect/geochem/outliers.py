@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from geoprospect.geochem.errors import TransformError
+from geoprospect.errors import ParameterError, TransformError
 
 
 def tukey_fences(values: np.ndarray, k: float = 1.5, *, log: bool = False) -> tuple[float, float]:
@@ -21,7 +21,7 @@ def tukey_fences(values: np.ndarray, k: float = 1.5, *, log: bool = False) -> tu
     if v.size < 4:
         raise TransformError(f"Tukey fences need at least 4 values, got {v.size}")
     if k <= 0:
-        raise ValueError(f"k must be positive, got {k}")
+        raise ParameterError(f"Tukey fence multiplier k must be positive, got {k}", hint="--tukey-k 1.5 (outliers) or 3 (far out)")
     if log:
         if (v <= 0).any():
             raise TransformError(

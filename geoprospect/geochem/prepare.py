@@ -15,10 +15,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from geoprospect.errors import ColumnError
+from geoprospect.errors import CensoringError, ColumnError, ParameterError
 from geoprospect.geochem.censored import parse_censored, replace_censored
 from geoprospect.geochem.duplicates import handle_duplicates
-from geoprospect.geochem.errors import CensoringError
 from geoprospect.geochem.outliers import flag_outliers, tukey_fences, winsorise
 from geoprospect.geochem.report import ElementReport, PrepReport
 from geoprospect.geochem.transforms import clr, log10, zscore
@@ -70,11 +69,11 @@ def prepare_table(
         (DataFrame of float64 columns ``elements``, same index as ``df``; PrepReport).
     """
     if censored not in CENSORED_METHODS:
-        raise ValueError(f"censored must be one of {CENSORED_METHODS}, got {censored!r}")
+        raise ParameterError(f"censored must be one of {CENSORED_METHODS}, got {censored!r}", hint="--censored (CLI) or points.censored (run config)")
     if outliers not in OUTLIER_METHODS:
-        raise ValueError(f"outliers must be one of {OUTLIER_METHODS}, got {outliers!r}")
+        raise ParameterError(f"outliers must be one of {OUTLIER_METHODS}, got {outliers!r}", hint="--outliers (CLI) or points.outliers (run config)")
     if transform not in TRANSFORMS:
-        raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
+        raise ParameterError(f"transform must be one of {TRANSFORMS}, got {transform!r}", hint="--transform (CLI) or points.transform (run config)")
     elements = list(elements)
     if not elements:
         raise ColumnError("no element columns given", path=path, hint="name them with --elements")

@@ -29,7 +29,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from geoprospect.geochem.errors import SelectionError
+from geoprospect.errors import ParameterError, SelectionError
 from geoprospect.io.atomic import write_text
 
 log = logging.getLogger(__name__)
@@ -198,12 +198,12 @@ def select_elements(
     from sklearn.metrics import roc_auc_score
 
     if score not in ("svm", "raw"):
-        raise ValueError(f"score must be 'svm' or 'raw', got {score!r}")
+        raise ParameterError(f"score must be 'svm' or 'raw', got {score!r}", hint="--score svm|raw (select-elements)")
     v = np.asarray(values, dtype=np.float64)
     v = v[:, None] if v.ndim == 1 else v
     y = np.asarray(labels).astype(bool)
     if v.shape[0] != y.shape[0] or v.shape[1] != len(elements):
-        raise ValueError(f"values {v.shape}, labels {y.shape} and {len(elements)} elements do not match")
+        raise ParameterError(f"values {v.shape}, labels {y.shape} and {len(elements)} elements do not match", hint="pass values as (N, E), labels as (N,) and E element names")
     if not y.any():
         raise SelectionError("no sample lies near a deposit", hint="increase --distance, or check the CRSs of samples and deposits")
     if y.all():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from geoprospect.geochem.errors import ConstantElementError, TransformError
+from geoprospect.errors import ConstantElementError, TransformError
 
 
 def log10(values: np.ndarray, *, names: list[str] | None = None) -> np.ndarray:

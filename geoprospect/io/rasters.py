@@ -20,7 +20,7 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from geoprospect.errors import GridError, InputError, OutputError
+from geoprospect.errors import GridError, InputError, OutputError, ParameterError
 from geoprospect.grid import GridSpec
 from geoprospect.io.atomic import atomic_path
 from geoprospect.io.stats import RunningStats
@@ -216,9 +216,9 @@ def write_raster(
     if data.ndim == 2:
         data = data[None]
     if data.shape[1:] != grid.shape:
-        raise GridError(f"array shape {data.shape[1:]} does not match the grid {grid.shape}")
+        raise ParameterError(f"data: array shape {data.shape[1:]} does not match grid {grid.shape}", path=path, hint="compute the bands on the grid passed as grid=")
     if len(band_names) != data.shape[0]:
-        raise GridError(f"{len(band_names)} band names for {data.shape[0]} bands")
+        raise ParameterError(f"band_names: {len(band_names)} names for {data.shape[0]} bands", path=path, hint="pass one band name per band")
     with RasterWriter(path, grid, band_names, nodata=nodata, tags=tags, band_tags=band_tags, overviews=overviews) as w:
         w.write(data)
     return Path(path)
@@ -363,6 +363,19 @@ def write_qml(path: str | Path, kind: str, vmin: float, vmax: float) -> Path:
 </qgis>
 """
     return write_text(path, qml)
+
+
+def write_evidence_layer(path: str | Path, data: np.ndarray, grid: GridSpec, band_names: Sequence[str], kind: str) -> Path:
+    """Write one evidence layer (bands, rows, cols) as a GeoTIFF tagged ``GEOPROSPECT_KIND=kind``
+    (idw, kriging, distance, density, categorical...) with a QGIS style (``.qml``) beside it,
+    stretched over the finite values of all bands. Returns the GeoTIFF path."""
+    path = Path(path)
+    write_raster(path, data, grid, band_names, tags={"GEOPROSPECT_KIND": kind})
+    arr = np.asarray(data)
+    finite = arr[np.isfinite(arr)]
+    if finite.size:
+        write_qml(path.with_suffix(".qml"), "evidence", float(finite.min()), float(finite.max()))
+    return path
 
 
 def dumps_tags(obj: object) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from geoprospect.errors import ParameterError
+
 
 def vote(branch_logits: torch.Tensor, mode: str = "soft") -> torch.Tensor:
     """Voted logits (B, K) from per-branch logits (M, B, K).
@@ -21,4 +23,4 @@ def vote(branch_logits: torch.Tensor, mode: str = "soft") -> torch.Tensor:
         m, _, k = branch_logits.shape
         votes = torch.nn.functional.one_hot(probs.argmax(-1), k).sum(0).to(mean.dtype)
         return torch.log(((votes + mean) / (m + 1)).clamp_min(1e-12))
-    raise ValueError(f"unknown vote mode {mode!r} (soft or hard)")
+    raise ParameterError(f"vote mode must be 'soft' or 'hard', got {mode!r}", hint="set the model option vote=soft or vote=hard (--option vote=soft)")

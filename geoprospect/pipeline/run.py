@@ -20,6 +20,8 @@ import numpy as np
 from geoprospect.errors import OutputError
 from geoprospect.io.atomic import remove_stale_temps, write_json, write_text
 from geoprospect.pipeline.config import RunConfig
+from geoprospect.report.figures import map_figure
+from geoprospect.report.outputs import write_map_products
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +90,6 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     from geoprospect.models.checkpoint import ModelMeta, load_checkpoint, save_checkpoint, versions
     from geoprospect.models.zoo import build_model
     from geoprospect.pipeline import stages
-    from geoprospect.plotting import plot_map
     from geoprospect.prediction.predict import window_scores, write_prediction
     from geoprospect.training.trainer import TrainConfig, train_model
     from geoprospect.windows.augment import WindowAugment
@@ -218,13 +219,12 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     metrics = evaluate_prediction(pred, windows, deposits)
     metrics["tiling"] = tile_summary
     # full-resolution map, classes, numbered window grid, targets, baseline, HTML report
-    from geoprospect.report.outputs import write_map_products
 
     metrics.update(write_map_products(out, pred, stack, windows, deposits, title=cfg.name, model_name=tc.model, history=history_rows, settings=cfg_json))
     write_json(out / "metrics.json", metrics)
     held = _held_out_deposits(deposits, grid, w)
     edge = _test_edge(grid, w)
-    plot_map(pred, deposits, out / "map.png", title=f"{cfg.name}: {tc.model} prospectivity", held_out=held, test_line=edge)
+    map_figure(pred.prob, pred.grid, deposits, out / "map.png", title=f"{cfg.name}: {tc.model} prospectivity", held_out=held, test_line=edge)
     source.close()
     state.mark("evaluate", {})
     timings["evaluate"] = time.perf_counter() - t

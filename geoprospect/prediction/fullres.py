@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geoprospect.errors import ParameterError
 from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import write_qml, write_raster
 
@@ -116,7 +117,7 @@ def blend_windows(
         sp = _scatter_kernel(shape, row_off[ok], col_off[ok], k, prob[ok])
         sm = _scatter_kernel(shape, row_off[ok], col_off[ok], k, margin[ok])
     else:
-        raise ValueError(f"unknown blend weights {weights!r} (tent or box)")
+        raise ParameterError(f"blend weights must be 'tent' or 'box', got {weights!r}", hint="pass weights='tent' or weights='box'")
     has = n > 0
     if valid is not None:
         has &= np.asarray(valid, dtype=bool)

@@ -1,4 +1,9 @@
-"""PNG figures of the report (matplotlib, Agg backend). Each function writes one file atomically."""
+"""Every figure of geoprospect: the map (``map.png`` of a run and the report's), success-rate,
+P-A, ROC, confusion matrix and training curves. PNG, one file per function, written atomically.
+
+Figures are built on :class:`matplotlib.figure.Figure` directly (no pyplot): drawing one never
+switches the backend of a notebook or keeps a figure open.
+"""
 
 from __future__ import annotations
 
@@ -11,50 +16,129 @@ from geoprospect.grid import GridSpec
 from geoprospect.io.atomic import atomic_path
 
 
-def _plt():
-    import matplotlib
+def _subplots(figsize: tuple[float, float], dpi: int, **kw):
+    """A (figure, axes) pair that belongs to no pyplot state machine."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize, dpi=dpi)
+    return fig, fig.subplots(**kw)
 
 
 def _save(fig, out: Path) -> Path:
+    out = Path(out)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png")
-    _plt().close(fig)
     return out
 
 
-def map_figure(score: np.ndarray, grid: GridSpec, deposits_xy: np.ndarray, out: Path, *, title: str, label: str = "deposit probability", vmin: float | None = 0.0, vmax: float | None = 1.0, targets=None, cmap: str = "RdYlBu_r") -> Path:
-    """A raster on its grid with the known deposits (and target outlines if given)."""
-    plt = _plt()
+def _nice_length(span: float) -> float:
+    """A round length (1, 2 or 5 x 10^k) close to a fifth of ``span``."""
+    target = span / 5.0
+    if not np.isfinite(target) or target <= 0:
+        return 0.0
+    k = 10.0 ** np.floor(np.log10(target))
+    return float(max(m * k for m in (1.0, 2.0, 5.0) if m * k <= target))
+
+
+def _scale_bar(ax, grid: GridSpec) -> None:
+    """A scale bar in the lower right (projected grids only: degrees have no fixed length)."""
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    if grid.crs is None or grid.crs.is_geographic:
+        return
+    x0, _, x1, _ = grid.bounds
+    length = _nice_length(x1 - x0)
+    if length <= 0:
+        return
+    unit = grid.crs.axis_info[0].unit_name if grid.crs.axis_info else "map units"
+    label = f"{length / 1000:g} km" if unit == "metre" and length >= 1000 else f"{length:g} {'m' if unit == 'metre' else unit}"
+    bar = AnchoredSizeBar(ax.transData, length, label, "lower right", pad=0.4, sep=3, frameon=True, size_vertical=(grid.bounds[3] - grid.bounds[1]) / 150, fontproperties={"size": 7})
+    bar.patch.set_alpha(0.8)
+    ax.add_artist(bar)
+
+
+def _north_arrow(ax) -> None:
+    """An arrow marked N in the upper right (the grid is north-up: no rotation in its transform)."""
+    ax.annotate("N", xy=(0.95, 0.95), xytext=(0.95, 0.84), xycoords="axes fraction", ha="center", va="center", fontsize=9, fontweight="bold",
+                arrowprops={"facecolor": "black", "edgecolor": "black", "width": 3, "headwidth": 9, "headlength": 8},
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.7})
+
+
+def _draw_deposits(ax, deposits_xy: np.ndarray, held_out: np.ndarray | None) -> None:
+    dep = np.asarray(deposits_xy, dtype=np.float64).reshape(-1, 2)
+    if not dep.size:
+        return
+    if held_out is None:
+        ax.scatter(dep[:, 0], dep[:, 1], s=18, marker="^", facecolor="white", edgecolor="black", linewidth=0.7, label="known deposit")
+        return
+    ho = np.asarray(held_out, dtype=bool)
+    if (~ho).any():
+        ax.scatter(dep[~ho, 0], dep[~ho, 1], s=22, marker="^", facecolor="white", edgecolor="black", linewidth=0.8, label="known deposit (training area)")
+    if ho.any():
+        ax.scatter(dep[ho, 0], dep[ho, 1], s=30, marker="*", facecolor="lime", edgecolor="black", linewidth=0.6, label="held-out deposit")
+
+
+def _draw_targets(ax, targets) -> None:
+    targets.boundary.plot(ax=ax, color="black", linewidth=0.8, label="target area")
+    for _, t in targets.head(20).iterrows():
+        p = t.geometry.representative_point()
+        ax.annotate(str(t["target"]), (p.x, p.y), fontsize=7, fontweight="bold", ha="center")
+
+
+def map_figure(
+    score: np.ndarray,
+    grid: GridSpec,
+    deposits_xy: np.ndarray,
+    out: str | Path,
+    *,
+    title: str,
+    label: str = "deposit probability",
+    vmin: float | None = 0.0,
+    vmax: float | None = 1.0,
+    cmap: str = "RdYlBu_r",
+    targets=None,
+    held_out: np.ndarray | None = None,
+    test_line: tuple[str, float] | None = None,
+) -> Path:
+    """PNG of a raster on its grid: colour bar, known deposits, scale bar, north arrow, legend.
+
+    Args:
+        score: (H, W) values on ``grid`` (NaN = not drawn), e.g. the deposit probability.
+        grid: the raster's grid (any CRS; the axes are in its map units).
+        deposits_xy: (N, 2) known deposits in the grid's CRS.
+        out: the PNG to write (atomically).
+        label, vmin, vmax, cmap: colour bar label and range (None = the data's), colour map.
+        targets: target-area GeoDataFrame (outlined and numbered) or None.
+        held_out: (N,) booleans: deposits of the held-out area (drawn as stars) or None.
+        test_line: ("x" or "y", coordinate) of the test block's edge (dashed) or None.
+    """
     x0, y0, x1, y1 = grid.bounds
-    fig, ax = plt.subplots(figsize=(7, 6.2), dpi=110)
+    fig, ax = _subplots((7.5, 6.5), 120)
     im = ax.imshow(np.ma.masked_invalid(score), extent=(x0, x1, y0, y1), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-    dep = np.asarray(deposits_xy).reshape(-1, 2)
-    if dep.size:
-        ax.scatter(dep[:, 0], dep[:, 1], s=14, marker="^", facecolor="white", edgecolor="black", linewidth=0.6, label="known deposit")
+    _draw_deposits(ax, deposits_xy, held_out)
     if targets is not None and len(targets):
-        targets.boundary.plot(ax=ax, color="black", linewidth=0.8)
-        for _, t in targets.head(20).iterrows():
-            p = t.geometry.representative_point()
-            ax.annotate(str(t["target"]), (p.x, p.y), fontsize=7, fontweight="bold", ha="center")
+        _draw_targets(ax, targets)
+    if test_line is not None:
+        axis, value = test_line
+        (ax.axhline if axis == "y" else ax.axvline)(value, color="black", linestyle="--", linewidth=1, label="test block edge")
     ax.set_title(title, fontsize=10)
+    unit = grid.crs.axis_info[0].unit_name if grid.crs is not None and grid.crs.axis_info else "map units"
+    ax.set_xlabel(f"x ({unit})", fontsize=8)
+    ax.set_ylabel(f"y ({unit})", fontsize=8)
     ax.ticklabel_format(style="plain", useOffset=False)
     ax.tick_params(labelsize=6)
     fig.colorbar(im, ax=ax, label=label, shrink=0.8)
-    if dep.size:
-        ax.legend(loc="lower left", fontsize=7)
+    _scale_bar(ax, grid)
+    _north_arrow(ax)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower left", fontsize=7, framealpha=0.8)
     fig.tight_layout()
-    return _save(fig, out)
+    return _save(fig, Path(out))
 
 
 def success_rate_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], out: Path, *, title: str = "Success-rate curve") -> Path:
     """curves: name -> (area fractions, captured fractions, AUC)."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 4.6), dpi=110)
+    fig, ax = _subplots((5, 4.6), 110)
     for name, (a, c, auc) in curves.items():
         ax.plot(a, c, lw=1.3, label=f"{name} (AUC {auc:.3f})")
     ax.plot([0, 1], [0, 1], "k:", lw=0.8, label="random")
@@ -70,13 +154,11 @@ def success_rate_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float
 
 def pa_figure(threshold: np.ndarray, rate: np.ndarray, area: np.ndarray, inter: tuple[float, float, float], out: Path) -> Path:
     """Prediction-area plot: deposits predicted and area occupied against the score threshold."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 4.2), dpi=110)
+    fig, ax = _subplots((5, 4.2), 110)
     # thresholds descend; plot against the score (x) as in Yousefi & Carranza's P-A plots
     ax.plot(threshold, 100 * rate, color="tab:red", lw=1.3, label="deposits predicted (%)")
     ax2 = ax.twinx()
     ax2.plot(threshold, 100 * (1 - area), color="tab:blue", lw=1.3, label="area not occupied (%)")
-    ax2.invert_yaxis() if False else None
     ax.axvline(inter[2], color="k", lw=0.8, ls="--")
     ax.set_xlabel("score threshold")
     ax.set_ylabel("deposits predicted (%)", color="tab:red")
@@ -89,8 +171,8 @@ def pa_figure(threshold: np.ndarray, rate: np.ndarray, area: np.ndarray, inter: 
 
 
 def roc_figure(rocs: Mapping[str, tuple[Sequence[float], Sequence[float], float | None]], out: Path) -> Path:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.6, 4.4), dpi=110)
+    """ROC curves: name -> (false positive rates, true positive rates, ROC AUC or None)."""
+    fig, ax = _subplots((4.6, 4.4), 110)
     for name, (fpr, tpr, auc) in rocs.items():
         if len(fpr):
             ax.plot(fpr, tpr, lw=1.3, label=f"{name} (AUC {auc:.3f})" if auc is not None else name)
@@ -104,9 +186,9 @@ def roc_figure(rocs: Mapping[str, tuple[Sequence[float], Sequence[float], float 
 
 
 def confusion_figure(cm: Sequence[Sequence[int]], names: Sequence[str], out: Path, *, title: str) -> Path:
-    plt = _plt()
+    """A confusion matrix (rows: true class, columns: predicted) with the counts written in."""
     cm = np.asarray(cm)
-    fig, ax = plt.subplots(figsize=(3.6, 3.2), dpi=110)
+    fig, ax = _subplots((3.6, 3.2), 110)
     ax.imshow(cm, cmap="Blues")
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
@@ -120,16 +202,25 @@ def confusion_figure(cm: Sequence[Sequence[int]], names: Sequence[str], out: Pat
     return _save(fig, out)
 
 
-def loss_figure(rows: Sequence[Mapping[str, float]], out: Path) -> Path:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=110)
+def loss_figure(rows: Sequence[Mapping[str, float | None]], out: str | Path, *, title: str = "Training curves") -> Path:
+    """Loss (and accuracy, when the rows have it) per epoch, training and validation.
+
+    ``rows``: one mapping per epoch with ``epoch`` and any of loss, val_loss, accuracy,
+    val_accuracy (None or missing = not measured that epoch).
+    """
     ep = [r["epoch"] for r in rows]
-    for key, style in (("loss", "-"), ("val_loss", "--")):
-        if rows and key in rows[0]:
-            ax.plot(ep, [r[key] for r in rows], style, label=key.replace("_", " "))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("cross-entropy")
-    ax.set_title("Training loss", fontsize=10)
-    ax.legend(fontsize=7)
+    panels = [what for what in ("loss", "accuracy") if any(r.get(k) is not None for r in rows for k in (what, f"val_{what}"))] or ["loss"]
+    fig, axes = _subplots((4.6 * len(panels), 3.6), 110, nrows=1, ncols=len(panels), squeeze=False)
+    for ax, what in zip(axes[0], panels, strict=True):
+        for key, style, name in ((what, "-", "training"), (f"val_{what}", "--", "validation")):
+            vals = [r.get(key) for r in rows]
+            if any(v is not None for v in vals):
+                ax.plot(ep, [np.nan if v is None else v for v in vals], style, marker="o", ms=3, label=name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("cross-entropy" if what == "loss" else "accuracy")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return _save(fig, out)
+    return _save(fig, Path(out))

@@ -87,12 +87,43 @@ def write_report(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_e(title)}</title><style>{CSS}</style></head><body>"]
-    parts.append(f"<h1>{_e(title)}</h1><p>Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by geoprospect.</p>")
-    warn = " class='warn'" if split_label.startswith("random") else ""
-    parts.append(f"<p>Validation: <span{warn}>{_e(split_label)}</span>.</p>")
+    parts = _header(title, split_label)
+    rows, curves, pa_first = _capture(scores, deposit_cells)
+    parts.append("<h2>Held-out deposit capture</h2>")
+    parts.append(_table(["map", "deposits", "top 5 % of area", "top 10 %", "top 20 %", "success-rate AUC", "P-A intersection", "tied cells"], rows))
+    parts.append("<p>Cells ranked by score (logit margin: no sigmoid ties); cells with equal scores count their deposits spread evenly over their area.</p>")
+    parts += [f"<p>{_e(n)}</p>" for n in notes]
 
-    # -- headline: deposit capture ---------------------------------------------------------
+    first = next(iter(scores))
+    imgs = _map_figures(out, title, grid, deposits_xy, map_prob if map_prob is not None else scores[first], map_prob is not None, uncertainty, targets)
+    imgs += _curve_figures(out, curves, pa_first, first)
+    window_imgs, wrows = _window_figures(out, windows or {})
+    imgs += window_imgs
+    if history:
+        figures.loss_figure(history, out / "loss.png")
+        imgs.append(("loss.png", "Loss curves"))
+    if wrows:
+        parts.append("<h2>Window classification (held-out windows)</h2>")
+        parts.append(_table(["windows", "n", "positive", "accuracy", "precision", "recall", "F1", "F1 macro", "ROC AUC"], wrows))
+    parts.append("<h2>Figures</h2>")
+    parts += [f"<figure style='display:inline-block;vertical-align:top'><img src='{_e(fn)}' alt='{_e(cap)}'><figcaption>{_e(cap)}</figcaption></figure>" for fn, cap in imgs]
+    parts += _tables(targets, element_table, ensemble_stats, settings)
+    parts.append("</body></html>")
+    return write_text(out / "index.html", "\n".join(parts))
+
+
+def _header(title: str, split_label: str) -> list[str]:
+    """The page's head, title, date and validation split (a random split in red)."""
+    warn = " class='warn'" if split_label.startswith("random") else ""
+    return [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_e(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1><p>Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by geoprospect.</p>",
+        f"<p>Validation: <span{warn}>{_e(split_label)}</span>.</p>",
+    ]
+
+
+def _capture(scores: Mapping[str, np.ndarray], deposit_cells: np.ndarray):
+    """Capture table rows per score map, success-rate curves, and the first map's P-A plot data."""
     rows, curves = [], {}
     first = next(iter(scores))
     pa_first = None
@@ -105,56 +136,58 @@ def write_report(
             curves[name] = (sr.area, sr.captured, sr.auc)
             if name == first:
                 pa_first = prediction_area(s, deposit_cells)
-    parts.append("<h2>Held-out deposit capture</h2>")
-    parts.append(_table(["map", "deposits", "top 5 % of area", "top 10 %", "top 20 %", "success-rate AUC", "P-A intersection", "tied cells"], rows))
-    parts.append("<p>Cells ranked by score (logit margin: no sigmoid ties); cells with equal scores count their deposits spread evenly over their area.</p>")
-    for n in notes:
-        parts.append(f"<p>{_e(n)}</p>")
+    return rows, curves, pa_first
 
-    # -- figures ---------------------------------------------------------------------------
-    imgs = []
-    mp = map_prob if map_prob is not None else scores[first]
-    is_prob = map_prob is not None
+
+def _map_figures(out: Path, title: str, grid: GridSpec, deposits_xy: np.ndarray, mp: np.ndarray, is_prob: bool, uncertainty: np.ndarray | None, targets) -> list[tuple[str, str]]:
+    """The prospectivity map (and the uncertainty map); returns (file, caption) pairs."""
     figures.map_figure(mp, grid, deposits_xy, out / "map.png", title=f"{title}: prospectivity", vmin=0 if is_prob else None, vmax=1 if is_prob else None, label="deposit probability" if is_prob else "score", targets=targets)
-    imgs.append(("map.png", "Prospectivity with known deposits" + (" and numbered targets" if targets is not None and len(targets) else "")))
+    imgs = [("map.png", "Prospectivity with known deposits" + (" and numbered targets" if targets is not None and len(targets) else ""))]
     if uncertainty is not None:
         figures.map_figure(uncertainty, grid, deposits_xy, out / "uncertainty.png", title="Ensemble spread (std of member probabilities)", label="std", vmin=0, vmax=None, cmap="viridis")
         imgs.append(("uncertainty.png", "Uncertainty"))
+    return imgs
+
+
+def _curve_figures(out: Path, curves: dict, pa_first, first: str) -> list[tuple[str, str]]:
+    """Success-rate curves and the P-A plot of the first map."""
+    imgs = []
     if curves:
         figures.success_rate_figure(curves, out / "success_rate.png")
         imgs.append(("success_rate.png", "Success-rate curves"))
     if pa_first is not None:
         figures.pa_figure(pa_first.threshold, pa_first.prediction_rate, pa_first.area, (pa_first.intersection_rate, pa_first.intersection_area, pa_first.intersection_threshold), out / "pa_plot.png")
         imgs.append(("pa_plot.png", f"Prediction-area plot ({first})"))
-    wrows = []
-    if windows:
-        rocs = {}
-        for name, (y, p) in windows.items():
-            y = np.asarray(y)
-            p = np.asarray(p, dtype=np.float64)
-            ok = np.isfinite(p)
-            if not ok.any():
-                continue
-            m = window_metrics(y[ok], p[ok])
-            r = roc_points(y[ok], p[ok])
-            rocs[name] = (r["fpr"], r["tpr"], m["roc_auc"])
-            fn = f"confusion_{len(wrows) + 1}.png"
-            figures.confusion_figure(m["confusion_matrix"], ["background", "deposit"], out / fn, title=f"{name} (threshold 0.5)")
-            imgs.append((fn, f"Confusion matrix: {name}"))
-            wrows.append([name, m["n"], m["n_positive"], _num(m["accuracy"]), _num(m["precision"]), _num(m["recall"]), _num(m["f1"]), _num(m["f1_macro"]), _num(m["roc_auc"])])
-        if rocs:
-            figures.roc_figure(rocs, out / "roc.png")
-            imgs.append(("roc.png", "ROC curves"))
-    if history:
-        figures.loss_figure(history, out / "loss.png")
-        imgs.append(("loss.png", "Loss curves"))
-    if wrows:
-        parts.append("<h2>Window classification (held-out windows)</h2>")
-        parts.append(_table(["windows", "n", "positive", "accuracy", "precision", "recall", "F1", "F1 macro", "ROC AUC"], wrows))
-    parts.append("<h2>Figures</h2>")
-    for fn, cap in imgs:
-        parts.append(f"<figure style='display:inline-block;vertical-align:top'><img src='{_e(fn)}' alt='{_e(cap)}'><figcaption>{_e(cap)}</figcaption></figure>")
+    return imgs
 
+
+def _window_figures(out: Path, windows: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> tuple[list[tuple[str, str]], list[list]]:
+    """Confusion matrices and ROC curves of the held-out windows; returns (images, table rows)."""
+    imgs: list[tuple[str, str]] = []
+    wrows: list[list] = []
+    rocs = {}
+    for name, (y, p) in windows.items():
+        y = np.asarray(y)
+        p = np.asarray(p, dtype=np.float64)
+        ok = np.isfinite(p)
+        if not ok.any():
+            continue
+        m = window_metrics(y[ok], p[ok])
+        r = roc_points(y[ok], p[ok])
+        rocs[name] = (r["fpr"], r["tpr"], m["roc_auc"])
+        fn = f"confusion_{len(wrows) + 1}.png"
+        figures.confusion_figure(m["confusion_matrix"], ["background", "deposit"], out / fn, title=f"{name} (threshold 0.5)")
+        imgs.append((fn, f"Confusion matrix: {name}"))
+        wrows.append([name, m["n"], m["n_positive"], _num(m["accuracy"]), _num(m["precision"]), _num(m["recall"]), _num(m["f1"]), _num(m["f1_macro"]), _num(m["roc_auc"])])
+    if rocs:
+        figures.roc_figure(rocs, out / "roc.png")
+        imgs.append(("roc.png", "ROC curves"))
+    return imgs, wrows
+
+
+def _tables(targets, element_table: Sequence[Mapping[str, object]] | None, ensemble_stats: Mapping | None, settings: Mapping | None) -> list[str]:
+    """Target areas, element selection, paper 003's Table 2 and the settings, where given."""
+    parts = []
     if targets is not None and len(targets):
         parts.append("<h2>Target areas</h2>")
         parts.append(_table(["target", "mean score", "cells", "area (map units²)", "known deposits"], [[int(t.target), _num(t.mean_score), int(t.n_cells), f"{t.area:.0f}", int(t.n_deposits)] for t in targets.head(30).itertuples()]))
@@ -163,16 +196,19 @@ def write_report(
         keys = list(element_table[0])
         parts.append(_table(keys, [[r.get(k, "") for k in keys] for r in element_table]))
     if ensemble_stats:
-        cols = ("predicted_ore", "known_ore_predicted_ore", "unknown_predicted_ore", "non_ore_predicted_ore")
-        erows = []
-        for group, key in (("models", "models_spread"), ("ensembles", "ensembles_spread")):
-            for name, r in ensemble_stats[group].items():
-                erows.append([group, name, *[r[c] for c in cols]])
-            for stat, label in (("std", "standard deviation"), ("cv", "coefficient of variation")):
-                erows.append([group, label, *[_num(ensemble_stats[key][stat][c], ".2f") for c in cols]])
         parts.append("<h2>Ensemble (paper 003, Table 2)</h2>")
-        parts.append(_table(["group", "member", "predicted ore", "known ore → ore", "unknown → ore", "non-ore → ore"], erows))
+        parts.append(_ensemble_table(ensemble_stats))
     if settings:
         parts.append("<h2>Settings</h2><pre>" + _e(json.dumps(settings, indent=1, default=str)) + "</pre>")
-    parts.append("</body></html>")
-    return write_text(out / "index.html", "\n".join(parts))
+    return parts
+
+
+def _ensemble_table(ensemble_stats: Mapping) -> str:
+    cols = ("predicted_ore", "known_ore_predicted_ore", "unknown_predicted_ore", "non_ore_predicted_ore")
+    erows = []
+    for group, key in (("models", "models_spread"), ("ensembles", "ensembles_spread")):
+        for name, r in ensemble_stats[group].items():
+            erows.append([group, name, *[r[c] for c in cols]])
+        for stat, label in (("std", "standard deviation"), ("cv", "coefficient of variation")):
+            erows.append([group, label, *[_num(ensemble_stats[key][stat][c], ".2f") for c in cols]])
+    return _table(["group", "member", "predicted ore", "known ore → ore", "unknown → ore", "non-ore → ore"], erows)

@@ -1,7 +1,8 @@
-"""The pipeline's subcommands: interpolate, distance, stack, tile, train, predict, evaluate, run, models."""
+"""Modelling: tile, train, predict, evaluate, evaluate-cv, models."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -10,133 +11,6 @@ import click
 from geoprospect.cli.app import run_command
 
 log = logging.getLogger("geoprospect")
-
-
-def _csv_list(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
-def _grid_options(f):
-    f = click.option("--template", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Raster whose grid (CRS, transform, shape) to use instead of --bounds/--resolution.")(f)
-    f = click.option("--resolution", type=float, help="Cell size in map units of the grid CRS.")(f)
-    f = click.option("--bounds", type=float, nargs=4, metavar="XMIN YMIN XMAX YMAX", help="Grid extent in the grid CRS (default: the points' extent).")(f)
-    f = click.option("--grid-crs", help="CRS of the output grid, e.g. EPSG:32649 (default: the points' CRS).")(f)
-    return f
-
-
-def _write_single(path: Path, arrays, grid, names, kind: str) -> None:
-    import numpy as np
-
-    from geoprospect.io.rasters import write_qml, write_raster
-
-    write_raster(path, arrays, grid, names, tags={"GEOPROSPECT_KIND": kind})
-    finite = np.asarray(arrays)[np.isfinite(arrays)]
-    if finite.size:
-        write_qml(path.with_suffix(".qml"), "evidence", float(finite.min()), float(finite.max()))
-
-
-@click.command()
-@click.argument("points", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output GeoTIFF, one band per element.")
-@click.option("--elements", help="Comma-separated element columns, e.g. Au,Ag,As (default: every numeric column).")
-@click.option("--x-field", help="CSV column holding x / longitude (guessed from common names when omitted).")
-@click.option("--y-field", help="CSV column holding y / latitude.")
-@click.option("--crs", help="CRS of the points when the file has none (always needed for CSV), e.g. EPSG:4326.")
-@click.option("--layer", help="Layer of a multi-layer GeoPackage.")
-@_grid_options
-@click.option("--power", type=float, default=2.0, show_default=True, help="IDW distance exponent.")
-@click.option("--neighbors", type=int, default=12, show_default=True, help="Use at most this many nearest samples (0 = all samples, the papers' exact formula).")
-@click.option("--radius", type=float, help="Search radius in map units; cells with fewer than --min-points samples within it are nodata. Default: unlimited.")
-@click.option("--min-points", type=int, default=1, show_default=True, help="Minimum samples within the radius.")
-@click.option("--smoothing", type=float, default=0.0, show_default=True, help="Smoothing distance (map units), as gdal_grid's.")
-@click.option("--log10/--no-log10", default=False, show_default=True, help="Interpolate log10 of the values.")
-@click.option("--method", type=click.Choice(["idw", "kriging", "universal-kriging"]), default="idw", show_default=True,
-              help="idw; kriging = ordinary kriging (pykrige, variogram fitted per element, --neighbors nearest samples); universal-kriging (linear drift, all samples).")
-@click.option("--variogram-model", type=click.Choice(["spherical", "exponential", "gaussian", "linear", "power"]), default="spherical", show_default=True, help="Kriging variogram model.")
-@click.option("--variance", is_flag=True, help="Kriging: also write the kriging variance of each element.")
-def interpolate(points, out, elements, x_field, y_field, crs, layer, grid_crs, bounds, resolution, template, power, neighbors, radius, min_points, smoothing, log10, method, variogram_model, variance):
-    """Interpolate element values of POINTS onto a grid (values at cell centres).
-
-    IDW (default) has the definition of `gdal_grid -a invdistnn`: the NEIGHBORS nearest
-    samples within RADIUS, weights 1/d^POWER. --method kriging uses ordinary kriging
-    (paper 004) instead.
-    """
-
-    def body():
-        from geoprospect.io.points import read_points
-        from geoprospect.pipeline import stages
-
-        pts = read_points(points, _csv_list(elements), x_field=x_field, y_field=y_field, crs=crs, layer=layer)
-        grid = stages.make_grid(pts, crs=grid_crs, resolution=resolution, bounds=bounds, template=template)
-        if log10:
-            pts = stages.log10_values(pts)
-        names = [f"log10_{e}" if log10 else e for e in pts.elements]
-        if method == "idw":
-            arr = stages.interpolate(pts, grid, power=power, neighbors=None if neighbors == 0 else neighbors, radius=radius, min_points=min_points, smoothing=smoothing)
-        else:
-            import numpy as np
-
-            from geoprospect.evidence.kriging import kriging
-            from geoprospect.progress import Task
-
-            p = pts.to_crs(grid.crs)
-            kind = "universal" if method == "universal-kriging" else "ordinary"
-            with Task("kriging", grid.width * grid.height, message=kind, unit="cell") as task:
-                arr, var = kriging(p.xy, p.values, grid, method=kind, variogram_model=variogram_model, neighbors=(neighbors or None) if kind == "ordinary" else None, progress=task.update)
-            if variance:
-                arr = np.concatenate([arr, var])
-                names = names + [f"{n}_variance" for n in names]
-        _write_single(out, arr, grid, names, method)
-        return {"raster": out}
-
-    run_command(body)
-
-
-@click.command()
-@click.argument("vector", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output GeoTIFF.")
-@click.option("--name", help="Band name (default: the file's name).")
-@click.option("--layer", help="Layer of a multi-layer GeoPackage.")
-@click.option("--vector-crs", help="CRS of the vector layer when the file has none.")
-@_grid_options
-def distance(vector, out, name, layer, vector_crs, grid_crs, bounds, resolution, template):
-    """Distance (map units) from every cell centre to the nearest feature of VECTOR."""
-
-    def body():
-        from geoprospect.pipeline import stages
-
-        if template is None and (bounds is None or resolution is None or grid_crs is None):
-            from geoprospect.errors import GridError
-
-            raise GridError("the grid is undefined", hint="pass --template RASTER, or --bounds, --resolution and --grid-crs")
-        grid = stages.make_grid(None, crs=grid_crs, resolution=resolution, bounds=bounds, template=template)
-        band = name or f"dist_{vector.stem}"
-        arr = stages.distance_layer(vector, grid, layer=layer, crs=vector_crs, name=band)
-        _write_single(out, arr[None], grid, [band], "distance")
-        return {"raster": out}
-
-    run_command(body)
-
-
-@click.command()
-@click.argument("rasters", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output multiband GeoTIFF.")
-@click.option("--template", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Grid to warp every raster onto (default: the first raster's).")
-def stack(rasters, out, template):
-    """Combine RASTERS into one evidence stack (band names kept, statistics stored).
-
-    Rasters on another grid are warped onto the first raster's grid (or --template), with a note.
-    """
-
-    def body():
-        from geoprospect.stack.rasters import stack_rasters
-        from geoprospect.grid import GridSpec
-
-        st = stack_rasters(list(rasters), out, GridSpec.from_raster(template) if template else None)
-        log.info("stack bands: %s", ", ".join(st.band_names))
-        return {"stack": out}
-
-    run_command(body)
 
 
 @click.command()
@@ -314,8 +188,6 @@ def evaluate(prospectivity, windows_path, deposits, deposits_layer, out):
     """Held-out window metrics (scikit-learn) and deposit capture in the top 5/10/20 % of area."""
 
     def body():
-        import json
-
         from geoprospect.evaluation.evaluate import evaluate_prediction, read_prediction
         from geoprospect.io.atomic import write_json
         from geoprospect.pipeline import stages
@@ -336,61 +208,70 @@ def evaluate(prospectivity, windows_path, deposits, deposits_layer, out):
     run_command(body)
 
 
-@click.command(name="run")
-@click.argument("config", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: the config's `output`, ./geoprospect-out).")
-@click.option("--overwrite", is_flag=True, help="Replace the outputs of an earlier run in the output folder.")
-@click.option("--resume", is_flag=True, help="Continue an interrupted run from its last finished stage.")
-@click.option("--dask-scheduler", metavar="ADDRESS", help="Send the stack and prediction stages to a dask cluster (tcp://host:8786, or local / local:N); overrides compute.dask_scheduler.")
-def run(config, out, overwrite, resume, dask_scheduler):
-    """Run the whole pipeline from CONFIG (YAML); without CONFIG, on the bundled sample data.
-
-    Writes stack.tif, windows.gpkg, model/, prospectivity.tif, scores.gpkg, metrics.json,
-    map.png and manifest.json into the output folder.
-    """
+@click.command(name="evaluate-cv")
+@click.argument("stack_path", metavar="STACK", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--windows", "windows_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Window index from `geoprospect tile` (labels; its split is ignored).")
+@click.option("--deposits", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Known deposits (capture figures).")
+@click.option("--deposits-layer", help="Layer of a multi-layer deposits file.")
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder: cv_metrics.json, cv_prospectivity.tif, report/.")
+@click.option("--model", default="resnet18", show_default=True, help="Model name (see `geoprospect models`).")
+@click.option("--folds", type=int, default=5, show_default=True)
+@click.option("--split", "kind", type=click.Choice(["spatial", "random"]), default="spatial", show_default=True, help="Spatial blocks, or random (overlapping windows leak: optimistic, labelled so).")
+@click.option("--block-size", type=int, help="Block side in pixels (default: 4 windows or 1/8 of the shorter side).")
+@click.option("--buffer", type=int, help="Pixels between training windows and the test area (default: half a window).")
+@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def evaluate_cv(stack_path, windows_path, deposits, deposits_layer, out, model, folds, kind, block_size, buffer, epochs, batch_size, lr, device, seed):
+    """Train one model per fold and score every window out-of-fold; write metrics, map and report."""
 
     def body():
-        from geoprospect.pipeline.config import load_config
-        from geoprospect.pipeline.run import run_pipeline
-        from geoprospect.sample import sample_config_path
+        from geoprospect.evaluation.crossval import cross_validate
+        from geoprospect.evaluation.metrics import deposit_flat
+        from geoprospect.io.atomic import write_json
+        from geoprospect.io.rasters import read_stack
+        from geoprospect.pipeline import stages
+        from geoprospect.prediction.fullres import write_fullres
+        from geoprospect.report import write_report
+        from geoprospect.training.trainer import TrainConfig
+        from geoprospect.windows.tiling import read_windows
 
-        cfg_path = config or sample_config_path()
-        cfg = load_config(cfg_path)
-        if dask_scheduler:
-            cfg.compute.dask_scheduler = dask_scheduler
-        target = out or (cfg.output if cfg.output.is_absolute() else Path.cwd() / cfg.output)
-        m = run_pipeline(cfg, target, overwrite=overwrite, resume=resume)
-        d = m["metrics"]
-        t = d.get("deposits_test", {})
-        click.echo(
-            f"held-out windows: ROC AUC {_f(d.get('windows_test', {}).get('roc_auc'))}, F1 {_f(d.get('windows_test', {}).get('f1'))}; "
-            f"held-out deposits in top 10% / 20% of the held-out area: {_p(t.get('capture_top_10pct'))} / {_p(t.get('capture_top_20pct'))} "
-            f"(success-rate AUC {_f(t.get('success_rate_auc'))})",
-            err=True,
-        )
-        return {"output": target, "prospectivity": Path(target) / "prospectivity.tif", "map": Path(target) / "map.png", "manifest": Path(target) / "manifest.json"}
+        stack = read_stack(stack_path)
+        win = read_windows(windows_path)
+        dep = stages.load_deposits(deposits, stack.grid, layer=deposits_layer)
+        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed)
+        res = cross_validate(stack, win, dep, model=model, train_cfg=cfg, k=folds, kind=kind, block_size=block_size, buffer=buffer, seed=seed)
+        cv = res.split.describe()
+        click.echo(f"{res.split.label}, per fold: test windows {cv['windows_per_fold']['test']}, positive windows {cv['positives_per_fold']}, deposits {cv['deposits_per_fold']}", err=True)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "cv_metrics.json", res.metrics)
+        write_fullres(res.fullres, out / "cv_prospectivity.tif", model_name=model, tags={"GEOPROSPECT_VALIDATION": res.split.label})
+        y = win["label"].to_numpy()
+        rep = write_report(out / "report", title=f"{model}: {folds}-fold cross-validation", split_label=res.split.label, grid=stack.grid, deposits_xy=dep, scores={f"{model} (out-of-fold)": res.fullres.margin}, deposit_cells=deposit_flat(stack.grid, dep), map_prob=res.fullres.prob, windows={"out-of-fold windows": (y, res.oof.prob)}, history=res.histories[0] if res.histories else None, settings={"model": model, "folds": folds, "split": kind, "block_size": block_size, "buffer": buffer, "positive_windows_per_fold": cv["positives_per_fold"], "deposits_per_fold": cv["deposits_per_fold"], "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed})
+        return {"metrics": out / "cv_metrics.json", "map": out / "cv_prospectivity.tif", "report": rep}
 
     run_command(body)
-
-
-def _f(v):
-    return "n/a" if v is None else f"{v:.3f}"
-
-
-def _p(v):
-    return "n/a" if v is None else f"{100 * v:.0f}%"
 
 
 @click.command(name="models")
 @click.option("--bands", type=int, default=8, show_default=True, help="Bands for the parameter count.")
 @click.option("--window", type=int, default=32, show_default=True, help="Window size for the parameter count.")
-def models_cmd(bands, window):
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list (name, parameters, description, kind) for scripts and the QGIS provider.")
+def models_cmd(bands, window, as_json):
     """List the available models with their parameter counts."""
 
     def body():
+        from geoprospect.models.baselines import BASELINES
         from geoprospect.models.zoo import model_table
 
         rows = model_table(in_channels=bands, window_size=window)
+        if as_json:
+            for row in rows:
+                row.setdefault("kind", "baseline" if row["name"] in BASELINES else "network")
+            click.echo(json.dumps(rows, indent=1))
+            return {}
         for row in rows:
             n = row["parameters"]
             count = f"{n:>12,d}" if n is not None else f"{'-':>12s}"  # None: the window is too small for it
@@ -400,4 +281,4 @@ def models_cmd(bands, window):
     run_command(body)
 
 
-COMMANDS = [interpolate, distance, stack, tile, train, predict, evaluate, run, models_cmd]
+COMMANDS = [tile, train, predict, evaluate, evaluate_cv, models_cmd]

@@ -1,0 +1,177 @@
+"""Evidence layers, one command each: interpolate, distance, density, geology; and stack."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from geoprospect.cli.app import run_command
+from geoprospect.cli.options import csv_list, grid_for_vectors, grid_options
+
+log = logging.getLogger("geoprospect")
+
+
+@click.command()
+@click.argument("points", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output GeoTIFF, one band per element.")
+@click.option("--elements", help="Comma-separated element columns, e.g. Au,Ag,As (default: every numeric column).")
+@click.option("--x-field", help="CSV column holding x / longitude (guessed from common names when omitted).")
+@click.option("--y-field", help="CSV column holding y / latitude.")
+@click.option("--crs", help="CRS of the points when the file has none (always needed for CSV), e.g. EPSG:4326.")
+@click.option("--layer", help="Layer of a multi-layer GeoPackage.")
+@grid_options
+@click.option("--power", type=float, default=2.0, show_default=True, help="IDW distance exponent.")
+@click.option("--neighbors", type=int, default=12, show_default=True, help="Use at most this many nearest samples (0 = all samples, the papers' exact formula).")
+@click.option("--radius", type=float, help="Search radius in map units; cells with fewer than --min-points samples within it are nodata. Default: unlimited.")
+@click.option("--min-points", type=int, default=1, show_default=True, help="Minimum samples within the radius.")
+@click.option("--smoothing", type=float, default=0.0, show_default=True, help="Smoothing distance (map units), as gdal_grid's.")
+@click.option("--log10/--no-log10", default=False, show_default=True, help="Interpolate log10 of the values.")
+@click.option("--method", type=click.Choice(["idw", "kriging", "universal-kriging"]), default="idw", show_default=True,
+              help="idw; kriging = ordinary kriging (pykrige, variogram fitted per element, --neighbors nearest samples); universal-kriging (linear drift, all samples).")
+@click.option("--variogram-model", type=click.Choice(["spherical", "exponential", "gaussian", "linear", "power"]), default="spherical", show_default=True, help="Kriging variogram model.")
+@click.option("--variance", is_flag=True, help="Kriging: also write the kriging variance of each element.")
+def interpolate(points, out, elements, x_field, y_field, crs, layer, grid_crs, bounds, resolution, template, power, neighbors, radius, min_points, smoothing, log10, method, variogram_model, variance):
+    """Interpolate element values of POINTS onto a grid (values at cell centres).
+
+    IDW (default) has the definition of `gdal_grid -a invdistnn`: the NEIGHBORS nearest
+    samples within RADIUS, weights 1/d^POWER. --method kriging uses ordinary kriging
+    (paper 004) instead.
+    """
+
+    def body():
+        from geoprospect.io.points import read_points
+        from geoprospect.io.rasters import write_evidence_layer
+        from geoprospect.pipeline import stages
+
+        pts = read_points(points, csv_list(elements), x_field=x_field, y_field=y_field, crs=crs, layer=layer)
+        grid = stages.make_grid(pts, crs=grid_crs, resolution=resolution, bounds=bounds, template=template)
+        if log10:
+            pts = stages.log10_values(pts)
+        names = [f"log10_{e}" if log10 else e for e in pts.elements]
+        if method == "idw":
+            arr = stages.interpolate(pts, grid, power=power, neighbors=None if neighbors == 0 else neighbors, radius=radius, min_points=min_points, smoothing=smoothing)
+        else:
+            import numpy as np
+
+            from geoprospect.evidence.kriging import kriging
+            from geoprospect.progress import Task
+
+            p = pts.to_crs(grid.crs)
+            kind = "universal" if method == "universal-kriging" else "ordinary"
+            with Task("kriging", grid.width * grid.height, message=kind, unit="cell") as task:
+                arr, var = kriging(p.xy, p.values, grid, method=kind, variogram_model=variogram_model, neighbors=(neighbors or None) if kind == "ordinary" else None, progress=task.update)
+            if variance:
+                arr = np.concatenate([arr, var])
+                names = names + [f"{n}_variance" for n in names]
+        write_evidence_layer(out, arr, grid, names, method)
+        return {"raster": out}
+
+    run_command(body)
+
+
+@click.command()
+@click.argument("vector", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output GeoTIFF.")
+@click.option("--name", help="Band name (default: the file's name).")
+@click.option("--layer", help="Layer of a multi-layer GeoPackage.")
+@click.option("--vector-crs", help="CRS of the vector layer when the file has none.")
+@grid_options
+def distance(vector, out, name, layer, vector_crs, grid_crs, bounds, resolution, template):
+    """Distance (map units) from every cell centre to the nearest feature of VECTOR."""
+
+    def body():
+        from geoprospect.io.rasters import write_evidence_layer
+        from geoprospect.pipeline import stages
+
+        grid = grid_for_vectors(grid_crs, bounds, resolution, template)
+        band = name or f"dist_{vector.stem}"
+        arr = stages.distance_layer(vector, grid, layer=layer, crs=vector_crs, name=band)
+        write_evidence_layer(out, arr[None], grid, [band], "distance")
+        return {"raster": out}
+
+    run_command(body)
+
+
+@click.command()
+@click.argument("vector", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output GeoTIFF.")
+@click.option("--radius", type=float, required=True, help="Kernel radius in map units.")
+@click.option("--mode", type=click.Choice(["density", "distance-density"]), default="density", show_default=True,
+              help="density: feature length (lines) or area (polygons) within the radius per unit area; "
+                   "distance-density: paper 003's buffer-distance layer, max(0, 1 - d/R) x (1 + density / one-feature density).")
+@click.option("--name", help="Band name (default: density_<file> or distdens_<file>).")
+@click.option("--layer", help="Layer of a multi-layer GeoPackage.")
+@click.option("--vector-crs", help="CRS of the vector layer when the file has none.")
+@grid_options
+def density(vector, out, radius, mode, name, layer, vector_crs, grid_crs, bounds, resolution, template):
+    """Feature density of VECTOR within --radius of every cell centre (a true kernel, not a buffered count)."""
+
+    def body():
+        from geoprospect.evidence.density import distance_with_density, feature_density
+        from geoprospect.io.rasters import write_evidence_layer
+        from geoprospect.io.vectors import read_vectors
+        from geoprospect.progress import Task
+
+        grid = grid_for_vectors(grid_crs, bounds, resolution, template)
+        gdf = read_vectors(vector, layer=layer, crs=vector_crs, target_crs=grid.crs, what="features")
+        band = name or f"{'density' if mode == 'density' else 'distdens'}_{vector.stem}"
+        fn = feature_density if mode == "density" else distance_with_density
+        with Task(mode, grid.height, message=band, unit="row") as task:
+            arr = fn(gdf.geometry.values, grid, radius, progress=task.update)
+        write_evidence_layer(out, arr[None], grid, [band], mode)
+        return {"raster": out}
+
+    run_command(body)
+
+
+@click.command()
+@click.argument("polygons", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output GeoTIFF, one 0/1 band per class.")
+@click.option("--field", required=True, help="Column holding the class (rock unit, alteration type...).")
+@click.option("--classes", help="Comma-separated classes to keep, in band order (default: every class present).")
+@click.option("--all-touched", is_flag=True, help="Burn every cell a polygon touches (default: cells whose centre is inside).")
+@click.option("--layer", help="Layer of a multi-layer GeoPackage.")
+@click.option("--vector-crs", help="CRS of the polygons when the file has none.")
+@grid_options
+def geology(polygons, out, field, classes, all_touched, layer, vector_crs, grid_crs, bounds, resolution, template):
+    """Geology (or any class) polygons to one-hot bands named after the classes."""
+
+    def body():
+        from geoprospect.evidence.categorical import categorical_bands
+        from geoprospect.io.rasters import write_evidence_layer
+        from geoprospect.io.vectors import read_vectors
+
+        grid = grid_for_vectors(grid_crs, bounds, resolution, template)
+        gdf = read_vectors(polygons, layer=layer, crs=vector_crs, target_crs=grid.crs, what="geology")
+        arr, names = categorical_bands(gdf, grid, field, classes=csv_list(classes), all_touched=all_touched)
+        write_evidence_layer(out, arr, grid, names, "categorical")
+        return {"raster": out}
+
+    run_command(body)
+
+
+@click.command()
+@click.argument("rasters", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output multiband GeoTIFF.")
+@click.option("--template", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Grid to warp every raster onto (default: the first raster's).")
+def stack(rasters, out, template):
+    """Combine RASTERS into one evidence stack (band names kept, statistics stored).
+
+    Rasters on another grid are warped onto the first raster's grid (or --template), with a note.
+    """
+
+    def body():
+        from geoprospect.stack.rasters import stack_rasters
+        from geoprospect.grid import GridSpec
+
+        st = stack_rasters(list(rasters), out, GridSpec.from_raster(template) if template else None)
+        log.info("stack bands: %s", ", ".join(st.band_names))
+        return {"stack": out}
+
+    run_command(body)
+
+
+
+COMMANDS = [interpolate, distance, density, geology, stack]

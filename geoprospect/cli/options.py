@@ -1,0 +1,103 @@
+"""Options shared by several commands, and the parsing of their values.
+
+* :func:`grid_options`: --grid-crs, --bounds, --resolution, --template (the output grid).
+* :func:`point_options`: where the points' coordinates are (same names in every command).
+* :func:`prep_options` / :func:`prep_kwargs`: the geochemistry preparation.
+* :func:`csv_list`, :func:`csv_floats`, :func:`parse_flags`: "a,b,c" and KEY=VALUE lists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from geoprospect.errors import ConfigError, GridError, ParameterError
+
+if TYPE_CHECKING:
+    from geoprospect.grid import GridSpec
+
+
+def csv_list(value: str | None) -> list[str] | None:
+    """"Au, As,Cu" -> ["Au", "As", "Cu"]; empty -> None."""
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def csv_floats(value: str | None, option: str) -> list[float] | None:
+    """"0.8,0.7" -> [0.8, 0.7]; empty -> None; ParameterError naming ``option`` otherwise."""
+    items = csv_list(value)
+    if items is None:
+        return None
+    try:
+        return [float(v) for v in items]
+    except ValueError:
+        raise ParameterError(f"{option}: expected comma-separated numbers, got {value!r}", hint=f"e.g. {option} 0.8,0.75,0.7") from None
+
+
+def parse_flags(value: str | None) -> dict[str, str]:
+    """"Au=Au_flag,As=As_q" -> {"Au": "Au_flag", "As": "As_q"} (KEY=VALUE pairs of --flag-columns)."""
+    out: dict[str, str] = {}
+    for item in csv_list(value) or []:
+        if "=" not in item:
+            raise ConfigError(f"--flag-columns: expected ELEMENT=FLAGCOLUMN, got {item!r}", hint="e.g. --flag-columns Au=Au_flag,As=As_q")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def grid_options(f):
+    """--grid-crs, --bounds, --resolution and --template: the grid of an evidence layer."""
+    f = click.option("--template", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Raster whose grid (CRS, transform, shape) to use instead of --bounds/--resolution.")(f)
+    f = click.option("--resolution", type=float, help="Cell size in map units of the grid CRS.")(f)
+    f = click.option("--bounds", type=float, nargs=4, metavar="XMIN YMIN XMAX YMAX", help="Grid extent in the grid CRS (default: the points' extent).")(f)
+    f = click.option("--grid-crs", help="CRS of the output grid, e.g. EPSG:32649 (default: the points' CRS).")(f)
+    return f
+
+
+def grid_for_vectors(grid_crs: str | None, bounds, resolution: float | None, template: Path | None) -> GridSpec:
+    """The grid of a layer made from vectors: no points to take an extent from, so either
+    --template or all of --bounds, --resolution and --grid-crs."""
+    from geoprospect.pipeline import stages
+
+    if template is None and (bounds is None or resolution is None or grid_crs is None):
+        raise GridError("the grid is undefined", hint="pass --template RASTER, or --bounds, --resolution and --grid-crs")
+    return stages.make_grid(None, crs=grid_crs, resolution=resolution, bounds=bounds, template=template)
+
+
+def point_options(f):
+    """Options that locate the points (same names as `geoprospect interpolate`)."""
+    f = click.option("--drop-missing-xy", is_flag=True, help="Skip (and report) rows without coordinates instead of failing.")(f)
+    f = click.option("--layer", help="Layer of a multi-layer GeoPackage.")(f)
+    f = click.option("--crs", help="CRS of the points when the file has none (always needed for CSV), e.g. EPSG:4326.")(f)
+    f = click.option("--y-field", help="CSV column holding y / latitude.")(f)
+    f = click.option("--x-field", help="CSV column holding x / longitude (guessed from common names when omitted).")(f)
+    f = click.option("--elements", help="Comma-separated element columns, e.g. Au,Ag,As (default: every numeric or censored-looking column).")(f)
+    return f
+
+
+def prep_options(f):
+    """Options of the geochemistry preparation (shared by prepare-geochem, select-elements and kriging-cv)."""
+    f = click.option("--duplicate-tol", type=float, default=0.0, show_default=True, help="Samples closer than this (map units of the points) share a location.")(f)
+    f = click.option("--duplicates", type=click.Choice(["average", "reject", "first", "error"]), default="average", show_default=True, help="Samples sharing a location: average them, drop them all, keep the first, or stop.")(f)
+    f = click.option("--transform", type=click.Choice(["none", "log10", "clr"]), default="none", show_default=True, help="Transform after censoring/outliers.")(f)
+    f = click.option("--tukey-k", type=float, default=1.5, show_default=True, help="Tukey fence multiplier (1.5 outliers, 3 far out); fences on log10 values.")(f)
+    f = click.option("--outliers", type=click.Choice(["none", "flag", "winsorise"]), default="none", show_default=True, help="Tukey fences: count outliers only, or clip them to the fences.")(f)
+    f = click.option("--unknown-limit", type=click.Choice(["min_limit", "missing"]), default="min_limit", show_default=True, help="'BDL'/'n.d.' without a limit: use the element's smallest limit seen, or set missing.")(f)
+    f = click.option("--negative-censored/--no-negative-censored", default=True, show_default=True, help="Read a negative value -x as 'below x'.")(f)
+    f = click.option("--flag-columns", help="Censoring flag columns, e.g. Au=Au_flag,As=As_q (a true flag marks the row below detection).")(f)
+    f = click.option("--fraction", type=float, default=0.5, show_default=True, help="Fraction of the detection limit for --censored fraction.")(f)
+    f = click.option("--censored", type=click.Choice(["half", "fraction", "cohen", "missing"]), default="half", show_default=True,
+                     help="Below-detection values: half the limit, a fraction of it, Cohen's MLE (paper 004), or missing.")(f)
+    return f
+
+
+def prep_kwargs(censored, fraction, flag_columns, negative_censored, unknown_limit, outliers, tukey_k, transform, duplicates, duplicate_tol, drop_missing_xy) -> dict:
+    """Map the CLI options onto read_geochem's keyword arguments."""
+    return {
+        "censored": censored, "fraction": fraction, "flag_columns": parse_flags(flag_columns),
+        "negative_is_censored": negative_censored, "unknown_limit": unknown_limit,
+        "outliers": None if outliers == "none" else outliers, "tukey_k": tukey_k,
+        "transform": None if transform == "none" else transform,
+        "duplicates": duplicates, "duplicate_tol": duplicate_tol, "drop_missing_xy": drop_missing_xy,
+    }

@@ -1,0 +1,74 @@
+"""`geoprospect run`: the whole pipeline from one YAML configuration; `geoprospect config-schema`: that configuration's JSON schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from geoprospect.cli.app import run_command
+
+
+@click.command(name="run")
+@click.argument("config", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: the config's `output`, ./geoprospect-out).")
+@click.option("--overwrite", is_flag=True, help="Replace the outputs of an earlier run in the output folder.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its last finished stage.")
+@click.option("--dask-scheduler", metavar="ADDRESS", help="Send the stack and prediction stages to a dask cluster (tcp://host:8786, or local / local:N); overrides compute.dask_scheduler.")
+def run(config, out, overwrite, resume, dask_scheduler):
+    """Run the whole pipeline from CONFIG (YAML); without CONFIG, on the bundled sample data.
+
+    Writes stack.tif, windows.gpkg, model/, prospectivity.tif, scores.gpkg, metrics.json,
+    map.png and manifest.json into the output folder.
+    """
+
+    def body():
+        from geoprospect.pipeline.config import load_config
+        from geoprospect.pipeline.run import run_pipeline
+        from geoprospect.sample import sample_config_path
+
+        cfg_path = config or sample_config_path()
+        cfg = load_config(cfg_path)
+        if dask_scheduler:
+            cfg.compute.dask_scheduler = dask_scheduler
+        target = out or (cfg.output if cfg.output.is_absolute() else Path.cwd() / cfg.output)
+        m = run_pipeline(cfg, target, overwrite=overwrite, resume=resume)
+        d = m["metrics"]
+        t = d.get("deposits_test", {})
+        click.echo(
+            f"held-out windows: ROC AUC {_f(d.get('windows_test', {}).get('roc_auc'))}, F1 {_f(d.get('windows_test', {}).get('f1'))}; "
+            f"held-out deposits in top 10% / 20% of the held-out area: {_p(t.get('capture_top_10pct'))} / {_p(t.get('capture_top_20pct'))} "
+            f"(success-rate AUC {_f(t.get('success_rate_auc'))})",
+            err=True,
+        )
+        return {"output": target, "prospectivity": Path(target) / "prospectivity.tif", "map": Path(target) / "map.png", "manifest": Path(target) / "manifest.json"}
+
+    run_command(body)
+
+
+def _f(v):
+    return "n/a" if v is None else f"{v:.3f}"
+
+
+def _p(v):
+    return "n/a" if v is None else f"{100 * v:.0f}%"
+
+
+@click.command(name="config-schema")
+def config_schema():
+    """Print the JSON schema of the run configuration (the YAML read by `geoprospect run`).
+
+    Keys, types, defaults and descriptions, for editors and the QGIS provider's form.
+    """
+
+    def body():
+        from geoprospect.pipeline.config import RunConfig
+
+        click.echo(json.dumps(RunConfig.model_json_schema(), indent=1))
+        return {}
+
+    run_command(body)
+
+
+COMMANDS = [run, config_schema]
