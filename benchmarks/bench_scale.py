@@ -133,7 +133,7 @@ def _stage(name: str, a: dict) -> dict:
 
         from geoprospect.blocks.predict import predict_blocks, window_blocks
         from geoprospect.io.rasters import read_stack  # noqa: F401
-        from geoprospect.models.zoo import build_model
+        from geoprospect.models.registry import build_model
         from geoprospect.windows.tiling import window_grid_shape
 
         with rasterio.open(stack_path) as src:

@@ -32,7 +32,7 @@ from geoprospect.errors import InputError, ModelError
 from geoprospect.grid import GridSpec
 from geoprospect.prediction.predict import Prediction, stride_grid
 from geoprospect.progress import Task
-from geoprospect.training.trainer import resolve_device
+from geoprospect.training.accelerate import resolve_device
 from geoprospect.windows.dataset import normalise
 from geoprospect.windows.tiling import _box_sums, window_grid_shape
 

@@ -15,7 +15,7 @@ from geoprospect.cli.app import run_command
 @click.option("--deposits", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Known deposits (capture figures).")
 @click.option("--deposits-layer", help="Layer of a multi-layer deposits file.")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder: cv_metrics.json, cv_prospectivity.tif, report/.")
-@click.option("--model", default="resnet18", show_default=True, help="Model name (see `geoprospect models`).")
+@click.option("--model", default="resnet18", show_default=True, help="Model, CNN or scikit-learn baseline such as random_forest or logistic_cell (see `geoprospect models`).")
 @click.option("--folds", type=int, default=5, show_default=True)
 @click.option("--split", "kind", type=click.Choice(["spatial", "random"]), default="spatial", show_default=True, help="Spatial blocks, or random (overlapping windows leak: optimistic, labelled so).")
 @click.option("--block-size", type=int, help="Block side in pixels (default: 4 windows or 1/8 of the shorter side).")
@@ -36,13 +36,13 @@ def evaluate_cv(stack_path, windows_path, deposits, deposits_layer, out, model, 
         from geoprospect.prediction.fullres import write_fullres
         from geoprospect.report import write_report
         from geoprospect.report.outputs import deposit_flat
-        from geoprospect.training.trainer import TrainConfig
+        from geoprospect.training.config import train_config
         from geoprospect.windows.tiling import read_windows
 
         stack = read_stack(stack_path)
         win = read_windows(windows_path)
         dep = stages.load_deposits(deposits, stack.grid, layer=deposits_layer)
-        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed)
+        cfg = train_config(model=model, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed)
         res = cross_validate(stack, win, dep, model=model, train_cfg=cfg, k=folds, kind=kind, block_size=block_size, buffer=buffer, seed=seed)
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "cv_metrics.json", res.metrics)

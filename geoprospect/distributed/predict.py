@@ -15,7 +15,7 @@ from geoprospect.blocks.writer import gdal_env
 from geoprospect.errors import InputError, ModelError
 from geoprospect.grid import GridSpec
 from geoprospect.prediction.predict import Prediction, stride_grid
-from geoprospect.training.trainer import resolve_device
+from geoprospect.training.accelerate import resolve_device
 from geoprospect.windows.tiling import window_grid_shape
 
 log = logging.getLogger(__name__)

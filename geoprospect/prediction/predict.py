@@ -23,7 +23,7 @@ from torch import nn
 from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import Stack, write_qml, write_raster
 from geoprospect.progress import Task
-from geoprospect.training.trainer import resolve_device
+from geoprospect.training.accelerate import resolve_device
 from geoprospect.windows.dataset import WindowDataset, normalise
 from geoprospect.windows.tiling import _box_sums, window_grid_shape
 
