@@ -439,3 +439,22 @@ def test_every_file_write_in_the_package_goes_through_atomic_path():
     for f in sorted((ROOT / "geoprospect").rglob("*.py")):
         for m in re.finditer(r"create_raster\((\w+)", f.read_text(encoding="utf-8")):
             assert m.group(1) in ("tmp", "path"), f"{f}: create_raster({m.group(1)}, ...) must get atomic_path's temporary"
+
+
+def test_run_with_a_per_cell_baseline(tmp_path):
+    """`train: {model: logistic_cell}` runs the whole pipeline through the same fit and scoring."""
+    import yaml
+
+    from geoprospect.models.checkpoint import load_checkpoint
+    from geoprospect.pipeline.config import load_config
+    from geoprospect.pipeline.run import run_pipeline
+
+    p = tiny_config(tmp_path / "in", epochs=1)
+    raw = yaml.safe_load(p.read_text())
+    raw["train"]["model"] = "logistic_cell"
+    p.write_text(yaml.safe_dump(raw))
+    m = run_pipeline(load_config(p), tmp_path / "out")
+    assert m["metrics"]["windows_test"]["roc_auc"] is not None
+    net, meta = load_checkpoint(tmp_path / "out" / "model", m["bands"])
+    assert meta.architecture == "logistic_cell" and net.pipeline is not None
+    assert (tmp_path / "out" / "prospectivity.tif").exists()
