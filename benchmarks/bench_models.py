@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from geoprospect.models.zoo import build_model, compute_loss, count_parameters  # noqa: E402
+from geoprospect.models.registry import build_model, compute_loss, count_parameters  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:

@@ -143,7 +143,7 @@ def _stage(name: str, a: dict) -> dict:
         import rasterio
 
         from geoprospect.prediction.predict import predict
-        from geoprospect.models.zoo import build_model
+        from geoprospect.models.registry import build_model
         from geoprospect.windows.tiling import window_grid_shape
 
         with rasterio.open(stack_path) as src:

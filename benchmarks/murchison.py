@@ -161,10 +161,10 @@ def torch_model(name: str, norm: np.ndarray, row_off, col_off, y, size: int, epo
     """A torch model trained per fold on all positive and a seeded sample of negative training windows."""
     import torch
 
-    from geoprospect.models.zoo import build_model
     from geoprospect.prediction.score import score_batches
     from geoprospect.prediction.sources import memory_batches
-    from geoprospect.training.trainer import TrainConfig, train_model
+    from geoprospect.training.config import TrainConfig
+    from geoprospect.training.fit import fit
     from geoprospect.windows.dataset import WindowDataset
 
     offsets = np.column_stack([row_off, col_off])
@@ -181,8 +181,7 @@ def torch_model(name: str, norm: np.ndarray, row_off, col_off, y, size: int, epo
         neg = rng.choice(neg, size=min(neg.size, int(neg_ratio * max(pos.size, 1))), replace=False)
         sel = np.concatenate([pos, neg])
         ds = WindowDataset(norm, offsets[sel], size, y[sel], transform=augment)
-        model = build_model(name, norm.shape[0], 2, size)
-        train_model(model, ds, TrainConfig(epochs=epochs, batch_size=128, lr=1e-3, optimizer="adam", weight_decay=1e-4, balanced=True, device="auto", seed=seed + k))
+        model, _ = fit(name, ds, TrainConfig(model=name, epochs=epochs, batch_size=128, lr=1e-3, optimizer="adam", weight_decay=1e-4, balanced=True, device="auto", seed=seed + k))
         s = score_batches(model, memory_batches(norm, offsets[te], size, 512), (te.size,), next(model.parameters()).device)
         return s.prob, s.margin
 
@@ -207,7 +206,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("geoprospect.training.trainer",):
+    for noisy in ("geoprospect.training.loop",):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     import torch
 

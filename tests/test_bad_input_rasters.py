@@ -91,7 +91,7 @@ def test_corrupted_or_truncated_geotiff(tmp_path, damage):
 
 def test_wrong_band_count_for_a_trained_model(tmp_path):
     from geoprospect.models.checkpoint import ModelMeta, load_checkpoint, save_checkpoint
-    from geoprospect.models.zoo import build_model
+    from geoprospect.models.registry import build_model
 
     model = build_model("resnet18", 3, 2, 8)
     meta = ModelMeta(architecture="resnet18", in_channels=3, band_names=["a", "b", "c"], mean=[0, 0, 0], std=[1, 1, 1], window_size=8, stride=4)

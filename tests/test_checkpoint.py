@@ -5,7 +5,7 @@ import torch
 
 from geoprospect.errors import ModelError
 from geoprospect.models.checkpoint import ModelMeta, load_checkpoint, save_checkpoint
-from geoprospect.models.zoo import build_model
+from geoprospect.models.registry import build_model
 
 
 def _meta(bands):

@@ -73,3 +73,22 @@ def test_yaml_is_loaded_safely(tmp_path):
 def test_the_sample_config_is_valid():
     cfg = load_config(ROOT / "sample_data" / "config.yaml")
     assert len(cfg.points.elements) == 16
+
+
+def test_train_section_is_the_one_train_config(tiny_inputs):
+    """`train:` is geoprospect.training.config.TrainConfig: preset, noise, flips, rotations, crop."""
+    from geoprospect.training.config import TrainConfig
+
+    c = _base(tiny_inputs)
+    c["windows"] = {"size": 32, "stride": 16}
+    c["train"] = {"preset": "003", "epochs": 2, "noise_variance": 0.01, "flips": True, "rotations": True, "crop": 28}
+    t = load_config(_write(tiny_inputs["dir"], c)).train
+    assert isinstance(t, TrainConfig)
+    assert (t.model, t.optimizer, t.scheduler, t.lr, t.epochs) == ("resnet50_2fc", "adam", "cosine", 1e-4, 2)  # preset + overrides
+    assert (t.noise_variance, t.flips, t.rotations, t.crop) == (0.01, True, True, 28)
+    c["train"] = {"preset": "009"}
+    with pytest.raises(ConfigError, match=r"unknown training preset"):
+        load_config(_write(tiny_inputs["dir"], c))
+    c["train"] = {"flip": True}
+    with pytest.raises(ConfigError, match=r"train\.flip: unknown key \(did you mean 'flips'\?\)"):
+        load_config(_write(tiny_inputs["dir"], c))

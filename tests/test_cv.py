@@ -176,3 +176,25 @@ def test_evaluate_cv_and_ensemble_cli(tmp_path):
     assert set(t2["ensembles"]) == {"simple_average", "weighted_average", "majority_vote", "plurality_vote", "weighted_vote"}
     r = CliRunner().invoke(cli, ["--progress", "none", "ensemble", str(tmp_path / "p0.tif"), "--out", str(tmp_path / "e1.tif")])
     assert r.exit_code == 2 and "at least two" in r.output
+
+
+def test_evaluate_cv_with_a_per_cell_baseline(tmp_path):
+    """A scikit-learn baseline goes through the same cross-validation path (fit + scoring) as a CNN."""
+    import json
+
+    from click.testing import CliRunner
+
+    from geoprospect.cli import cli
+    from geoprospect.evaluation.crossval import cross_validate
+    from geoprospect.io.rasters import read_stack
+    from geoprospect.training.config import TrainConfig
+    from geoprospect.windows.tiling import read_windows
+
+    _, deps = _tiny_stack(tmp_path)
+    r = CliRunner().invoke(cli, ["--progress", "none", "evaluate-cv", str(tmp_path / "stack.tif"), "--windows", str(tmp_path / "windows.gpkg"), "--deposits", str(tmp_path / "dep.gpkg"), "--out", str(tmp_path / "cv"), "--model", "logistic_cell", "--folds", "3", "--split", "random"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    m = json.loads((tmp_path / "cv" / "cv_metrics.json").read_text())
+    assert m["model"] == "logistic_cell" and m["windows"]["n"] == 49 and m["windows"]["roc_auc"] > 0.5
+    res = cross_validate(read_stack(tmp_path / "stack.tif"), read_windows(tmp_path / "windows.gpkg"), deps, train_cfg=TrainConfig(model="logistic_cell"), k=3, kind="random")
+    assert res.metrics["windows"] == m["windows"]  # the library call and the command agree
+    assert len(np.unique(res.oof.margin[np.isfinite(res.oof.margin)])) > 10  # ranked by the decision function, not tied probabilities

@@ -197,7 +197,8 @@ def _tiny_net(in_channels: int, num_classes: int = 2, window_size: int = 8):
 
 def _tiny_training(tmp_path, epochs, **kw):
     import torch
-    from geoprospect.training.trainer import TrainConfig, train_model
+    from geoprospect.training.config import TrainConfig
+    from geoprospect.training.fit import fit
     from geoprospect.windows.dataset import WindowDataset
 
     r = np.random.default_rng(0)
@@ -206,8 +207,8 @@ def _tiny_training(tmp_path, epochs, **kw):
     labels = (offs[:, 0] + offs[:, 1] > 16).astype(np.int64)
     torch.manual_seed(123)
     model = _tiny_net(3)
-    cfg = TrainConfig(epochs=epochs, batch_size=5, device="cpu", seed=7, **kw)
-    hist = train_model(model, WindowDataset(data, offs, 8, labels), cfg)
+    cfg = TrainConfig(epochs=epochs, batch_size=5, device="cpu", seed=7)
+    _, hist = fit(model, WindowDataset(data, offs, 8, labels), cfg, **kw)
     return model, hist
 
 
@@ -232,7 +233,7 @@ def test_training_resumes_from_the_last_epoch_with_identical_result(tmp_path):
 
 def test_crafted_training_state_is_refused(tmp_path):
     from geoprospect.errors import ModelError
-    from geoprospect.training.extras import load_state
+    from geoprospect.training.state import load_state
 
     (tmp_path / "last.pt").write_bytes(_evil_pickle(tmp_path / "pwned"))
     with pytest.raises(ModelError, match="refusing"):
@@ -333,14 +334,14 @@ def test_resume_after_interrupted_training_in_process(tmp_path, monkeypatch):
 
     from geoprospect.pipeline.config import load_config
     from geoprospect.pipeline.run import run_pipeline
-    from geoprospect.training import trainer
+    from geoprospect.training import loop
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         cfg = load_config(tiny_config(tmp_path / "in", epochs=2))
         run_pipeline(cfg, tmp_path / "ref")
-        orig = trainer.save_state
+        orig = loop.save_state
 
         class Killed(BaseException):
             pass
@@ -350,7 +351,7 @@ def test_resume_after_interrupted_training_in_process(tmp_path, monkeypatch):
             raise Killed()
 
         with monkeypatch.context() as m:
-            m.setattr(trainer, "save_state", save_then_die)
+            m.setattr(loop, "save_state", save_then_die)
             with pytest.raises(Killed):
                 run_pipeline(cfg, tmp_path / "out")
         assert (tmp_path / "out" / ".resume" / "last.pt").exists()
@@ -438,3 +439,22 @@ def test_every_file_write_in_the_package_goes_through_atomic_path():
     for f in sorted((ROOT / "geoprospect").rglob("*.py")):
         for m in re.finditer(r"create_raster\((\w+)", f.read_text(encoding="utf-8")):
             assert m.group(1) in ("tmp", "path"), f"{f}: create_raster({m.group(1)}, ...) must get atomic_path's temporary"
+
+
+def test_run_with_a_per_cell_baseline(tmp_path):
+    """`train: {model: logistic_cell}` runs the whole pipeline through the same fit and scoring."""
+    import yaml
+
+    from geoprospect.models.checkpoint import load_checkpoint
+    from geoprospect.pipeline.config import load_config
+    from geoprospect.pipeline.run import run_pipeline
+
+    p = tiny_config(tmp_path / "in", epochs=1)
+    raw = yaml.safe_load(p.read_text())
+    raw["train"]["model"] = "logistic_cell"
+    p.write_text(yaml.safe_dump(raw))
+    m = run_pipeline(load_config(p), tmp_path / "out")
+    assert m["metrics"]["windows_test"]["roc_auc"] is not None
+    net, meta = load_checkpoint(tmp_path / "out" / "model", m["bands"])
+    assert meta.architecture == "logistic_cell" and net.pipeline is not None
+    assert (tmp_path / "out" / "prospectivity.tif").exists()

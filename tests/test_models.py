@@ -10,7 +10,7 @@ from torch import nn
 
 from geoprospect.errors import ModelError
 from geoprospect.models import build_model, list_models
-from geoprospect.models.zoo import compute_loss, count_parameters, model_table
+from geoprospect.models.registry import compute_loss, count_parameters, model_table
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
@@ -180,3 +180,46 @@ def test_small_models_learn_a_tiny_dataset(name, steps, lr, opt):
     with torch.no_grad():
         acc = (model(xt).argmax(1) == yt).float().mean().item()
     assert acc >= 0.9, f"{name} reached only {acc:.2f} on held-out tiny windows"
+
+
+def test_model_table_says_what_each_model_sees():
+    rows = {r["name"]: r for r in model_table(in_channels=4, window_size=32, names=["resnet18", "random_forest", "logistic_cell"])}
+    assert "whole window" in rows["resnet18"]["sees"]
+    assert "flattened" in rows["random_forest"]["sees"] and "centre cell" in rows["logistic_cell"]["sees"]
+    assert {"svm", "knn", "random_forest", "decision_tree", "logistic", "logistic_cell", "random_forest_cell"} <= set(list_models())
+
+
+def test_no_import_cycle_between_the_modules_of_models():
+    """registry.py imports no sibling; the import graph of geoprospect/models/ is acyclic."""
+    import ast
+    from pathlib import Path
+
+    import geoprospect.models as pkg
+
+    folder = Path(pkg.__file__).parent
+    graph = {}
+    for f in folder.glob("*.py"):
+        deps = set()
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module.startswith("geoprospect.models."):
+                    deps.add(node.module.split(".")[2])
+                elif node.module == "geoprospect.models":
+                    deps.update(a.name for a in node.names)
+        graph[f.stem] = deps - {f.stem}
+    assert graph["registry"] == set()
+    assert "zoo" not in graph
+    done, stack = set(), []
+
+    def visit(n):
+        assert n not in stack, f"import cycle: {' -> '.join(stack + [n])}"
+        if n in done or n == "__init__":
+            return
+        stack.append(n)
+        for d in graph.get(n, ()):
+            visit(d)
+        stack.pop()
+        done.add(n)
+
+    for n in graph:
+        visit(n)

@@ -1,4 +1,4 @@
-"""scikit-learn baselines on windows (paper 001) and the sample-level net of paper 004."""
+"""scikit-learn baselines as registered window models (paper 001; per cell as EIS Toolkit) and the sample-level net of paper 004."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from geoprospect.errors import InputError, ModelError
-from geoprospect.models.baselines import BASELINES, WindowClassifier, flatten_windows
+from geoprospect.models import build_model, list_models
+from geoprospect.models.baselines import BASELINES, CELL_BASELINES, SklearnModel, centre_cells, flatten_windows
 from geoprospect.models.sample_level import classification_report, predict_proba, probability_map, split_indices, train_sample_model
 
 
@@ -22,20 +23,24 @@ def _windows(n=60, c=3, w=6, seed=0):
     return x, y
 
 
-@pytest.mark.parametrize("name", BASELINES)
-def test_baselines_fit_windows(name):
+def _fit(name, x, y, seed=0):
+    m = build_model(name, x.shape[1], 2, x.shape[-1])
+    return m.fit_arrays(x, y, random_state=seed)
+
+
+@pytest.mark.parametrize("name", BASELINES + CELL_BASELINES)
+def test_baselines_are_registered_window_models(name):
     x, y = _windows()
     xt, yt = _windows(seed=1)
-    clf = WindowClassifier(name).fit(x, y)
-    proba = clf.predict_proba(xt)
-    assert proba.shape == (len(xt), 2)
-    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-9)
-    assert (clf.predict(xt) == yt).mean() >= 0.8
-    s = clf.decision_scores(xt)
-    assert s.shape == (len(xt),) and np.isfinite(s).all()
+    assert name in list_models()
+    m = _fit(name, x, y)
+    logits = m(torch.from_numpy(xt))
+    assert logits.shape == (len(xt), 2) and logits.dtype == torch.float64 and torch.isfinite(logits).all()
+    proba = torch.softmax(logits, 1)[:, 1].numpy()
+    assert ((proba > 0.5) == yt).mean() >= 0.8
 
 
-def test_baseline_equals_sklearn_on_flattened_windows():
+def test_baseline_equals_sklearn_on_flattened_windows_and_centre_cells():
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -43,27 +48,73 @@ def test_baseline_equals_sklearn_on_flattened_windows():
     x, y = _windows()
     flat = x.reshape(len(x), -1).astype(np.float64)
     ref = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(flat, y)
-    ours = WindowClassifier("logistic").fit(x, y)
-    np.testing.assert_allclose(ours.predict_proba(x), ref.predict_proba(flat))
+    lg = _fit("logistic", x, y)(torch.from_numpy(x))
+    np.testing.assert_allclose(torch.softmax(lg, 1).numpy(), ref.predict_proba(flat), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose((lg[:, 1] - lg[:, 0]).numpy(), ref.decision_function(flat))  # the margin: no ties
+    cells = x[:, :, 2:4, 2:4].astype(np.float64).reshape(len(x), x.shape[1], 4).mean(2)  # 6 x 6: the 2 x 2 centre
+    np.testing.assert_allclose(centre_cells(x), cells, rtol=1e-12)
+    ref = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(cells, y)
+    lg = _fit("logistic_cell", x, y)(torch.from_numpy(x))
+    np.testing.assert_allclose(torch.softmax(lg, 1).numpy(), ref.predict_proba(cells), rtol=1e-9, atol=1e-12)
+    odd = np.arange(2 * 5 * 5, dtype=np.float32).reshape(1, 2, 5, 5)
+    np.testing.assert_array_equal(centre_cells(odd), [[12.0, 37.0]])  # odd side: the centre cell itself
+
+
+def test_baseline_checkpoint_round_trip_is_safe(tmp_path):
+    from geoprospect.models.checkpoint import ModelMeta, load_checkpoint, save_checkpoint
+
+    x, y = _windows()
+    for name in ("random_forest", "logistic_cell", "svm"):
+        m = _fit(name, x, y)
+        save_checkpoint(tmp_path / name, m, ModelMeta(name, 3, ["a", "b", "c"], [0.0] * 3, [1.0] * 3, 6, 3))
+        assert set(torch.load(tmp_path / name / "model.pt", weights_only=True)) == {"_extra_state"}
+        back, meta = load_checkpoint(tmp_path / name, ["a", "b", "c"])
+        assert torch.equal(back(torch.from_numpy(x)), m(torch.from_numpy(x)))
+    # bytes naming a type outside the allow-list are refused before anything is built
+    import skops.io as sio
+
+    evil = torch.frombuffer(bytearray(sio.dumps({"f": print})), dtype=torch.uint8)  # a function: not an estimator
+    state = {"_extra_state": evil}
+    with pytest.raises(ModelError, match="refusing"):
+        build_model("logistic", 3, 2, 6).load_state_dict(state)
 
 
 def test_baseline_errors():
     x, y = _windows()
     with pytest.raises(ModelError, match="unknown baseline"):
-        WindowClassifier("xgboost").fit(x, y)
+        SklearnModel("xgboost", "flattened", 3, 6)
     with pytest.raises(InputError, match="both classes"):
-        WindowClassifier("knn").fit(x, np.zeros(len(x), int))
+        _fit("knn", x, np.zeros(len(x), int))
     bad = x.copy()
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(InputError, match="NaN"):
         flatten_windows(bad)
     with pytest.raises(InputError, match=r"\(N, C, H, W\)"):
         flatten_windows(x[0])
-    clf = WindowClassifier("decision_tree").fit(x, y)
-    with pytest.raises(InputError, match="fitted on"):
-        clf.predict(x[:, :2])
+    m = _fit("decision_tree", x, y)
+    with pytest.raises(InputError, match="built for"):
+        m(torch.from_numpy(x[:, :2]))
     with pytest.raises(ModelError, match="not fitted"):
-        WindowClassifier("svm").predict(x)
+        build_model("svm", 3, 2, 6)(torch.from_numpy(x))
+
+
+def test_fit_trains_a_baseline_through_the_one_entry_point(tmp_path):
+    from geoprospect.training.config import TrainConfig
+    from geoprospect.training.fit import fit
+    from geoprospect.windows.dataset import WindowDataset
+
+    x, y = _windows(n=40, w=8)
+    data = np.concatenate(list(x), axis=2)  # windows side by side: (C, 8, 40 * 8)
+    ds = WindowDataset(data, np.stack([np.zeros(40, int), np.arange(40) * 8], 1), 8, y)
+    cfg = TrainConfig(model="random_forest_cell", crop=6, seed=3, device="cpu", options={"n_estimators": 20})
+    model, hist = fit(None, ds, cfg, val_ds=ds, out_dir=tmp_path)
+    assert isinstance(model, SklearnModel) and model.input_shape == (3, 6, 6) and model.pipeline[-1].n_estimators == 20
+    assert model.pipeline[-1].random_state == 3
+    assert [r["epoch"] for r in hist.rows] == [1] and hist.rows[0]["accuracy"] >= 0.8 and "val_loss" in hist.rows[0]
+    assert (tmp_path / "curves.csv").read_text().startswith("epoch,loss,accuracy,val_loss")
+    again, _ = fit("random_forest_cell", ds, cfg)
+    xt = torch.from_numpy(x[:, :, 1:7, 1:7].copy())  # centre crops, as scored
+    assert torch.equal(again(xt), model(xt))  # seeded
 
 
 # ---------------------------------------------------------------- paper 004

@@ -64,7 +64,7 @@ def test_models_lists_parameter_counts():
 
 
 def test_models_json_is_machine_readable():
-    from geoprospect.models.zoo import list_models
+    from geoprospect.models.registry import list_models
 
     r = invoke("models", "--json", "--bands", 3, "--window", 16)
     assert r.exit_code == 0, r.output
@@ -111,3 +111,21 @@ def test_train_with_crop_predicts_centre_crops_on_the_tile_grid(tiled):
     with torch.no_grad():
         expect = torch.softmax(net.eval()(x[None]).double(), dim=1)[0, 1].item()
     assert np.isclose(float(prob[row.row, row.col]), expect, rtol=1e-5, atol=1e-6)
+
+
+def test_train_and_predict_a_baseline(tiled):
+    """`--model random_forest` trains through the same command, saves model.pt (skops inside) and predicts."""
+    import rasterio
+
+    d = tiled
+    r = invoke("train", d / "idw.tif", d / "w.gpkg", "--out", d / "rf", "--device", "cpu", "--model", "random_forest", "--option", "n_estimators=25")
+    assert r.exit_code == 0, r.output
+    meta = json.loads((d / "rf" / "model.json").read_text())
+    assert meta["architecture"] == "random_forest" and meta["options"] == {"n_estimators": 25} and len(meta["training"]["history"]) == 1
+    r = invoke("predict", d / "idw.tif", d / "rf", "--out", d / "rf.tif", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    with rasterio.open(d / "rf.tif") as src:
+        prob = src.read(1, masked=True)
+    assert prob.count() > 0 and 0 <= prob.min() and prob.max() <= 1
+    r = invoke("models")
+    assert "random_forest_cell" in r.output and "centre cell" in r.output and "flattened" in r.output

@@ -9,8 +9,12 @@ import torch
 
 from geoprospect.errors import InputError, ModelError
 from geoprospect.models import build_model
-from geoprospect.training.extras import EarlyStopping, accelerate, load_state
-from geoprospect.training.trainer import TrainConfig, holdout, train_model
+from geoprospect.training.accelerate import accelerate
+from geoprospect.training.config import TrainConfig
+from geoprospect.training.early_stopping import EarlyStopping
+from geoprospect.training.fit import fit
+from geoprospect.training.loop import holdout
+from geoprospect.training.state import load_state
 from geoprospect.windows.augment import WindowAugment
 from geoprospect.windows.dataset import WindowDataset
 
@@ -36,6 +40,11 @@ def _cfg(**kw) -> TrainConfig:
     return TrainConfig(**base)
 
 
+def train_model(model, ds, cfg, val_ds=None, **kw):
+    """The history of ``fit`` on an already built model."""
+    return fit(model, ds, cfg, val_ds=val_ds, **kw)[1]
+
+
 def _weights(m):
     return torch.cat([p.detach().flatten() for p in m.state_dict().values() if p.is_floating_point()])
 
@@ -59,17 +68,17 @@ def test_resume_continues_exactly(tmp_path):
     h_full = train_model(full, ds, _cfg(epochs=4, scheduler="step", step_epochs=1, gamma=0.5))
     torch.manual_seed(0)
     part = build_model("lenet", 3, 2, 32)
-    train_model(part, ds, _cfg(epochs=2, scheduler="step", step_epochs=1, gamma=0.5, out_dir=str(tmp_path)))
-    assert (tmp_path / "last.pt").exists() and (tmp_path / "curves.csv").exists() and (tmp_path / "curves.png").exists()
+    train_model(part, ds, _cfg(epochs=2, scheduler="step", step_epochs=1, gamma=0.5), out_dir=str(tmp_path))
+    assert (tmp_path / "last.pt").exists() and (tmp_path / "curves.csv").exists()
+    assert not (tmp_path / "curves.png").exists()  # figures are report/'s job (the train command draws it)
     resumed = build_model("lenet", 3, 2, 32)  # other initial weights: all come from last.pt
-    h_res = train_model(resumed, ds, _cfg(epochs=4, scheduler="step", step_epochs=1, gamma=0.5, out_dir=str(tmp_path), resume=True))
+    h_res = train_model(resumed, ds, _cfg(epochs=4, scheduler="step", step_epochs=1, gamma=0.5), out_dir=str(tmp_path), resume=True)
     assert h_res.resumed_from == 3
     assert torch.equal(_weights(full), _weights(resumed))
     assert [r["loss"] for r in h_res.rows] == [r["loss"] for r in h_full.rows]
     assert [r["lr"] for r in h_res.rows] == pytest.approx([3e-3, 1.5e-3, 7.5e-4, 3.75e-4])
     csv = (tmp_path / "curves.csv").read_text().splitlines()
     assert csv[0].startswith("epoch,loss,accuracy,lr") and len(csv) == 5
-    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_resume_errors(tmp_path):
@@ -200,8 +209,7 @@ def test_training_on_device_windows_matches_dataloader_without_augmentation():
 def test_a_last_batch_of_one_window_does_not_break_batchnorm():
     import numpy as np
 
-    from geoprospect.models.zoo import build_model
-    from geoprospect.training.trainer import TrainConfig, train_model
+    from geoprospect.models.registry import build_model
     from geoprospect.windows.dataset import WindowDataset
 
     data = np.random.default_rng(0).normal(size=(3, 40, 40)).astype("float32")
@@ -216,3 +224,43 @@ def test_device_windows_drop_a_last_batch_of_one():
     torch.manual_seed(0)
     hist = train_model(build_model("resnet18", 3, 2, 32), ds, _cfg(epochs=1, batch_size=4, device_batches=True))
     assert len(hist.rows) == 1 and np.isfinite(hist.rows[0]["loss"])
+
+
+def test_fit_by_name_seeds_the_initial_weights_like_the_run_always_did():
+    """fit("lenet", ...) = torch.manual_seed(seed) + build_model + training (the run's order): same weights."""
+    ds = _dataset(n=8)
+    by_name, h = fit("lenet", ds, _cfg(epochs=1, seed=5))
+    torch.manual_seed(5)
+    built = build_model("lenet", 3, 2, 32)
+    h2 = train_model(built, ds, _cfg(epochs=1, seed=5))
+    assert torch.equal(_weights(by_name), _weights(built)) and h.rows == h2.rows
+
+
+def test_fit_applies_the_config_augmentation_and_checks_the_crop(monkeypatch):
+    from geoprospect.errors import ConfigError
+    import importlib
+
+    fit_module = importlib.import_module("geoprospect.training.fit")  # the module (the package exports the function)
+
+    seen = {}
+
+    def capture(model, train_ds, cfg, val_ds=None, **kw):
+        seen["train"], seen["val"] = train_ds.transform, val_ds.transform
+        return orig(model, train_ds, cfg, val_ds, **kw)
+
+    orig = fit_module.train_torch
+    monkeypatch.setattr(fit_module, "train_torch", capture)
+    ds = _dataset(n=8, w=40)
+    model, _ = fit("lenet", ds, _cfg(epochs=1, crop=32, noise_variance=0.01, flips=True, rotations=True), val_ds=ds)
+    assert seen["train"] == WindowAugment(noise_variance=0.01, flips=True, rotations=True, crop=32)
+    assert seen["val"] == WindowAugment(crop=32, train=False)  # validation: centre crop only
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 2)
+    assert ds.transform is None  # the caller's dataset is left as it was
+    with pytest.raises(ConfigError, match="crop 48 is larger than the 40-pixel windows"):
+        fit("lenet", ds, _cfg(epochs=1, crop=48))
+
+
+def test_validation_split_only_for_early_stopping():
+    ds = _dataset(n=20)
+    _, h = fit("lenet", ds, _cfg(epochs=1, val_fraction=0.3))  # patience 0: every window trains
+    assert "val_loss" not in h.rows[0]

@@ -34,7 +34,7 @@ def _meta(bands):
 @pytest.mark.parametrize("how", ["pickle", "torch.save"])
 def test_crafted_model_file_is_refused(tmp_path, how):
     from geoprospect.models.checkpoint import load_checkpoint, save_checkpoint
-    from geoprospect.models.zoo import build_model
+    from geoprospect.models.registry import build_model
 
     save_checkpoint(tmp_path / "m", build_model("resnet18", 2, 2, 8), _meta(["a", "b"]))
     marker = tmp_path / "pwned"
@@ -59,7 +59,7 @@ def test_crafted_sidecar_cannot_run_code(tmp_path):
 
 
 def test_crafted_training_state_is_refused_on_resume(tmp_path):
-    from geoprospect.training.extras import load_state
+    from geoprospect.training.state import load_state
 
     marker = tmp_path / "pwned"
     torch.save({"epoch": 1, "model": _Evil(marker)}, tmp_path / "last.pt")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from geoprospect.cli.app import path_arg, run_command
+from geoprospect.cli.app import run_command
+from geoprospect.cli.options import path_arg
 
 log = logging.getLogger("geoprospect")
 
@@ -33,17 +34,17 @@ def _check_bands(names: list[str], available: list[str], flag: str, stack: Path)
 
 def _band_values(pairs: tuple[str, ...], flag: str, bands: list[str], stack: Path, *, numeric: bool = True) -> dict:
     """BAND=VALUE options -> {band: value}."""
-    from geoprospect.errors import ConfigError
+    from geoprospect.errors import ParameterError
 
     out = {}
     for p in pairs:
         band, sep, value = p.rpartition("=")
         if not sep or not band:
-            raise ConfigError(f"{flag} {p!r} is not BAND=VALUE", hint=f"write e.g. {flag} {bands[0]}=1500")
+            raise ParameterError(f"{flag} {p!r} is not BAND=VALUE", hint=f"write e.g. {flag} {bands[0]}=1500")
         try:
             out[band] = float(value) if numeric else value
         except ValueError:
-            raise ConfigError(f"{flag} {p!r}: {value!r} is not a number", hint=f"write e.g. {flag} {band}=1500") from None
+            raise ParameterError(f"{flag} {p!r}: {value!r} is not a number", hint=f"write e.g. {flag} {band}=1500") from None
     _check_bands(list(out), bands, flag, stack)
     return out
 
@@ -92,7 +93,7 @@ def weights_of_evidence(stack, deposits, deposits_layer, out, bands, threshold, 
     def body():
         import numpy as np
 
-        from geoprospect.errors import ConfigError
+        from geoprospect.errors import ParameterError
         from geoprospect.evidence.weights_of_evidence import WeightsOfEvidence
         from geoprospect.io.atomic import write_text
         from geoprospect.io.rasters import (
@@ -110,7 +111,7 @@ def weights_of_evidence(stack, deposits, deposits_layer, out, bands, threshold, 
         dirs = _band_values(direction, "--direction", used, stack, numeric=False)
         bad = {b: d for b, d in dirs.items() if d not in ("ascending", "descending")}
         if bad:
-            raise ConfigError(f"--direction {bad}: the direction is 'ascending' or 'descending'")
+            raise ParameterError(f"--direction {bad}: the direction is 'ascending' or 'descending'")
         layers = {b: st.data[st.band_names.index(b)] for b in used}
         valid = np.all([np.isfinite(v) for v in layers.values()], axis=0)
         if mask_band:
@@ -142,13 +143,13 @@ def weights_of_evidence(stack, deposits, deposits_layer, out, bands, threshold, 
 
 def _parse_band_spec(spec: str) -> tuple[str, str, float | None, float | None]:
     """'NAME:KIND[:P1[:P2]]' (empty P = from the data) -> (name, kind, p1, p2)."""
-    from geoprospect.errors import ConfigError
+    from geoprospect.errors import ParameterError
     from geoprospect.evidence.fuzzy import MEMBERSHIPS
 
     parts = spec.split(":")
     at = [i for i in range(1, len(parts)) if parts[i] in MEMBERSHIPS and len(parts) - i - 1 <= 2]
     if not at:
-        raise ConfigError(f"--band {spec!r} is not NAME:KIND[:P1[:P2]] with KIND one of {', '.join(MEMBERSHIPS)}",
+        raise ParameterError(f"--band {spec!r} is not NAME:KIND[:P1[:P2]] with KIND one of {', '.join(MEMBERSHIPS)}",
                           hint="e.g. --band Au:large:0.05:5, --band dist_faults:linear:5000:0 or --band As:small")
     i = at[-1]
     params: list[float | None] = []
@@ -156,7 +157,7 @@ def _parse_band_spec(spec: str) -> tuple[str, str, float | None, float | None]:
         try:
             params.append(float(p) if p.strip() else None)
         except ValueError:
-            raise ConfigError(f"--band {spec!r}: parameter {p!r} is not a number", hint="leave it empty to take it from the data") from None
+            raise ParameterError(f"--band {spec!r}: parameter {p!r} is not a number", hint="leave it empty to take it from the data") from None
     params += [None] * (2 - len(params))
     return ":".join(parts[:i]), parts[i], params[0], params[1]
 

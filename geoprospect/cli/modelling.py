@@ -46,15 +46,21 @@ def tile(stack_path, deposits, deposits_layer, out, size, stride, min_valid, tes
     run_command(body)
 
 
+#: options of `train` that are TrainConfig settings (CLI name -> setting); given ones override a --preset
+_TRAIN_SETTINGS = {"model": "model", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "optimizer": "optimizer", "weight_decay": "weight_decay",
+                   "balanced": "balanced", "device": "device", "seed": "seed", "scheduler": "scheduler", "patience": "patience",
+                   "val_fraction": "val_fraction", "amp": "amp", "noise": "noise_variance", "flips": "flips", "rotations": "rotations", "crop": "crop"}
+
+
 @click.command()
 @click.argument("stack_path", metavar="STACK", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("windows_path", metavar="WINDOWS", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Model folder (model.pt + model.json).")
-@click.option("--model", default="resnet18", show_default=True, help="Architecture (see `geoprospect models`).")
+@click.option("--model", default="resnet18", show_default=True, help="Model, CNN or scikit-learn baseline such as random_forest or logistic_cell (see `geoprospect models`).")
 @click.option("--epochs", type=int, default=10, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Learning rate.")
-@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="adam", show_default=True)
+@click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default="adam", show_default=True)
 @click.option("--weight-decay", type=float, default=1e-4, show_default=True)
 @click.option("--balanced/--no-balanced", default=True, show_default=True, help="Class-balanced sampling of training windows.")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda.")
@@ -63,83 +69,28 @@ def tile(stack_path, deposits, deposits_layer, out, size, stride, min_valid, tes
 @click.option("--option", "model_options", multiple=True, metavar="KEY=VALUE", help="Model option (value read as JSON), e.g. rates=[1,6] or source=runs/resnet18. Repeatable.")
 @click.option("--scheduler", type=click.Choice(["none", "step", "cosine"]), default="none", show_default=True, help="Learning-rate schedule per epoch.")
 @click.option("--patience", type=int, default=0, show_default=True, help="Early stopping: epochs without validation improvement (0 = off).")
-@click.option("--val-fraction", type=float, default=0.0, show_default=True, help="Training windows held out (random, stratified) as validation for early stopping.")
+@click.option("--val-fraction", type=float, default=0.15, show_default=True, help="With --patience: training windows held out (random, stratified) to decide when to stop.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt (saved after every epoch).")
 @click.option("--amp/--no-amp", default=None, help="Mixed precision on CUDA (default on there; ignored on CPU).")
 @click.option("--noise", type=float, default=0.0, show_default=True, help="Gaussian noise variance added to training windows (papers 000/001: 0.01).")
-@click.option("--flips/--no-flips", default=False, show_default=True, help="Random flips and 90-degree rotations (paper 002).")
+@click.option("--flips/--no-flips", default=False, show_default=True, help="Random horizontal/vertical flips (paper 002).")
+@click.option("--rotations/--no-rotations", default=False, show_default=True, help="Random 90-degree rotations (paper 002).")
 @click.option("--crop", type=int, help="Random crop size per iteration (papers 001/002: 224 of 256); centre crop for validation and prediction.")
 @click.option("--memory-mb", type=float, help="Memory budget for the stack; a larger one is memory-mapped under OUT/.scratch (default: a quarter of the available RAM).")
 @click.pass_context
-def train(ctx, stack_path, windows_path, out, model, epochs, batch_size, lr, optimizer, weight_decay, balanced, device, seed,
-          preset, model_options, scheduler, patience, val_fraction, resume, amp, noise, flips, crop, memory_mb):
-    """Train a CNN on the 'train' windows of WINDOWS over STACK."""
+def train(ctx, stack_path, windows_path, out, preset, model_options, resume, memory_mb, **settings):
+    """Train a model (CNN or scikit-learn baseline) on the 'train' windows of WINDOWS over STACK."""
 
     def body():
-        from geoprospect.models.checkpoint import ModelMeta, save_checkpoint
-        from geoprospect.models.zoo import build_model
-        from geoprospect.pipeline.run import _write_history
-        from geoprospect.training.trainer import TrainConfig, train_model
-        from geoprospect.windows.dataset import WindowDataset
-        from geoprospect.windows.store import SCRATCH, open_windows_source
-        from geoprospect.windows.tiling import read_windows
+        from geoprospect.report.figures import loss_figure
+        from geoprospect.training.config import train_config
+        from geoprospect.training.train_windows import train_on_index
 
-        win = read_windows(windows_path)
-        size, stride = int(win["size"].iloc[0]), int(win["stride"].iloc[0])
-        # the z-scored stack, in memory or memory-mapped under OUT/.scratch (removed at the end)
-        source = open_windows_source(stack_path, memory_mb=memory_mb, scratch_dir=out / SCRATCH)
-        st, norm, mean, std = source.stack, source.norm, source.mean, source.std
-        tr = win[win["split"] == "train"]
-        if len(tr) == 0:
-            from geoprospect.errors import InputError
-
-            raise InputError("the window index holds no 'train' windows", path=windows_path, hint="re-run `geoprospect tile` with a smaller --test-fraction")
-        import json as _json
-
-        from geoprospect.errors import ConfigError
-        from geoprospect.device import seed_everything
-        from geoprospect.windows.augment import WindowAugment
-
-        given = {k for k in ctx.params if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT}
-        opts: dict = {}
-        arch, aug = model, WindowAugment(noise_variance=noise, flips=flips, rotations=flips, crop=crop)
-        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay, balanced=balanced,
-                          device=device, seed=seed, scheduler=scheduler, patience=patience, val_fraction=val_fraction, amp=amp,
-                          out_dir=str(out), resume=resume)
-        if preset:
-            from geoprospect.training.presets import get_preset
-
-            p = get_preset(preset)
-            keep = {k: getattr(cfg, k) for k in ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "balanced", "scheduler") if k in given}
-            cfg = TrainConfig.from_preset(preset, device=device, seed=seed, patience=patience, val_fraction=val_fraction, amp=amp, out_dir=str(out), resume=resume, **keep)
-            arch = model if "model" in given else p.model
-            opts = dict(p.model_options) if arch == p.model else {}
-            aug = WindowAugment(noise_variance=noise if "noise" in given else p.noise_variance, flips=flips if "flips" in given else p.flips,
-                                rotations=flips if "flips" in given else p.rotations, crop=crop if "crop" in given else p.crop)
-        for item in model_options:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise ConfigError(f"--option {item!r} is not KEY=VALUE")
-            try:
-                opts[key.strip()] = _json.loads(value)
-            except _json.JSONDecodeError:
-                opts[key.strip()] = value
-        if aug.crop is not None and aug.crop > size:
-            raise ConfigError(f"crop {aug.crop} is larger than the {size}-pixel windows", hint="re-tile with a larger --size or choose a smaller --crop")
-        use_aug = aug.noise_variance > 0 or aug.flips or aug.rotations or aug.crop is not None
-        ds = WindowDataset(norm, tr[["row_off", "col_off"]].to_numpy(), size, tr["label"].to_numpy(), transform=aug if use_aug else None)
-        seed_everything(seed)  # the initial weights too: repeatable on the CPU
-        net = build_model(arch, len(st.band_names), 2, aug.crop or size, **opts)
-        hist = train_model(net, ds, cfg)
-        del ds, norm
-        source.close()
-        # window_size stays the tiles' size (prediction uses the same window grid as the labels);
-        # input_size records the crop the network was trained on (scored as a centre crop)
-        meta = ModelMeta(arch, len(st.band_names), st.band_names, mean, std, size, stride, input_size=aug.crop, grid=st.grid.to_dict(), options=opts,
-                         training={**cfg.__dict__, "preset": preset, "augment": aug.__dict__, "history": hist.rows, "seconds": hist.seconds,
-                                   "device_used": hist.device, "best_epoch": hist.best_epoch, "stopped_early": hist.stopped_early})
-        save_checkpoint(out, net, meta)
-        _write_history(out / "history.csv", hist.rows)
+        given = {_TRAIN_SETTINGS[k]: v for k, v in settings.items() if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT}
+        cfg = train_config(preset, model_options, **({_TRAIN_SETTINGS[k]: v for k, v in settings.items()} if not preset else given))
+        hist = train_on_index(stack_path, windows_path, out, cfg, resume=resume, memory_mb=memory_mb)
+        if hist.rows:
+            loss_figure(hist.rows, out / "curves.png")
         return {"model": out}
 
     run_command(body)
@@ -214,7 +165,7 @@ def evaluate(prospectivity, windows_path, deposits, deposits_layer, out):
 @click.option("--deposits", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Known deposits (capture figures).")
 @click.option("--deposits-layer", help="Layer of a multi-layer deposits file.")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder: cv_metrics.json, cv_prospectivity.tif, report/.")
-@click.option("--model", default="resnet18", show_default=True, help="Model name (see `geoprospect models`).")
+@click.option("--model", default="resnet18", show_default=True, help="Model, CNN or scikit-learn baseline such as random_forest or logistic_cell (see `geoprospect models`).")
 @click.option("--folds", type=int, default=5, show_default=True)
 @click.option("--split", "kind", type=click.Choice(["spatial", "random"]), default="spatial", show_default=True, help="Spatial blocks, or random (overlapping windows leak: optimistic, labelled so).")
 @click.option("--block-size", type=int, help="Block side in pixels (default: 4 windows or 1/8 of the shorter side).")
@@ -235,13 +186,13 @@ def evaluate_cv(stack_path, windows_path, deposits, deposits_layer, out, model, 
         from geoprospect.pipeline import stages
         from geoprospect.prediction.fullres import write_fullres
         from geoprospect.report import write_report
-        from geoprospect.training.trainer import TrainConfig
+        from geoprospect.training.config import train_config
         from geoprospect.windows.tiling import read_windows
 
         stack = read_stack(stack_path)
         win = read_windows(windows_path)
         dep = stages.load_deposits(deposits, stack.grid, layer=deposits_layer)
-        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed)
+        cfg = train_config(model=model, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed)
         res = cross_validate(stack, win, dep, model=model, train_cfg=cfg, k=folds, kind=kind, block_size=block_size, buffer=buffer, seed=seed)
         cv = res.split.describe()
         click.echo(f"{res.split.label}, per fold: test windows {cv['windows_per_fold']['test']}, positive windows {cv['positives_per_fold']}, deposits {cv['deposits_per_fold']}", err=True)
@@ -263,19 +214,16 @@ def models_cmd(bands, window, as_json):
     """List the available models with their parameter counts."""
 
     def body():
-        from geoprospect.models.baselines import BASELINES
-        from geoprospect.models.zoo import model_table
+        from geoprospect.models.registry import model_table
 
         rows = model_table(in_channels=bands, window_size=window)
         if as_json:
-            for row in rows:
-                row.setdefault("kind", "baseline" if row["name"] in BASELINES else "network")
             click.echo(json.dumps(rows, indent=1))
             return {}
         for row in rows:
             n = row["parameters"]
             count = f"{n:>12,d}" if n is not None else f"{'-':>12s}"  # None: the window is too small for it
-            click.echo(f"{row['name']:16s} {count} parameters  {row['description']}")
+            click.echo(f"{row['name']:20s} {count} parameters  sees {row['sees']}: {row['description']}")
         return {}
 
     run_command(body)

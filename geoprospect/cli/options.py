@@ -101,3 +101,8 @@ def prep_kwargs(censored, fraction, flag_columns, negative_censored, unknown_lim
         "transform": None if transform == "none" else transform,
         "duplicates": duplicates, "duplicate_tol": duplicate_tol, "drop_missing_xy": drop_missing_xy,
     }
+
+
+def path_arg(exists: bool = True) -> click.Path:
+    """A file path argument/option (``exists``: must exist)."""
+    return click.Path(exists=exists, dir_okay=False, path_type=Path)

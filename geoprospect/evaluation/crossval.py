@@ -1,6 +1,7 @@
 """k-fold cross-validation of a window model on a stack: out-of-fold scores, metrics, map.
 
-Each fold trains a fresh model (``geoprospect.models.build_model`` + ``train_model``) on the
+Each fold trains a fresh model (a CNN or a scikit-learn baseline, through
+:func:`geoprospect.training.fit.fit`, the same entry point as ``train`` and ``run``) on the
 fold's training windows and scores its test windows; the out-of-fold window scores give the
 window metrics (scikit-learn) and, blended to full resolution, the deposit capture of every
 deposit by a model that never saw it (spatial folds) -- or, on request, a random split, which
@@ -16,12 +17,16 @@ from typing import Literal
 import geopandas as gpd
 import numpy as np
 
+from geoprospect.device import resolve_device
 from geoprospect.evaluation.metrics import deposit_capture, window_metrics
 from geoprospect.io.rasters import Stack
 from geoprospect.prediction.fullres import FullResMap, blend_windows
 from geoprospect.prediction.score import score_batches
 from geoprospect.prediction.sources import memory_batches
 from geoprospect.windows.folds import CVSplit, OutOfFold, cross_val_scores, deposit_pixels, make_folds
+from geoprospect.training.config import TrainConfig
+from geoprospect.training.fit import fit
+from geoprospect.windows.dataset import WindowDataset, normalise
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +40,19 @@ class CVResult:
     histories: list[list[dict]]
 
 
-def torch_fit_score(stack: Stack, row_off: np.ndarray, col_off: np.ndarray, labels: np.ndarray, size: int, model: str, train_cfg, histories: list | None = None):
-    """A fit-and-score function training ``model`` per fold (z-scores from the stack statistics)."""
-    from geoprospect.models.zoo import build_model
-    from geoprospect.training.trainer import train_model
-    from geoprospect.windows.dataset import WindowDataset, normalise
+def torch_fit_score(stack: Stack, row_off: np.ndarray, col_off: np.ndarray, labels: np.ndarray, size: int, model: str, train_cfg: TrainConfig, histories: list | None = None):
+    """A fit-and-score function training ``model`` per fold through :func:`geoprospect.training.fit.fit`
+    (z-scores from the stack statistics); CNNs and scikit-learn baselines alike."""
 
     norm = normalise(stack.data, [s["mean"] for s in stack.stats], [s["std"] for s in stack.stats])
     offsets = np.column_stack([row_off, col_off])
+    dev = resolve_device(train_cfg.device)
 
     def fit_score(tr, te, k):
-        net = build_model(model, norm.shape[0], 2, size)
-        h = train_model(net, WindowDataset(norm, offsets[tr], size, labels[tr]), train_cfg)
+        net, h = fit(model, WindowDataset(norm, offsets[tr], size, labels[tr]), train_cfg)
         if histories is not None:
             histories.append(h.rows)
-        s = score_batches(net, memory_batches(norm, offsets[te], size, 256), (te.size,), next(net.parameters()).device)
+        s = score_batches(net, memory_batches(norm, offsets[te], size, 256, crop=train_cfg.crop), (te.size,), dev)
         return s.prob, s.margin
 
     return fit_score
@@ -60,8 +63,8 @@ def cross_validate(
     windows: gpd.GeoDataFrame,
     deposits_xy: np.ndarray,
     *,
-    model: str = "resnet18",
-    train_cfg=None,
+    model: str | None = None,
+    train_cfg: TrainConfig | None = None,
     k: int = 5,
     kind: Literal["spatial", "random"] = "spatial",
     block_size: int | None = None,
@@ -75,15 +78,15 @@ def cross_validate(
     ``deposits`` (capture of all deposits on the blended full-resolution out-of-fold map,
     ranked by logit margin), ``folds`` (per-fold window ROC AUC) and ``cv`` (how folds were made).
     """
-    from geoprospect.training.trainer import TrainConfig
-
+    train_cfg = train_cfg or TrainConfig(seed=seed)
+    model = model or train_cfg.model
     size = int(windows["size"].iloc[0])
     ro = windows["row_off"].to_numpy()
     co = windows["col_off"].to_numpy()
     y = windows["label"].to_numpy().astype(np.int64)
     split = make_folds(ro, co, size, stack.grid.shape, kind=kind, k=k, block_size=block_size, buffer=buffer, seed=seed, labels=y, deposits_rc=deposit_pixels(stack.grid, deposits_xy))
     histories: list[list[dict]] = []
-    fs = fit_score or torch_fit_score(stack, ro, co, y, size, model, train_cfg or TrainConfig(seed=seed), histories)
+    fs = fit_score or torch_fit_score(stack, ro, co, y, size, model, train_cfg, histories)
     oof = cross_val_scores(split, ro.size, fs)
     fmap = blend_windows(stack.grid, ro, co, size, oof.prob, oof.margin, valid=stack.valid)
     from geoprospect.evaluation.metrics import deposit_flat

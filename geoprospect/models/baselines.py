@@ -1,27 +1,59 @@
-"""Classic scikit-learn baselines on the same windows (paper 001, Table 3).
+"""scikit-learn baselines as registered models (paper 001, Table 3; EIS Toolkit / ArcSDM style).
 
-Paper 001 "compress[es] each data point ... into a one-dimensional tensor": a (C, H, W) window
-is flattened to C*H*W features. :class:`WindowClassifier` wraps a scikit-learn estimator so it
-takes (N, C, H, W) arrays, and gives ``predict_proba`` / ``decision_scores`` like the CNNs.
+Two kinds, registered like every other model (``--model random_forest``, ``logistic_cell``):
+
+* **flattened window** (``svm``, ``knn``, ``random_forest``, ``decision_tree``, ``logistic``):
+  paper 001 "compress[es] each data point ... into a one-dimensional tensor": a (C, H, W)
+  window becomes C*H*W features.
+* **per cell** (``logistic_cell``, ``random_forest_cell``, ``svm_cell``, ``knn_cell``,
+  ``decision_tree_cell``): each cell's C band values are the features, as EIS Toolkit and
+  ArcSDM do. Choice made here: a window is represented by its centre cell (the mean of the 2x2
+  centre cells when the window side is even); the model is trained on the centre cells of the
+  training windows with the windows' labels, and a window's score is the model applied to its
+  centre cell. So the per-cell models use the same windows, folds and scoring as the CNNs.
+
+:class:`SklearnModel` is an ``nn.Module`` adapter: ``forward`` maps (B, C, H, W) to (B, 2)
+float64 logits, so the one scoring core handles it like a CNN. The logits are
+``[0, decision_function]`` for logistic regression (softmax gives its probability exactly,
+the margin is the decision function: no saturation ties) and ``[log(1-p), log(p)]`` otherwise.
 Features are standardised (SVM, KNN and logistic regression need it; trees ignore it).
+
+Saving: the fitted pipeline is serialised with ``skops.io`` (no pickle) into the module's
+extra state, a uint8 tensor inside ``model.pt``; the checkpoint code therefore stores and loads
+baselines like CNNs (``torch.load(weights_only=True)``), and loading refuses any type outside
+:data:`TRUSTED_TYPES`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+import skops.io as sio
+import torch
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from torch import nn
 
 from geoprospect.errors import InputError, ModelError
+from geoprospect.models.registry import register
 
 BASELINES = ("svm", "knn", "random_forest", "decision_tree", "logistic")
+CELL_BASELINES = tuple(f"{name}_cell" for name in BASELINES)
+#: types skops may rebuild besides its defaults (scikit-learn internals of the estimators above)
+TRUSTED_TYPES = (
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.tree._tree.Tree",
+)
+_EPS = 1e-15  # probabilities are clipped to [eps, 1 - eps] before the log
 
 
 def make_estimator(name: str, random_state: int | None = 0, **params: Any) -> Pipeline:
     """A scaling + classifier pipeline for one of :data:`BASELINES`; ``params`` go to the classifier."""
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
@@ -29,8 +61,6 @@ def make_estimator(name: str, random_state: int | None = 0, **params: Any) -> Pi
     from sklearn.tree import DecisionTreeClassifier
 
     if name == "svm":
-        from sklearn.calibration import CalibratedClassifierCV
-
         # Platt-scaled probabilities (SVC(probability=True) is deprecated from scikit-learn 1.9)
         clf = CalibratedClassifierCV(SVC(**{"kernel": "rbf", "random_state": random_state, **params}), ensemble=False)
     elif name == "knn":
@@ -57,47 +87,95 @@ def flatten_windows(x: np.ndarray) -> np.ndarray:
     return flat
 
 
-class WindowClassifier(ClassifierMixin, BaseEstimator):
-    """A scikit-learn baseline taking (N, C, H, W) windows: ``fit``, ``predict``, ``predict_proba``."""
+def centre_cells(x: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) -> (N, C) float64: each window's centre cell (mean of the 2x2 centre cells for an even side)."""
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise InputError(f"windows must be an (N, C, H, W) array, got shape {x.shape}")
+    h, w = x.shape[-2:]
+    r0, r1, c0, c1 = (h - 1) // 2, h // 2 + 1, (w - 1) // 2, w // 2 + 1
+    return flatten_windows(x[:, :, r0:r1, c0:c1]).reshape(len(x), x.shape[1], -1).mean(axis=2)
 
-    def __init__(self, name: str = "random_forest", random_state: int | None = 0, params: dict | None = None) -> None:
-        self.name = name
-        self.random_state = random_state
-        self.params = params
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> "WindowClassifier":
-        flat = flatten_windows(x)
+class SklearnModel(nn.Module):
+    """A scikit-learn baseline behaving as a window model: (B, C, H, W) -> (B, 2) logits.
+
+    Trained by :meth:`fit_arrays` (``geoprospect.training.fit`` calls it), not by gradients.
+    """
+
+    def __init__(self, estimator: str, features: Literal["flattened", "cell"], in_channels: int, window_size: int, params: dict | None = None) -> None:
+        super().__init__()
+        if estimator not in BASELINES:
+            raise ModelError(f"unknown baseline {estimator!r}", hint=f"choose one of: {', '.join(BASELINES)}")
+        self.estimator, self.features, self.params = estimator, features, dict(params or {})
+        self.input_shape = (int(in_channels), int(window_size), int(window_size))
+        self.pipeline: Pipeline | None = None
+
+    def _features(self, x: np.ndarray) -> np.ndarray:
+        if tuple(np.asarray(x).shape[1:]) != self.input_shape:
+            raise InputError(f"windows of shape {tuple(np.asarray(x).shape[1:])} given to a {self.estimator} baseline built for {self.input_shape}")
+        return centre_cells(x) if self.features == "cell" else flatten_windows(x)
+
+    def fit_arrays(self, x: np.ndarray, y: np.ndarray, random_state: int | None = 0) -> "SklearnModel":
+        """Fit on (N, C, H, W) windows and their (N,) 0/1 labels."""
+        feats = self._features(x)
         y = np.asarray(y).ravel()
-        if len(y) != len(flat):
-            raise InputError(f"{len(flat)} windows but {len(y)} labels")
+        if len(y) != len(feats):
+            raise InputError(f"{len(feats)} windows but {len(y)} labels")
         if len(np.unique(y)) < 2:
             raise InputError("a baseline needs windows of both classes to train", hint="check the labels / deposits")
-        self.window_shape_ = tuple(np.asarray(x).shape[1:])
-        self.pipeline_ = make_estimator(self.name, self.random_state, **(self.params or {}))
-        self.pipeline_.fit(flat, y)
-        self.classes_ = self.pipeline_.classes_
+        self.pipeline = make_estimator(self.estimator, random_state, **self.params).fit(feats, y)
         return self
 
-    def _check(self, x: np.ndarray) -> np.ndarray:
-        if not hasattr(self, "pipeline_"):
-            raise ModelError("this baseline is not fitted yet", hint="call fit first")
-        if tuple(np.asarray(x).shape[1:]) != self.window_shape_:
-            raise InputError(f"windows of shape {tuple(np.asarray(x).shape[1:])} given to a baseline fitted on {self.window_shape_}")
-        return flatten_windows(x)
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """(N, 2) float64 logits of (N, C, H, W) windows (see the module docstring)."""
+        if self.pipeline is None:
+            raise ModelError(f"this {self.estimator} baseline is not fitted yet", hint="train it (geoprospect train --model ...) or load a trained one")
+        feats = self._features(x)
+        if self.estimator == "logistic":
+            d = np.asarray(self.pipeline.decision_function(feats), dtype=np.float64)
+            return np.column_stack([np.zeros_like(d), d])
+        p = np.clip(self.pipeline.predict_proba(feats)[:, -1].astype(np.float64), _EPS, 1 - _EPS)
+        return np.column_stack([np.log1p(-p), np.log(p)])
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """(N, n_classes) class probabilities."""
-        flat = self._check(x)
-        return self.pipeline_.predict_proba(flat)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        arr = x.detach().to("cpu", torch.float64).numpy()
+        return torch.from_numpy(self.logits(arr)).to(x.device)
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        flat = self._check(x)
-        return self.pipeline_.predict(flat)
+    def get_extra_state(self) -> torch.Tensor:
+        """The fitted pipeline as skops bytes in a uint8 tensor (empty when not fitted)."""
+        if self.pipeline is None:
+            return torch.zeros(0, dtype=torch.uint8)
+        return torch.frombuffer(bytearray(sio.dumps(self.pipeline)), dtype=torch.uint8)
 
-    def decision_scores(self, x: np.ndarray) -> np.ndarray:
-        """Continuous score of the positive (last) class, for ranking: the logistic decision
-        function (no saturation ties, DESIGN pitfalls), else P(positive) in float64."""
-        flat = self._check(x)
-        if self.name == "logistic":
-            return np.asarray(self.pipeline_.decision_function(flat), dtype=np.float64)
-        return self.pipeline_.predict_proba(flat)[:, -1]
+    def set_extra_state(self, state: torch.Tensor) -> None:
+        if state.numel() == 0:
+            self.pipeline = None
+            return
+        data = state.cpu().numpy().tobytes()
+        untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in TRUSTED_TYPES]
+        if untrusted:
+            raise ModelError(f"refusing to load a baseline holding unexpected types: {', '.join(untrusted)}", hint="only load checkpoints written by geoprospect")
+        self.pipeline = sio.loads(data, trusted=list(TRUSTED_TYPES))
+
+
+def _builder(estimator: str, features: Literal["flattened", "cell"], doc: str):
+    def build(in_channels: int, num_classes: int = 2, window_size: int = 32, **params: Any) -> nn.Module:
+        if num_classes != 2:
+            raise ModelError(f"the {estimator} baseline is a two-class model, got num_classes={num_classes}")
+        return SklearnModel(estimator, features, in_channels, window_size, params)
+
+    build.__doc__ = doc
+    return build
+
+
+_DOCS = {
+    "svm": "scikit-learn SVM (RBF kernel, Platt-scaled probabilities)",
+    "knn": "scikit-learn k-nearest neighbours (k = 5)",
+    "random_forest": "scikit-learn random forest (200 trees)",
+    "decision_tree": "scikit-learn decision tree",
+    "logistic": "scikit-learn logistic regression (ranked by its decision function)",
+}
+for _name, _doc in _DOCS.items():
+    register(_name, sees="flattened")(_builder(_name, "flattened", f"{_doc} on the flattened window (paper 001 baseline)."))
+    register(f"{_name}_cell", sees="cell")(_builder(_name, "cell", f"{_doc} on the centre cell's band values (per-cell, as EIS Toolkit / ArcSDM)."))

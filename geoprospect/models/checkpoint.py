@@ -18,6 +18,7 @@ from torch import nn
 
 from geoprospect.errors import InputError, ModelError
 from geoprospect.io.atomic import atomic_path, write_json
+from geoprospect.models.registry import MODELS, build_model
 
 WEIGHTS = "model.pt"
 SIDECAR = "model.json"
@@ -93,8 +94,6 @@ def load_checkpoint(folder: str | Path, band_names: Sequence[str] | None = None,
 
     Raises ModelError when ``band_names`` (the stack's) differ from the model's bands.
     """
-    from geoprospect.models.zoo import build_model
-
     folder = Path(folder)
     meta = load_meta(folder)
     if band_names is not None and list(band_names) != list(meta.band_names):
@@ -103,8 +102,6 @@ def load_checkpoint(folder: str | Path, band_names: Sequence[str] | None = None,
             path=folder,
             hint="predict on a stack built with the same layers, in the same order, as the training stack",
         )
-    from geoprospect.models.zoo import MODELS
-
     # options that only seed weights (e.g. SKT's source checkpoint) are not needed to rebuild:
     # the state_dict below holds the result
     skip = set(getattr(MODELS.get(meta.architecture), "state_only_options", ()))

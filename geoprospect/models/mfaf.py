@@ -37,7 +37,7 @@ from torch import nn
 
 from geoprospect.errors import ModelError
 from geoprospect.models.branches import vote
-from geoprospect.models.zoo import register
+from geoprospect.models.registry import build_model, register
 
 PAPER_RATES = (1, 6, 12, 18, 24)
 
@@ -79,8 +79,6 @@ class SpatialAttention(nn.Module):
 
 def _backbone(name: str, window_size: int, small_input: bool | None, options: dict | None = None):
     """(stem conv template, stem norm+act+pool after conv, trunk, feature width) of a backbone."""
-    from geoprospect.models.zoo import build_model
-
     small = window_size < 64 if small_input is None else bool(small_input)
     if name == "resnet18":
         net = build_model("resnet18", 3, 2, window_size, small_input=small, **(options or {}))

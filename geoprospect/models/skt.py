@@ -37,7 +37,8 @@ from torch import nn
 
 from geoprospect.errors import ModelError
 from geoprospect.models.branches import vote
-from geoprospect.models.zoo import register
+from geoprospect.models.checkpoint import load_checkpoint
+from geoprospect.models.registry import build_model, register
 
 PAPER_RATES = (1, 6, 12, 18, 24)
 
@@ -77,8 +78,6 @@ class TransferConv2d(nn.Conv2d):
 
 
 def _resnet18(in_channels: int, num_classes: int, window_size: int, small_input: bool | None) -> nn.Module:
-    from geoprospect.models.zoo import build_model
-
     return build_model("resnet18", in_channels, num_classes, window_size, small_input=small_input)
 
 
@@ -152,8 +151,6 @@ class SKT(nn.Module):
         if self.source is None:
             raise ModelError("this SKT has selective_transfer=False and no source network")
         if isinstance(source, (str, Path)):
-            from geoprospect.models.checkpoint import load_checkpoint
-
             net, meta = load_checkpoint(source)
             if meta.architecture != "resnet18":
                 raise ModelError(f"the SKT source must be a resnet18 checkpoint, got {meta.architecture}", path=source, hint="train the source with --model resnet18 first")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from geoprospect.models.zoo import register, require_window
+from geoprospect.models.registry import register, require_window
 
 
 class LeNet(nn.Module):

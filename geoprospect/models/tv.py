@@ -12,11 +12,33 @@ from __future__ import annotations
 from torch import nn
 
 from geoprospect.errors import ModelError
-from geoprospect.models.zoo import adapt_conv, register, require_window
+from geoprospect.models.registry import adapt_conv, register, require_window
 
 
 def _small(small_input: bool | None, window_size: int) -> bool:
     return window_size < 64 if small_input is None else bool(small_input)
+
+
+@register("resnet18")
+def resnet18(in_channels: int, num_classes: int = 2, window_size: int = 32, small_input: bool | None = None) -> nn.Module:
+    """torchvision ResNet-18 (papers 000, 001 baseline; MFAF/SKT backbone) taking C bands.
+
+    For windows under 64 pixels (``small_input``, the default there) the stem is a 3x3 stride-2
+    convolution without max-pooling (a 32-pixel window reaches layer 4 as 2x2 instead of 1x1);
+    otherwise the torchvision stem (7x7 stride 2 + max-pool) is kept.
+    """
+    from torchvision.models import resnet18 as tv_resnet18
+
+    model = tv_resnet18(weights=None, num_classes=num_classes)
+    if small_input is None:
+        small_input = window_size < 64
+    if small_input:
+        model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=2, padding=1, bias=False)
+        model.maxpool = nn.Identity()
+    else:
+        model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")
+    return model
 
 
 @register("resnet50")

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from geoprospect.errors import ConfigError
+from geoprospect.training.config import TrainConfig
 
 
 class _Strict(BaseModel):
@@ -121,34 +122,6 @@ class WindowsConfig(_Strict):
     test_side: Literal["start", "end"] = "end"
 
 
-class TrainConfigModel(_Strict):
-    model: str = "resnet18"
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(64, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    optimizer: Literal["sgd", "adam"] = "adam"
-    momentum: float = Field(0.9, ge=0)
-    weight_decay: float = Field(1e-4, ge=0)
-    balanced: bool = True
-    device: str = "auto"
-    seed: int = 0
-    options: dict[str, Any] = Field(default_factory=dict, description="model options, e.g. {backbone: shufflenet_v2} for mfaf")
-    scheduler: Literal["none", "step", "cosine"] = Field("none", description="learning-rate schedule per epoch")
-    step_epochs: int = Field(30, ge=1, description="step schedule: multiply the rate by gamma every step_epochs")
-    gamma: float = Field(0.5, gt=0, le=1)
-    min_lr: float = Field(0.0, ge=0, description="cosine schedule: final rate")
-    patience: int = Field(0, ge=0, description="early stopping after this many epochs without a better validation loss (0 = off)")
-    val_fraction: float = Field(0.15, ge=0, lt=1, description="with patience > 0: training windows held out (stratified, random) to decide when to stop; the test block is never used for that")
-    crop: Optional[int] = Field(None, ge=1, description="random crop of this side per iteration (papers 001/002: 224 of 256-pixel windows); the model is scored on centre crops")
-
-    @field_validator("device")
-    @classmethod
-    def _device(cls, v: str) -> str:
-        if v not in ("auto", "cpu") and not v.startswith("cuda"):
-            raise ValueError("device must be auto, cpu or cuda[:N]")
-        return v
-
-
 class PredictConfig(_Strict):
     batch_size: int = Field(256, ge=1)
 
@@ -173,7 +146,7 @@ class RunConfig(_Strict):
     vectors: list[VectorLayerConfig] = []
     deposits: DepositsConfig
     windows: WindowsConfig = WindowsConfig()
-    train: TrainConfigModel = TrainConfigModel()
+    train: TrainConfig = TrainConfig()  # the one training configuration (geoprospect.training.config)
     predict: PredictConfig = PredictConfig()
     compute: ComputeConfig = ComputeConfig()
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from geoprospect.errors import OutputError
-from geoprospect.io.atomic import remove_stale_temps, write_json, write_text
+from geoprospect.io.atomic import remove_stale_temps, write_json
 from geoprospect.pipeline.config import RunConfig
 from geoprospect.report.figures import map_figure
 from geoprospect.report.outputs import write_map_products
@@ -87,12 +87,11 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     from geoprospect.pipeline.layers import pipeline_layers
     from geoprospect.pipeline.engine import Engine
     from geoprospect.io.rasters import raster_band_names
-    from geoprospect.models.checkpoint import ModelMeta, load_checkpoint, save_checkpoint, versions
-    from geoprospect.models.zoo import build_model
+    from geoprospect.models.checkpoint import load_checkpoint, save_checkpoint, versions
     from geoprospect.pipeline import stages
     from geoprospect.prediction.predict import window_scores, write_prediction
-    from geoprospect.training.trainer import TrainConfig, train_model
-    from geoprospect.windows.augment import WindowAugment
+    from geoprospect.training.fit import fit, model_meta
+    from geoprospect.training.history import write_history
     from geoprospect.windows.dataset import WindowDataset
     from geoprospect.windows.store import SCRATCH, open_windows_source
     from geoprospect.windows.tiling import make_windows, read_windows, write_windows
@@ -163,39 +162,19 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
         norm = source.norm
         sel = windows["split"] == "train"
         test = windows["split"] == "test"
-        aug = WindowAugment(crop=tc.crop) if tc.crop is not None else None
-        train_ds = WindowDataset(norm, windows.loc[sel, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[sel, "label"].to_numpy(), transform=aug)
-        val_ds = WindowDataset(norm, windows.loc[test, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[test, "label"].to_numpy(), transform=aug.eval() if aug else None)
-        torch.manual_seed(tc.seed)  # the initial weights too: a seeded run is reproducible in any process
-        model = build_model(tc.model, len(stack.band_names), 2, tc.crop or w.size, **tc.options)
+        train_ds = WindowDataset(norm, windows.loc[sel, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[sel, "label"].to_numpy())
+        val_ds = WindowDataset(norm, windows.loc[test, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[test, "label"].to_numpy())
         stopping = tc.patience > 0  # early stopping decides on held-out *training* windows, never on the test block
-        hist = train_model(
-            model, train_ds,
-            TrainConfig(epochs=tc.epochs, batch_size=tc.batch_size, lr=tc.lr, optimizer=tc.optimizer, momentum=tc.momentum, weight_decay=tc.weight_decay, balanced=tc.balanced, device=tc.device, seed=tc.seed,
-                        scheduler=tc.scheduler, step_epochs=tc.step_epochs, gamma=tc.gamma, min_lr=tc.min_lr,
-                        patience=tc.patience, val_fraction=tc.val_fraction if stopping else 0.0,
-                        out_dir=str(out / TRAIN_DIR), resume=resume and (out / TRAIN_DIR / "last.pt").exists()),
-            val_ds=None if stopping else val_ds,
-        )
+        model, hist = fit(tc.model, train_ds, tc, val_ds=None if stopping else val_ds, out_dir=out / TRAIN_DIR,
+                          resume=resume and (out / TRAIN_DIR / "last.pt").exists())
         history_rows = hist.rows
-        meta = ModelMeta(
-            architecture=tc.model,
-            in_channels=len(stack.band_names),
-            band_names=stack.band_names,
-            mean=mean,
-            std=std,
-            window_size=w.size,
-            stride=w.stride,
-            input_size=tc.crop,
-            options=dict(tc.options),
-            grid=grid.to_dict(),
-            training={**tc.model_dump(), "history": hist.rows, "seconds": hist.seconds, "device_used": hist.device, "n_train_windows": len(train_ds),
-                      "val_is": f"{tc.val_fraction:.0%} of the training windows, random (early stopping)" if stopping else "held-out test block (monitoring only, no model selection)"},
-        )
+        meta = model_meta(tc.model, tc, hist, band_names=stack.band_names, mean=mean, std=std, window_size=w.size, stride=w.stride, grid=grid.to_dict(),
+                          n_train_windows=len(train_ds),
+                          val_is=f"{tc.val_fraction:.0%} of the training windows, random (early stopping)" if stopping else "held-out test block (monitoring only, no model selection)")
         save_checkpoint(out / "model", model, meta)
         del train_ds, val_ds, norm
         source.drop_norm()  # the z-scored copy is not needed after training
-        _write_history(out / "history.csv", history_rows)
+        write_history(out / "history.csv", history_rows)
         state.mark("train", {"seconds": hist.seconds})
         shutil.rmtree(out / TRAIN_DIR, ignore_errors=True)
     timings["train"] = time.perf_counter() - t
@@ -247,14 +226,6 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     write_json(out / "manifest.json", manifest)
     log.info("done in %.1f s: %s", timings["total"], out)
     return manifest
-
-
-def _write_history(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        return
-    keys = list(rows[0])
-    lines = [",".join(keys)] + [",".join(f"{r.get(k, '')}" for k in keys) for r in rows]
-    write_text(path, "\n".join(lines) + "\n")
 
 
 def _held_out_deposits(deposits: np.ndarray, grid, w) -> np.ndarray:

@@ -43,7 +43,7 @@ ANY_GEOM = [QgsProcessing.TypeVectorAnyGeometry]
 NUMERIC_FIELD = QgsProcessingParameterField.Numeric
 ANY_FIELD = QgsProcessingParameterField.Any
 
-#: models of geoprospect.models.zoo (first entry is the default)
+#: models of geoprospect.models.registry (first entry is the default)
 MODELS = ["resnet18", "lenet", "vgg8", "alexnet", "mfaf", "skt", "vit"]
 DEVICES = ["auto", "cpu", "cuda"]
 OPTIMIZERS = ["adam", "sgd"]

@@ -1,8 +1,8 @@
 """Model registry: name -> builder(in_channels, num_classes, window_size, **options).
 
-torchvision is the model zoo (DESIGN.md decision 7); the first convolution is replaced so the
-network takes C evidence bands instead of 3 RGB channels. The papers' own nets (LeNet, VGG-8,
-MFAF, SKT) live in sibling modules and register themselves here.
+This module imports no sibling: the builder modules (``tv`` for the torchvision zoo, ``small``,
+``mfaf``, ``skt``, ``baselines`` for scikit-learn) import :func:`register` from here, and
+``geoprospect.models`` imports them so that they register.
 
 Protocol every registered model follows
 ---------------------------------------
@@ -22,6 +22,7 @@ Protocol every registered model follows
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Callable
 
 import torch
@@ -33,10 +34,21 @@ Builder = Callable[..., nn.Module]
 MODELS: dict[str, Builder] = {}
 
 
-def register(name: str) -> Callable[[Builder], Builder]:
-    """Decorator adding a builder to :data:`MODELS`."""
+#: what a model sees of a window, shown by ``geoprospect models``
+SEES = {
+    "window": "the whole window (C x H x W)",
+    "flattened": "the flattened window (C*H*W features)",
+    "cell": "the window's centre cell (C band values)",
+}
+
+
+def register(name: str, sees: str = "window") -> Callable[[Builder], Builder]:
+    """Decorator adding a builder to :data:`MODELS`; ``sees`` is a key of :data:`SEES`."""
+    if sees not in SEES:
+        raise ModelError(f"unknown input kind {sees!r} for model {name!r}", hint=f"one of: {', '.join(SEES)}")
 
     def deco(fn: Builder) -> Builder:
+        fn.sees = sees  # type: ignore[attr-defined]
         MODELS[name] = fn
         return fn
 
@@ -80,11 +92,15 @@ def describe(name: str) -> str:
     return doc.splitlines()[0] if doc else ""
 
 
+def sees(name: str) -> str:
+    """What model ``name`` sees of a window (a value of :data:`SEES`)."""
+    return SEES[getattr(MODELS[name], "sees", "window")]
+
+
 def model_table(in_channels: int = 8, window_size: int = 32, num_classes: int = 2, names: list[str] | None = None) -> list[dict]:
     """One row per registered model (or per name in ``names``): name, parameter count for
-    ``in_channels`` bands and ``window_size`` windows (None where the window is too small), summary."""
-    import warnings
-
+    ``in_channels`` bands and ``window_size`` windows (None where the window is too small),
+    what it sees of a window, summary."""
     rows = []
     for name in names or list_models():
         try:
@@ -94,7 +110,7 @@ def model_table(in_channels: int = 8, window_size: int = 32, num_classes: int = 
             n = count_parameters(model)
         except ModelError:
             n = None
-        rows.append({"name": name, "parameters": n, "description": describe(name)})
+        rows.append({"name": name, "parameters": n, "sees": sees(name), "description": describe(name)})
     return rows
 
 
@@ -133,37 +149,3 @@ def adapt_conv(conv: nn.Conv2d, in_channels: int, stride: int | None = None, ker
     if new.bias is not None:
         nn.init.zeros_(new.bias)
     return new
-
-
-@register("resnet18")
-def resnet18(in_channels: int, num_classes: int = 2, window_size: int = 32, small_input: bool | None = None) -> nn.Module:
-    """torchvision ResNet-18 (papers 000, 001 baseline; MFAF/SKT backbone) taking C bands.
-
-    For windows under 64 pixels (``small_input``, the default there) the stem is a 3x3 stride-2
-    convolution without max-pooling (a 32-pixel window reaches layer 4 as 2x2 instead of 1x1);
-    otherwise the torchvision stem (7x7 stride 2 + max-pool) is kept.
-    """
-    from torchvision.models import resnet18 as tv_resnet18
-
-    model = tv_resnet18(weights=None, num_classes=num_classes)
-    if small_input is None:
-        small_input = window_size < 64
-    if small_input:
-        model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=2, padding=1, bias=False)
-        model.maxpool = nn.Identity()
-    else:
-        model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
-    nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")
-    return model
-
-
-def _smoke(name: str = "resnet18") -> torch.Size:  # pragma: no cover - dev helper
-    m = build_model(name, 5, 2, 32)
-    return m(torch.zeros(2, 5, 32, 32)).shape
-
-
-# The other builders register themselves on import (kept last: they import ``register`` from here).
-from geoprospect.models import tv as _tv  # noqa: E402,F401
-from geoprospect.models import small as _small  # noqa: E402,F401
-from geoprospect.models import mfaf as _mfaf  # noqa: E402,F401
-from geoprospect.models import skt as _skt  # noqa: E402,F401
