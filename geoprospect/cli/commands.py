@@ -385,13 +385,19 @@ def _p(v):
 @click.command(name="models")
 @click.option("--bands", type=int, default=8, show_default=True, help="Bands for the parameter count.")
 @click.option("--window", type=int, default=32, show_default=True, help="Window size for the parameter count.")
-def models_cmd(bands, window):
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {name, parameters, description, kind} (read by the QGIS plugin).")
+def models_cmd(bands, window, as_json):
     """List the available models with their parameter counts."""
 
     def body():
+        import json
+
         from geoprospect.models.zoo import model_table
 
         rows = model_table(in_channels=bands, window_size=window)
+        if as_json:
+            click.echo(json.dumps([{**row, "kind": row.get("kind", "network")} for row in rows]))
+            return {}
         for row in rows:
             n = row["parameters"]
             count = f"{n:>12,d}" if n is not None else f"{'-':>12s}"  # None: the window is too small for it
@@ -401,4 +407,19 @@ def models_cmd(bands, window):
     run_command(body)
 
 
-COMMANDS = [interpolate, distance, stack, tile, train, predict, evaluate, run, models_cmd]
+@click.command(name="config-schema")
+def config_schema_cmd():
+    """Print the JSON schema of the run configuration (defaults and choices; read by the QGIS plugin)."""
+
+    def body():
+        import json
+
+        from geoprospect.pipeline.config import RunConfig
+
+        click.echo(json.dumps(RunConfig.model_json_schema(), default=str))
+        return {}
+
+    run_command(body)
+
+
+COMMANDS = [interpolate, distance, stack, tile, train, predict, evaluate, run, models_cmd, config_schema_cmd]
