@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from qgis.core import (
+    Qgis,
     QgsColorRampShader,
     QgsFillSymbol,
     QgsGradientColorRamp,
@@ -55,7 +56,8 @@ def style_band(layer, band: int = 1) -> None:
         hi = lo + 1.0
     ramp = QgsColorRampShader(lo, hi)
     ramp.setSourceColorRamp(_viridis())
-    ramp.setColorRampType(QgsColorRampShader.Interpolated)
+    linear = Qgis.ShaderInterpolationMethod.Linear if hasattr(Qgis, "ShaderInterpolationMethod") else QgsColorRampShader.Interpolated
+    ramp.setColorRampType(linear)
     ramp.classifyColorRamp(5, band, layer.extent(), provider)
     shader = QgsRasterShader(lo, hi)
     shader.setRasterShaderFunction(ramp)

@@ -55,7 +55,16 @@ from ..styles import apply_style, qml_for
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent
 
-POSITIONAL = None  # Arg.flag for positional arguments
+POSITIONAL = None
+#: toolbox groups, one per stage of the pipeline
+GROUPS = {
+    "geochemistry": "1 · Geochemistry",
+    "evidence": "2 · Evidence layers and stack",
+    "training": "3 · Windows, training and cross-validation",
+    "prediction": "4 · Prediction, evaluation and ensembles",
+    "pipeline": "Whole pipeline",
+}
+  # Arg.flag for positional arguments
 
 
 def _advanced(param: QgsProcessingParameterDefinition) -> None:
@@ -167,6 +176,8 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
     STAGES: Sequence[str] = ()
     #: True when the CLI command does not exist yet (the algorithm then fails with a clear message)
     PLANNED = False
+    #: toolbox group (a pipeline stage), see GROUPS
+    GROUP = ""
     #: True for `geoprospect run`: the output folder is loaded as one organised group
     LOADS_RUN = False
     #: set by the provider while QGIS loads it: the environment is then asked in the background
@@ -192,10 +203,10 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
         return self.DISPLAY
 
     def group(self) -> str:
-        return ""
+        return GROUPS.get(self.GROUP, "")
 
     def groupId(self) -> str:  # noqa: N802
-        return ""
+        return self.GROUP
 
     def tags(self) -> list[str]:
         return ["geoprospect", "prospectivity", "mineral", *self.TAGS]

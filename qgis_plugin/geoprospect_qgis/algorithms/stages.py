@@ -180,6 +180,7 @@ VARIOGRAMS = ["spherical", "exponential", "gaussian", "linear", "power"]
 
 
 class Interpolate(GeoprospectAlgorithm):
+    GROUP = "geochemistry"
     NAME = "interpolate"
     DISPLAY = "1 · Interpolate geochemistry (IDW / kriging)"
     COMMAND = "interpolate"
@@ -208,6 +209,7 @@ class Interpolate(GeoprospectAlgorithm):
 
 
 class DistanceToFeatures(GeoprospectAlgorithm):
+    GROUP = "evidence"
     NAME = "distance"
     DISPLAY = "2 · Distance to features (faults, contacts, alteration)"
     COMMAND = "distance"
@@ -226,6 +228,7 @@ class DistanceToFeatures(GeoprospectAlgorithm):
 
 
 class Density(GeoprospectAlgorithm):
+    GROUP = "evidence"
     NAME = "density"
     DISPLAY = "2b · Feature density (line length / area per unit area)"
     COMMAND = "density"
@@ -245,6 +248,7 @@ class Density(GeoprospectAlgorithm):
 
 
 class BuildStack(GeoprospectAlgorithm):
+    GROUP = "evidence"
     NAME = "stack"
     DISPLAY = "3 · Build evidence stack"
     COMMAND = "stack"
@@ -261,6 +265,7 @@ class BuildStack(GeoprospectAlgorithm):
 
 
 class PrepareGeochem(GeoprospectAlgorithm):
+    GROUP = "geochemistry"
     NAME = "prepare_geochem"
     DISPLAY = "0 · Prepare geochemistry (censored values, outliers, transforms)"
     COMMAND = "prepare-geochem"
@@ -285,6 +290,7 @@ class PrepareGeochem(GeoprospectAlgorithm):
 
 
 class SelectElements(GeoprospectAlgorithm):
+    GROUP = "geochemistry"
     NAME = "select_elements"
     DISPLAY = "4 · Select elements (SVM AUC + Z-AUC)"
     COMMAND = "select-elements"
@@ -310,6 +316,7 @@ class SelectElements(GeoprospectAlgorithm):
 
 
 class MakeWindows(GeoprospectAlgorithm):
+    GROUP = "training"
     NAME = "tile"
     DISPLAY = "5 · Make windows (labels and spatial split)"
     COMMAND = "tile"
@@ -336,6 +343,7 @@ class MakeWindows(GeoprospectAlgorithm):
 
 
 class TrainModel(GeoprospectAlgorithm):
+    GROUP = "training"
     NAME = "train"
     DISPLAY = "6 · Train model"
     COMMAND = "train"
@@ -361,6 +369,7 @@ class TrainModel(GeoprospectAlgorithm):
 
 
 class Predict(GeoprospectAlgorithm):
+    GROUP = "prediction"
     NAME = "predict"
     DISPLAY = "7 · Predict prospectivity"
     COMMAND = "predict"
@@ -382,6 +391,7 @@ class Predict(GeoprospectAlgorithm):
 
 
 class Evaluate(GeoprospectAlgorithm):
+    GROUP = "prediction"
     NAME = "evaluate"
     DISPLAY = "8 · Evaluate (ROC/AUC, success-rate curve)"
     COMMAND = "evaluate"
@@ -399,14 +409,15 @@ class Evaluate(GeoprospectAlgorithm):
 
 
 class Ensemble(GeoprospectAlgorithm):
+    GROUP = "prediction"
     NAME = "ensemble"
-    DISPLAY = "9 · Ensemble (paper 003's rules and uncertainty)"
+    DISPLAY = "9 · Ensemble (average, weighted average, majority, plurality and weighted votes; uncertainty)"
     COMMAND = "ensemble"
     TAGS = ("ensemble", "uncertainty", "voting")
     STAGES = ("ensemble",)
     HELP = (
-        "Combines prospectivity maps of several models on one grid with paper 003's five rules: simple and weighted "
-        "average, majority, plurality and weighted voting (vote bands: 1 ore-bearing, 0 not, -1 refused), plus the "
+        "Combines prospectivity maps of several models on one grid with five rules (as in paper 003): simple average, "
+        "weighted average, majority vote, plurality vote and weighted vote (vote bands: 1 ore-bearing, 0 not, -1 refused), plus the "
         "members' spread (standard deviation) as uncertainty. One GeoTIFF, a band per rule (band 1 = simple average)."
     )
 
@@ -416,8 +427,94 @@ class Ensemble(GeoprospectAlgorithm):
             Arg(QgsProcessingParameterString("WEIGHTS", "Weights (comma-separated, one per map)", optional=True), flag="--weights", help="e.g. the members' validation AUCs; empty: equal weights."),
             Arg(QgsProcessingParameterBoolean("WEIGHTS_FROM_AUC", "Weights are ROC AUCs", False), flag="--weights-from-auc", help="Turn the weights (AUCs) into max(AUC - 0.5, 0), normalised.", advanced=True),
             Arg(QgsProcessingParameterNumber("THRESHOLD", "Vote threshold", NUM_DBL, 0.5, minValue=0.0, maxValue=1.0), flag="--threshold", help="Probability at or above which a member votes 'ore-bearing'.", advanced=True),
-            Arg(QgsProcessingParameterFeatureSource("WINDOWS", "Windows (for paper 003's Table 2)", [QgsProcessing.TypeVectorPolygon], optional=True), flag="--windows", help="Window index: adds the counts of ore-bearing windows per rule as JSON beside the output.", advanced=True),
+            Arg(QgsProcessingParameterFeatureSource("WINDOWS", "Windows (to count ore-bearing windows per rule)", [QgsProcessing.TypeVectorPolygon], optional=True), flag="--windows", help="Window index: adds the counts of ore-bearing windows per rule as JSON beside the output.", advanced=True),
             Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Ensemble"), flag="--out", style="prospectivity", help="Multiband GeoTIFF: simple_average, weighted_average, majority_vote, plurality_vote, weighted_vote, spread_std."),
+        ]
+
+
+# ---- algorithms added for issue 16 (categorical layers, kriging cross-validation, spatial CV)
+
+class Geology(GeoprospectAlgorithm):
+    NAME = "geology"
+    DISPLAY = "2c · Geology / categorical layers (one 0/1 band per class)"
+    COMMAND = "geology"
+    GROUP = "evidence"
+    TAGS = ("geology", "lithology", "categorical", "one-hot")
+    STAGES = ("geology",)
+    HELP = "Burns geology (or any class) polygons onto the grid as one 0/1 band per class, named after the class (cells whose centre is inside, or every touched cell)."
+
+    def arguments(self):
+        return [
+            Arg(QgsProcessingParameterFeatureSource("INPUT", "Geology polygons", [QgsProcessing.TypeVectorPolygon]), layer_flag="--layer", help="Polygons of rock units, alteration types…"),
+            Arg(QgsProcessingParameterField("FIELD", "Class column", parentLayerParameterName="INPUT", type=ANY_FIELD), flag="--field", help="Column holding the class (rock unit, alteration type…)."),
+            Arg(QgsProcessingParameterString("CLASSES", "Classes to keep (comma-separated, in band order)", optional=True), flag="--classes", help="Empty: every class present."),
+            Arg(QgsProcessingParameterBoolean("ALL_TOUCHED", "Every touched cell", False), flag="--all-touched", help="Burn every cell a polygon touches (default: cells whose centre is inside).", advanced=True),
+            Arg(QgsProcessingParameterCrs("VECTOR_CRS", "CRS of the polygons (when the file has none)", optional=True), flag="--vector-crs", help="Only for files without a CRS.", advanced=True),
+            *_grid_args("INPUT"),
+            Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Geology bands"), flag="--out", style="evidence", help="Multiband GeoTIFF, one 0/1 band per class."),
+        ]
+
+
+class KrigingCV(GeoprospectAlgorithm):
+    NAME = "kriging_cv"
+    DISPLAY = "1b · Interpolation cross-validation (IDW vs kriging)"
+    COMMAND = "kriging-cv"
+    GROUP = "geochemistry"
+    TAGS = ("kriging", "idw", "cross-validation", "leave-one-out")
+    STAGES = ("kriging-cv",)
+    HELP = (
+        "Leave-one-out errors of IDW, ordinary and universal kriging for each element on the samples themselves "
+        "(RMSE, MAE, bias): which interpolator to trust before building the stack. Writes a CSV table and a Markdown copy."
+    )
+
+    def arguments(self):
+        return [
+            *_points_args(text_elements=True),
+            Arg(QgsProcessingParameterCrs("WORK_CRS", "Projected CRS for distances", optional=True), flag="--work-crs", help="Empty: the samples' CRS (which must then be projected).", advanced=True),
+            _enum_arg("VARIOGRAM", "Variogram model", "interpolation.variogram_model", "--variogram-model", fallback=VARIOGRAMS, help="Variogram model fitted per element."),
+            Arg(QgsProcessingParameterNumber("MAX_POINTS", "Samples held out per element (0 = all)", NUM_INT, None, optional=True, minValue=0), flag="--max-points", help="Hold out at most this many random samples per element; empty: geoprospect's default (all)."),
+            Arg(QgsProcessingParameterNumber("SEED", "Random seed", NUM_INT, None, optional=True, minValue=0), flag="--seed", help="For the held-out subset; empty: geoprospect's default.", advanced=True),
+            Arg(QgsProcessingParameterFileDestination("OUTPUT", "Error table", "CSV (*.csv)"), flag="--out", help="CSV of errors per element and method; a Markdown copy is written beside it."),
+        ]
+
+
+class EvaluateCV(GeoprospectAlgorithm):
+    NAME = "evaluate_cv"
+    DISPLAY = "8b · Spatial cross-validation (models and baselines)"
+    COMMAND = "evaluate-cv"
+    GROUP = "training"
+    TAGS = ("cross-validation", "spatial", "folds", "baseline", "random forest")
+    STAGES = ("evaluate-cv",)
+    HELP = (
+        "Trains and scores the chosen model (a network or a scikit-learn baseline) on spatial folds: each block of the "
+        "map is predicted by a model that never saw it (with a buffer of half a window), giving out-of-fold "
+        "prospectivity, deposit capture in the top 5/10/20 % of the area and the success-rate curve."
+    )
+
+    def arguments(self):
+        info = _info()
+        return [
+            Arg(QgsProcessingParameterRasterLayer("STACK", "Evidence stack"), help="The stack the windows were cut from."),
+            Arg(QgsProcessingParameterFeatureSource("WINDOWS", "Windows", [QgsProcessing.TypeVectorPolygon]), flag="--windows", help="Output of 'Make windows' (labels; its train/test split is ignored)."),
+            Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), flag="--deposits", layer_flag="--deposits-layer", help="Points or polygons of known deposits (capture figures)."),
+            _model_arg("--model", info=info),
+            Arg(QgsProcessingParameterNumber("FOLDS", "Folds", NUM_INT, None, optional=True, minValue=2), flag="--folds", help="Number of spatial folds; empty: geoprospect's default."),
+            Arg(QgsProcessingParameterEnum("SPLIT", "Split", options=["spatial blocks", "random (optimistic: overlapping windows leak)"], defaultValue=0), flag="--split", choices=["spatial", "random"], help="Spatial blocks (default) or a random split, labelled so in the report."),
+            Arg(QgsProcessingParameterNumber("BLOCK_SIZE", "Block side (pixels)", NUM_INT, None, optional=True, minValue=1), flag="--block-size", help="Empty: 4 windows or 1/8 of the shorter side.", advanced=True),
+            Arg(QgsProcessingParameterNumber("BUFFER", "Buffer (pixels)", NUM_INT, None, optional=True, minValue=0), flag="--buffer", help="Pixels between training windows and the test block; empty: half a window.", advanced=True),
+            Arg(_num("EPOCHS", "Epochs", NUM_INT, "train.epochs", minimum=1, info=info), flag="--epochs", help="Passes over the training windows of each fold (networks)."),
+            Arg(_num("BATCH_SIZE", "Batch size", NUM_INT, "train.batch_size", minimum=1, info=info), flag="--batch-size", help="Windows per batch.", advanced=True),
+            Arg(_num("LR", "Learning rate", NUM_DBL, "train.lr", minimum=1e-7, info=info), flag="--lr", help="Optimizer step size.", advanced=True),
+            Arg(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0), flag="--device", choices=DEVICES, help="auto uses CUDA when available.", advanced=True),
+            Arg(_num("SEED", "Random seed", NUM_INT, "train.seed", minimum=0, info=info), flag="--seed", help="Same seed, same folds and models.", advanced=True),
+            Arg(QgsProcessingParameterFolderDestination("OUTPUT", "Output folder"), flag="--out", help="cv_metrics.json, cv_prospectivity.tif (out-of-fold) and report/."),
+        ]
+
+    def result_outputs(self):
+        return [
+            ResultOutput("metrics", "Cross-validation metrics", "file", None, "cv_metrics.json"),
+            ResultOutput("map", "Out-of-fold prospectivity", "raster", "prospectivity", "cv_prospectivity.tif"),
+            ResultOutput("report", "Report", "html", None, os.path.join("report", "index.html")),
         ]
 
 
@@ -461,6 +558,7 @@ def default_run_folder(anchor: str = "") -> str:
 
 
 class _RunBase(GeoprospectAlgorithm):
+    GROUP = "pipeline"
     COMMAND = "run"
     LOADS_RUN = True
     # stage names of the CLI's progress lines, weighted by their usual share of the run time
@@ -495,6 +593,7 @@ class _RunBase(GeoprospectAlgorithm):
     def output_arg(self) -> Arg:
         return Arg(
             QgsProcessingParameterFolderDestination("OUTPUT", "Output folder", optional=True),
+            flag="--out",
             to_argv=lambda alg, p, c, f: alg.out_argv(p, c, f),
             help="Folder for all outputs (stack, windows, model, prospectivity, metrics, report). Empty: a new folder "
             "geoprospect-runs/run-<date> beside the project (or beside the input file when the project is not saved).",
@@ -557,21 +656,25 @@ class RunPipeline(_RunBase):
 
 # ---- run from layers: the form's layers are picked by geometry and name, never the active layer
 
-SAMPLE_NAMES = ("sample", "geochem", "assay", "soil", "stream", "sediment", "rock", "point")
+SAMPLE_NAMES = ("sample", "geochem", "assay", "soil", "stream", "sediment", "rock")
 DEPOSIT_NAMES = ("deposit", "occurrence", "mine", "prospect", "orebod", "mineralis", "mineraliz", "showing", "known")
 FAULT_NAMES = ("fault", "lineament", "structur", "shear")
 ALTERATION_NAMES = ("alteration", "altered", "gossan")
 
 
-def pick_layer(geometries: Sequence[int], names: Sequence[str], exclude: Sequence[str] = ()) -> str | None:
-    """Id of the project's vector layer of one of ``geometries`` whose name holds one of ``names``."""
+def pick_layer(geometries: Sequence[int], names: Sequence[str], exclude: Sequence[str] = (), avoid: Sequence[str] = ()) -> str | None:
+    """Id of the project's vector layer of one of ``geometries`` whose name holds one of ``names``
+    (and none of ``avoid``); None when there is none (the field then stays empty)."""
     from qgis.core import QgsProject, QgsVectorLayer
 
     for layer in QgsProject.instance().mapLayers().values():
-        if not isinstance(layer, QgsVectorLayer) or layer.id() in exclude or int(layer.geometryType()) not in geometries:
+        if not isinstance(layer, QgsVectorLayer) or layer.id() in exclude:
+            continue
+        geometry = layer.geometryType()
+        if int(getattr(geometry, "value", geometry)) not in geometries:  # 0 point, 1 line, 2 polygon
             continue
         low = layer.name().lower()
-        if any(n in low for n in names):
+        if any(n in low for n in names) and not any(n in low for n in avoid):
             return layer.id()
     return None
 
@@ -631,10 +734,19 @@ def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
     names = alg.parameterDefinition("MODEL").options()
     model = alg._model_choices[alg.parameterAsEnum(parameters, "MODEL", context)] if alg._model_choices else names[0]
     train: dict = {"model": model}
+
+    def form_int(name: str) -> int | None:
+        """The value in the form: the one given, else the default it shows (the CLI's)."""
+        value = parameters.get(name)
+        if value in (None, ""):
+            value = alg.parameterDefinition(name).defaultValue()
+            return None if value in (None, "") else int(value)
+        return alg.parameterAsInt(parameters, name, context)
+
     for key, pname in (("epochs", "EPOCHS"), ("batch_size", "BATCH_SIZE")):
-        if parameters.get(pname) not in (None, ""):
-            train[key] = alg.parameterAsInt(parameters, pname, context)
-    windows = {k: alg.parameterAsInt(parameters, p, context) for k, p in (("size", "SIZE"), ("stride", "STRIDE")) if parameters.get(p) not in (None, "")}
+        if form_int(pname) is not None:
+            train[key] = form_int(pname)
+    windows = {k: form_int(p) for k, p in (("size", "SIZE"), ("stride", "STRIDE")) if form_int(p) is not None}
     cfg = {
         "name": "geoprospect run from QGIS",
         "points": pts,
@@ -680,7 +792,7 @@ class RunPipelineFromLayers(_RunBase):
         info = _info()
         model = _model_arg(None, info=info, to_argv=no_argv)
         self._model_choices = list(model.choices or [])
-        points = pick_layer([0], SAMPLE_NAMES)
+        points = pick_layer([0], SAMPLE_NAMES, avoid=DEPOSIT_NAMES)
         deposits = pick_layer([0, 2], DEPOSIT_NAMES, exclude=[points] if points else [])
         args = _points_args(emit=False)
         args[0] = Arg(
