@@ -33,7 +33,7 @@ SETTING_HELP = (
 )
 
 #: Seconds between two progress lines of text in the log (the bar moves on every line).
-TEXT_INTERVAL_S = 10.0
+TEXT_INTERVAL_S = 5.0
 
 #: Seconds the CLI gets to stop cleanly after SIGTERM before it is killed.
 TERMINATE_GRACE_S = 5.0
@@ -115,13 +115,15 @@ class ProgressMapper:
         self._high = 0.0
         self._text_stage = ""
         self._text_time = 0.0
+        self._text_tenth = -1
 
     def wants_text(self, stage: str, done: float, total: float, now: float | None = None) -> bool:
         """Whether a progress line deserves a line of text in the log: a new stage, its end, or
-        at most one line per TEXT_INTERVAL_S (not 96 "train n/96" lines)."""
+        at most one line per tenth of the stage and per TEXT_INTERVAL_S (not 96 "train n/96" lines)."""
         now = time.monotonic() if now is None else now
-        if stage != self._text_stage or (total and done >= total) or now - self._text_time >= TEXT_INTERVAL_S:
-            self._text_stage, self._text_time = stage, now
+        tenth = int(10 * float(done) / float(total)) if total else -1
+        if stage != self._text_stage or (total and done >= total) or (tenth != self._text_tenth and now - self._text_time >= TEXT_INTERVAL_S):
+            self._text_stage, self._text_time, self._text_tenth = stage, now, tenth
             return True
         return False
 
