@@ -9,7 +9,6 @@ Skipped when no geoprospect environment with the JSON-progress CLI is found (see
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
 import time

@@ -8,12 +8,11 @@ from any built-in value, so a default shown here can only have come from the CLI
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 from conftest import csv_layer, write_gpkg
-from test_process import _feedback, _run, parse_argv
+from test_process import _run, parse_argv
 
 
 def _alg(name):

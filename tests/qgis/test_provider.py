@@ -8,7 +8,7 @@ import sys
 import zipfile
 
 import pytest
-from conftest import PLUGIN_ROOT, REPO
+from conftest import PLUGIN_ROOT
 
 EXPECTED = {
     "interpolate": {"POINTS", "X_FIELD", "Y_FIELD", "ELEMENTS", "METHOD", "VARIOGRAM", "POWER", "NEIGHBORS", "RADIUS", "TEMPLATE", "GRID_CRS", "EXTENT", "RESOLUTION", "OUTPUT"},

@@ -8,7 +8,7 @@ argv, runs the CLI through :mod:`..runner`, and loads the outputs with their sty
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 from urllib.parse import parse_qs, unquote, urlparse
@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, unquote, urlparse
 from qgis.core import (
     Qgis,
     QgsCoordinateReferenceSystem,
-    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
@@ -30,7 +29,6 @@ from qgis.core import (
     QgsProcessingParameterDefinition,
     QgsProcessingParameterDistance,
     QgsProcessingParameterEnum,
-    QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
@@ -44,8 +42,6 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
     QgsProcessingParameterVectorLayer,
     QgsProviderRegistry,
-    QgsRasterLayer,
-    QgsVectorLayer,
 )
 from qgis.PyQt.QtGui import QIcon
 

@@ -12,7 +12,6 @@ from typing import Sequence
 
 from qgis.core import (
     Qgis,
-    QgsCoordinateReferenceSystem,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingParameterBoolean,
