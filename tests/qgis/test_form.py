@@ -193,3 +193,20 @@ def test_ensemble_names_its_rules(provider):
     assert "paper 003's rules" not in text
     for rule in ("simple average", "weighted average", "majority vote", "plurality vote", "weighted vote"):
         assert rule in text
+
+
+def test_train_presets_crops_and_flag_columns_reach_the_cli(fake_cli, tiny_csv, tmp_path):
+    from test_process import _make_raster
+
+    stack = tmp_path / "stack.tif"
+    _make_raster(stack)
+    win = write_gpkg(tmp_path / "w.gpkg", ["POLYGON((500000 2500000, 500800 2500000, 500800 2500800, 500000 2500000))"])
+    _run("geoprospect:train", {"STACK": str(stack), "WINDOWS": str(win), "PRESET": 3, "CROP": 12, "NOISE": 0.01, "FLIPS": True, "OUTPUT": str(tmp_path / "m")})
+    pos, opts = parse_argv(json.loads(fake_cli.read_text()))
+    assert opts["--preset"] == "002" and opts["--crop"] == "12" and opts["--noise"] == "0.01" and "--flips" in opts
+    _run("geoprospect:train", {"STACK": str(stack), "WINDOWS": str(win), "OUTPUT": str(tmp_path / "m2")})
+    pos, opts = parse_argv(json.loads(fake_cli.read_text()))
+    assert "--preset" not in opts and "--flips" not in opts
+    _run("geoprospect:prepare_geochem", {"POINTS": csv_layer(tiny_csv), "FLAG_COLUMNS": "Au=label", "OUTPUT": str(tmp_path / "p.gpkg")})
+    pos, opts = parse_argv(json.loads(fake_cli.read_text()))
+    assert opts["--flag-columns"] == "Au=label"

@@ -84,6 +84,24 @@ def _enum_arg(name: str, desc: str, key: str, flag: str | None, labels: dict[str
     return Arg(QgsProcessingParameterEnum(name, desc, options=options, defaultValue=idx), flag=flag, choices=choices, help=help, advanced=advanced, **kw)
 
 
+def _preset_arg(info: CliInfo | None = None) -> Arg:
+    """A paper's recipe (``--preset``); values from the run config's ``train.preset`` when it has one."""
+    info = info or _info()
+    presets = info.choices("train.preset") or ["000", "001", "002", "003"]
+
+    def to_argv(alg, parameters, context, feedback) -> list[str]:
+        idx = alg.parameterAsEnum(parameters, "PRESET", context) if parameters.get("PRESET") not in (None, "") else 0
+        return ["--preset", presets[idx - 1]] if idx > 0 else []
+
+    return Arg(
+        QgsProcessingParameterEnum("PRESET", "Paper recipe (preset)", options=["none", *(f"paper {p}" for p in presets)], defaultValue=0),
+        flag="--preset",
+        to_argv=to_argv,
+        help="A paper's model, optimiser, schedule and augmentation. Values set in this form still override it: clear a field to take the preset's.",
+        advanced=True,
+    )
+
+
 def _model_arg(flag: str | None, info: CliInfo | None = None, **kw) -> Arg:
     """The model list of ``geoprospect models --json`` (networks and scikit-learn baselines)."""
     info = info or _info()
@@ -283,6 +301,7 @@ class PrepareGeochem(GeoprospectAlgorithm):
             Arg(QgsProcessingParameterEnum("OUTLIERS", "Outliers", options=["keep", "flag", "winsorise"], defaultValue=0), flag="--outliers", choices=["none", "flag", "winsorise"], help="Tukey fences on log10 values: count outliers only, or clip them."),
             Arg(QgsProcessingParameterEnum("TRANSFORM", "Transform", options=["none", "log10", "clr"], defaultValue=0), flag="--transform", choices=["none", "log10", "clr"], help="Transform after censoring and outliers."),
             Arg(QgsProcessingParameterBoolean("STANDARDISE", "Standardise (z-scores)", False), flag="--standardise", help="z-score every element after the transform.", advanced=True),
+            Arg(QgsProcessingParameterString("FLAG_COLUMNS", "Censoring flag columns (ELEMENT=COLUMN, comma-separated)", optional=True), flag="--flag-columns", help="e.g. Au=Au_flag,As=As_q: a true flag marks the row's value as below detection.", advanced=True),
             Arg(QgsProcessingParameterVectorDestination("OUTPUT", "Prepared samples", QgsProcessing.TypeVectorPoint), flag="--out", help="GeoPackage of prepared points (keeps the CRS)."),
             Arg(QgsProcessingParameterFileDestination("REPORT", "Report", "Markdown (*.md);;JSON (*.json)", optional=True, createByDefault=False), flag="--report", help="What was replaced, clipped and transformed."),
         ]
@@ -363,6 +382,10 @@ class TrainModel(GeoprospectAlgorithm):
             Arg(QgsProcessingParameterBoolean("BALANCED", "Class-balanced sampling", True), to_argv=lambda alg, p, c, f: ["--balanced" if alg.parameterAsBool(p, "BALANCED", c) else "--no-balanced"], help="Sample positive and negative training windows equally often.", advanced=True),
             Arg(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0), flag="--device", choices=DEVICES, help="auto uses CUDA when the environment has a GPU.", advanced=True),
             Arg(_num("SEED", "Random seed", NUM_INT, "train.seed", minimum=0), flag="--seed", help="Same seed, same model.", advanced=True),
+            _preset_arg(),
+            Arg(QgsProcessingParameterNumber("CROP", "Random crop (pixels)", NUM_INT, None, optional=True, minValue=1), flag="--crop", help="Random crops of this side while training (papers 001/002: 224 of 256), centre crops when scoring; empty: whole windows.", advanced=True),
+            Arg(QgsProcessingParameterNumber("NOISE", "Gaussian noise variance", NUM_DBL, None, optional=True, minValue=0.0), flag="--noise", help="Noise added to training windows (papers 000/001: 0.01); empty: none.", advanced=True),
+            Arg(QgsProcessingParameterBoolean("FLIPS", "Random flips and 90° rotations", False), flag="--flips", help="Augmentation of paper 002.", advanced=True),
             Arg(QgsProcessingParameterFolderDestination("OUTPUT", "Model folder"), flag="--out", help="Folder with the weights and their JSON sidecar."),
         ]
 
