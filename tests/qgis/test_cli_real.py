@@ -414,9 +414,10 @@ def test_evaluate_cv_spatial_folds(chain, tmp_path):
     """Spatial cross-validation of the chosen model through the provider: metrics, out-of-fold map, report."""
     out = tmp_path / "cv"
     res = chain.run("evaluate_cv", {"STACK": chain.get("stack")["OUTPUT"], "WINDOWS": chain.get("tile")["OUTPUT"], "DEPOSITS": str(chain.data / "deposits.gpkg"),
-                                    "FOLDS": 2, "EPOCHS": 1, "BATCH_SIZE": 32, "DEVICE": 1, "OUTPUT": str(out)})
+                                    "FOLDS": 3, "BLOCK_SIZE": 32, "EPOCHS": 1, "BATCH_SIZE": 32, "DEVICE": 1, "OUTPUT": str(out)})
     metrics = json.loads(Path(res["METRICS"]).read_text())
     assert metrics
     assert res["MAP"] and Path(res["MAP"]).exists()
+    assert res["REPORT"] and res["REPORT"].endswith("index.html")
     ds = _raster(res["MAP"])
     assert _epsg(ds) == "32649"
