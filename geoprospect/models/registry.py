@@ -100,7 +100,7 @@ def sees(name: str) -> str:
 def model_table(in_channels: int = 8, window_size: int = 32, num_classes: int = 2, names: list[str] | None = None) -> list[dict]:
     """One row per registered model (or per name in ``names``): name, parameter count for
     ``in_channels`` bands and ``window_size`` windows (None where the window is too small),
-    what it sees of a window, summary."""
+    what it sees of a window, kind ("network" or "baseline": a scikit-learn model), summary."""
     rows = []
     for name in names or list_models():
         try:
@@ -110,7 +110,8 @@ def model_table(in_channels: int = 8, window_size: int = 32, num_classes: int = 
             n = count_parameters(model)
         except ModelError:
             n = None
-        rows.append({"name": name, "parameters": n, "sees": sees(name), "description": describe(name)})
+        seen = getattr(MODELS[name], "sees", "window")
+        rows.append({"name": name, "parameters": n, "sees": sees(name), "kind": "network" if seen == "window" else "baseline", "description": describe(name)})
     return rows
 
 

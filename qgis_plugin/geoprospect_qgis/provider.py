@@ -58,6 +58,14 @@ class GeoprospectProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self) -> None:  # noqa: N802
         from .algorithms import ALGORITHMS
+        from .algorithms.base import GeoprospectAlgorithm
 
-        for cls in ALGORITHMS:
-            self.addAlgorithm(cls())
+        # the toolbox's instances must not wait for the environment (torch imports take
+        # seconds): it is asked in the background; dialogs and runs create fresh instances
+        # that use its answers (cli_info)
+        GeoprospectAlgorithm.LOADING = True
+        try:
+            for cls in ALGORITHMS:
+                self.addAlgorithm(cls())
+        finally:
+            GeoprospectAlgorithm.LOADING = False

@@ -32,6 +32,9 @@ SETTING_HELP = (
     f"or set the environment variable {ENV_EXECUTABLE} before starting QGIS."
 )
 
+#: Seconds between two progress lines of text in the log (the bar moves on every line).
+TEXT_INTERVAL_S = 5.0
+
 #: Seconds the CLI gets to stop cleanly after SIGTERM before it is killed.
 TERMINATE_GRACE_S = 5.0
 
@@ -110,6 +113,19 @@ class ProgressMapper:
             self.slices[name] = (start, w / total)
             start += w / total
         self._high = 0.0
+        self._text_stage = ""
+        self._text_time = 0.0
+        self._text_tenth = -1
+
+    def wants_text(self, stage: str, done: float, total: float, now: float | None = None) -> bool:
+        """Whether a progress line deserves a line of text in the log: a new stage, its end, or
+        at most one line per tenth of the stage and per TEXT_INTERVAL_S (not 96 "train n/96" lines)."""
+        now = time.monotonic() if now is None else now
+        tenth = int(10 * float(done) / float(total)) if total else -1
+        if stage != self._text_stage or (total and done >= total) or (tenth != self._text_tenth and now - self._text_time >= TEXT_INTERVAL_S):
+            self._text_stage, self._text_time, self._text_tenth = stage, now, tenth
+            return True
+        return False
 
     def percent(self, stage: str, done: float, total: float) -> float:
         frac = 0.0 if not total else max(0.0, min(1.0, float(done) / float(total)))
@@ -269,7 +285,10 @@ def _handle_stdout(line: str, result: RunResult, feedback, mapper: ProgressMappe
     if kind == "progress":
         stage = str(msg.get("stage", ""))
         if feedback is not None:
-            feedback.setProgress(mapper.percent(stage, msg.get("done", 0) or 0, msg.get("total", 0) or 0))
+            done, total = msg.get("done", 0) or 0, msg.get("total", 0) or 0
+            feedback.setProgress(mapper.percent(stage, done, total))
+            if not mapper.wants_text(stage, done, total):
+                return
             extra = {k: v for k, v in msg.items() if k not in {"type", "stage", "done", "total", "message"}}
             text = f"{stage} {msg.get('done')}/{msg.get('total')}"
             if msg.get("message"):

@@ -14,7 +14,6 @@ from this checkout (PYTHONPATH = the repository root).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 import sys

@@ -9,7 +9,6 @@ Skipped when no geoprospect environment with the JSON-progress CLI is found (see
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
 import time
@@ -382,3 +381,43 @@ def test_select_elements_table(env, tmp_path):
     rows = out.read_text().splitlines()
     assert rows[0].startswith("element,") and {r.split(",")[0] for r in rows[1:]} == {"Au_ppb", "Cu_ppm"}
     assert res["OUTPUT"] == str(out)
+
+
+def test_geology_one_band_per_class(chain, tmp_path):
+    """Alteration polygons by type -> one 0/1 band per class, on the interpolation's grid."""
+    import numpy as np
+    from qgis.core import QgsVectorLayer
+
+    out = tmp_path / "geology.tif"
+    res = chain.run("geology", {"INPUT": str(chain.data / "alteration.gpkg"), "FIELD": "type", "TEMPLATE": chain.get("interpolate")["OUTPUT"], "OUTPUT": str(out)})
+    assert res["OUTPUT"] == str(out)
+    ds = _raster(out)
+    classes = sorted({str(f["type"]) for f in QgsVectorLayer(str(chain.data / "alteration.gpkg"), "a", "ogr").getFeatures()})
+    names = [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)]
+    assert len(names) == len(classes) and all(any(c in n for n in names) for c in classes), (names, classes)
+    assert _epsg(ds) == "32649" and ds.RasterXSize == 80
+    band = ds.GetRasterBand(1).ReadAsArray()
+    assert set(np.unique(band[np.isfinite(band)])) <= {0, 1} and band.max() == 1
+
+
+def test_kriging_cv_table(env, tmp_path):
+    out = tmp_path / "kcv.csv"
+    res = _run_alg("kriging_cv", {"POINTS": csv_layer(env / "samples.csv"), "ELEMENTS": ["As_ppm"], "MAX_POINTS": 25, "OUTPUT": str(out)})
+    assert res["OUTPUT"] == str(out)
+    text = out.read_text()
+    assert "As_ppm" in text and len(text.splitlines()) >= 2
+    assert (tmp_path / "kcv.md").exists()
+
+
+@pytest.mark.slow
+def test_evaluate_cv_spatial_folds(chain, tmp_path):
+    """Spatial cross-validation of the chosen model through the provider: metrics, out-of-fold map, report."""
+    out = tmp_path / "cv"
+    res = chain.run("evaluate_cv", {"STACK": chain.get("stack")["OUTPUT"], "WINDOWS": chain.get("tile")["OUTPUT"], "DEPOSITS": str(chain.data / "deposits.gpkg"),
+                                    "FOLDS": 3, "BLOCK_SIZE": 32, "EPOCHS": 1, "BATCH_SIZE": 32, "DEVICE": 1, "OUTPUT": str(out)})
+    metrics = json.loads(Path(res["METRICS"]).read_text())
+    assert metrics
+    assert res["MAP"] and Path(res["MAP"]).exists()
+    assert res["REPORT"] and res["REPORT"].endswith("index.html")
+    ds = _raster(res["MAP"])
+    assert _epsg(ds) == "32649"

@@ -181,14 +181,13 @@ def test_provider_setting_names_the_interpreter(use_cli, monkeypatch, tiny_csv, 
 
 def test_outputs_load_with_style(fake_cli, tiny_csv, tmp_path):
     """Outputs are queued for loading with the plugin's QML (the prospectivity ramp)."""
-    from qgis.core import QgsProcessingContext, QgsProcessingUtils, QgsProject
+    from qgis.core import QgsProcessingContext, QgsProject
 
     ctx = QgsProcessingContext()
     ctx.setProject(QgsProject.instance())
     out = tmp_path / "p.tif"
     import processing
 
-    from conftest import write_gpkg
 
     stack = tmp_path / "stack.tif"
     _make_raster(stack)
@@ -234,8 +233,7 @@ def test_progress_slices_for_the_pipeline():
 
 def test_gpkg_and_memory_point_layers(fake_cli, tmp_path):
     """A GeoPackage layer is passed as its file and layer; a memory layer is exported first."""
-    from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsPointXY, QgsVectorLayer
-    from qgis.PyQt.QtCore import QVariant
+    from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsVectorLayer
 
     from conftest import write_gpkg
 

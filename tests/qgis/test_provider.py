@@ -8,7 +8,7 @@ import sys
 import zipfile
 
 import pytest
-from conftest import PLUGIN_ROOT, REPO
+from conftest import PLUGIN_ROOT
 
 EXPECTED = {
     "interpolate": {"POINTS", "X_FIELD", "Y_FIELD", "ELEMENTS", "METHOD", "VARIOGRAM", "POWER", "NEIGHBORS", "RADIUS", "TEMPLATE", "GRID_CRS", "EXTENT", "RESOLUTION", "OUTPUT"},
@@ -23,7 +23,10 @@ EXPECTED = {
     "evaluate": {"PROSPECTIVITY", "WINDOWS", "DEPOSITS", "OUTPUT"},
     "ensemble": {"INPUTS", "WEIGHTS", "WEIGHTS_FROM_AUC", "THRESHOLD", "WINDOWS", "OUTPUT"},
     "run": {"CONFIG", "OVERWRITE", "OUTPUT"},
-    "run_layers": {"POINTS", "FAULTS", "ALTERATION", "DEPOSITS", "RESOLUTION", "MODEL", "EPOCHS", "OUTPUT"},
+    "run_layers": {"POINTS", "FAULTS", "ALTERATION", "DEPOSITS", "RESOLUTION", "MODEL", "EPOCHS", "BATCH_SIZE", "OUTPUT"},
+    "geology": {"INPUT", "FIELD", "CLASSES", "TEMPLATE", "GRID_CRS", "EXTENT", "RESOLUTION", "OUTPUT"},
+    "kriging_cv": {"POINTS", "ELEMENTS", "VARIOGRAM", "MAX_POINTS", "OUTPUT"},
+    "evaluate_cv": {"STACK", "WINDOWS", "DEPOSITS", "MODEL", "FOLDS", "SPLIT", "EPOCHS", "OUTPUT"},
 }
 
 
@@ -78,7 +81,18 @@ def test_parameter_types_are_qgis_types(provider):
     assert isinstance(p("RESOLUTION"), QgsProcessingParameterDistance)
     assert isinstance(p("OUTPUT"), QgsProcessingParameterRasterDestination)
     train = QgsApplication.processingRegistry().algorithmById("geoprospect:train")
-    assert "resnet18" in train.parameterDefinition("MODEL").options()
+    assert isinstance(train.parameterDefinition("MODEL"), QgsProcessingParameterEnum)
+
+
+def test_algorithms_grouped_by_stage(provider):
+    groups = {}
+    for alg in provider.algorithms():
+        assert alg.groupId() and alg.group(), alg.id()
+        groups.setdefault(alg.group(), []).append(alg.name())
+    assert len(provider.algorithms()) >= 16
+    assert len(groups) == 5
+    assert {"interpolate", "kriging_cv", "prepare_geochem", "select_elements"} <= set(groups["1 · Geochemistry"])
+    assert {"distance", "density", "geology", "stack"} <= set(groups["2 · Evidence layers and stack"])
 
 
 def test_metadata_and_zip(tmp_path):

@@ -38,8 +38,10 @@ def qp(tmp_path_factory):
 def test_list_and_help(qp):
     r = qp("list")
     assert r.returncode == 0, r.stderr
-    for alg in ("interpolate", "distance", "stack", "tile", "train", "predict", "evaluate", "run", "ensemble", "select_elements", "density", "prepare_geochem"):
+    for alg in ("interpolate", "distance", "stack", "tile", "train", "predict", "evaluate", "run", "ensemble", "select_elements", "density", "prepare_geochem",
+                "geology", "kriging_cv", "evaluate_cv", "run_layers"):
         assert f"geoprospect:{alg}" in r.stdout
+    assert r.stdout.count("geoprospect:") >= 16
     h = qp("help", "geoprospect:interpolate")
     assert h.returncode == 0 and "ELEMENTS" in h.stdout and "RESOLUTION" in h.stdout
 

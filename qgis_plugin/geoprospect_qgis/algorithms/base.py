@@ -8,7 +8,7 @@ argv, runs the CLI through :mod:`..runner`, and loads the outputs with their sty
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 from urllib.parse import parse_qs, unquote, urlparse
@@ -16,20 +16,19 @@ from urllib.parse import parse_qs, unquote, urlparse
 from qgis.core import (
     Qgis,
     QgsCoordinateReferenceSystem,
-    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputFile,
     QgsProcessingOutputFolder,
+    QgsProcessingOutputHtml,
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterDistance,
     QgsProcessingParameterEnum,
-    QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
@@ -43,18 +42,25 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
     QgsProcessingParameterVectorLayer,
     QgsProviderRegistry,
-    QgsRasterLayer,
-    QgsVectorLayer,
 )
 from qgis.PyQt.QtGui import QIcon
 
 from .. import runner
 from ..settings import executable_setting, pythonpath_setting
+from ..styles import apply_style, qml_for
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent
-STYLE_DIR = PLUGIN_DIR / "styles"
 
-POSITIONAL = None  # Arg.flag for positional arguments
+POSITIONAL = None
+#: toolbox groups, one per stage of the pipeline
+GROUPS = {
+    "geochemistry": "1 · Geochemistry",
+    "evidence": "2 · Evidence layers and stack",
+    "training": "3 · Windows, training and cross-validation",
+    "prediction": "4 · Prediction, evaluation and ensembles",
+    "pipeline": "Whole pipeline",
+}
+  # Arg.flag for positional arguments
 
 
 def _advanced(param: QgsProcessingParameterDefinition) -> None:
@@ -96,35 +102,30 @@ class ResultOutput:
 
     key: str  # key in the result line's "outputs"
     description: str
-    kind: str = "file"  # raster | vector | file | folder
+    kind: str = "file"  # raster | vector | file | folder | html
     style: str | None = None
     filename: str | None = None  # looked for in the output folder when the result line lacks the key
 
 
 class StylePostProcessor(QgsProcessingLayerPostProcessorInterface):
-    """Applies a QML style to a layer loaded after the algorithm ran."""
+    """Applies the output's style (CLI sidecar QML, plugin QML or a built one) after loading."""
 
     _keep: list["StylePostProcessor"] = []  # Python must keep them alive until QGIS calls them
 
-    def __init__(self, qml: str) -> None:
+    def __init__(self, path: str, kind: str | None) -> None:
         super().__init__()
-        self.qml = qml
+        self.path, self.kind = path, kind
+        self.qml = style_for(path, kind) or ""
         StylePostProcessor._keep.append(self)
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API)
-        if layer is not None and self.qml and os.path.exists(self.qml):
-            layer.loadNamedStyle(self.qml)
-            layer.triggerRepaint()
+        if layer is not None:
+            apply_style(layer, self.kind, self.path)
 
 
 def style_for(path: str, style: str | None) -> str | None:
     """The CLI's sidecar style (``out.qml`` beside ``out.tif``) or the plugin's own."""
-    side = os.path.splitext(path)[0] + ".qml"
-    if os.path.exists(side):
-        return side
-    if style and (STYLE_DIR / f"{style}.qml").exists():
-        return str(STYLE_DIR / f"{style}.qml")
-    return None
+    return qml_for(path, style)
 
 
 def as_fields(alg, parameters, name, context) -> list[str]:
@@ -171,6 +172,12 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
     STAGES: Sequence[str] = ()
     #: True when the CLI command does not exist yet (the algorithm then fails with a clear message)
     PLANNED = False
+    #: toolbox group (a pipeline stage), see GROUPS
+    GROUP = ""
+    #: True for `geoprospect run`: the output folder is loaded as one organised group
+    LOADS_RUN = False
+    #: set by the provider while QGIS loads it: the environment is then asked in the background
+    LOADING = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -192,10 +199,10 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
         return self.DISPLAY
 
     def group(self) -> str:
-        return ""
+        return GROUPS.get(self.GROUP, "")
 
     def groupId(self) -> str:  # noqa: N802
-        return ""
+        return self.GROUP
 
     def tags(self) -> list[str]:
         return ["geoprospect", "prospectivity", "mineral", *self.TAGS]
@@ -227,7 +234,7 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
                 _advanced(a.param)
             self.addParameter(a.param)
         for r in self.result_outputs():
-            cls = {"folder": QgsProcessingOutputFolder, "file": QgsProcessingOutputFile}.get(r.kind, QgsProcessingOutputFile)
+            cls = {"folder": QgsProcessingOutputFolder, "file": QgsProcessingOutputFile, "html": QgsProcessingOutputHtml}.get(r.kind, QgsProcessingOutputFile)
             self.addOutput(cls(r.key.upper(), r.description))
         self.addOutput(QgsProcessingOutputString("COMMAND", "geoprospect command line"))
 
@@ -272,6 +279,20 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
                         "projected CRS in metres (e.g. the UTM zone of the study area, such as EPSG:32649) so that "
                         "resolution, distances and search radii are in metres."
                     )
+                if p.name() == "GRID_CRS":
+                    self.check_grid_crs(crs, parameters, context)
+
+    def check_grid_crs(self, crs, parameters, context) -> None:
+        """The grid CRS must cover the input data (samples or features)."""
+        for name in ("POINTS", "INPUT"):
+            if parameters.get(name) and self.parameterDefinition(name) is not None:
+                src = self.parameterAsSource(parameters, name, context)
+                if src is None:
+                    continue
+                data_crs = layer_crs(self, parameters, name, context)
+                what = "the samples" if name == "POINTS" else "the input features"
+                check_area_of_use(crs, src.sourceExtent(), data_crs, what, context)
+                return
 
     # ---- running -----------------------------------------------------------------------
     def cli_prefix(self) -> list[str]:
@@ -397,15 +418,25 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
                 cand = os.path.join(str(folder), r.filename)
                 path = cand if os.path.exists(cand) else None
             results[r.key.upper()] = path
-            if path and os.path.exists(path) and r.kind in {"raster", "vector"}:
-                self.load_output(path, r.description, r.style, context)
-            elif path and r.kind == "file":
+            if path and os.path.exists(path) and r.kind in {"raster", "vector"} and not self.LOADS_RUN:
+                self.load_output(path, r.description, r.style, context, r.kind)
+            elif path and os.path.exists(path) and (r.kind in {"file", "html"} or self.LOADS_RUN):
                 feedback.pushInfo(f"{r.description}: {path}")
         known = {r.key for r in self.result_outputs()}
         for key, path in result.outputs.items():
             if key not in known:
                 feedback.pushInfo(f"{key}: {path}")
+        if self.LOADS_RUN and folder and os.path.isdir(str(folder)):
+            self.load_run(str(folder), results, context, feedback)
         return results
+
+    def load_run(self, folder: str, results: dict, context: QgsProcessingContext, feedback) -> None:
+        """Queue a whole run's outputs as one layer-tree group (results.queue_run_layers)."""
+        from ..results import queue_run_layers
+
+        group = f"geoprospect run: {os.path.basename(os.path.normpath(folder))}"
+        loaded = queue_run_layers(folder, context, group)
+        feedback.pushInfo(f"Loading {len(loaded)} layers into the group '{group}': {', '.join(loaded)}")
 
     def destination_paths(self, parameters, context) -> dict[str, str]:
         out = {}
@@ -419,16 +450,17 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
 
     def style_output(self, path: str, style: str | None, context: QgsProcessingContext) -> None:
         """Attach the QML style to an output QGIS will load (when the user asked for it)."""
-        qml = style_for(path, style)
-        if qml and context.willLoadLayerOnCompletion(path):
-            context.layerToLoadOnCompletionDetails(path).setPostProcessor(StylePostProcessor(qml))
+        if style and context.willLoadLayerOnCompletion(path):
+            context.layerToLoadOnCompletionDetails(path).setPostProcessor(StylePostProcessor(path, style))
 
-    def load_output(self, path: str, name: str, style: str | None, context: QgsProcessingContext) -> None:
+    def load_output(self, path: str, name: str, style: str | None, context: QgsProcessingContext, kind: str = "") -> None:
         """Add a file reported by the CLI to the project when the run ends, with its style."""
+        from qgis.core import QgsProcessingUtils
+
         details = QgsProcessingContext.LayerDetails(name, context.project(), name)
-        qml = style_for(path, style)
-        if qml:
-            details.setPostProcessor(StylePostProcessor(qml))
+        if kind:  # without the hint QGIS first tries a .tif as a vector ("Cannot open … ()")
+            details.layerTypeHint = QgsProcessingUtils.LayerHint.Raster if kind == "raster" else QgsProcessingUtils.LayerHint.Vector
+        details.setPostProcessor(StylePostProcessor(path, style))
         context.addLayerToLoadOnCompletion(path, details)
 
 
@@ -482,8 +514,23 @@ def points_to_argv(input_name: str, x_name: str, y_name: str, crs_name: str | No
     return fn
 
 
-def grid_to_argv(template: str, extent: str, resolution: str, grid_crs: str):
-    """``--template RASTER`` when a template is given, else ``--bounds … --resolution R --grid-crs CRS``."""
+def layer_crs(alg, parameters, name: str | None, context):
+    """CRS of the input layer ``name`` (a CSV's declared CRS included); invalid when unknown."""
+    if not name or not parameters.get(name):
+        return QgsCoordinateReferenceSystem()
+    if name == "POINTS" and parameters.get("POINTS_CRS"):
+        c = alg.parameterAsCrs(parameters, "POINTS_CRS", context)
+        if c.isValid():
+            return c
+    src = alg.parameterAsSource(parameters, name, context)
+    return src.sourceCrs() if src is not None else QgsCoordinateReferenceSystem()
+
+
+def grid_to_argv(template: str, extent: str, resolution: str, grid_crs: str, input_name: str | None = None):
+    """``--template RASTER`` when a template is given, else ``--bounds … --resolution R --grid-crs CRS``.
+
+    With an empty grid CRS the grid takes the input layer's CRS (the CLI's default), and the
+    extent is given in that CRS."""
 
     def fn(alg: GeoprospectAlgorithm, parameters, context, feedback) -> list[str]:
         if parameters.get(template):
@@ -495,7 +542,8 @@ def grid_to_argv(template: str, extent: str, resolution: str, grid_crs: str):
         crs = alg.parameterAsCrs(parameters, grid_crs, context) if parameters.get(grid_crs) else QgsCoordinateReferenceSystem()
         argv: list[str] = []
         if parameters.get(extent):
-            r = alg.parameterAsExtent(parameters, extent, context, crs if crs.isValid() else QgsCoordinateReferenceSystem())
+            target = crs if crs.isValid() else layer_crs(alg, parameters, input_name, context)
+            r = alg.parameterAsExtent(parameters, extent, context, target)
             if not r.isEmpty():
                 argv += ["--bounds", *(repr(v) for v in (r.xMinimum(), r.yMinimum(), r.xMaximum(), r.yMaximum()))]
         if parameters.get(resolution) not in (None, "", 0):
@@ -503,6 +551,71 @@ def grid_to_argv(template: str, extent: str, resolution: str, grid_crs: str):
         if crs.isValid():
             argv += ["--grid-crs", crs.authid() or crs.toWkt()]
         return argv
+
+    return fn
+
+
+def check_area_of_use(crs, data_extent, data_crs, what: str, context=None) -> None:
+    """Refuse a grid CRS whose area of use does not contain the data (a UTM zone far away
+    gives a distorted grid without any other warning)."""
+    from qgis.core import QgsCoordinateTransform, QgsProject
+
+    area = crs.bounds()  # WGS 84 degrees; empty when PROJ does not know it
+    if area.isEmpty() or data_extent is None or data_extent.isEmpty() or not data_crs.isValid():
+        return
+    wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
+    project = context.project() if context is not None and context.project() is not None else QgsProject.instance()
+    try:
+        ext = QgsCoordinateTransform(data_crs, wgs84, project).transformBoundingBox(data_extent)
+    except Exception:  # noqa: BLE001 - a transform PROJ cannot do: nothing to compare
+        return
+    centre = ext.center()
+    tol = 0.5  # degrees: data a little over a zone edge is usual
+    if not (area.xMinimum() - tol <= centre.x() <= area.xMaximum() + tol and area.yMinimum() - tol <= centre.y() <= area.yMaximum() + tol):
+        raise QgsProcessingException(
+            f"Grid CRS: {crs.authid() or crs.description()} ({crs.description()}) is meant for longitudes "
+            f"{area.xMinimum():.1f}° to {area.xMaximum():.1f}° and latitudes {area.yMinimum():.1f}° to {area.yMaximum():.1f}°, "
+            f"but {what} lie around {centre.x():.2f}°, {centre.y():.2f}°: the grid would be distorted. "
+            f"Leave 'Grid CRS' empty to use the CRS of {what} ({data_crs.authid()}), or pick a projected CRS covering them."
+        )
+
+
+#: field names that hold coordinates or identifiers, never element concentrations
+COORDINATE_NAMES = {
+    "x", "y", "z", "xcoord", "ycoord", "x_coord", "y_coord", "easting", "northing", "east", "north", "e", "n",
+    "lon", "lat", "long", "lng", "longitude", "latitude", "utm_x", "utm_y", "utmx", "utmy", "utm_e", "utm_n",
+    "point_x", "point_y", "elev", "elevation", "depth", "fid", "id", "objectid", "gid", "ogc_fid", "sample_id",
+}
+
+
+def is_coordinate_like(name: str) -> bool:
+    """True for a column that holds coordinates or identifiers (x, y, easting, lat, fid...)."""
+    n = name.strip().lower()
+    return n in COORDINATE_NAMES or n.startswith(("x_", "y_")) and n[2:] in {"coord", "utm", "wgs84", "m"}
+
+
+def default_elements(layer, exclude: Sequence[str] = ()) -> list[str]:
+    """Numeric columns of ``layer`` that can be elements: coordinates and identifiers left out."""
+    if layer is None:
+        return []
+    skip = {e.lower() for e in exclude if e}
+    return [f.name() for f in layer.fields() if f.isNumeric() and f.name().lower() not in skip and not is_coordinate_like(f.name())]
+
+
+def elements_to_argv(input_name: str, elements_name: str, x_name: str, y_name: str):
+    """``--elements A,B``: the picked columns, or every numeric column that is not a coordinate."""
+
+    def fn(alg: GeoprospectAlgorithm, parameters, context, feedback) -> list[str]:
+        picked = as_fields(alg, parameters, elements_name, context) if parameters.get(elements_name) else []
+        if not picked:
+            layer = alg.parameterAsVectorLayer(parameters, input_name, context)
+            info = delimited_text_info(layer) or {}
+            xs = as_fields(alg, parameters, x_name, context) if parameters.get(x_name) else []
+            ys = as_fields(alg, parameters, y_name, context) if parameters.get(y_name) else []
+            picked = default_elements(layer, [*xs, *ys, info.get("xField", ""), info.get("yField", "")])
+            if picked and feedback is not None:
+                feedback.pushInfo(f"Elements (every numeric column except coordinates and identifiers): {', '.join(picked)}")
+        return ["--elements", ",".join(picked)] if picked else []
 
     return fn
 

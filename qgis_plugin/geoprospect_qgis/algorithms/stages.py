@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Sequence
 
 from qgis.core import (
     Qgis,
-    QgsCoordinateReferenceSystem,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingParameterBoolean,
@@ -33,7 +33,9 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from .base import as_fields, Arg, GeoprospectAlgorithm, ResultOutput, file_path_of, delimited_text_info, grid_to_argv, no_argv, points_to_argv
+from .. import cli_info
+from ..cli_info import CliInfo
+from .base import as_fields, Arg, GeoprospectAlgorithm, ResultOutput, file_path_of, default_elements, delimited_text_info, elements_to_argv, grid_to_argv, no_argv, points_to_argv, layer_crs
 
 NUM_INT = QgsProcessingParameterNumber.Integer
 NUM_DBL = QgsProcessingParameterNumber.Double
@@ -43,11 +45,75 @@ ANY_GEOM = [QgsProcessing.TypeVectorAnyGeometry]
 NUMERIC_FIELD = QgsProcessingParameterField.Numeric
 ANY_FIELD = QgsProcessingParameterField.Any
 
-#: models of geoprospect.models.registry (first entry is the default)
-MODELS = ["resnet18", "lenet", "vgg8", "alexnet", "mfaf", "skt", "vit"]
 DEVICES = ["auto", "cpu", "cuda"]
-OPTIMIZERS = ["adam", "sgd"]
-SPLIT_AXES = ["rows", "cols"]
+#: the model offered when the environment cannot be asked for its list (the run then stops
+#: with the environment's error anyway)
+FALLBACK_MODEL = "resnet18"
+
+
+def _info() -> CliInfo:
+    """The environment's models and run-config schema (see cli_info); never blocks QGIS's start."""
+    got = cli_info.get(wait=not GeoprospectAlgorithm.LOADING)
+    return got if got is not None else CliInfo(error="still asking the geoprospect environment for its models and defaults")
+
+
+def _num(name: str, desc: str, kind, key: str, minimum=None, maximum=None, info: CliInfo | None = None):
+    """A number whose default is the run config's (``key`` such as ``train.epochs``).
+
+    When the environment cannot be asked, the parameter has no default and is optional: the
+    CLI then applies its own default (nothing is passed)."""
+    info = info or _info()
+    default = info.default(key)
+    kw = {}
+    if minimum is not None:
+        kw["minValue"] = minimum
+    if maximum is not None:
+        kw["maxValue"] = maximum
+    return QgsProcessingParameterNumber(name, desc, kind, default, optional=default is None, **kw)
+
+
+def _enum_arg(name: str, desc: str, key: str, flag: str | None, labels: dict[str, str] | None = None, help: str = "", advanced: bool = False,
+              info: CliInfo | None = None, fallback: Sequence[str] = (), **kw) -> Arg:
+    """An enum whose values and default are the run config's Literal (``key``); ``fallback`` (or the
+    keys of ``labels``) only when the environment cannot tell."""
+    info = info or _info()
+    choices = info.choices(key) or list(fallback) or list(labels or {})
+    default = info.default(key)
+    idx = choices.index(default) if default in choices else 0
+    options = [(labels or {}).get(c, c) for c in choices]
+    return Arg(QgsProcessingParameterEnum(name, desc, options=options, defaultValue=idx), flag=flag, choices=choices, help=help, advanced=advanced, **kw)
+
+
+def _preset_arg(info: CliInfo | None = None) -> Arg:
+    """A paper's recipe (``--preset``); values from the run config's ``train.preset`` when it has one."""
+    info = info or _info()
+    presets = info.choices("train.preset") or ["000", "001", "002", "003"]
+
+    def to_argv(alg, parameters, context, feedback) -> list[str]:
+        idx = alg.parameterAsEnum(parameters, "PRESET", context) if parameters.get("PRESET") not in (None, "") else 0
+        return ["--preset", presets[idx - 1]] if idx > 0 else []
+
+    return Arg(
+        QgsProcessingParameterEnum("PRESET", "Paper recipe (preset)", options=["none", *(f"paper {p}" for p in presets)], defaultValue=0),
+        flag="--preset",
+        to_argv=to_argv,
+        help="A paper's model, optimiser, schedule and augmentation. Values set in this form still override it: clear a field to take the preset's.",
+        advanced=True,
+    )
+
+
+def _model_arg(flag: str | None, info: CliInfo | None = None, **kw) -> Arg:
+    """The model list of ``geoprospect models --json`` (networks and scikit-learn baselines)."""
+    info = info or _info()
+    names = info.model_names() or [str(info.default("train.model") or FALLBACK_MODEL)]
+    labels = {str(m["name"]): info.model_label(m) for m in info.models}
+    default = info.default("train.model", names[0])
+    idx = names.index(default) if default in names else 0
+    about = "; ".join(f"{m['name']}: {m.get('description', '')}" for m in info.models)
+    help = "Architecture, as listed by `geoprospect models` in the configured environment" + (f" ({about})." if about else ".")
+    if not info.ok:
+        help += f" (Could not ask the environment: {info.error})"
+    return Arg(QgsProcessingParameterEnum("MODEL", "Model", options=[labels.get(n, n) for n in names], defaultValue=idx), flag=flag, choices=names, help=help, **kw)
 
 
 def _distance(name, desc, default, parent, optional=False, minimum=0.0):
@@ -92,7 +158,8 @@ def _points_args(with_elements: bool = True, emit: bool = True, text_elements: b
             Arg(
                 QgsProcessingParameterField("ELEMENTS", "Elements", parentLayerParameterName="POINTS", type=ANY_FIELD if text_elements else NUMERIC_FIELD, allowMultiple=True, optional=True),
                 flag="--elements" if emit else None,
-                to_argv=None if emit else no_argv,
+                # numeric elements: coordinates (x/y attribute columns) never become evidence
+                to_argv=(None if text_elements else elements_to_argv("POINTS", "ELEMENTS", "X_FIELD", "Y_FIELD")) if emit else no_argv,
                 help="Element columns to use (e.g. Au, As, Cu). Empty: every numeric column except the coordinates"
                 + (" (and every column with censored values such as '<0.5')." if text_elements else "."),
             )
@@ -100,17 +167,17 @@ def _points_args(with_elements: bool = True, emit: bool = True, text_elements: b
     return args
 
 
-def _grid_args(resolution_default: float = 100.0) -> list[Arg]:
+def _grid_args(input_name: str, resolution_default: float = 100.0) -> list[Arg]:
     return [
         Arg(
             QgsProcessingParameterRasterLayer("TEMPLATE", "Grid template raster", optional=True),
-            to_argv=grid_to_argv("TEMPLATE", "EXTENT", "RESOLUTION", "GRID_CRS"),
+            to_argv=grid_to_argv("TEMPLATE", "EXTENT", "RESOLUTION", "GRID_CRS", input_name),
             help="A raster whose grid (CRS, cell size, extent) the output copies. When set, extent, cell size and grid CRS are ignored.",
         ),
         Arg(
-            QgsProcessingParameterCrs("GRID_CRS", "Grid CRS", defaultValue="EPSG:32649", optional=True),
+            QgsProcessingParameterCrs("GRID_CRS", "Grid CRS", optional=True),
             to_argv=no_argv,
-            help="Projected CRS of the output grid (metres). Empty: the CRS of the input.",
+            help="Projected CRS of the output grid (metres). Empty: the CRS of the input layer. A CRS whose area of use does not contain the input is refused.",
         ),
         Arg(
             QgsProcessingParameterExtent("EXTENT", "Grid extent", optional=True),
@@ -130,6 +197,7 @@ VARIOGRAMS = ["spherical", "exponential", "gaussian", "linear", "power"]
 
 
 class Interpolate(GeoprospectAlgorithm):
+    GROUP = "geochemistry"
     NAME = "interpolate"
     DISPLAY = "1 · Interpolate geochemistry (IDW / kriging)"
     COMMAND = "interpolate"
@@ -145,19 +213,20 @@ class Interpolate(GeoprospectAlgorithm):
         return [
             *_points_args(),
             Arg(QgsProcessingParameterEnum("METHOD", "Method", options=["IDW (inverse distance)", "Ordinary kriging", "Universal kriging (linear drift)"], defaultValue=0), flag="--method", choices=METHODS, help="IDW (default), ordinary kriging (variogram fitted per element, k nearest samples) or universal kriging (pykrige)."),
-            Arg(QgsProcessingParameterEnum("VARIOGRAM", "Kriging variogram model", options=VARIOGRAMS, defaultValue=0), flag="--variogram-model", choices=VARIOGRAMS, help="Variogram model fitted to each element (kriging only).", advanced=True),
-            Arg(QgsProcessingParameterNumber("POWER", "IDW power", NUM_DBL, 2.0, minValue=0.1), flag="--power", help="Weight = 1 / distance^power."),
-            Arg(QgsProcessingParameterNumber("NEIGHBORS", "Nearest samples (k)", NUM_INT, 12, minValue=0), flag="--neighbors", help="Number of nearest samples used per cell (0 = all samples, the papers' exact formula)."),
+            _enum_arg("VARIOGRAM", "Kriging variogram model", "interpolation.variogram_model", "--variogram-model", fallback=VARIOGRAMS, help="Variogram model fitted to each element (kriging only).", advanced=True),
+            Arg(_num("POWER", "IDW power", NUM_DBL, "idw.power", minimum=0.1), flag="--power", help="Weight = 1 / distance^power."),
+            Arg(_num("NEIGHBORS", "Nearest samples (k)", NUM_INT, "idw.neighbors", minimum=0), flag="--neighbors", help="Number of nearest samples used per cell (0 = all samples, the papers' exact formula)."),
             Arg(_distance("RADIUS", "Search radius", 3000.0, "GRID_CRS", optional=True), flag="--radius", help="Only samples within this distance (map units) count; cells with none are nodata. Empty: unlimited."),
-            Arg(QgsProcessingParameterNumber("MIN_POINTS", "Minimum samples per cell", NUM_INT, 1, minValue=1), flag="--min-points", help="Cells with fewer samples in reach are nodata.", advanced=True),
+            Arg(_num("MIN_POINTS", "Minimum samples per cell", NUM_INT, "idw.min_points", minimum=1), flag="--min-points", help="Cells with fewer samples in reach are nodata.", advanced=True),
             Arg(_distance("SMOOTHING", "Smoothing distance", 0.0, "GRID_CRS"), flag="--smoothing", help="Smoothing distance in map units, as gdal_grid's (0 = exact).", advanced=True),
             Arg(QgsProcessingParameterBoolean("LOG10", "Interpolate log10 of the concentrations", True), flag="--log10", help="Concentrations are log-normal: interpolating their log10 is usual (bands are then named log10_<element>)."),
-            *_grid_args(),
+            *_grid_args("POINTS"),
             Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Interpolated elements"), flag="--out", style="evidence", help="Multiband GeoTIFF, one band per element."),
         ]
 
 
 class DistanceToFeatures(GeoprospectAlgorithm):
+    GROUP = "evidence"
     NAME = "distance"
     DISPLAY = "2 · Distance to features (faults, contacts, alteration)"
     COMMAND = "distance"
@@ -170,12 +239,13 @@ class DistanceToFeatures(GeoprospectAlgorithm):
             Arg(QgsProcessingParameterFeatureSource("INPUT", "Features (lines or polygons)", LINE_POLY), layer_flag="--layer", help="Faults, geological contacts, alteration zones…"),
             Arg(QgsProcessingParameterString("BAND_NAME", "Band name", optional=True), flag="--name", help="Name of the output band (default: the file's name)."),
             Arg(QgsProcessingParameterCrs("VECTOR_CRS", "CRS of the features (when the file has none)", optional=True), flag="--vector-crs", help="Only for files without a CRS.", advanced=True),
-            *_grid_args(),
+            *_grid_args("INPUT"),
             Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Distance"), flag="--out", style="evidence", help="Single-band GeoTIFF of distances in metres."),
         ]
 
 
 class Density(GeoprospectAlgorithm):
+    GROUP = "evidence"
     NAME = "density"
     DISPLAY = "2b · Feature density (line length / area per unit area)"
     COMMAND = "density"
@@ -189,12 +259,13 @@ class Density(GeoprospectAlgorithm):
             Arg(_distance("RADIUS", "Search radius", 2000.0, "GRID_CRS"), flag="--radius", help="Kernel radius in grid units (metres)."),
             Arg(QgsProcessingParameterEnum("MODE", "Layer", options=["density (length or area per unit area)", "distance with density (paper 003)"], defaultValue=0), flag="--mode", choices=["density", "distance-density"], help="density: feature length (lines) or area (polygons) within the radius per unit area; distance with density: max(0, 1 - d/R) x (1 + density / one-feature density), paper 003's buffer-distance layer."),
             Arg(QgsProcessingParameterString("BAND_NAME", "Band name", optional=True), flag="--name", help="Name of the output band."),
-            *_grid_args(),
+            *_grid_args("INPUT"),
             Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Density"), flag="--out", style="evidence", help="Single-band GeoTIFF (m per m², or m² per m²)."),
         ]
 
 
 class BuildStack(GeoprospectAlgorithm):
+    GROUP = "evidence"
     NAME = "stack"
     DISPLAY = "3 · Build evidence stack"
     COMMAND = "stack"
@@ -211,6 +282,7 @@ class BuildStack(GeoprospectAlgorithm):
 
 
 class PrepareGeochem(GeoprospectAlgorithm):
+    GROUP = "geochemistry"
     NAME = "prepare_geochem"
     DISPLAY = "0 · Prepare geochemistry (censored values, outliers, transforms)"
     COMMAND = "prepare-geochem"
@@ -229,12 +301,14 @@ class PrepareGeochem(GeoprospectAlgorithm):
             Arg(QgsProcessingParameterEnum("OUTLIERS", "Outliers", options=["keep", "flag", "winsorise"], defaultValue=0), flag="--outliers", choices=["none", "flag", "winsorise"], help="Tukey fences on log10 values: count outliers only, or clip them."),
             Arg(QgsProcessingParameterEnum("TRANSFORM", "Transform", options=["none", "log10", "clr"], defaultValue=0), flag="--transform", choices=["none", "log10", "clr"], help="Transform after censoring and outliers."),
             Arg(QgsProcessingParameterBoolean("STANDARDISE", "Standardise (z-scores)", False), flag="--standardise", help="z-score every element after the transform.", advanced=True),
+            Arg(QgsProcessingParameterString("FLAG_COLUMNS", "Censoring flag columns (ELEMENT=COLUMN, comma-separated)", optional=True), flag="--flag-columns", help="e.g. Au=Au_flag,As=As_q: a true flag marks the row's value as below detection.", advanced=True),
             Arg(QgsProcessingParameterVectorDestination("OUTPUT", "Prepared samples", QgsProcessing.TypeVectorPoint), flag="--out", help="GeoPackage of prepared points (keeps the CRS)."),
             Arg(QgsProcessingParameterFileDestination("REPORT", "Report", "Markdown (*.md);;JSON (*.json)", optional=True, createByDefault=False), flag="--report", help="What was replaced, clipped and transformed."),
         ]
 
 
 class SelectElements(GeoprospectAlgorithm):
+    GROUP = "geochemistry"
     NAME = "select_elements"
     DISPLAY = "4 · Select elements (SVM AUC + Z-AUC)"
     COMMAND = "select-elements"
@@ -251,7 +325,7 @@ class SelectElements(GeoprospectAlgorithm):
             *_points_args(text_elements=True),
             Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), flag="--deposits", layer_flag="--deposits-layer", help="Points, lines or polygons of known deposits."),
             Arg(_distance("DISTANCE", "Positive within", 2000.0, "POINTS"), flag="--distance", help="Samples within this distance of a deposit are positives (map units)."),
-            Arg(QgsProcessingParameterNumber("Z_CRIT", "Critical Z-AUC", NUM_DBL, 2.58, minValue=0.0), flag="--z-crit", help="Keep elements with Z-AUC above this (2.58 = the 0.01 level, as in the papers)."),
+            Arg(_num("Z_CRIT", "Critical Z-AUC", NUM_DBL, "selection.z_crit", minimum=0.0), flag="--z-crit", help="Keep elements with Z-AUC above this (2.58 = the 0.01 level, as in the papers)."),
             Arg(QgsProcessingParameterEnum("SCORE", "Score", options=["SVM (out-of-fold)", "raw concentration"], defaultValue=0), flag="--score", choices=["svm", "raw"], help="Which AUC decides.", advanced=True),
             Arg(QgsProcessingParameterNumber("CV", "Cross-validation folds", NUM_INT, 5, minValue=2), flag="--cv", help="Folds of the stratified cross-validation.", advanced=True),
             Arg(QgsProcessingParameterNumber("SEED", "Random seed", NUM_INT, 0, minValue=0), flag="--seed", help="Folds and subsampling.", advanced=True),
@@ -260,6 +334,7 @@ class SelectElements(GeoprospectAlgorithm):
 
 
 class MakeWindows(GeoprospectAlgorithm):
+    GROUP = "training"
     NAME = "tile"
     DISPLAY = "5 · Make windows (labels and spatial split)"
     COMMAND = "tile"
@@ -275,17 +350,18 @@ class MakeWindows(GeoprospectAlgorithm):
         return [
             Arg(QgsProcessingParameterRasterLayer("STACK", "Evidence stack"), help="Multiband stack from 'Build evidence stack'."),
             Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), flag="--deposits", layer_flag="--deposits-layer", help="Points or polygons of known deposits."),
-            Arg(QgsProcessingParameterNumber("SIZE", "Window size (cells)", NUM_INT, 32, minValue=4), flag="--size", help="Side of a window in cells."),
-            Arg(QgsProcessingParameterNumber("STRIDE", "Stride (cells)", NUM_INT, 16, minValue=1), flag="--stride", help="Step between windows in cells."),
-            Arg(QgsProcessingParameterNumber("MIN_VALID", "Minimum valid fraction", NUM_DBL, 0.5, minValue=0.0, maxValue=1.0), flag="--min-valid", help="Windows with less valid data are dropped (and counted).", advanced=True),
-            Arg(QgsProcessingParameterNumber("TEST_FRACTION", "Test fraction", NUM_DBL, 0.3, minValue=0.01, maxValue=0.99), flag="--test-fraction", help="Fraction of the area held out for testing."),
-            Arg(QgsProcessingParameterEnum("SPLIT_AXIS", "Split along", options=["rows (north/south blocks)", "columns (east/west blocks)"], defaultValue=0), flag="--split-axis", choices=SPLIT_AXES, help="Direction of the spatial train/test split."),
-            Arg(QgsProcessingParameterEnum("TEST_SIDE", "Test block at", options=["end (south / east)", "start (north / west)"], defaultValue=0), flag="--test-side", choices=["end", "start"], help="Which end of the area is held out.", advanced=True),
+            Arg(_num("SIZE", "Window size (cells)", NUM_INT, "windows.size", minimum=4), flag="--size", help="Side of a window in cells."),
+            Arg(_num("STRIDE", "Stride (cells)", NUM_INT, "windows.stride", minimum=1), flag="--stride", help="Step between windows in cells."),
+            Arg(_num("MIN_VALID", "Minimum valid fraction", NUM_DBL, "windows.min_valid", minimum=0.0, maximum=1.0), flag="--min-valid", help="Windows with less valid data are dropped (and counted).", advanced=True),
+            Arg(_num("TEST_FRACTION", "Test fraction", NUM_DBL, "windows.test_fraction", minimum=0.01, maximum=0.99), flag="--test-fraction", help="Fraction of the area held out for testing."),
+            _enum_arg("SPLIT_AXIS", "Split along", "windows.split_axis", "--split-axis", labels={"rows": "rows (north/south blocks)", "cols": "columns (east/west blocks)"}, help="Direction of the spatial train/test split."),
+            _enum_arg("TEST_SIDE", "Test block at", "windows.test_side", "--test-side", labels={"end": "end (south / east)", "start": "start (north / west)"}, help="Which end of the area is held out.", advanced=True),
             Arg(QgsProcessingParameterVectorDestination("OUTPUT", "Windows", QgsProcessing.TypeVectorPolygon), flag="--out", style="windows", help="GeoPackage of window polygons with label and split."),
         ]
 
 
 class TrainModel(GeoprospectAlgorithm):
+    GROUP = "training"
     NAME = "train"
     DISPLAY = "6 · Train model"
     COMMAND = "train"
@@ -297,20 +373,25 @@ class TrainModel(GeoprospectAlgorithm):
         return [
             Arg(QgsProcessingParameterRasterLayer("STACK", "Evidence stack"), help="The stack the windows were cut from."),
             Arg(QgsProcessingParameterFeatureSource("WINDOWS", "Windows", [QgsProcessing.TypeVectorPolygon]), help="Output of 'Make windows'."),
-            Arg(QgsProcessingParameterEnum("MODEL", "Model", options=MODELS, defaultValue=0), flag="--model", choices=MODELS, help="Network architecture (torchvision ResNet-18 adapted to the stack's bands, or the papers' nets)."),
-            Arg(QgsProcessingParameterNumber("EPOCHS", "Epochs", NUM_INT, 8, minValue=1), flag="--epochs", help="Passes over the training windows."),
-            Arg(QgsProcessingParameterNumber("BATCH_SIZE", "Batch size", NUM_INT, 32, minValue=1), flag="--batch-size", help="Windows per batch.", advanced=True),
-            Arg(QgsProcessingParameterNumber("LR", "Learning rate", NUM_DBL, 0.001, minValue=1e-7), flag="--lr", help="Optimizer step size.", advanced=True),
-            Arg(QgsProcessingParameterEnum("OPTIMIZER", "Optimizer", options=OPTIMIZERS, defaultValue=0), flag="--optimizer", choices=OPTIMIZERS, help="Adam or SGD with momentum.", advanced=True),
-            Arg(QgsProcessingParameterNumber("WEIGHT_DECAY", "Weight decay", NUM_DBL, 1e-4, minValue=0.0), flag="--weight-decay", help="L2 penalty.", advanced=True),
+            _model_arg("--model"),
+            Arg(_num("EPOCHS", "Epochs", NUM_INT, "train.epochs", minimum=1), flag="--epochs", help="Passes over the training windows."),
+            Arg(_num("BATCH_SIZE", "Batch size", NUM_INT, "train.batch_size", minimum=1), flag="--batch-size", help="Windows per batch.", advanced=True),
+            Arg(_num("LR", "Learning rate", NUM_DBL, "train.lr", minimum=1e-7), flag="--lr", help="Optimizer step size.", advanced=True),
+            _enum_arg("OPTIMIZER", "Optimizer", "train.optimizer", "--optimizer", fallback=("adam", "sgd"), help="Adam or SGD with momentum.", advanced=True),
+            Arg(_num("WEIGHT_DECAY", "Weight decay", NUM_DBL, "train.weight_decay", minimum=0.0), flag="--weight-decay", help="L2 penalty.", advanced=True),
             Arg(QgsProcessingParameterBoolean("BALANCED", "Class-balanced sampling", True), to_argv=lambda alg, p, c, f: ["--balanced" if alg.parameterAsBool(p, "BALANCED", c) else "--no-balanced"], help="Sample positive and negative training windows equally often.", advanced=True),
             Arg(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0), flag="--device", choices=DEVICES, help="auto uses CUDA when the environment has a GPU.", advanced=True),
-            Arg(QgsProcessingParameterNumber("SEED", "Random seed", NUM_INT, 0, minValue=0), flag="--seed", help="Same seed, same model.", advanced=True),
+            Arg(_num("SEED", "Random seed", NUM_INT, "train.seed", minimum=0), flag="--seed", help="Same seed, same model.", advanced=True),
+            _preset_arg(),
+            Arg(QgsProcessingParameterNumber("CROP", "Random crop (pixels)", NUM_INT, None, optional=True, minValue=1), flag="--crop", help="Random crops of this side while training (papers 001/002: 224 of 256), centre crops when scoring; empty: whole windows.", advanced=True),
+            Arg(QgsProcessingParameterNumber("NOISE", "Gaussian noise variance", NUM_DBL, None, optional=True, minValue=0.0), flag="--noise", help="Noise added to training windows (papers 000/001: 0.01); empty: none.", advanced=True),
+            Arg(QgsProcessingParameterBoolean("FLIPS", "Random flips and 90° rotations", False), flag="--flips", help="Augmentation of paper 002.", advanced=True),
             Arg(QgsProcessingParameterFolderDestination("OUTPUT", "Model folder"), flag="--out", help="Folder with the weights and their JSON sidecar."),
         ]
 
 
 class Predict(GeoprospectAlgorithm):
+    GROUP = "prediction"
     NAME = "predict"
     DISPLAY = "7 · Predict prospectivity"
     COMMAND = "predict"
@@ -324,7 +405,7 @@ class Predict(GeoprospectAlgorithm):
             Arg(QgsProcessingParameterFile("MODEL", "Model folder", behavior=QgsProcessingParameterFile.Folder), help="Output folder of 'Train model'."),
             Arg(QgsProcessingParameterFeatureSource("WINDOWS", "Windows (to join labels and splits)", [QgsProcessing.TypeVectorPolygon], optional=True), flag="--windows", help="Output of 'Make windows': its labels and train/test split are joined into the window scores (needed by 'Evaluate')."),
             Arg(QgsProcessingParameterNumber("MIN_VALID", "Minimum valid fraction", NUM_DBL, 0.5, minValue=0.0, maxValue=1.0), flag="--min-valid", help="Windows with less valid data are not scored.", advanced=True),
-            Arg(QgsProcessingParameterNumber("BATCH_SIZE", "Batch size", NUM_INT, 256, minValue=1), flag="--batch-size", help="Windows per batch.", advanced=True),
+            Arg(_num("BATCH_SIZE", "Batch size", NUM_INT, "predict.batch_size", minimum=1), flag="--batch-size", help="Windows per batch.", advanced=True),
             Arg(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0), flag="--device", choices=DEVICES, help="auto uses CUDA when available.", advanced=True),
             Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Prospectivity"), flag="--out", style="prospectivity", help="Prospectivity GeoTIFF (0–1)."),
             Arg(QgsProcessingParameterVectorDestination("SCORES", "Window scores", QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=False), flag="--scores-out", style="windows", help="GeoPackage of windows with their scores (default: beside the prospectivity file)."),
@@ -332,6 +413,7 @@ class Predict(GeoprospectAlgorithm):
 
 
 class Evaluate(GeoprospectAlgorithm):
+    GROUP = "prediction"
     NAME = "evaluate"
     DISPLAY = "8 · Evaluate (ROC/AUC, success-rate curve)"
     COMMAND = "evaluate"
@@ -349,14 +431,15 @@ class Evaluate(GeoprospectAlgorithm):
 
 
 class Ensemble(GeoprospectAlgorithm):
+    GROUP = "prediction"
     NAME = "ensemble"
-    DISPLAY = "9 · Ensemble (paper 003's rules and uncertainty)"
+    DISPLAY = "9 · Ensemble (average, weighted average, majority, plurality and weighted votes; uncertainty)"
     COMMAND = "ensemble"
     TAGS = ("ensemble", "uncertainty", "voting")
     STAGES = ("ensemble",)
     HELP = (
-        "Combines prospectivity maps of several models on one grid with paper 003's five rules: simple and weighted "
-        "average, majority, plurality and weighted voting (vote bands: 1 ore-bearing, 0 not, -1 refused), plus the "
+        "Combines prospectivity maps of several models on one grid with five rules (as in paper 003): simple average, "
+        "weighted average, majority vote, plurality vote and weighted vote (vote bands: 1 ore-bearing, 0 not, -1 refused), plus the "
         "members' spread (standard deviation) as uncertainty. One GeoTIFF, a band per rule (band 1 = simple average)."
     )
 
@@ -366,36 +449,209 @@ class Ensemble(GeoprospectAlgorithm):
             Arg(QgsProcessingParameterString("WEIGHTS", "Weights (comma-separated, one per map)", optional=True), flag="--weights", help="e.g. the members' validation AUCs; empty: equal weights."),
             Arg(QgsProcessingParameterBoolean("WEIGHTS_FROM_AUC", "Weights are ROC AUCs", False), flag="--weights-from-auc", help="Turn the weights (AUCs) into max(AUC - 0.5, 0), normalised.", advanced=True),
             Arg(QgsProcessingParameterNumber("THRESHOLD", "Vote threshold", NUM_DBL, 0.5, minValue=0.0, maxValue=1.0), flag="--threshold", help="Probability at or above which a member votes 'ore-bearing'.", advanced=True),
-            Arg(QgsProcessingParameterFeatureSource("WINDOWS", "Windows (for paper 003's Table 2)", [QgsProcessing.TypeVectorPolygon], optional=True), flag="--windows", help="Window index: adds the counts of ore-bearing windows per rule as JSON beside the output.", advanced=True),
+            Arg(QgsProcessingParameterFeatureSource("WINDOWS", "Windows (to count ore-bearing windows per rule)", [QgsProcessing.TypeVectorPolygon], optional=True), flag="--windows", help="Window index: adds the counts of ore-bearing windows per rule as JSON beside the output.", advanced=True),
             Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Ensemble"), flag="--out", style="prospectivity", help="Multiband GeoTIFF: simple_average, weighted_average, majority_vote, plurality_vote, weighted_vote, spread_std."),
+        ]
+
+
+# ---- algorithms added for issue 16 (categorical layers, kriging cross-validation, spatial CV)
+
+class Geology(GeoprospectAlgorithm):
+    NAME = "geology"
+    DISPLAY = "2c · Geology / categorical layers (one 0/1 band per class)"
+    COMMAND = "geology"
+    GROUP = "evidence"
+    TAGS = ("geology", "lithology", "categorical", "one-hot")
+    STAGES = ("geology",)
+    HELP = "Burns geology (or any class) polygons onto the grid as one 0/1 band per class, named after the class (cells whose centre is inside, or every touched cell)."
+
+    def arguments(self):
+        return [
+            Arg(QgsProcessingParameterFeatureSource("INPUT", "Geology polygons", [QgsProcessing.TypeVectorPolygon]), layer_flag="--layer", help="Polygons of rock units, alteration types…"),
+            Arg(QgsProcessingParameterField("FIELD", "Class column", parentLayerParameterName="INPUT", type=ANY_FIELD), flag="--field", help="Column holding the class (rock unit, alteration type…)."),
+            Arg(QgsProcessingParameterString("CLASSES", "Classes to keep (comma-separated, in band order)", optional=True), flag="--classes", help="Empty: every class present."),
+            Arg(QgsProcessingParameterBoolean("ALL_TOUCHED", "Every touched cell", False), flag="--all-touched", help="Burn every cell a polygon touches (default: cells whose centre is inside).", advanced=True),
+            Arg(QgsProcessingParameterCrs("VECTOR_CRS", "CRS of the polygons (when the file has none)", optional=True), flag="--vector-crs", help="Only for files without a CRS.", advanced=True),
+            *_grid_args("INPUT"),
+            Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Geology bands"), flag="--out", style="evidence", help="Multiband GeoTIFF, one 0/1 band per class."),
+        ]
+
+
+class KrigingCV(GeoprospectAlgorithm):
+    NAME = "kriging_cv"
+    DISPLAY = "1b · Interpolation cross-validation (IDW vs kriging)"
+    COMMAND = "kriging-cv"
+    GROUP = "geochemistry"
+    TAGS = ("kriging", "idw", "cross-validation", "leave-one-out")
+    STAGES = ("kriging-cv",)
+    HELP = (
+        "Leave-one-out errors of IDW, ordinary and universal kriging for each element on the samples themselves "
+        "(RMSE, MAE, bias): which interpolator to trust before building the stack. Writes a CSV table and a Markdown copy."
+    )
+
+    def arguments(self):
+        return [
+            *_points_args(text_elements=True),
+            Arg(QgsProcessingParameterCrs("WORK_CRS", "Projected CRS for distances", optional=True), flag="--work-crs", help="Empty: the samples' CRS (which must then be projected).", advanced=True),
+            _enum_arg("VARIOGRAM", "Variogram model", "interpolation.variogram_model", "--variogram-model", fallback=VARIOGRAMS, help="Variogram model fitted per element."),
+            Arg(QgsProcessingParameterNumber("MAX_POINTS", "Samples held out per element (0 = all)", NUM_INT, None, optional=True, minValue=0), flag="--max-points", help="Hold out at most this many random samples per element; empty: geoprospect's default (all)."),
+            Arg(QgsProcessingParameterNumber("SEED", "Random seed", NUM_INT, None, optional=True, minValue=0), flag="--seed", help="For the held-out subset; empty: geoprospect's default.", advanced=True),
+            Arg(QgsProcessingParameterFileDestination("OUTPUT", "Error table", "CSV (*.csv)"), flag="--out", help="CSV of errors per element and method; a Markdown copy is written beside it."),
+        ]
+
+
+class EvaluateCV(GeoprospectAlgorithm):
+    NAME = "evaluate_cv"
+    DISPLAY = "8b · Spatial cross-validation (models and baselines)"
+    COMMAND = "evaluate-cv"
+    GROUP = "training"
+    TAGS = ("cross-validation", "spatial", "folds", "baseline", "random forest")
+    STAGES = ("evaluate-cv",)
+    HELP = (
+        "Trains and scores the chosen model (a network or a scikit-learn baseline) on spatial folds: each block of the "
+        "map is predicted by a model that never saw it (with a buffer of half a window), giving out-of-fold "
+        "prospectivity, deposit capture in the top 5/10/20 % of the area and the success-rate curve."
+    )
+
+    def arguments(self):
+        info = _info()
+        return [
+            Arg(QgsProcessingParameterRasterLayer("STACK", "Evidence stack"), help="The stack the windows were cut from."),
+            Arg(QgsProcessingParameterFeatureSource("WINDOWS", "Windows", [QgsProcessing.TypeVectorPolygon]), flag="--windows", help="Output of 'Make windows' (labels; its train/test split is ignored)."),
+            Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), flag="--deposits", layer_flag="--deposits-layer", help="Points or polygons of known deposits (capture figures)."),
+            _model_arg("--model", info=info),
+            Arg(QgsProcessingParameterNumber("FOLDS", "Folds", NUM_INT, None, optional=True, minValue=2), flag="--folds", help="Number of spatial folds; empty: geoprospect's default."),
+            Arg(QgsProcessingParameterEnum("SPLIT", "Split", options=["spatial blocks", "random (optimistic: overlapping windows leak)"], defaultValue=0), flag="--split", choices=["spatial", "random"], help="Spatial blocks (default) or a random split, labelled so in the report."),
+            Arg(QgsProcessingParameterNumber("BLOCK_SIZE", "Block side (pixels)", NUM_INT, None, optional=True, minValue=1), flag="--block-size", help="Empty: 4 windows or 1/8 of the shorter side.", advanced=True),
+            Arg(QgsProcessingParameterNumber("BUFFER", "Buffer (pixels)", NUM_INT, None, optional=True, minValue=0), flag="--buffer", help="Pixels between training windows and the test block; empty: half a window.", advanced=True),
+            Arg(_num("EPOCHS", "Epochs", NUM_INT, "train.epochs", minimum=1, info=info), flag="--epochs", help="Passes over the training windows of each fold (networks)."),
+            Arg(_num("BATCH_SIZE", "Batch size", NUM_INT, "train.batch_size", minimum=1, info=info), flag="--batch-size", help="Windows per batch.", advanced=True),
+            Arg(_num("LR", "Learning rate", NUM_DBL, "train.lr", minimum=1e-7, info=info), flag="--lr", help="Optimizer step size.", advanced=True),
+            Arg(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0), flag="--device", choices=DEVICES, help="auto uses CUDA when available.", advanced=True),
+            Arg(_num("SEED", "Random seed", NUM_INT, "train.seed", minimum=0, info=info), flag="--seed", help="Same seed, same folds and models.", advanced=True),
+            Arg(QgsProcessingParameterFolderDestination("OUTPUT", "Output folder"), flag="--out", help="cv_metrics.json, cv_prospectivity.tif (out-of-fold) and report/."),
+        ]
+
+    def result_outputs(self):
+        return [
+            ResultOutput("metrics", "Cross-validation metrics", "file", None, "cv_metrics.json"),
+            ResultOutput("map", "Out-of-fold prospectivity", "raster", "prospectivity", "cv_prospectivity.tif"),
+            ResultOutput("report", "Report", "html", None, os.path.join("report", "index.html")),
         ]
 
 
 # ---- whole pipeline ---------------------------------------------------------------------
 
 RUN_OUTPUTS = [
-    ResultOutput("stack", "Evidence stack", "raster", "stack", "stack.tif"),
-    ResultOutput("windows", "Windows", "vector", "windows", "windows.gpkg"),
-    ResultOutput("scores", "Window scores", "vector", "windows", "scores.gpkg"),
-    ResultOutput("targets", "Targets", "vector", "targets", "targets.gpkg"),
-    ResultOutput("uncertainty", "Uncertainty", "raster", "uncertainty", "uncertainty.tif"),
-    ResultOutput("prospectivity", "Prospectivity", "raster", "prospectivity", "prospectivity.tif"),
-    ResultOutput("report", "Report", "file", None, "report.html"),
+    ResultOutput("prospectivity_fullres", "Prospectivity (full resolution)", "file", None, "prospectivity_fullres.tif"),
+    ResultOutput("prospectivity", "Prospectivity per window (stride grid)", "file", None, "prospectivity.tif"),
+    ResultOutput("classes", "Prospectivity classes", "file", None, "classes.tif"),
+    ResultOutput("uncertainty", "Uncertainty", "file", None, "uncertainty.tif"),
+    ResultOutput("targets", "Targets", "file", None, "targets.gpkg"),
+    ResultOutput("scores", "Window scores", "file", None, "scores.gpkg"),
+    ResultOutput("stack", "Evidence stack", "file", None, "stack.tif"),
+    ResultOutput("windows", "Windows", "file", None, "windows.gpkg"),
+    ResultOutput("report", "Report", "html", None, os.path.join("report", "index.html")),
     ResultOutput("map", "Map", "file", None, "map.png"),
     ResultOutput("metrics", "Metrics", "file", None, "metrics.json"),
     ResultOutput("manifest", "Run manifest", "file", None, "manifest.json"),
 ]
 
 
+def _is_temporary(value, path: str) -> bool:
+    from qgis.core import QgsProcessingUtils
+
+    return value in (None, "", "TEMPORARY_OUTPUT") or path.startswith(QgsProcessingUtils.tempFolder())
+
+
+def _project_home() -> str:
+    from qgis.core import QgsProject
+
+    home = QgsProject.instance().homePath()
+    return home if home and os.path.isdir(home) else ""
+
+
+def default_run_folder(anchor: str = "") -> str:
+    """A new run folder beside the project (or beside ``anchor``, the input file), never a temporary one."""
+    import time
+
+    base = _project_home() or (os.path.dirname(anchor) if anchor and os.path.isabs(anchor) else "") or os.path.expanduser("~")
+    return os.path.join(base, "geoprospect-runs", time.strftime("run-%Y%m%d-%H%M%S"))
+
+
 class _RunBase(GeoprospectAlgorithm):
+    GROUP = "pipeline"
     COMMAND = "run"
+    LOADS_RUN = True
     # stage names of the CLI's progress lines, weighted by their usual share of the run time
     # "stack" is the block-wise evidence build (IDW/kriging, distances, densities in one pass)
     STAGES = (("select-elements", 3), ("idw", 10), ("kriging", 10), ("distance", 7), ("stack", 20), ("train", 40), ("predict", 10))
     TAGS = ("pipeline", "run", "config")
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._folder = ""
+        self._report = ""
+
     def result_outputs(self):
         return RUN_OUTPUTS
+
+    def anchor_path(self, parameters, context) -> str:
+        """The input file a default output folder is put beside."""
+        return ""
+
+    def run_folder(self, parameters, context) -> str:
+        """The output folder: the one picked, or a new one beside the project / input (not a temporary folder)."""
+        if not self._folder:
+            path = self.parameterAsFileOutput(parameters, "OUTPUT", context)
+            if _is_temporary(parameters.get("OUTPUT"), path or ""):
+                path = default_run_folder(self.anchor_path(parameters, context))
+            self._folder = path
+        return self._folder
+
+    def out_argv(self, parameters, context, feedback) -> list[str]:
+        return ["--out", self.run_folder(parameters, context)]
+
+    def output_arg(self) -> Arg:
+        return Arg(
+            QgsProcessingParameterFolderDestination("OUTPUT", "Output folder", optional=True),
+            flag="--out",
+            to_argv=lambda alg, p, c, f: alg.out_argv(p, c, f),
+            help="Folder for all outputs (stack, windows, model, prospectivity, metrics, report). Empty: a new folder "
+            "geoprospect-runs/run-<date> beside the project (or beside the input file when the project is not saved).",
+        )
+
+    def destination_paths(self, parameters, context) -> dict[str, str]:
+        return {"OUTPUT": self.run_folder(parameters, context)}
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        warn = _info().version_warning() if not GeoprospectAlgorithm.LOADING else ""
+        if warn:
+            feedback.pushWarning(warn)
+        results = super().processAlgorithm(parameters, context, feedback)
+        self._report = results.get("REPORT") or ""
+        if self._report:
+            feedback.pushInfo(f"Report: {self._report} (opens in the browser when the run ends)")
+        return results
+
+    def postProcessAlgorithm(self, context, feedback):  # noqa: N802 - QGIS's main thread
+        if self._report and _interactive():
+            from qgis.PyQt.QtCore import QUrl
+            from qgis.PyQt.QtGui import QDesktopServices
+
+            QDesktopServices.openUrl(QUrl.fromLocalFile(self._report))
+        return {}
+
+
+def _interactive() -> bool:
+    """True in the QGIS desktop (not qgis_process, tests or offscreen)."""
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen" or os.environ.get("GEOPROSPECT_NO_BROWSER"):
+        return False
+    try:
+        from qgis.utils import iface
+    except ImportError:
+        return False
+    return iface is not None and hasattr(iface, "mainWindow") and iface.mainWindow() is not None
 
 
 class RunPipeline(_RunBase):
@@ -403,17 +659,54 @@ class RunPipeline(_RunBase):
     DISPLAY = "Run whole pipeline (from a config file)"
     HELP = (
         "Runs every stage from a YAML configuration (the same file as `geoprospect run config.yaml`) into one "
-        "output folder, then loads the stack, prospectivity, uncertainty, targets and windows with their styles. "
-        "Leave the configuration empty to run the bundled sample data."
+        "output folder, then loads the run as one group: known deposits and targets on top, the full-resolution "
+        "prospectivity with its classes and uncertainty, window scores, and (hidden) the evidence stack and window "
+        "grids. The HTML report opens when the run ends. Leave the configuration empty to run the bundled sample data."
     )
+
+    def anchor_path(self, parameters, context) -> str:
+        return self.parameterAsFile(parameters, "CONFIG", context) if parameters.get("CONFIG") else ""
 
     def arguments(self):
         return [
             Arg(QgsProcessingParameterFile("CONFIG", "Configuration (YAML)", extension="yaml", optional=True), help="geoprospect run configuration; empty: the bundled sample data."),
             Arg(QgsProcessingParameterBoolean("OVERWRITE", "Overwrite an existing run in the folder", False), flag="--overwrite", help="Replace outputs of an earlier run in the same folder."),
             Arg(QgsProcessingParameterBoolean("RESUME", "Resume an interrupted run", False), flag="--resume", help="Continue from the last finished stage of a run in the same folder."),
-            Arg(QgsProcessingParameterFolderDestination("OUTPUT", "Output folder"), flag="--out", help="Folder for all outputs (stack, windows, model, prospectivity, metrics, report)."),
+            self.output_arg(),
         ]
+
+
+# ---- run from layers: the form's layers are picked by geometry and name, never the active layer
+
+SAMPLE_NAMES = ("sample", "geochem", "assay", "soil", "stream", "sediment", "rock")
+DEPOSIT_NAMES = ("deposit", "occurrence", "mine", "prospect", "orebod", "mineralis", "mineraliz", "showing", "known")
+FAULT_NAMES = ("fault", "lineament", "structur", "shear")
+ALTERATION_NAMES = ("alteration", "altered", "gossan")
+
+
+def pick_layer(geometries: Sequence[int], names: Sequence[str], exclude: Sequence[str] = (), avoid: Sequence[str] = ()) -> str | None:
+    """Id of the project's vector layer of one of ``geometries`` whose name holds one of ``names``
+    (and none of ``avoid``); None when there is none (the field then stays empty)."""
+    from qgis.core import QgsProject, QgsVectorLayer
+
+    for layer in QgsProject.instance().mapLayers().values():
+        if not isinstance(layer, QgsVectorLayer) or layer.id() in exclude:
+            continue
+        geometry = layer.geometryType()
+        if int(getattr(geometry, "value", geometry)) not in geometries:  # 0 point, 1 line, 2 polygon
+            continue
+        low = layer.name().lower()
+        if any(n in low for n in names) and not any(n in low for n in avoid):
+            return layer.id()
+    return None
+
+
+def _source_key(alg, parameters, name, context) -> str:
+    layer = alg.parameterAsVectorLayer(parameters, name, context)
+    if layer is not None:
+        path, sub = file_path_of(layer)
+        return f"{path}|{sub or ''}" if path else layer.source()
+    return str(parameters.get(name))
 
 
 def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
@@ -426,14 +719,19 @@ def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
         if flag in opts:
             pts[key] = opts[flag]
     elements = as_fields(alg, parameters, "ELEMENTS", context)
-    if elements:
-        pts["elements"] = elements
+    if not elements:  # every numeric column except coordinates and identifiers (never log10_x / log10_y)
+        elements = default_elements(points, [pts.get("x_field", ""), pts.get("y_field", "")])
+        if not elements:
+            raise QgsProcessingException("Elements: the samples layer has no numeric column besides coordinates; pick the element columns.")
+        feedback.pushInfo(f"Elements (every numeric column except coordinates and identifiers): {', '.join(elements)}")
+    pts["elements"] = elements
     grid: dict = {"resolution": alg.parameterAsDouble(parameters, "RESOLUTION", context)}
     gcrs = alg.parameterAsCrs(parameters, "GRID_CRS", context) if parameters.get("GRID_CRS") else None
     if gcrs is not None and gcrs.isValid():
         grid["crs"] = gcrs.authid() or gcrs.toWkt()
     if parameters.get("EXTENT"):
-        r = alg.parameterAsExtent(parameters, "EXTENT", context, gcrs or QgsCoordinateReferenceSystem())
+        target = gcrs if gcrs is not None and gcrs.isValid() else layer_crs(alg, parameters, "POINTS", context)
+        r = alg.parameterAsExtent(parameters, "EXTENT", context, target)
         if not r.isEmpty():
             grid["bounds"] = [r.xMinimum(), r.yMinimum(), r.xMaximum(), r.yMaximum()]
 
@@ -452,23 +750,34 @@ def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
         if v:
             v["name"] = f"dist_{name.lower()}"
             vectors.append(v)
-    deposits = vector("DEPOSITS")
-    out = alg.parameterAsFileOutput(parameters, "OUTPUT", context)
+    out = alg.run_folder(parameters, context)
     pts["log10"] = alg.parameterAsBool(parameters, "LOG10", context)
-    if parameters.get("RADIUS"):
-        idw = {"radius": alg.parameterAsDouble(parameters, "RADIUS", context)}
-    else:
-        idw = {}
-    models = MODELS
+    idw = {"radius": alg.parameterAsDouble(parameters, "RADIUS", context)} if parameters.get("RADIUS") not in (None, "") else {}
+    names = alg.parameterDefinition("MODEL").options()
+    model = alg._model_choices[alg.parameterAsEnum(parameters, "MODEL", context)] if alg._model_choices else names[0]
+    train: dict = {"model": model}
+
+    def form_int(name: str) -> int | None:
+        """The value in the form: the one given, else the default it shows (the CLI's)."""
+        value = parameters.get(name)
+        if value in (None, ""):
+            value = alg.parameterDefinition(name).defaultValue()
+            return None if value in (None, "") else int(value)
+        return alg.parameterAsInt(parameters, name, context)
+
+    for key, pname in (("epochs", "EPOCHS"), ("batch_size", "BATCH_SIZE")):
+        if form_int(pname) is not None:
+            train[key] = form_int(pname)
+    windows = {k: form_int(p) for k, p in (("size", "SIZE"), ("stride", "STRIDE")) if form_int(p) is not None}
     cfg = {
         "name": "geoprospect run from QGIS",
         "points": pts,
         "grid": grid,
         "idw": idw,
         "vectors": vectors,
-        "deposits": deposits,
-        "windows": {"size": alg.parameterAsInt(parameters, "SIZE", context), "stride": alg.parameterAsInt(parameters, "STRIDE", context)},
-        "train": {"model": models[alg.parameterAsEnum(parameters, "MODEL", context)], "epochs": alg.parameterAsInt(parameters, "EPOCHS", context)},
+        "deposits": vector("DEPOSITS"),
+        "windows": windows,
+        "train": train,
         "output": out,
     }
     os.makedirs(out, exist_ok=True)
@@ -487,29 +796,61 @@ class RunPipelineFromLayers(_RunBase):
     DISPLAY = "Run whole pipeline (from layers)"
     HELP = (
         "Runs every stage from the layers picked here: samples, faults, alteration and deposits. The dialog "
-        "writes a run configuration (kept in the log) and runs `geoprospect run` on it."
+        "writes a run configuration (kept in the output folder) and runs `geoprospect run` on it, then loads the run "
+        "as one group (deposits and targets on top, the full-resolution prospectivity, the stack and windows hidden). "
+        "Layers are suggested by geometry and name (samples, deposits, faults, alteration), never simply the active layer."
     )
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._model_choices: list[str] = []
+
+    def anchor_path(self, parameters, context) -> str:
+        layer = self.parameterAsVectorLayer(parameters, "POINTS", context)
+        info = delimited_text_info(layer)
+        return info["path"] if info else file_path_of(layer)[0]
+
     def arguments(self):
+        info = _info()
+        model = _model_arg(None, info=info, to_argv=no_argv)
+        self._model_choices = list(model.choices or [])
+        points = pick_layer([0], SAMPLE_NAMES, avoid=DEPOSIT_NAMES)
+        deposits = pick_layer([0, 2], DEPOSIT_NAMES, exclude=[points] if points else [])
+        args = _points_args(emit=False)
+        args[0] = Arg(
+            QgsProcessingParameterVectorLayer("POINTS", "Geochemical samples", [QgsProcessing.TypeVectorPoint], defaultValue=points, optional=True),
+            to_argv=no_argv,
+            help="Point layer of samples (required): a CSV loaded as delimited text or a GeoPackage/Shapefile of points. "
+            "Suggested: a point layer named like samples/geochemistry.",
+        )
         return [
-            *_points_args(emit=False),
-            Arg(QgsProcessingParameterFeatureSource("FAULTS", "Faults (lines)", [QgsProcessing.TypeVectorLine], optional=True), to_argv=no_argv, help="Distance to faults becomes an evidence layer."),
-            Arg(QgsProcessingParameterFeatureSource("ALTERATION", "Alteration (polygons)", [QgsProcessing.TypeVectorPolygon], optional=True), to_argv=no_argv, help="Distance to alteration zones becomes an evidence layer."),
-            Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), to_argv=no_argv, help="Labels for the windows."),
-            Arg(QgsProcessingParameterCrs("GRID_CRS", "Grid CRS", defaultValue="EPSG:32649", optional=True), to_argv=no_argv, help="Projected CRS of the grid (metres). Empty: the samples' CRS."),
+            *args,
+            Arg(QgsProcessingParameterFeatureSource("FAULTS", "Faults (lines)", [QgsProcessing.TypeVectorLine], defaultValue=pick_layer([1], FAULT_NAMES), optional=True), to_argv=no_argv, help="Distance to faults becomes an evidence layer. Empty: none."),
+            Arg(QgsProcessingParameterFeatureSource("ALTERATION", "Alteration (polygons)", [QgsProcessing.TypeVectorPolygon], defaultValue=pick_layer([2], ALTERATION_NAMES), optional=True), to_argv=no_argv, help="Distance to alteration zones becomes an evidence layer. Empty: none."),
+            Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon], defaultValue=deposits, optional=True), to_argv=no_argv, help="Known deposits (required; points or polygons), the labels of the windows. Must not be the samples layer."),
+            Arg(QgsProcessingParameterCrs("GRID_CRS", "Grid CRS", optional=True), to_argv=no_argv, help="Projected CRS of the grid (metres). Empty: the samples' CRS. A CRS whose area of use does not contain the samples is refused."),
             Arg(QgsProcessingParameterExtent("EXTENT", "Grid extent", optional=True), to_argv=no_argv, help="Empty: the samples' extent."),
             Arg(_distance("RESOLUTION", "Cell size", 100.0, "GRID_CRS"), to_argv=no_argv, help="Cell size in grid units (metres)."),
-            Arg(_distance("RADIUS", "IDW search radius", 3000.0, "GRID_CRS", optional=True), to_argv=no_argv, help="Samples farther than this from a cell are not used; empty: unlimited.", advanced=True),
-            Arg(QgsProcessingParameterBoolean("LOG10", "Interpolate log10 of the concentrations", True), to_argv=no_argv, help="Usual for log-normal concentrations."),
-            Arg(QgsProcessingParameterNumber("SIZE", "Window size (cells)", NUM_INT, 32, minValue=4), to_argv=no_argv, help="Side of a window in cells.", advanced=True),
-            Arg(QgsProcessingParameterNumber("STRIDE", "Stride (cells)", NUM_INT, 16, minValue=1), to_argv=no_argv, help="Step between windows.", advanced=True),
-            Arg(QgsProcessingParameterEnum("MODEL", "Model", options=MODELS, defaultValue=0), to_argv=no_argv, help="Network architecture."),
-            Arg(QgsProcessingParameterNumber("EPOCHS", "Epochs", NUM_INT, 8, minValue=1), to_argv=no_argv, help="Passes over the training windows."),
+            Arg(_distance("RADIUS", "IDW search radius", info.default("idw.radius"), "GRID_CRS", optional=True), to_argv=no_argv, help="Samples farther than this from a cell are not used; empty: unlimited.", advanced=True),
+            Arg(QgsProcessingParameterBoolean("LOG10", "Interpolate log10 of the concentrations", bool(info.default("points.log10", True))), to_argv=no_argv, help="Usual for log-normal concentrations."),
+            Arg(_num("SIZE", "Window size (cells)", NUM_INT, "windows.size", minimum=4, info=info), to_argv=no_argv, help="Side of a window in cells.", advanced=True),
+            Arg(_num("STRIDE", "Stride (cells)", NUM_INT, "windows.stride", minimum=1, info=info), to_argv=no_argv, help="Step between windows.", advanced=True),
+            model,
+            Arg(_num("EPOCHS", "Epochs", NUM_INT, "train.epochs", minimum=1, info=info), to_argv=no_argv, help="Passes over the training windows (default: the run configuration's)."),
+            Arg(_num("BATCH_SIZE", "Batch size", NUM_INT, "train.batch_size", minimum=1, info=info), to_argv=no_argv, help="Windows per training batch (default: the run configuration's).", advanced=True),
             Arg(QgsProcessingParameterBoolean("OVERWRITE", "Overwrite an existing run in the folder", False), flag="--overwrite", help="Replace outputs of an earlier run."),
-            Arg(QgsProcessingParameterFolderDestination("OUTPUT", "Output folder"), flag="--out", help="Folder for all outputs."),
+            self.output_arg(),
             # must come last: it reads the other parameters and writes the configuration
             Arg(QgsProcessingParameterString("_CONFIG", "(internal)", optional=True), to_argv=_config_from_layers),
         ]
+
+    def check(self, parameters, context) -> None:
+        for name, what in (("POINTS", "Geochemical samples"), ("DEPOSITS", "Known deposits")):
+            if not parameters.get(name):
+                raise QgsProcessingException(f"{what}: pick a layer (none was suggested: no layer of the right geometry has a matching name).")
+        if _source_key(self, parameters, "POINTS", context) == _source_key(self, parameters, "DEPOSITS", context):
+            raise QgsProcessingException("Known deposits: this is the samples layer. Pick the layer of known deposits (points or polygons).")
+        super().check(parameters, context)
 
     def initAlgorithm(self, config=None):  # noqa: N802
         super().initAlgorithm(config)

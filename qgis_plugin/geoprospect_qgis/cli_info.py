@@ -1,0 +1,192 @@
+"""What the configured geoprospect environment offers: its version, models and run-config schema.
+
+The provider takes its model lists, defaults and choices from here (``geoprospect --version``,
+``geoprospect models --json``, ``geoprospect config-schema``) instead of keeping copies that
+drift. Answers are cached per QGIS session and per environment (executable + PYTHONPATH).
+Nothing here imports geoprospect: the three commands run in the environment's own Python.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import runner
+from .settings import executable_setting, pythonpath_setting
+
+PLUGIN_DIR = Path(__file__).resolve().parent
+#: seconds each information command may take (listing the models imports torch)
+INFO_TIMEOUT_S = 180.0
+
+
+def plugin_version() -> str:
+    """The plugin's version (metadata.txt)."""
+    cp = configparser.ConfigParser()
+    cp.read(PLUGIN_DIR / "metadata.txt", encoding="utf-8")
+    return cp.get("general", "version", fallback="")
+
+
+@dataclass
+class CliInfo:
+    """The environment's answers; ``error`` says why they are missing (then lists are empty)."""
+
+    version: str = ""
+    models: list[dict] = field(default_factory=list)
+    schema: dict = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    def version_warning(self) -> str:
+        """A message when the environment's geoprospect differs from the plugin's version ('' if same)."""
+        mine = plugin_version()
+        if not self.version or not mine or self.version == mine:
+            return ""
+        return (
+            f"The geoprospect environment has version {self.version} but this plugin is {mine}: options may not match. "
+            f"Fix: install geoprospect {mine} in that environment (pip install geoprospect=={mine}) or the plugin of "
+            f"version {self.version}."
+        )
+
+    def model_names(self) -> list[str]:
+        return [str(m["name"]) for m in self.models if m.get("name")]
+
+    def model_label(self, m: dict) -> str:
+        kind = m.get("kind") or "network"
+        return f"{m['name']} ({kind})" if kind != "network" else str(m["name"])
+
+    # ---- the run configuration's JSON schema ---------------------------------------------
+    def _resolve(self, node: dict) -> dict:
+        while isinstance(node, dict) and "$ref" in node:
+            ref = node["$ref"]
+            target: Any = self.schema
+            for part in ref.lstrip("#/").split("/"):
+                target = target.get(part, {}) if isinstance(target, dict) else {}
+            node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        return node
+
+    def field_schema(self, dotted: str) -> dict:
+        """Schema of a config key such as ``train.epochs`` ({} when unknown)."""
+        node: dict = self.schema
+        for part in dotted.split("."):
+            node = self._resolve(node).get("properties", {}).get(part)
+            if node is None:
+                return {}
+        return self._resolve(node)
+
+    def default(self, dotted: str, fallback: Any = None) -> Any:
+        """Default of a config key (``train.epochs``) from the schema; ``fallback`` when unknown."""
+        f = self.field_schema(dotted)
+        if "default" in f:
+            return f["default"]
+        parent, _, leaf = dotted.rpartition(".")
+        if parent:  # a nested model's default object also holds the leaf's default
+            d = self.field_schema(parent).get("default")
+            if isinstance(d, dict) and leaf in d:
+                return d[leaf]
+        return fallback
+
+    def choices(self, dotted: str) -> list[str]:
+        """Allowed values of a Literal config key ([] when free or unknown)."""
+        f = self.field_schema(dotted)
+        if "enum" in f:
+            return [str(v) for v in f["enum"]]
+        for alt in f.get("anyOf", []) or f.get("oneOf", []):
+            alt = self._resolve(alt)
+            if "enum" in alt:
+                return [str(v) for v in alt["enum"]]
+        return []
+
+    def description(self, dotted: str) -> str:
+        return str(self.field_schema(dotted).get("description", ""))
+
+
+_cache: dict[tuple[str, str], CliInfo] = {}
+_pending: dict[tuple[str, str], threading.Thread] = {}
+_lock = threading.Lock()
+
+
+def _key() -> tuple[str, str]:
+    import os
+
+    exe = executable_setting() or os.environ.get(runner.ENV_EXECUTABLE, "")
+    return exe, pythonpath_setting() or os.environ.get(runner.ENV_PYTHONPATH, "")
+
+
+def _ask(prefix: list[str], env: dict[str, str], *args: str) -> str:
+    r = subprocess.run(
+        [*prefix, "--progress", "none", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=INFO_TIMEOUT_S,
+        stdin=subprocess.DEVNULL,
+        cwd=tempfile.gettempdir(),
+    )
+    if r.returncode != 0:
+        tail = (r.stderr or r.stdout).strip().splitlines()[-3:]
+        raise runner.GeoprospectRunError(f"`geoprospect {' '.join(args)}` failed in {prefix[0]}: {' / '.join(tail)}")
+    return r.stdout
+
+
+def _fetch(executable: str, pythonpath: str) -> CliInfo:
+    try:
+        prefix = runner.resolve_command(executable)
+    except runner.GeoprospectRunError as exc:
+        return CliInfo(error=str(exc))
+    env = runner.child_environment(pythonpath)
+    info = CliInfo()
+    try:
+        info.version = _ask(prefix, env, "--version").strip().rsplit(" ", 1)[-1]
+        info.models = json.loads(_ask(prefix, env, "models", "--json"))
+        info.schema = json.loads(_ask(prefix, env, "config-schema"))
+    except (runner.GeoprospectRunError, OSError, subprocess.TimeoutExpired, ValueError) as exc:
+        info.error = (
+            f"Cannot read the model list and defaults from the geoprospect environment ({exc}). "
+            f"The environment may be missing or older than the plugin (version {plugin_version()}). {runner.SETTING_HELP}"
+        )
+    return info
+
+
+def get(wait: bool = True) -> CliInfo | None:
+    """The cached answers for the configured environment; fetched on first use.
+
+    wait=False (used while QGIS loads the provider) starts the fetch in the background and
+    returns None when it has not finished yet, so that QGIS starts without waiting for torch.
+    """
+    key = _key()
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+        thread = _pending.get(key)
+        if thread is None:
+            def work() -> None:
+                info = _fetch(*key)
+                with _lock:
+                    _cache[key] = info
+                    _pending.pop(key, None)
+
+            thread = threading.Thread(target=work, name="geoprospect-cli-info", daemon=True)
+            _pending[key] = thread
+            thread.start()
+    if not wait:
+        return None
+    thread.join()
+    with _lock:
+        return _cache.get(key, CliInfo(error="the geoprospect environment did not answer"))
+
+
+def clear() -> None:
+    """Forget the cached answers (after the environment setting changed)."""
+    with _lock:
+        _cache.clear()
