@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from geoprospect.cli import cli
-from geoprospect.models.zoo import list_models
+from geoprospect.models.registry import list_models
 from geoprospect.pipeline.config import RunConfig
 
 
