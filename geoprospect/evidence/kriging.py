@@ -176,31 +176,16 @@ def kriging(
     Returns:
         (estimate, variance): two (E, rows, cols) float32 arrays (kriging variance in value units²).
     """
-    if method not in ("ordinary", "universal"):
-        raise KrigingError(f"method must be 'ordinary' or 'universal', got {method!r}")
-    if neighbors is not None and method == "universal":
-        raise KrigingError("a moving neighbourhood (neighbors) is available for ordinary kriging only", hint="leave neighbors unset for universal kriging")
-    if neighbors is not None and neighbors < 3:
-        raise KrigingError(f"neighbors must be at least 3, got {neighbors}")
+    _check_kriging_args(method, neighbors)
     xy = np.asarray(xy, dtype=np.float64)
     vals = np.asarray(values, dtype=np.float64)
     vals = vals[:, None] if vals.ndim == 1 else vals
     if xy.ndim != 2 or xy.shape[1] != 2 or vals.shape[0] != xy.shape[0]:
         raise ParameterError(f"xy {xy.shape} and values {vals.shape} do not match", hint="pass xy as (N, 2) and values as (N,) or (N, E) for the same N samples")
-    n_el = vals.shape[1]
-    varios: list[Variogram | None]
-    if variogram is None:
-        varios = [None] * n_el
-    elif isinstance(variogram, Variogram):
-        varios = [variogram] * n_el
-    else:
-        varios = list(variogram)
-        if len(varios) != n_el:
-            raise ParameterError(f"variogram: {len(varios)} variograms for {n_el} elements", hint="pass one Variogram, or one per element (values column)")
-    est = np.full((n_el, grid.height, grid.width), np.nan, dtype=np.float32)
+    varios = _variograms(variogram, vals.shape[1])
+    est = np.full((vals.shape[1], grid.height, grid.width), np.nan, dtype=np.float32)
     var = np.full_like(est, np.nan)
-    n_cells = grid.height * grid.width
-    for e in range(n_el):
+    for e in range(vals.shape[1]):
         ok = np.isfinite(vals[:, e])
         pxy, z = xy[ok], vals[ok, e]
         model = varios[e].model if varios[e] is not None else variogram_model
@@ -210,23 +195,51 @@ def kriging(
         k = _ok(u, z, varios[e], model, frame, nlags) if method == "ordinary" else _uk(u, z, varios[e], model, frame, nlags, drift)
         fitted = Variogram.from_scaled_list(model, k.variogram_model_parameters, frame.scale)
         log.info("kriging element %d (%s, %s): %s", e, method, model, fitted.parameters)
-        bc = block_cells or max(256, int(2e7 // (len(z) + 4)))
-        rows_per_block = max(1, bc // grid.width)
-        for r0 in range(0, grid.height, rows_per_block):
-            h = min(rows_per_block, grid.height - r0)
-            c = frame(grid.cell_centers(r0, 0, h, grid.width))
-            try:
-                if neighbors is not None:
-                    zz, ss = k.execute("points", c[:, 0], c[:, 1], backend=_BACKEND, n_closest_points=min(int(neighbors), len(z)))
-                else:
-                    zz, ss = k.execute("points", c[:, 0], c[:, 1])
-            except np.linalg.LinAlgError as exc:
-                raise KrigingError(f"the kriging system is singular ({exc})", hint="check for duplicate samples or use another variogram model") from exc
-            est[e, r0 : r0 + h] = np.asarray(zz, dtype=np.float64).reshape(h, grid.width)
-            var[e, r0 : r0 + h] = np.maximum(np.asarray(ss, dtype=np.float64), 0.0).reshape(h, grid.width)
-            if progress is not None:
-                progress(h * grid.width)
+        _execute_rows(k, frame, grid, len(z), neighbors, block_cells, est[e], var[e], progress)
     return est, var
+
+
+def _check_kriging_args(method: str, neighbors: int | None) -> None:
+    """KrigingError for an unknown method or an impossible neighbourhood."""
+    if method not in ("ordinary", "universal"):
+        raise KrigingError(f"method must be 'ordinary' or 'universal', got {method!r}")
+    if neighbors is not None and method == "universal":
+        raise KrigingError("a moving neighbourhood (neighbors) is available for ordinary kriging only", hint="leave neighbors unset for universal kriging")
+    if neighbors is not None and neighbors < 3:
+        raise KrigingError(f"neighbors must be at least 3, got {neighbors}")
+
+
+def _variograms(variogram: Variogram | Sequence[Variogram] | None, n_el: int) -> list[Variogram | None]:
+    """One fixed variogram (or None = fit) per element."""
+    if variogram is None:
+        return [None] * n_el
+    if isinstance(variogram, Variogram):
+        return [variogram] * n_el
+    varios: list[Variogram | None] = list(variogram)
+    if len(varios) != n_el:
+        raise ParameterError(f"variogram: {len(varios)} variograms for {n_el} elements", hint="pass one Variogram, or one per element (values column)")
+    return varios
+
+
+def _execute_rows(k, frame: "_Frame", grid: GridSpec, n_samples: int, neighbors: int | None, block_cells: int | None,
+                  est: np.ndarray, var: np.ndarray, progress: Callable[[int], None] | None) -> None:
+    """Fill one element's (rows, cols) estimate and variance, blocks of rows at a time."""
+    bc = block_cells or max(256, int(2e7 // (n_samples + 4)))
+    rows_per_block = max(1, bc // grid.width)
+    for r0 in range(0, grid.height, rows_per_block):
+        h = min(rows_per_block, grid.height - r0)
+        c = frame(grid.cell_centers(r0, 0, h, grid.width))
+        try:
+            if neighbors is not None:
+                zz, ss = k.execute("points", c[:, 0], c[:, 1], backend=_BACKEND, n_closest_points=min(int(neighbors), n_samples))
+            else:
+                zz, ss = k.execute("points", c[:, 0], c[:, 1])
+        except np.linalg.LinAlgError as exc:
+            raise KrigingError(f"the kriging system is singular ({exc})", hint="check for duplicate samples or use another variogram model") from exc
+        est[r0 : r0 + h] = np.asarray(zz, dtype=np.float64).reshape(h, grid.width)
+        var[r0 : r0 + h] = np.maximum(np.asarray(ss, dtype=np.float64), 0.0).reshape(h, grid.width)
+        if progress is not None:
+            progress(h * grid.width)
 
 
 def _point_grid(x: float, y: float, crs: object) -> GridSpec:
@@ -312,8 +325,6 @@ def loo_cv(
     """
     import pandas as pd
 
-    from geoprospect.evidence.idw import idw
-
     xy = np.asarray(xy, dtype=np.float64)
     z = np.asarray(values, dtype=np.float64).ravel()
     ok = np.isfinite(z)
@@ -338,6 +349,19 @@ def loo_cv(
     fast_methods = {m for m in methods if m in ("ordinary", "universal")} if (kriging_loo == "fast" and neighbors is None) else set()
     for m in fast_methods:
         preds[m][:] = loo_fast(u, z, vario, frame.scale, method=m, drift=drift)[held]
+    _loo_refit(preds, held, xy, z, u, methods, fast_methods, vario, model, frame, nlags, drift, neighbors, crs, idw_kwargs)
+    obs = z[held]
+    rows = [_loo_row(m, preds[m] - obs, model, vario, drift, neighbors, idw_kwargs) for m in methods]
+    predictions = pd.DataFrame({"index": held, "observed": obs, **preds})
+    return pd.DataFrame(rows), predictions
+
+
+def _loo_refit(preds: dict, held: np.ndarray, xy: np.ndarray, z: np.ndarray, u: np.ndarray, methods: Sequence[str], fast_methods: set,
+               vario, model: str, frame: "_Frame", nlags: int, drift: str, neighbors: int | None, crs: object, idw_kwargs: dict) -> None:
+    """Fill ``preds`` for the methods not done by the fast shortcut: refit without each held-out sample."""
+    from geoprospect.evidence.idw import idw
+
+    n = len(z)
     for j, i in enumerate(held):
         keep = np.arange(n) != i
         for m in methods:
@@ -355,21 +379,19 @@ def loo_cv(
                 preds[m][j] = float(np.asarray(zz)[0])
             else:
                 raise KrigingError(f"unknown method {m!r} in the comparison", hint="use idw, ordinary, universal")
-    obs = z[held]
-    rows = []
-    for m in methods:
-        err = preds[m] - obs
-        good = np.isfinite(err)
-        rows.append({
-            "method": m, "n": int(good.sum()),
-            "rmse": float(math.sqrt(np.mean(err[good] ** 2))) if good.any() else math.nan,
-            "mae": float(np.mean(np.abs(err[good]))) if good.any() else math.nan,
-            "me": float(np.mean(err[good])) if good.any() else math.nan,
-            "settings": (f"{model} {vario.parameters}" + (f", drift {drift}" if m == "universal" else "") + (f", {neighbors} nearest" if neighbors and m == "ordinary" else "")) if m != "idw" and vario is not None
-            else ", ".join(f"{k}={v}" for k, v in idw_kwargs.items()),
-        })
-    predictions = pd.DataFrame({"index": held, "observed": obs, **preds})
-    return pd.DataFrame(rows), predictions
+
+
+def _loo_row(m: str, err: np.ndarray, model: str, vario, drift: str, neighbors: int | None, idw_kwargs: dict) -> dict:
+    """One summary row (n, rmse, mae, mean error, settings) of a method's leave-one-out errors."""
+    good = np.isfinite(err)
+    return {
+        "method": m, "n": int(good.sum()),
+        "rmse": float(math.sqrt(np.mean(err[good] ** 2))) if good.any() else math.nan,
+        "mae": float(np.mean(np.abs(err[good]))) if good.any() else math.nan,
+        "me": float(np.mean(err[good])) if good.any() else math.nan,
+        "settings": (f"{model} {vario.parameters}" + (f", drift {drift}" if m == "universal" else "") + (f", {neighbors} nearest" if neighbors and m == "ordinary" else "")) if m != "idw" and vario is not None
+        else ", ".join(f"{k}={v}" for k, v in idw_kwargs.items()),
+    }
 
 
 def loo_cv_elements(
