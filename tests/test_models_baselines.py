@@ -179,3 +179,35 @@ def test_sample_model_bad_input():
         train_sample_model(np.array([[np.nan, 1.0], [1.0, 2.0]]), np.array([0, 1]))
     with pytest.raises(InputError, match="integer"):
         train_sample_model(np.ones((4, 2)), np.array([0.5, 1, 0, 1]))
+
+
+def test_blend_cell_is_the_mean_of_its_z_scored_members_and_round_trips(tmp_path):
+    """blend_cell = (z(logit P_forest) + z(logistic decision)) / 2, z over the training cells; saved and loaded bit for bit."""
+    import io
+
+    from imblearn.ensemble import BalancedRandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from geoprospect.models.registry import build_model
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 3, 5, 5)).astype(np.float32)
+    y = (x[:, 0, 2, 2] + 0.5 * x[:, 1, 2, 2] > 1.2).astype(int)
+    m = build_model("blend_cell", 3, 2, 5)
+    m.fit_arrays(x, y)
+    got = m(torch.from_numpy(x)).numpy()
+    feats = StandardScaler().fit(x[:, :, 2, 2].astype(np.float64)).transform(x[:, :, 2, 2].astype(np.float64))
+    rf = BalancedRandomForestClassifier(n_estimators=100, sampling_strategy="all", replacement=True, bootstrap=False, max_features="sqrt", random_state=0).fit(feats, y)
+    p = np.clip(rf.predict_proba(feats)[:, 1], 1e-15, 1 - 1e-15)
+    a = np.log(p) - np.log1p(-p)
+    b = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(feats, y).decision_function(feats)
+    want = 0.5 * ((a - a.mean()) / (a.std() + 1e-12) + (b - b.mean()) / (b.std() + 1e-12))
+    np.testing.assert_allclose(got[:, 1], want, rtol=0, atol=1e-9)
+    assert np.all(got[:, 0] == 0)
+    buf = io.BytesIO()
+    torch.save(m.state_dict(), buf)
+    buf.seek(0)
+    m2 = build_model("blend_cell", 3, 2, 5)
+    m2.load_state_dict(torch.load(buf, weights_only=True))
+    assert np.array_equal(m2(torch.from_numpy(x)).numpy(), got)
