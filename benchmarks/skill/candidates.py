@@ -129,7 +129,7 @@ def balanced_forest(ctx: Context, train: np.ndarray, seed: int = 0, scales=(), m
 
     F = cell_features(ctx, scales)
     X, y = _xy(ctx, train, F)
-    est = BalancedRandomForestClassifier(n_estimators=500, sampling_strategy="all", replacement=True, bootstrap=False, min_samples_leaf=min_leaf, max_features="sqrt", n_jobs=1, random_state=seed)
+    est = BalancedRandomForestClassifier(n_estimators=100, sampling_strategy="all", replacement=True, bootstrap=False, min_samples_leaf=min_leaf, max_features="sqrt", n_jobs=1, random_state=seed)
     est.fit(X, y)
     p = est.predict_proba(F)[:, 1]
     return logit(p).reshape(ctx.area.shape)
@@ -150,3 +150,34 @@ def logistic_spline_nbhd_nested(ctx: Context, train: np.ndarray, seed: int = 0) 
     C, sc = nested_choice(ctx, fit, [0.001, 0.01, 0.1], seed)
     ctx.chosen = f"C={C}"
     return fit(ctx, train, seed, C)
+
+
+def logistic_soft(ctx: Context, train: np.ndarray, seed: int = 0, C: float = 0.1, scales=(3, 7), radius: float = 1.5) -> np.ndarray:
+    """Logistic on cell + 3x3/7x7 mean/std; positives = cells within ``radius`` cells of a training
+    deposit, weighted exp(-d²/2σ²) (σ = radius/2), negatives = the other training cells (25 %)."""
+    from scipy.ndimage import distance_transform_edt
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    F = cell_features(ctx, scales)
+    d = distance_transform_edt(~(ctx.labels(train) > 0))
+    soft = np.where(train & (d <= radius), np.exp(-(d**2) / (2 * (radius / 2) ** 2)), 0.0).ravel()
+    idx = np.flatnonzero(train.ravel())
+    rng = np.random.default_rng(seed)
+    idx = idx[(soft[idx] > 0) | (rng.random(idx.size) < 0.25)]
+    y = (soft[idx] > 0).astype(int)
+    w = np.where(y == 1, soft[idx], 1.0)
+    w = np.where(y == 1, w / w[y == 1].sum(), 1.0 / max((y == 0).sum(), 1)) * idx.size / 2
+    est = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
+    est.fit(F[idx], y, logisticregression__sample_weight=w)
+    return est.decision_function(F).reshape(ctx.area.shape).astype(np.float64)
+
+
+def logistic_soft_nested(ctx: Context, train: np.ndarray, seed: int = 0) -> np.ndarray:
+    """logistic_soft with C and the label radius chosen by inner spatial CV."""
+    grid = [(0.01, 1.5), (0.01, 3.0), (0.3, 1.5), (0.3, 3.0)]
+    fit = lambda c, tr, s, hp: logistic_soft(c, tr, s, C=hp[0], radius=hp[1])
+    hp, sc = nested_choice(ctx, fit, grid, seed)
+    ctx.chosen = f"C={hp[0]},r={hp[1]}"
+    return fit(ctx, train, seed, hp)

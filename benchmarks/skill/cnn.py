@@ -59,21 +59,21 @@ class SmallProspectivityCNN(nn.Module):
 
 @dataclass
 class TrainRecipe:
-    width: int = 16
+    width: int = 8
     dilations: tuple[int, ...] = (1, 2, 4)
     dropout: float = 0.2
     band_dropout: float = 0.1
     linear_path: bool = True
     radius: float = 2.0  # cells: soft positives within this distance of a deposit
-    steps: int = 150
-    lr: float = 3e-3
+    steps: int = 100
+    lr: float = 1e-2
     weight_decay: float = 1e-2
-    dihedral: bool = True
+    dihedral: bool = False
     members: int = 1  # deep ensemble size (seeds)
     threads: int = 1
     crop: int = 64  # maps larger than full_map_cells train on batches of crops of this side
-    batch: int = 8  # crops per step (half centred near a training deposit, half anywhere in training ground)
-    full_map_cells: int = 50_000
+    batch: int = 4  # crops per step (centred on training cells drawn uniformly; loss weights as on the full map)
+    full_map_cells: int = 30_000
 
 
 def soft_targets(deposit_mask: np.ndarray, radius: float) -> np.ndarray:
@@ -97,37 +97,28 @@ def _undo(t: torch.Tensor, k: int) -> torch.Tensor:
     return torch.rot90(t, -(k % 4), dims=(-2, -1))
 
 
-def _batch(x, tt, ww, train, pos, recipe, g):
+def _batch(x, tt, ww, train, recipe, g):
     """The whole map, or a batch of crops whose loss counts interior cells only (weights rebalanced)."""
     H, W = train.shape
     if H * W <= recipe.full_map_cells or recipe.crop >= min(H, W):
         return x, tt, ww
     c, m = recipe.crop, (1 + 2 * sum(recipe.dilations)) // 2
-    pr, pc = np.nonzero(pos)
     ar, ac = np.nonzero(train)
     xs, ts, ws = [], [], []
-    for b in range(recipe.batch):
-        if b % 2 == 0 and pr.size:
-            i = g.integers(pr.size)
-            r, q = pr[i] + g.integers(-c // 3, c // 3 + 1), pc[i] + g.integers(-c // 3, c // 3 + 1)
-        else:
-            i = g.integers(ar.size)
-            r, q = ar[i], ac[i]
-        r0 = int(np.clip(r - c // 2, 0, H - c))
-        c0 = int(np.clip(q - c // 2, 0, W - c))
+    for _ in range(recipe.batch):
+        i = g.integers(ar.size)  # crops centred on training cells drawn uniformly: an unbiased estimate of the full-map loss
+        r0 = int(np.clip(ar[i] - c // 2, 0, H - c))
+        c0 = int(np.clip(ac[i] - c // 2, 0, W - c))
         xs.append(x[:, :, r0 : r0 + c, c0 : c0 + c])
         ts.append(tt[:, :, r0 : r0 + c, c0 : c0 + c])
-        wi = (ww[:, :, r0 : r0 + c, c0 : c0 + c] > 0).float()
+        wi = ww[:, :, r0 : r0 + c, c0 : c0 + c].clone()
         wi[..., :m, :] = 0
         wi[..., -m:, :] = 0
         wi[..., :, :m] = 0
         wi[..., :, -m:] = 0
         ws.append(wi)
     xb, tb, wb = torch.cat(xs), torch.cat(ts), torch.cat(ws)
-    p = wb * (tb > 0)
-    n = wb * (tb == 0)
-    wb = 0.5 * p / p.sum().clamp(min=1) + 0.5 * n / n.sum().clamp(min=1)
-    return xb, tb, wb
+    return xb, tb, wb / wb.sum().clamp(min=1e-12)
 
 
 def fit_score(Z: np.ndarray, train: np.ndarray, deposit_mask: np.ndarray, recipe: TrainRecipe = TrainRecipe(), seed: int = 0) -> np.ndarray:
@@ -158,7 +149,7 @@ def fit_score(Z: np.ndarray, train: np.ndarray, deposit_mask: np.ndarray, recipe
         net.train()
         for _ in range(recipe.steps):
             k = int(g.integers(8)) if recipe.dihedral else 0
-            xb, tb, wb = _batch(x, tt, ww, train, pos, recipe, g)
+            xb, tb, wb = _batch(x, tt, ww, train, recipe, g)
             lg = net(_dihedral(xb, k))
             loss = (nn.functional.binary_cross_entropy_with_logits(lg, _dihedral(tb, k), reduction="none") * _dihedral(wb, k)).sum()
             opt.zero_grad()
@@ -201,8 +192,9 @@ def _nested(grid_key: str, values: list, **kw):
 
 CANDIDATES = {
     "cnn": _candidate(),
-    "cnn_nolinear": _candidate(linear_path=False),
-    "cnn_r1": _candidate(radius=1.0),
+    "cnn_dihedral": _candidate(dihedral=True),
+    "cnn_ens3": _candidate(members=3),
     "cnn_ens5": _candidate(members=5),
+    "cnn_w16": _candidate(width=16),
     "cnn_wd_nested": _nested("weight_decay", [1e-3, 1e-1]),
 }

@@ -63,6 +63,7 @@ def registry() -> dict:
         "balanced_forest_nbhd": lambda ctx, tr, s=0: C.balanced_forest(ctx, tr, s, scales=(3, 7)),
         "logistic_nbhd": C.logistic_nbhd_nested,
         "logistic_spline_nbhd": C.logistic_spline_nbhd_nested,
+        "logistic_soft": C.logistic_soft_nested,
     }
     try:
         import cnn
@@ -129,9 +130,11 @@ def main(argv=None) -> None:
     reg = registry()
     for an in [a for a in args.areas.split(",") if a]:
         A = load_area(an)
-        res.setdefault(an, {"n_deposits": int(A.deposits.size), "cells_ranked": int(A.area.sum()), "block_cells": BLOCK[an], "buffer_cells": BUFFER, "folds": K})
+        head = {"n_deposits": int(A.deposits.size), "cells_ranked": int(A.area.sum()), "block_cells": BLOCK[an], "buffer_cells": BUFFER, "folds": K}
         for cn in [c for c in args.candidates.split(",") if c]:
-            res[an][cn] = run_candidate(A, cn, reg[cn], args.cache, args.refit)
+            row = run_candidate(A, cn, reg[cn], args.cache, args.refit)
+            res = json.loads(out.read_text()) if out.exists() else {}  # other runs may have written meanwhile
+            res.setdefault(an, head)[cn] = row
             out.write_text(json.dumps(res, indent=1))
     if args.report:
         import report
