@@ -74,6 +74,7 @@ class TrainRecipe:
     crop: int = 64  # maps larger than full_map_cells train on batches of crops of this side
     batch: int = 4  # crops per step (centred on training cells drawn uniformly; loss weights as on the full map)
     full_map_cells: int = 30_000
+    init_logistic: float = 0.0  # > 0: start from a per-cell logistic regression (this C) in the linear path, body output 0
 
 
 def soft_targets(deposit_mask: np.ndarray, radius: float) -> np.ndarray:
@@ -121,6 +122,25 @@ def _batch(x, tt, ww, train, recipe, g):
     return xb, tb, wb / wb.sum().clamp(min=1e-12)
 
 
+def _init_from_logistic(net: SmallProspectivityCNN, Z: np.ndarray, train: np.ndarray, t: np.ndarray, C: float) -> None:
+    """Linear path <- a class-balanced per-cell logistic regression; the body's last conv <- 0.
+
+    The net then starts as the per-cell logistic model and training only adds spatial corrections.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    idx = np.flatnonzero(train.ravel())
+    X = Z.reshape(Z.shape[0], -1).T[idx]
+    y = (t.ravel()[idx] > 0).astype(int)
+    lr = LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit(X, y)
+    with torch.no_grad():
+        net.linear.weight.copy_(torch.from_numpy(lr.coef_.astype(np.float32)).view_as(net.linear.weight))
+        net.linear.bias.fill_(float(lr.intercept_[0]))
+        last = net.body[-1]
+        last.weight.zero_()
+        last.bias.zero_()
+
+
 def fit_score(Z: np.ndarray, train: np.ndarray, deposit_mask: np.ndarray, recipe: TrainRecipe = TrainRecipe(), seed: int = 0) -> np.ndarray:
     """Train ``recipe.members`` nets on the training cells; return the mean logit map (H, W) float64.
 
@@ -144,6 +164,8 @@ def fit_score(Z: np.ndarray, train: np.ndarray, deposit_mask: np.ndarray, recipe
         torch.manual_seed(seed * 100 + m)
         g = np.random.default_rng(seed * 100 + m)
         net = SmallProspectivityCNN(Z.shape[0], recipe.width, recipe.dilations, recipe.dropout, recipe.band_dropout, recipe.linear_path)
+        if recipe.init_logistic > 0 and recipe.linear_path:
+            _init_from_logistic(net, Z, train, t, recipe.init_logistic)
         opt = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, recipe.steps)
         net.train()
@@ -193,6 +215,7 @@ def _nested(grid_key: str, values: list, **kw):
 CANDIDATES = {
     "cnn": _candidate(),
     "cnn_dihedral": _candidate(dihedral=True),
+    "cnn_resid": _candidate(init_logistic=0.1, lr=3e-3, steps=60),
     "cnn_ens3": _candidate(members=3),
     "cnn_ens5": _candidate(members=5),
     "cnn_w16": _candidate(width=16),

@@ -89,7 +89,15 @@ def run_candidate(A: D.Area, name: str, fn, cache: Path, refit: bool = False) ->
             oof = np.full(A.area.shape, np.nan)
             maps, chosen = [], []
             t = time.perf_counter()
+            members = name.removeprefix("blend:").split("+") if name.startswith("blend:") else None
             for f in range(K):
+                if members:  # mean of the members' fold maps, each z-scored over the area's cells (no labels used)
+                    ms = [np.load(cache / f"{A.name}__{m}__L{li}.npz")["maps"][f].astype(np.float64) for m in members]
+                    s = np.mean([(m - m[A.area].mean()) / (m[A.area].std() + 1e-12) for m in ms], axis=0)
+                    oof[folds == f] = s[folds == f]
+                    maps.append(s.astype(np.float32))
+                    chosen.append("")
+                    continue
                 tr = train_mask(folds, f, BUFFER)
                 ctx = C.Context(Z, A.area, A.deposits, inner_splits(folds, f, BUFFER), A.bands)
                 s = fn(ctx, tr, f)
@@ -132,7 +140,7 @@ def main(argv=None) -> None:
         A = load_area(an)
         head = {"n_deposits": int(A.deposits.size), "cells_ranked": int(A.area.sum()), "block_cells": BLOCK[an], "buffer_cells": BUFFER, "folds": K}
         for cn in [c for c in args.candidates.split(",") if c]:
-            row = run_candidate(A, cn, reg[cn], args.cache, args.refit)
+            row = run_candidate(A, cn, reg.get(cn), args.cache, args.refit)
             res = json.loads(out.read_text()) if out.exists() else {}  # other runs may have written meanwhile
             res.setdefault(an, head)[cn] = row
             out.write_text(json.dumps(res, indent=1))
