@@ -49,10 +49,14 @@ def score_quality(score: np.ndarray, mask: np.ndarray, deposits: np.ndarray) -> 
 def nested_choice(ctx: Context, fit, grid: list, seed: int) -> tuple[object, list[float]]:
     """Pick the hyper-parameter of ``grid`` with the best pooled inner out-of-fold criterion."""
     scores = []
+    # inner splits whose training or test part holds fewer than 2 / 1 deposits cannot score a choice
+    usable = [(tr, te) for tr, te in ctx.inner if tr.ravel()[ctx.deposits].sum() >= 2 and te.ravel()[ctx.deposits].sum() >= 1]
+    if not usable:
+        return grid[len(grid) // 2], []
     for hp in grid:
         pooled = np.full(ctx.area.shape, np.nan)
         mask = np.zeros(ctx.area.shape, bool)
-        for tr, te in ctx.inner:
+        for tr, te in usable:
             s = fit(ctx, tr, seed, hp)
             pooled[te] = s[te]
             mask |= te

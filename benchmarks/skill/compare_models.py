@@ -74,12 +74,14 @@ def registry() -> dict:
     return reg
 
 
-def run_candidate(A: D.Area, name: str, fn, cache: Path, refit: bool = False) -> dict:
+def run_candidate(A: D.Area, name: str, fn, cache: Path, refit: bool = False, layouts: tuple[int, ...] = (0, 1, 2)) -> dict | None:
     """Out-of-fold scores over 3 layouts; per-layout metrics; cached fold maps."""
     Z = standardise(A)
     block = BLOCK[A.name]
     rows = []
     for li, off in enumerate((0, block // 3, 2 * block // 3)):
+        if li not in layouts:
+            continue
         path = cache / f"{A.name}__{name}__L{li}.npz"
         folds = block_folds(A.area, A.deposits, block, K, off)
         if path.exists() and not refit:
@@ -112,6 +114,8 @@ def run_candidate(A: D.Area, name: str, fn, cache: Path, refit: bool = False) ->
         m = {k: m[k] for k in ("success_rate_auc", "capture_top_5pct", "capture_top_10pct", "capture_top_20pct", "tied_cell_fraction")}
         rows.append({"layout": li, "offset": off, "deposits_per_fold": per_fold, "seconds": round(secs, 1), "chosen": chosen, **m})
         log.info("%-18s %-24s L%d AUC %.3f top5 %.0f%% top10 %.0f%% top20 %.0f%% (%.0f s) %s", A.name, name, li, m["success_rate_auc"], 100 * m["capture_top_5pct"], 100 * m["capture_top_10pct"], 100 * m["capture_top_20pct"], secs, ",".join(chosen))
+    if len(rows) < 3:
+        return None
     summ = {}
     for k in ("success_rate_auc", "capture_top_5pct", "capture_top_10pct", "capture_top_20pct", "seconds"):
         v = np.array([r[k] for r in rows], float)
@@ -125,6 +129,7 @@ def main(argv=None) -> None:
     ap.add_argument("--candidates", default="best_layer,logistic,random_forest")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/skill-cache/oof"))
     ap.add_argument("--refit", action="store_true")
+    ap.add_argument("--layouts", default="0,1,2", help="compute only these layouts (the table needs all 3, from the cache)")
     ap.add_argument("--report", action="store_true", help="write skill.md from skill.json")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
@@ -140,7 +145,9 @@ def main(argv=None) -> None:
         A = load_area(an)
         head = {"n_deposits": int(A.deposits.size), "cells_ranked": int(A.area.sum()), "block_cells": BLOCK[an], "buffer_cells": BUFFER, "folds": K}
         for cn in [c for c in args.candidates.split(",") if c]:
-            row = run_candidate(A, cn, reg.get(cn), args.cache, args.refit)
+            row = run_candidate(A, cn, reg.get(cn), args.cache, args.refit, tuple(int(v) for v in args.layouts.split(",")))
+            if row is None:
+                continue
             res = json.loads(out.read_text()) if out.exists() else {}  # other runs may have written meanwhile
             res.setdefault(an, head)[cn] = row
             out.write_text(json.dumps(res, indent=1))
