@@ -154,7 +154,8 @@ def main(argv=None) -> None:
     if args.report:
         import report
 
-        report.write(res, RESULTS / "skill.md")
+        res = json.loads(out.read_text())
+        report.write(res, RESULTS / "skill.md", (HERE / "findings.md").read_text(), (HERE / "conclusions.md").read_text())
 
 
 if __name__ == "__main__":
