@@ -39,12 +39,12 @@ def csv_floats(value: str | None, option: str) -> list[float] | None:
         raise ParameterError(f"{option}: expected comma-separated numbers, got {value!r}", hint=f"e.g. {option} 0.8,0.75,0.7") from None
 
 
-def parse_flags(value: str | None, *, option: str = "--flag-columns", example: str = "Au=Au_flag,As=As_q") -> dict[str, str]:
+def parse_flags(value: str | None, *, option: str = "--flag-columns", example: str = "Au=Au_flag,As=As_q", pair: str = "ELEMENT=FLAGCOLUMN") -> dict[str, str]:
     """"Au=Au_flag,As=As_q" -> {"Au": "Au_flag", "As": "As_q"} (KEY=VALUE pairs of --flag-columns)."""
     out: dict[str, str] = {}
     for item in csv_list(value) or []:
         if "=" not in item:
-            raise ConfigError(f"{option}: expected KEY=VALUE, got {item!r}", hint=f"e.g. {option} {example}")
+            raise ConfigError(f"{option}: expected {pair}, got {item!r}", hint=f"e.g. {option} {example}")
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
@@ -95,7 +95,7 @@ def point_options(f):
 def parse_limits(value: str | None) -> dict[str, float]:
     """"Au=0.5,As=1" -> {"Au": 0.5, "As": 1.0} (ELEMENT=LIMIT pairs of --detection-limits)."""
     out: dict[str, float] = {}
-    for k, v in parse_flags(value, option="--detection-limits", example="Au=0.5,As=1").items():
+    for k, v in parse_flags(value, option="--detection-limits", example="Au=0.5,As=1", pair="ELEMENT=LIMIT").items():
         try:
             out[k] = float(v)
         except ValueError:

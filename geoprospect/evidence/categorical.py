@@ -102,8 +102,9 @@ def categorical_bands(
 
 def _warn_unmapped(share: float, field: str, outside: float, what: str = "geology") -> None:
     fill = "nodata (NaN) in every class band" if np.isnan(outside) else f"{outside:g} in every class band"
-    log.warning("%.1f%% of the grid lies outside every %s polygon (no %s value): those cells are %s",
-                100 * share, what, field, fill)
+    tail = "; where outside means 'none of the classes' (alteration zones), set unmapped: zero on the vectors entry (geology --unmapped zero)" if np.isnan(outside) else ""
+    log.warning("%.1f%% of the grid lies outside every %s polygon (no %s value): those cells are %s%s",
+                100 * share, what, field, fill, tail)
 
 
 def unmapped_share(polygons: object, grid: GridSpec) -> float:
