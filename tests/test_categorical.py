@@ -31,7 +31,7 @@ def _grid(crs="EPSG:32750"):
 
 
 def test_one_hot_bands_with_names_and_centre_rule():
-    bands, names = categorical_bands(_geology(), _grid(), "unit")
+    bands, names = categorical_bands(_geology(), _grid(), "unit", outside=0.0)
     assert names == ["dyke", "granite", "greenstone"]
     assert bands.shape == (3, 10, 10) and bands.dtype == np.float32
     g = dict(zip(names, bands))
@@ -45,16 +45,28 @@ def test_one_hot_bands_with_names_and_centre_rule():
 
 def test_all_touched_single_class_and_outside_nan():
     (dyke,), names = categorical_bands(_geology(), _grid(), "unit", classes=["dyke"], all_touched=True)
-    assert names == ["dyke"] and dyke.sum() >= 1
+    assert names == ["dyke"] and np.nansum(dyke) >= 1
     bands, _ = categorical_bands(_geology(), _grid(), "unit", outside=np.nan)
     assert np.all(np.isnan(bands[:, :4, 9]))  # upper right corner: no polygon
     assert not np.isnan(bands[:, :, :9]).any()
 
 
+def test_unmapped_cells_are_nodata_by_default_and_warned(caplog):
+    with caplog.at_level("WARNING"):
+        bands, _ = categorical_bands(_geology(), _grid(), "unit")
+    assert np.all(np.isnan(bands[:, :4, 9])) and int(np.isnan(bands[0]).sum()) == 4
+    assert "4.0% of the grid lies outside every geology polygon" in caplog.text
+
+
+def test_misspelt_class_field_suggests_the_column():
+    with pytest.raises(ColumnError, match="did you mean `unit`"):
+        categorical_bands(_geology(), _grid(), "Unit ")
+
+
 def test_reprojected_layer_and_write_read_back(tmp_path):
     geo = _geology().to_crs("EPSG:4326")
     grid = _grid()
-    bands, names = categorical_bands(geo, grid, "unit", classes=["granite", "greenstone"])
+    bands, names = categorical_bands(geo, grid, "unit", classes=["granite", "greenstone"], outside=0.0)
     assert bands[0][:, :4].all() and bands[1][:, 6:8].all()
     out = write_raster(tmp_path / "geology.tif", bands, grid, names)
     with rasterio.open(out) as src:

@@ -35,8 +35,18 @@ def test_parse_all_forms():
 def test_unknown_limit_missing_and_no_limit_anywhere():
     col = parse_censored(pd.Series(["1", "<0.5", "BDL"]), unknown_limit="missing")
     assert col.censored.tolist() == [False, True, False]
-    col = parse_censored(pd.Series(["1", "2", "BDL"]))  # no limit stated anywhere
-    assert col.n_censored == 0 and any("no detection limit" in w for w in col.warnings)
+    col = parse_censored(pd.Series(["1", "2", "BDL"]))  # no limit stated anywhere: the smallest reported value (issue 15)
+    assert col.n_censored == 1 and col.limit[2] == 1.0 and any("smallest reported value" in w for w in col.warnings)
+    col = parse_censored(pd.Series(["1", "2", "BDL"]), detection_limit=0.2)  # a stated limit wins
+    assert col.n_censored == 1 and col.limit[2] == 0.2
+    col = parse_censored(pd.Series(["", "BDL"]))  # nothing to take a limit from: missing, said so
+    assert col.n_censored == 0 and any("no limit and no detected value" in w for w in col.warnings)
+
+
+def test_flag_rule_for_zeros_with_other_flags():
+    col = parse_censored(pd.Series(["0", "0", "3", "", "5"]), flag=pd.Series(["!", "n.a.", "!", "!", ""]))
+    assert np.isnan(col.values[[0, 1, 3]]).all() and col.values[2] == 3 and col.values[4] == 5
+    assert col.n_censored == 0 and col.counts["zero_flagged"] == 2 and col.counts["missing"] == 1
 
 
 def test_flag_column_marks_zeros_and_limits():

@@ -51,14 +51,16 @@ def test_prepare_geochem_cli(survey, tmp_path):
     assert g.crs.to_epsg() == 32649 and len(g) == 160  # the duplicate was averaged away
     for c in ("Au", "Cu", "Zn", "PC1", "PC1_fuzzy", "PC1_anomaly", "PC2"):
         assert c in g.columns
-    # samples with a missing element (Cu "BDL" without any stated limit -> missing) have no score
+    # samples with a missing element (Cu "" in row 6) have no score
     fz = g["PC1_fuzzy"].dropna()
     assert 100 < len(fz) < 160 and fz.between(0, 1).all() and set(g["PC1_anomaly"].unique()) <= {0, 1}
     rep = json.loads(out.with_suffix(".prep.json").read_text())
     assert rep["elements"]["Au"]["n_censored"] > 0 and rep["elements"]["Au"]["censored_forms"]["code"] == 1
-    # Cu's "BDL" cells state no limit and the column has none: they become missing, with a warning
+    # Cu's "BDL" cells state no limit and the column has none: censored at the smallest reported
+    # value (issue 15), counted, and said in the report
     cu = rep["elements"]["Cu"]
-    assert cu["n_censored"] == 0 and cu["n_missing"] > 1 and any("no detection limit" in w for w in cu["warnings"])
+    assert cu["n_censored"] == cu["censored_forms"]["code"] > 1 and cu["n_missing"] == 1
+    assert any("smallest reported value of the element" in w for w in cu["warnings"])
     assert rep["duplicates"]["n_groups"] == 1
     assert rep["settings"]["factors"]["n"] == 2
     assert "| Au |" in out.with_suffix(".prep.md").read_text()

@@ -32,7 +32,7 @@ def feature_run(tmp_path_factory):
         "vectors": [
             {"name": "dens_faults", "path": str(SAMPLE / "fault_lines.gpkg"), "kind": "density", "radius": 2000},
             {"name": "dd_faults", "path": str(SAMPLE / "fault_lines.gpkg"), "kind": "distance_density", "radius": 2000},
-            {"name": "alt", "path": str(SAMPLE / "alteration.gpkg"), "kind": "categorical", "field": "type"},
+            {"name": "alt", "path": str(SAMPLE / "alteration.gpkg"), "kind": "categorical", "field": "type", "unmapped": "zero"},
         ],
         "deposits": {"path": str(SAMPLE / "deposits.gpkg")},
         "windows": {"size": 32, "stride": 16},

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from geoprospect.cli.app import run_command
-from geoprospect.cli.options import csv_list, grid_for_vectors, grid_options
+from geoprospect.cli.options import csv_list, grid_for_vectors, grid_options, point_options, prep_kwargs, prep_options
 
 log = logging.getLogger("geoprospect")
 
@@ -16,11 +16,8 @@ log = logging.getLogger("geoprospect")
 @click.command()
 @click.argument("points", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output GeoTIFF, one band per element.")
-@click.option("--elements", help="Comma-separated element columns, e.g. Au,Ag,As (default: every numeric column).")
-@click.option("--x-field", help="CSV column holding x / longitude (guessed from common names when omitted).")
-@click.option("--y-field", help="CSV column holding y / latitude.")
-@click.option("--crs", help="CRS of the points when the file has none (always needed for CSV), e.g. EPSG:4326.")
-@click.option("--layer", help="Layer of a multi-layer GeoPackage.")
+@point_options
+@prep_options(censored_default="error")
 @grid_options
 @click.option("--power", type=float, default=2.0, show_default=True, help="IDW distance exponent.")
 @click.option("--neighbors", type=int, default=12, show_default=True, help="Use at most this many nearest samples (0 = all samples, the papers' exact formula).")
@@ -32,23 +29,27 @@ log = logging.getLogger("geoprospect")
               help="idw; kriging = ordinary kriging (pykrige, variogram fitted per element, --neighbors nearest samples); universal-kriging (linear drift, all samples).")
 @click.option("--variogram-model", type=click.Choice(["spherical", "exponential", "gaussian", "linear", "power"]), default="spherical", show_default=True, help="Kriging variogram model.")
 @click.option("--variance", is_flag=True, help="Kriging: also write the kriging variance of each element.")
-def interpolate(points, out, elements, x_field, y_field, crs, layer, grid_crs, bounds, resolution, template, power, neighbors, radius, min_points, smoothing, log10, method, variogram_model, variance):
+def interpolate(points, out, elements, x_field, y_field, crs, layer, drop_missing_xy, censored, fraction, flag_columns, negative_censored, unknown_limit,
+                outliers, tukey_k, transform, duplicates, duplicate_tol, detection_limits, grid_crs, bounds, resolution, template, power, neighbors, radius,
+                min_points, smoothing, log10, method, variogram_model, variance):
     """Interpolate element values of POINTS onto a grid (values at cell centres).
 
     IDW (default) has the definition of `gdal_grid -a invdistnn`: the NEIGHBORS nearest
     samples within RADIUS, weights 1/d^POWER. --method kriging uses ordinary kriging
-    (paper 004) instead.
+    (paper 004) instead. Geochemistry as exported (censored "<0.5", flag columns, detection
+    limits, outliers, duplicates) is prepared as by `prepare-geochem` when --censored is given.
     """
 
     def body():
-        from geoprospect.io.points import read_points
         from geoprospect.io.rasters import write_evidence_layer
         from geoprospect.pipeline import stages
 
-        pts = read_points(points, csv_list(elements), x_field=x_field, y_field=y_field, crs=crs, layer=layer)
+        pts = _read_interpolation_points(points, elements, x_field, y_field, crs, layer, drop_missing_xy,
+                                         prep_kwargs(censored, fraction, flag_columns, negative_censored, unknown_limit, outliers, tukey_k,
+                                                     transform, duplicates, duplicate_tol, drop_missing_xy, detection_limits), log10)
         grid = stages.make_grid(pts, crs=grid_crs, resolution=resolution, bounds=bounds, template=template)
         if log10:
-            pts = stages.log10_values(pts)
+            pts = stages.log10_values(pts, hint=stages.CLI_LOG10_HINT)
         names = [f"log10_{e}" if log10 else e for e in pts.elements]
         if method == "idw":
             arr = stages.interpolate(pts, grid, power=power, neighbors=None if neighbors == 0 else neighbors, radius=radius, min_points=min_points, smoothing=smoothing)
@@ -71,6 +72,25 @@ def interpolate(points, out, elements, x_field, y_field, crs, layer, grid_crs, b
     run_command(body)
 
 
+def _read_interpolation_points(points, elements, x_field, y_field, crs, layer, drop_missing_xy, kw: dict, log10: bool):
+    """The points of `interpolate`: plain numbers (--censored error, the default) or prepared
+    as by prepare-geochem (any other --censored)."""
+    from geoprospect.errors import ParameterError
+
+    if kw["censored"] == "error":
+        from geoprospect.io.points import read_points
+
+        if kw["flag_columns"] or kw["detection_limits"]:
+            raise ParameterError("--flag-columns and --detection-limits need censored values to be prepared", hint="add --censored half (or fraction, cohen, missing)")
+        return read_points(points, csv_list(elements), x_field=x_field, y_field=y_field, crs=crs, layer=layer)
+    if log10 and kw["transform"] is not None:
+        raise ParameterError(f"--log10 and --transform {kw['transform']} both transform the values", hint="keep one of them")
+    from geoprospect.geochem.prepare import read_geochem
+
+    table, _ = read_geochem(points, csv_list(elements), x_field=x_field, y_field=y_field, crs=crs, layer=layer, **kw)
+    return table
+
+
 @click.command()
 @click.argument("vector", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output GeoTIFF.")
@@ -85,7 +105,7 @@ def distance(vector, out, name, layer, vector_crs, grid_crs, bounds, resolution,
         from geoprospect.io.rasters import write_evidence_layer
         from geoprospect.pipeline import stages
 
-        grid = grid_for_vectors(grid_crs, bounds, resolution, template)
+        grid = grid_for_vectors(grid_crs, bounds, resolution, template, vector, layer, vector_crs)
         band = name or f"dist_{vector.stem}"
         arr = stages.distance_layer(vector, grid, layer=layer, crs=vector_crs, name=band)
         write_evidence_layer(out, arr[None], grid, [band], "distance")
@@ -114,7 +134,7 @@ def density(vector, out, radius, mode, name, layer, vector_crs, grid_crs, bounds
         from geoprospect.io.vectors import read_vectors
         from geoprospect.progress import Task
 
-        grid = grid_for_vectors(grid_crs, bounds, resolution, template)
+        grid = grid_for_vectors(grid_crs, bounds, resolution, template, vector, layer, vector_crs)
         gdf = read_vectors(vector, layer=layer, crs=vector_crs, target_crs=grid.crs, what="features")
         band = name or f"{'density' if mode == 'density' else 'distdens'}_{vector.stem}"
         fn = feature_density if mode == "density" else distance_with_density
@@ -132,10 +152,12 @@ def density(vector, out, radius, mode, name, layer, vector_crs, grid_crs, bounds
 @click.option("--field", required=True, help="Column holding the class (rock unit, alteration type...).")
 @click.option("--classes", help="Comma-separated classes to keep, in band order (default: every class present).")
 @click.option("--all-touched", is_flag=True, help="Burn every cell a polygon touches (default: cells whose centre is inside).")
+@click.option("--unmapped", type=click.Choice(["nodata", "zero"]), default="nodata", show_default=True,
+              help="Cells outside every polygon: nodata in every class band, or 0 (read as 'none of the classes'). The share is warned.")
 @click.option("--layer", help="Layer of a multi-layer GeoPackage.")
 @click.option("--vector-crs", help="CRS of the polygons when the file has none.")
 @grid_options
-def geology(polygons, out, field, classes, all_touched, layer, vector_crs, grid_crs, bounds, resolution, template):
+def geology(polygons, out, field, classes, all_touched, unmapped, layer, vector_crs, grid_crs, bounds, resolution, template):
     """Geology (or any class) polygons to one-hot bands named after the classes."""
 
     def body():
@@ -143,9 +165,9 @@ def geology(polygons, out, field, classes, all_touched, layer, vector_crs, grid_
         from geoprospect.io.rasters import write_evidence_layer
         from geoprospect.io.vectors import read_vectors
 
-        grid = grid_for_vectors(grid_crs, bounds, resolution, template)
+        grid = grid_for_vectors(grid_crs, bounds, resolution, template, polygons, layer, vector_crs)
         gdf = read_vectors(polygons, layer=layer, crs=vector_crs, target_crs=grid.crs, what="geology")
-        arr, names = categorical_bands(gdf, grid, field, classes=csv_list(classes), all_touched=all_touched)
+        arr, names = categorical_bands(gdf, grid, field, classes=csv_list(classes), all_touched=all_touched, outside=0.0 if unmapped == "zero" else float("nan"))
         write_evidence_layer(out, arr, grid, names, "categorical")
         return {"raster": out}
 

@@ -24,7 +24,7 @@ log = logging.getLogger("geoprospect")
 @click.option("--factor-method", type=click.Choice(["fa", "pca"]), default="fa", show_default=True, help="Factor analysis (varimax) or PCA.")
 @click.option("--anomaly", default="tukey", show_default=True, help="Anomalous samples per factor: 'tukey' (Q3 + 1.5 IQR), 'sd' (mean + 2 sd) or a score threshold.")
 def prepare_geochem(points, out, report, elements, x_field, y_field, crs, layer, drop_missing_xy, censored, fraction, flag_columns, negative_censored,
-                    unknown_limit, outliers, tukey_k, transform, duplicates, duplicate_tol, standardise, factors, factor_method, anomaly):
+                    unknown_limit, outliers, tukey_k, transform, duplicates, duplicate_tol, detection_limits, standardise, factors, factor_method, anomaly):
     """Prepare geochemical POINTS: censored values ("<0.5", "BDL", negatives, flags), Tukey
     outliers, log10/clr, z-scores, duplicate locations; optionally factor / PCA scores with fuzzy
     memberships (logistic) and anomaly flags (paper 004). Writes the prepared points and a report
@@ -35,7 +35,7 @@ def prepare_geochem(points, out, report, elements, x_field, y_field, crs, layer,
         from geoprospect.geochem.factors import factor_columns
         from geoprospect.geochem.prepare import read_geochem, write_prepared
 
-        kw = prep_kwargs(censored, fraction, flag_columns, negative_censored, unknown_limit, outliers, tukey_k, transform, duplicates, duplicate_tol, drop_missing_xy)
+        kw = prep_kwargs(censored, fraction, flag_columns, negative_censored, unknown_limit, outliers, tukey_k, transform, duplicates, duplicate_tol, drop_missing_xy, detection_limits)
         table, rep = read_geochem(points, csv_list(elements), x_field=x_field, y_field=y_field, crs=crs, layer=layer, standardise=standardise, **kw)
         extra = {}
         if factors != "none":
@@ -77,7 +77,7 @@ def prepare_geochem(points, out, report, elements, x_field, y_field, crs, layer,
 @click.option("--max-samples", type=int, default=4000, show_default=True, help="Train each SVM fold on at most this many samples (stratified subsample).")
 def select_elements_cmd(points, deposits, deposits_layer, deposits_crs, distance, work_crs, out, report, elements, x_field, y_field, crs, layer, drop_missing_xy,
                         censored, fraction, flag_columns, negative_censored, unknown_limit, outliers, tukey_k, transform, duplicates, duplicate_tol,
-                        score, z_crit, cv, seed, svm_output, max_samples):
+                        detection_limits, score, z_crit, cv, seed, svm_output, max_samples):
     """Rank the elements of POINTS by how well they separate samples near known deposits from
     the rest: AUC (SVM score and raw concentration), S_AUC (Hanley-McNeil), Z_AUC = (AUC-0.5)/S_AUC;
     keep those with Z_AUC > --z-crit. Writes a table like the papers' Table 2 (CSV + Markdown).
@@ -87,7 +87,7 @@ def select_elements_cmd(points, deposits, deposits_layer, deposits_crs, distance
         from geoprospect import progress
         from geoprospect.geochem.selection import run_selection
 
-        kw = prep_kwargs(censored, fraction, flag_columns, negative_censored, unknown_limit, outliers, tukey_k, transform, duplicates, duplicate_tol, drop_missing_xy)
+        kw = prep_kwargs(censored, fraction, flag_columns, negative_censored, unknown_limit, outliers, tukey_k, transform, duplicates, duplicate_tol, drop_missing_xy, detection_limits)
         names = csv_list(elements)
         md = out.with_suffix(".md")
         with progress.Task("select-elements", len(names) if names else 0, unit="element") as task:
@@ -120,7 +120,7 @@ def select_elements_cmd(points, deposits, deposits_layer, deposits_crs, distance
 @click.option("--max-points", type=int, default=0, show_default=True, help="Hold out at most this many random samples per element (0 = all).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed for --max-points.")
 def kriging_cv(points, out, work_crs, elements, x_field, y_field, crs, layer, drop_missing_xy, censored, fraction, flag_columns, negative_censored,
-               unknown_limit, outliers, tukey_k, transform, duplicates, duplicate_tol, variogram_model, nlags, drift, power, idw_neighbors, max_points, seed):
+               unknown_limit, outliers, tukey_k, transform, duplicates, duplicate_tol, detection_limits, variogram_model, nlags, drift, power, idw_neighbors, max_points, seed):
     """Leave-one-out cross-validation at the samples of POINTS: each sample is predicted from
     all others by IDW (geoprospect's own, same semantics as `interpolate`), ordinary and
     universal kriging (variogram fitted once per element; Dubrule's exact LOO). Reports RMSE,
@@ -133,7 +133,7 @@ def kriging_cv(points, out, work_crs, elements, x_field, y_field, crs, layer, dr
         from geoprospect.geochem.prepare import read_geochem
         from geoprospect.io.atomic import write_text
 
-        kw = prep_kwargs(censored, fraction, flag_columns, negative_censored, unknown_limit, outliers, tukey_k, transform, duplicates, duplicate_tol, drop_missing_xy)
+        kw = prep_kwargs(censored, fraction, flag_columns, negative_censored, unknown_limit, outliers, tukey_k, transform, duplicates, duplicate_tol, drop_missing_xy, detection_limits)
         table, _ = read_geochem(points, csv_list(elements), x_field=x_field, y_field=y_field, crs=crs, layer=layer, **kw)
         if work_crs:
             table = table.to_crs(work_crs)

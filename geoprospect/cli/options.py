@@ -11,9 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import logging
+
 import click
 
 from geoprospect.errors import ConfigError, GridError, ParameterError
+
+log = logging.getLogger("geoprospect")
 
 if TYPE_CHECKING:
     from geoprospect.grid import GridSpec
@@ -35,12 +39,12 @@ def csv_floats(value: str | None, option: str) -> list[float] | None:
         raise ParameterError(f"{option}: expected comma-separated numbers, got {value!r}", hint=f"e.g. {option} 0.8,0.75,0.7") from None
 
 
-def parse_flags(value: str | None) -> dict[str, str]:
+def parse_flags(value: str | None, *, option: str = "--flag-columns", example: str = "Au=Au_flag,As=As_q", pair: str = "ELEMENT=FLAGCOLUMN") -> dict[str, str]:
     """"Au=Au_flag,As=As_q" -> {"Au": "Au_flag", "As": "As_q"} (KEY=VALUE pairs of --flag-columns)."""
     out: dict[str, str] = {}
     for item in csv_list(value) or []:
         if "=" not in item:
-            raise ConfigError(f"--flag-columns: expected ELEMENT=FLAGCOLUMN, got {item!r}", hint="e.g. --flag-columns Au=Au_flag,As=As_q")
+            raise ConfigError(f"{option}: expected {pair}, got {item!r}", hint=f"e.g. {option} {example}")
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
@@ -51,17 +55,29 @@ def grid_options(f):
     f = click.option("--template", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Raster whose grid (CRS, transform, shape) to use instead of --bounds/--resolution.")(f)
     f = click.option("--resolution", type=float, help="Cell size in map units of the grid CRS.")(f)
     f = click.option("--bounds", type=float, nargs=4, metavar="XMIN YMIN XMAX YMAX", help="Grid extent in the grid CRS (default: the points' extent).")(f)
-    f = click.option("--grid-crs", help="CRS of the output grid, e.g. EPSG:32649 (default: the points' CRS).")(f)
+    f = click.option("--grid-crs", help="CRS of the output grid, e.g. EPSG:32649 (default: the input's CRS when projected).")(f)
     return f
 
 
-def grid_for_vectors(grid_crs: str | None, bounds, resolution: float | None, template: Path | None) -> GridSpec:
+def grid_for_vectors(grid_crs: str | None, bounds, resolution: float | None, template: Path | None,
+                     source: Path | None = None, layer: str | None = None, source_crs: str | None = None) -> GridSpec:
     """The grid of a layer made from vectors: no points to take an extent from, so either
-    --template or all of --bounds, --resolution and --grid-crs."""
+    --template or --bounds and --resolution; the CRS is --grid-crs, else the ``source`` vector
+    file's own CRS (or --vector-crs) when it is projected."""
+    from geoprospect.io.vectors import layer_crs
     from geoprospect.pipeline import stages
 
-    if template is None and (bounds is None or resolution is None or grid_crs is None):
-        raise GridError("the grid is undefined", hint="pass --template RASTER, or --bounds, --resolution and --grid-crs")
+    if template is None and (bounds is None or resolution is None):
+        missing = " and ".join(n for n, v in (("--bounds", bounds), ("--resolution", resolution)) if v is None)
+        raise GridError(f"the grid is undefined: {missing} not given", hint="pass --template RASTER, or --bounds and --resolution (and --grid-crs when the input is not projected)")
+    if template is None and grid_crs is None:
+        crs = layer_crs(source, layer, source_crs) if source is not None else None
+        if crs is None:
+            raise GridError("the grid needs a CRS and the input has none", path=source, hint="pass --grid-crs (or --vector-crs)")
+        if crs.is_geographic:
+            raise GridError(f"the input's CRS {crs.name} is geographic (degrees): distances need a projected grid", path=source, hint="pass --grid-crs, e.g. EPSG:32650")
+        log.info("grid CRS: %s (the input's)", crs.name)
+        grid_crs = crs
     return stages.make_grid(None, crs=grid_crs, resolution=resolution, bounds=bounds, template=template)
 
 
@@ -76,8 +92,25 @@ def point_options(f):
     return f
 
 
-def prep_options(f):
-    """Options of the geochemistry preparation (shared by prepare-geochem, select-elements and kriging-cv)."""
+def parse_limits(value: str | None) -> dict[str, float]:
+    """"Au=0.5,As=1" -> {"Au": 0.5, "As": 1.0} (ELEMENT=LIMIT pairs of --detection-limits)."""
+    out: dict[str, float] = {}
+    for k, v in parse_flags(value, option="--detection-limits", example="Au=0.5,As=1", pair="ELEMENT=LIMIT").items():
+        try:
+            out[k] = float(v)
+        except ValueError:
+            raise ParameterError(f"--detection-limits: {k}={v!r} is not a number", hint="e.g. --detection-limits Au=0.5,As=1") from None
+    return out
+
+
+def prep_options(f=None, *, censored_default: str = "half"):
+    """Options of the geochemistry preparation (shared by every command that reads geochemistry:
+    prepare-geochem, select-elements, kriging-cv, interpolate). ``censored_default="error"``
+    (interpolate) adds the choice "error": read plain numbers only, refusing censored forms."""
+    if f is None:
+        return lambda g: prep_options(g, censored_default=censored_default)
+    choices = ["half", "fraction", "cohen", "missing"] + (["error"] if censored_default == "error" else [])
+    f = click.option("--detection-limits", help="Detection limits for censored rows stating none ('<' flag with 0 or blank), e.g. Au=0.5,As=1 (default: the smallest limit seen, else the smallest reported value).")(f)
     f = click.option("--duplicate-tol", type=float, default=0.0, show_default=True, help="Samples closer than this (map units of the points) share a location.")(f)
     f = click.option("--duplicates", type=click.Choice(["average", "reject", "first", "error"]), default="average", show_default=True, help="Samples sharing a location: average them, drop them all, keep the first, or stop.")(f)
     f = click.option("--transform", type=click.Choice(["none", "log10", "clr"]), default="none", show_default=True, help="Transform after censoring/outliers.")(f)
@@ -87,15 +120,16 @@ def prep_options(f):
     f = click.option("--negative-censored/--no-negative-censored", default=True, show_default=True, help="Read a negative value -x as 'below x'.")(f)
     f = click.option("--flag-columns", help="Censoring flag columns, e.g. Au=Au_flag,As=As_q (a true flag marks the row below detection).")(f)
     f = click.option("--fraction", type=float, default=0.5, show_default=True, help="Fraction of the detection limit for --censored fraction.")(f)
-    f = click.option("--censored", type=click.Choice(["half", "fraction", "cohen", "missing"]), default="half", show_default=True,
-                     help="Below-detection values: half the limit, a fraction of it, Cohen's MLE (paper 004), or missing.")(f)
+    f = click.option("--censored", type=click.Choice(choices), default=censored_default, show_default=True,
+                     help="Below-detection values: half the limit, a fraction of it, Cohen's MLE (paper 004), or missing"
+                          + ("; error: plain numbers only (no preparation)." if "error" in choices else "."))(f)
     return f
 
 
-def prep_kwargs(censored, fraction, flag_columns, negative_censored, unknown_limit, outliers, tukey_k, transform, duplicates, duplicate_tol, drop_missing_xy) -> dict:
+def prep_kwargs(censored, fraction, flag_columns, negative_censored, unknown_limit, outliers, tukey_k, transform, duplicates, duplicate_tol, drop_missing_xy, detection_limits=None) -> dict:
     """Map the CLI options onto read_geochem's keyword arguments."""
     return {
-        "censored": censored, "fraction": fraction, "flag_columns": parse_flags(flag_columns),
+        "censored": censored, "fraction": fraction, "flag_columns": parse_flags(flag_columns), "detection_limits": parse_limits(detection_limits),
         "negative_is_censored": negative_censored, "unknown_limit": unknown_limit,
         "outliers": None if outliers == "none" else outliers, "tukey_k": tukey_k,
         "transform": None if transform == "none" else transform,

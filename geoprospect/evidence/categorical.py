@@ -11,6 +11,7 @@ from rasterio.features import rasterize
 from geoprospect.errors import ColumnError, GeometryError, InputError
 from geoprospect.evidence._vector import as_geometries
 from geoprospect.grid import GridSpec
+from geoprospect.io.names import did_you_mean
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,8 @@ def categorical_bands(
     *,
     classes: Sequence[object] | None = None,
     all_touched: bool = False,
-    outside: float = 0.0,
+    outside: float = float("nan"),
+    warn: bool = True,
 ) -> tuple[np.ndarray, list[str]]:
     """Rasterise a class field of polygons into one 0/1 band per class.
 
@@ -35,8 +37,11 @@ def categorical_bands(
             sorted). One class gives a single band (e.g. ``["greenstone"]``).
         all_touched: burn every cell a polygon touches (a cell may then be 1 in several
             bands); default: cells whose centre lies in the polygon.
-        outside: value of every band where no polygon of any class covers the cell
-            (0, or NaN to mark unmapped ground as nodata).
+        outside: value of every band where no polygon of any class covers the cell: NaN (the
+            default: unmapped ground is nodata, see docs/geochemistry.md "Categorical layers"),
+            or 0 (the old behaviour: unmapped ground reads as "none of the classes").
+        warn: log a warning with the share of cells outside every polygon (the stack builder
+            warns once for the whole map instead of once per block).
 
     Returns:
         ((K, rows, cols) float32, band names = the class values as text).
@@ -50,7 +55,7 @@ def categorical_bands(
         raise InputError("categorical_bands needs a GeoDataFrame (geometries with a class column)")
     if field not in polygons.columns:
         raise ColumnError(
-            f"no column {field!r} in the geology layer",
+            f"no column {field!r} in the geology layer{did_you_mean([field], [c for c in polygons.columns if c != polygons.geometry.name])}",
             hint=f"choose one of: {', '.join(map(str, [c for c in polygons.columns if c != polygons.geometry.name]))}",
         )
     gdf = polygons
@@ -86,8 +91,40 @@ def categorical_bands(
         sel = geoms[values == c]
         bands[i] = rasterize(((g, 1) for g in sel), out_shape=grid.shape, transform=grid.transform,
                              fill=0, all_touched=all_touched, dtype="uint8")
+    covered = rasterize(((g, 1) for g in geoms), out_shape=grid.shape, transform=grid.transform,
+                        fill=0, all_touched=all_touched, dtype="uint8").astype(bool)
+    if warn and not covered.all():
+        _warn_unmapped(float((~covered).mean()), field, outside)
     if outside != 0:
-        covered = rasterize(((g, 1) for g in geoms), out_shape=grid.shape, transform=grid.transform,
-                            fill=0, all_touched=all_touched, dtype="uint8").astype(bool)
         bands[:, ~covered] = outside
     return bands, [str(c) for c in classes]
+
+
+def _warn_unmapped(share: float, field: str, outside: float, what: str = "geology") -> None:
+    fill = "nodata (NaN) in every class band" if np.isnan(outside) else f"{outside:g} in every class band"
+    tail = "; where outside means 'none of the classes' (alteration zones), set unmapped: zero on the vectors entry (geology --unmapped zero)" if np.isnan(outside) else ""
+    log.warning("%.1f%% of the grid lies outside every %s polygon (no %s value): those cells are %s%s",
+                100 * share, what, field, fill, tail)
+
+
+def unmapped_share(polygons: object, grid: GridSpec) -> float:
+    """Share (0-1) of the grid's area covered by no polygon (area-based, for a whole-map warning
+    without rasterising the whole map); ``polygons`` in the grid's CRS."""
+    import shapely
+
+    geoms = np.asarray(getattr(polygons, "geometry", polygons).values if hasattr(polygons, "geometry") else polygons, dtype=object)
+    geoms = [g for g in geoms if g is not None and not g.is_empty]
+    xmin, ymin, xmax, ymax = grid.bounds
+    box = shapely.box(xmin, ymin, xmax, ymax)
+    if not geoms:
+        return 1.0
+    covered = shapely.union_all(shapely.make_valid(np.asarray(geoms, dtype=object))).intersection(box).area
+    return max(0.0, 1.0 - covered / box.area)
+
+
+def warn_unmapped(polygons: object, grid: GridSpec, field: str, outside: float = float("nan"), what: str = "geology") -> float:
+    """Log the share of ``grid`` outside every polygon (when any) and return it."""
+    share = unmapped_share(polygons, grid)
+    if share > 1e-9:
+        _warn_unmapped(share, field, outside, what)
+    return share

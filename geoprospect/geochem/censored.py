@@ -7,13 +7,21 @@ Forms recognised in one raw (string) column, as found in real survey exports:
   ``negative_is_censored=False`` makes it an error instead);
 * ``"BDL"``, ``"<DL"``, ``"<LOD"``, ``"n.d."``, ``"ND"``, ``"b.d.l."``: censored, limit not given;
 * a flag column (``"<"``, ``"1"``, ``"Y"``, ``"BDL"``, ``"TRUE"``, ...): the row's value is the
-  detection limit, or ``0`` when the limit is not given;
+  detection limit, or ``0`` / blank when the limit is not given;
+* a flag column holding a "not analysed" code (``"n.a."``, ``"NA"``, ...): the row is not analysed
+  (NaN, counted as missing) whatever its value;
+* any other flag (``"!"``, ``"*"``, a lab remark): the value is kept as reported, except a value of
+  exactly ``0`` (or blank), which is no measurement: it becomes missing and is counted
+  (``zero_flagged``) with a warning;
 * ``">1000"``: over the upper limit, read as 1000 and counted (``n_over``);
 * empty, ``"n.a."``, ``"NA"``, ``"-"``, ``"not analysed"``: not analysed (NaN, not censored).
 
-A censored value whose limit is not given gets the element's smallest detection limit seen
-(``unknown_limit="min_limit"``, the default), or is set missing (``"missing"``); when the
-element shows no limit at all it is set missing and a warning says so.
+A censored value whose limit is not given gets, in this order: the element's stated limit
+(``detection_limit``, from ``points.detection_limits`` / ``--detection-limits``), the element's
+smallest detection limit seen, or the element's smallest reported (detected, positive) value,
+each said in a warning (``unknown_limit="min_limit"``, the default); with
+``unknown_limit="missing"`` it is set missing instead. It stays counted as censored either way
+except when set missing.
 
 Replacement (``replace_censored``): a fraction of the limit (1/2 by default), or Cohen's
 maximum-likelihood estimate for a left-censored normal distribution of log10 values (paper 004,
@@ -90,6 +98,7 @@ def parse_censored(
     flag: pd.Series | None = None,
     negative_is_censored: bool = True,
     unknown_limit: str = "min_limit",
+    detection_limit: float | None = None,
 ) -> CensoredColumn:
     """Parse one raw element column (strings or numbers) into values + a censoring mask.
 
@@ -99,7 +108,9 @@ def parse_censored(
         flag: optional flag column of the same length; a true flag marks the row as censored,
             its value being the detection limit (0 or empty = limit not given).
         negative_is_censored: read ``-x`` as "below x"; False makes a negative value an error.
-        unknown_limit: "min_limit" (smallest limit seen for the element) or "missing".
+        unknown_limit: "min_limit" (the stated, else smallest seen, else smallest reported value)
+            or "missing".
+        detection_limit: the element's stated detection limit, for censored rows without one.
 
     Raises:
         CensoredValueError: a cell is not a number, a censored form, nor a missing code.
@@ -112,13 +123,16 @@ def parse_censored(
     values = np.full(n, np.nan)
     censored = np.zeros(n, dtype=bool)
     limit = np.full(n, np.nan)
-    counts = {"less_than": 0, "negative": 0, "code": 0, "flag": 0, "over": 0, "missing": 0, "zero": 0}
+    counts = {"less_than": 0, "negative": 0, "code": 0, "flag": 0, "over": 0, "missing": 0, "zero": 0, "zero_flagged": 0}
     num = pd.to_numeric(pd.Series(raw, dtype="string"), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     flags = None
     if flag is not None:
         if len(flag) != n:
             raise ParameterError(f"{column}: the flag column has {len(flag)} rows, the value column {n}", path=path, hint="pass a flag series of the same length (--flag-columns ELEMENT=FLAGCOLUMN)")
-        flags = np.array([_norm(str(f)) in FLAG_TRUE if not pd.isna(f) else False for f in flag])
+        keys = ["" if pd.isna(f) else _norm(str(f)) for f in flag]
+        flags = np.array([k in FLAG_TRUE for k in keys])
+        na_flag = np.array([k in MISSING_CODES and k != "" for k in keys])
+        other_flag = np.array([k != "" and not t and not m for k, t, m in zip(keys, flags, na_flag)])
     for i in range(n):
         text = raw[i]
         v = num[i]
@@ -127,6 +141,12 @@ def parse_censored(
             counts["flag"] += 1
             if math.isfinite(v) and v != 0:
                 limit[i] = abs(v)
+            continue
+        if flags is not None and na_flag[i]:
+            counts["missing"] += 1
+            continue
+        if flags is not None and other_flag[i] and (v == 0 or _norm(text) in MISSING_CODES):
+            counts["zero_flagged"] += 1
             continue
         if math.isfinite(v):
             if v < 0:
@@ -179,19 +199,35 @@ def parse_censored(
     col = CensoredColumn(values, censored, limit, counts)
     unknown = censored & ~np.isfinite(limit)
     if unknown.any():
-        known = limit[censored & np.isfinite(limit)]
-        if unknown_limit == "min_limit" and known.size:
-            limit[unknown] = known.min()
-            col.warnings.append(
-                f"{int(unknown.sum())} censored values without a stated limit get the smallest limit seen ({known.min():g})"
-            )
-        else:
-            why = "as asked (unknown_limit='missing')" if unknown_limit == "missing" else "because the column states no detection limit anywhere"
-            col.warnings.append(f"{int(unknown.sum())} censored values without a stated limit are set missing {why}")
-            censored[unknown] = False
+        _fill_unknown_limits(col, unknown, unknown_limit, detection_limit)
+    if counts["zero_flagged"]:
+        col.warnings.append(f"{counts['zero_flagged']} values of 0 carry a flag that is neither censoring nor 'not analysed': set missing")
     if counts["zero"]:
         col.warnings.append(f"{counts['zero']} values are exactly 0 (not flagged as censored): a log transform will reject them")
     return col
+
+
+def _fill_unknown_limits(col: CensoredColumn, unknown: np.ndarray, unknown_limit: str, detection_limit: float | None) -> None:
+    """Give censored rows without a stated limit one (see the module docstring), or set them missing."""
+    n = int(unknown.sum())
+    if unknown_limit == "missing":
+        col.warnings.append(f"{n} censored values without a stated limit are set missing as asked (unknown_limit='missing')")
+        col.censored[unknown] = False
+        return
+    known = col.limit[col.censored & np.isfinite(col.limit)]
+    detected = col.values[np.isfinite(col.values) & (col.values > 0)]
+    if detection_limit is not None:
+        lim, why = float(detection_limit), f"the stated detection limit ({float(detection_limit):g})"
+    elif known.size:
+        lim, why = float(known.min()), f"the smallest limit seen ({known.min():g})"
+    elif detected.size:
+        lim, why = float(detected.min()), f"the smallest reported value of the element ({detected.min():g}), no limit being stated: set one in detection_limits"
+    else:
+        col.warnings.append(f"{n} censored values without a stated limit are set missing: the column has no limit and no detected value")
+        col.censored[unknown] = False
+        return
+    col.limit[unknown] = lim
+    col.warnings.append(f"{n} censored values without a stated limit get {why}")
 
 
 def substitute(col: CensoredColumn, fraction: float = 0.5) -> np.ndarray:

@@ -21,9 +21,17 @@ from geoprospect.geochem.duplicates import handle_duplicates
 from geoprospect.geochem.outliers import flag_outliers, tukey_fences, winsorise
 from geoprospect.geochem.report import ElementReport, PrepReport
 from geoprospect.geochem.transforms import clr, log10, zscore
+from geoprospect.io.names import did_you_mean
 from geoprospect.io.points import PointTable, read_raw_points, resolve_elements
 
 log = logging.getLogger(__name__)
+
+#: how each option is spelled on the command line (the default context of hints)
+CLI_KNOBS = {"censored": "--censored", "transform": "--transform", "elements": "--elements", "flag_columns": "--flag-columns",
+             "detection_limits": "--detection-limits", "fraction": "--fraction", "outliers": "--outliers"}
+#: the same options in the run config
+RUN_KNOBS = {"censored": "points.censored", "transform": "points.log10", "elements": "points.elements", "flag_columns": "points.flag_columns",
+             "detection_limits": "points.detection_limits", "fraction": "points.censored_fraction", "outliers": "points.outliers"}
 
 CENSORED_METHODS = ("half", "fraction", "cohen", "missing")
 OUTLIER_METHODS = (None, "flag", "winsorise")
@@ -39,6 +47,7 @@ def prepare_table(
     flag_columns: Mapping[str, str] | None = None,
     negative_is_censored: bool = True,
     unknown_limit: str = "min_limit",
+    detection_limits: Mapping[str, float] | None = None,
     outliers: str | None = None,
     tukey_k: float = 1.5,
     outlier_log: bool = True,
@@ -46,6 +55,7 @@ def prepare_table(
     standardise: bool = False,
     path: str | Path | None = None,
     row_numbers: np.ndarray | None = None,
+    knobs: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, PrepReport]:
     """Turn raw element columns into float64 values and report what was done.
 
@@ -56,18 +66,25 @@ def prepare_table(
             log10 values, paper 004) or "missing" (censored -> NaN).
         flag_columns: element -> name of a flag column marking censored rows.
         negative_is_censored: read ``-x`` as "below x".
-        unknown_limit: censored values without a stated limit get the element's smallest limit
-            seen ("min_limit") or become missing ("missing").
+        unknown_limit: censored values without a stated limit get the element's stated limit
+            (``detection_limits``), else its smallest limit seen, else its smallest reported
+            value ("min_limit"), or become missing ("missing").
+        detection_limits: element -> detection limit, for censored rows stating none ('<' flag
+            with a value of 0 or blank, 'BDL').
         outliers: None, "flag" (counted in the report only) or "winsorise" (clipped to the fences).
         tukey_k: Tukey fence multiplier (1.5 outliers, 3 far out).
         outlier_log: compute the fences on log10 values.
         transform: None, "log10" or "clr" (clr over the listed elements, per sample).
         standardise: z-scores per element after the transform (papers 001-002).
         path, row_numbers: source file and 1-based rows, for messages.
+        knobs: how the user spells each option in their context, for hints: option name
+            ("censored", "transform", "elements", "flag_columns", ...) -> "--censored" (CLI,
+            the default) or "points.censored" (run config).
 
     Returns:
         (DataFrame of float64 columns ``elements``, same index as ``df``; PrepReport).
     """
+    k = {**CLI_KNOBS, **(knobs or {})}
     if censored not in CENSORED_METHODS:
         raise ParameterError(f"censored must be one of {CENSORED_METHODS}, got {censored!r}", hint="--censored (CLI) or points.censored (run config)")
     if outliers not in OUTLIER_METHODS:
@@ -80,13 +97,23 @@ def prepare_table(
     missing = [e for e in elements if e not in df.columns]
     if missing:
         raise ColumnError(
-            f"element column(s) {', '.join(map(repr, missing))} not found; columns are: {', '.join(map(str, df.columns))}",
-            path=path, hint="check --elements (names are case-sensitive)",
+            f"element column(s) {', '.join(map(repr, missing))} not found{did_you_mean(missing, df.columns)}; columns are: {', '.join(map(str, df.columns))}",
+            path=path, hint=f"check {k['elements']} (names are case-sensitive)",
         )
     flag_columns = dict(flag_columns or {})
+    detection_limits = dict(detection_limits or {})
     for e, fc in flag_columns.items():
+        if e not in elements:
+            raise ColumnError(f"flag columns name element {e!r}, which is not among the elements ({', '.join(elements)}){did_you_mean([e], elements)}",
+                              path=path, hint=f"check {k['flag_columns']}")
         if fc not in df.columns:
-            raise ColumnError(f"flag column {fc!r} for {e!r} not found", path=path, hint="check the flag column names")
+            raise ColumnError(f"flag column {fc!r} for {e!r} not found{did_you_mean([fc], df.columns)}", path=path, hint=f"check {k['flag_columns']}")
+    for e, lim in detection_limits.items():
+        if e not in elements:
+            raise ColumnError(f"detection limits name element {e!r}, which is not among the elements ({', '.join(elements)}){did_you_mean([e], elements)}",
+                              path=path, hint=f"check {k['detection_limits']}")
+        if not (np.isfinite(lim) and lim > 0):
+            raise ParameterError(f"detection limit of {e!r} must be a positive number, got {lim}", path=path, hint=f"check {k['detection_limits']}")
     rows = np.arange(1, len(df) + 1) if row_numbers is None else np.asarray(row_numbers)
     report = PrepReport(
         source=str(path or ""),
@@ -99,7 +126,7 @@ def prepare_table(
         col = parse_censored(
             df[e], column=e, path=path, row_numbers=rows,
             flag=df[flag_columns[e]] if e in flag_columns else None,
-            negative_is_censored=negative_is_censored, unknown_limit=unknown_limit,
+            negative_is_censored=negative_is_censored, unknown_limit=unknown_limit, detection_limit=detection_limits.get(e),
         )
         try:
             vals, info = replace_censored(col, censored, fraction)
@@ -108,7 +135,7 @@ def prepare_table(
         er = ElementReport(
             element=e, n=len(df), n_missing=int((~np.isfinite(col.values) & ~col.censored).sum()),
             n_detected=int(np.isfinite(col.values).sum()), n_censored=col.n_censored,
-            censored_forms={k: v for k, v in col.counts.items() if k in ("less_than", "negative", "code", "flag") and v},
+            censored_forms={f: v for f, v in col.counts.items() if f in ("less_than", "negative", "code", "flag") and v},
             limits=col.limits_seen, replacement=info, n_over=col.counts["over"], warnings=list(col.warnings),
         )
         if col.n_censored:
@@ -133,7 +160,8 @@ def prepare_table(
         out[e] = vals
     values = np.column_stack([out[e] for e in elements])
     if transform == "log10":
-        values = log10(values, names=elements)
+        values = log10(values, names=elements, rows=rows,
+                       hint=f"replace censored values first ({k['censored']} half or cohen), flag zeros as below detection ({k['flag_columns']}), or leave out {k['transform']} log10")
     elif transform == "clr":
         values = clr(values)
     if standardise:

@@ -7,18 +7,26 @@ import numpy as np
 from geoprospect.errors import ConstantElementError, TransformError
 
 
-def log10(values: np.ndarray, *, names: list[str] | None = None) -> np.ndarray:
-    """log10 of (N,) or (N, E) values; NaN stays NaN; a value <= 0 raises TransformError."""
+def log10(values: np.ndarray, *, names: list[str] | None = None, rows: np.ndarray | None = None,
+          path: str | None = None, hint: str | None = None) -> np.ndarray:
+    """log10 of (N,) or (N, E) values; NaN stays NaN; a value <= 0 raises TransformError.
+
+    ``rows`` ((N,) the file's 1-based rows) and ``path`` name the first bad value as the user
+    sees it; ``hint`` names the option that fixes it in the caller's context.
+    """
     v = np.asarray(values, dtype=np.float64)
     bad = np.isfinite(v) & (v <= 0)
     if bad.any():
         idx = np.argwhere(bad)[0]
         col = ""
         if v.ndim == 2 and names is not None:
-            col = f" in {names[idx[1]]!r}"
+            col = f" of {names[idx[1]]}"
+        first = float(v[tuple(idx)])
+        row = int(rows[idx[0]]) if rows is not None and len(rows) else int(idx[0]) + 1
         raise TransformError(
-            f"{int(bad.sum())} values <= 0{col} (first at sample index {int(idx[0])}): log10 is undefined",
-            hint="replace censored values first (censored='half' or 'cohen'), or flag zeros as below detection",
+            f"{int(bad.sum())} values{col} are zero or negative (the first, {first:g}, at this row): log10 is undefined",
+            path=path, row=row,
+            hint=hint or "replace censored values first (censored='half' or 'cohen'), or flag zeros as below detection",
         )
     return np.log10(v)
 

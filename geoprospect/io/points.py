@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS, Transformer
 
+from geoprospect.io.names import did_you_mean
 from geoprospect.errors import ColumnError, CRSError, InputError, ValueParseError
 from geoprospect.grid import to_crs
 
@@ -81,9 +82,9 @@ def _find_column(columns: Sequence[str], wanted: str | None, candidates: list[st
         if wanted.lower() in lower:
             return lower[wanted.lower()]
         raise ColumnError(
-            f"{what} column {wanted!r} not found; columns are: {', '.join(map(str, columns))}",
+            f"{what} column {wanted!r} not found{did_you_mean([wanted], columns)}; columns are: {', '.join(map(str, columns))}",
             path=path,
-            hint=f"pass the right name with --{what}-field",
+            hint=f"pass the right name with --{what}-field (CLI) or points.{what}_field (run config)",
         )
     for c in candidates:
         if c in lower:
@@ -319,9 +320,9 @@ def resolve_elements(table: pd.DataFrame, elements: Sequence[str] | None, coord_
     missing_cols = [e for e in elements if e not in table.columns]
     if missing_cols:
         raise ColumnError(
-            f"element column(s) {', '.join(map(repr, missing_cols))} not found; columns are: {', '.join(map(str, table.columns))}",
+            f"element column(s) {', '.join(map(repr, missing_cols))} not found{did_you_mean(missing_cols, table.columns)}; columns are: {', '.join(map(str, table.columns))}",
             path=path,
-            hint="check --elements (names are case-sensitive)",
+            hint="check --elements (CLI) or points.elements (run config); names are case-sensitive",
         )
     return list(elements)
 

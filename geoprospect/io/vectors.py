@@ -8,6 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import shapely
+from pyproj import CRS
 
 from geoprospect.errors import CRSError, GeometryError, InputError
 from geoprospect.grid import to_crs
@@ -139,3 +140,15 @@ def deposit_points(gdf: gpd.GeoDataFrame) -> np.ndarray:
     if n_dup:
         log.warning("%d deposits share a location with another one: each counts as a known deposit", n_dup)
     return xy
+
+
+def layer_crs(path: str | Path, layer: str | None = None, crs: object | None = None) -> CRS | None:
+    """The CRS of a vector layer (``crs`` when given: the user's override), None when it has none."""
+    if crs is not None:
+        return to_crs(crs)
+    path = Path(path)
+    check_layer(path, layer)
+    import pyogrio
+
+    wkt = pyogrio.read_info(path, layer=layer).get("crs")
+    return to_crs(wkt) if wkt else None

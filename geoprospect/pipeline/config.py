@@ -34,6 +34,20 @@ class PointsConfig(_Strict):
     censored_fraction: float = Field(0.5, gt=0, le=1, description="fraction of the detection limit with censored: fraction")
     duplicates: Literal["average", "reject", "first", "error"] = Field("average", description="samples sharing a location")
     outliers: Literal["none", "flag", "winsorise"] = Field("none", description="Tukey fences on log10 values: only count outliers, or clip them")
+    tukey_k: float = Field(1.5, gt=0, description="Tukey fence multiplier (1.5 outliers, 3 far out)")
+    flag_columns: dict[str, str] = Field({}, description="element -> flag column marking below-detection rows ('<', 'BDL', 'Y', ...); the row's value is the limit, or 0/blank when not stated")
+    detection_limits: dict[str, float] = Field({}, description="element -> detection limit for censored rows stating none (default: the smallest limit seen, else the smallest reported value)")
+    negative_censored: bool = Field(True, description="read a negative value -x as 'below x'")
+    unknown_limit: Literal["min_limit", "missing"] = Field("min_limit", description="censored rows without a limit: use detection_limits / the smallest limit seen / the smallest reported value, or set them missing")
+    duplicate_tol: float = Field(0.0, ge=0, description="samples closer than this (map units of the points) share a location")
+    drop_missing_xy: bool = Field(False, description="skip (and report) rows without coordinates instead of failing")
+
+    @model_validator(mode="after")
+    def _check_limits(self) -> "PointsConfig":
+        bad = {k: v for k, v in self.detection_limits.items() if not (math.isfinite(v) and v > 0)}
+        if bad:
+            raise ValueError(f"detection_limits must be positive numbers, got {bad}")
+        return self
 
 
 def _unique_names(layers: list) -> list:
@@ -81,6 +95,7 @@ class VectorLayerConfig(_Strict):
     classes: Optional[list[str]] = Field(None, description="classes to keep, in band order (categorical; default: all)")
     layer: Optional[str] = None
     crs: Optional[str] = None
+    unmapped: Literal["nodata", "zero"] = Field("nodata", description="categorical: cells outside every polygon are nodata (NaN) in every class band, or 0 (read as 'none of the classes'); the share is warned")
 
     @model_validator(mode="after")
     def _check_kind(self) -> "VectorLayerConfig":
@@ -88,6 +103,24 @@ class VectorLayerConfig(_Strict):
             raise ValueError(f"kind {self.kind} needs a radius (map units)")
         if self.kind == "categorical" and not self.field:
             raise ValueError("kind categorical needs a field (the class column)")
+        return self
+
+
+class RasterSourceConfig(_Strict):
+    """An existing raster used as evidence (magnetics, gravity, radiometrics, DEM)."""
+
+    name: str
+    path: Path
+    resampling: Literal["bilinear", "average", "nearest", "cubic"] = Field("bilinear", description="warp onto the grid: bilinear / cubic (continuous), average (coarser grid), nearest (classes)")
+    band: Optional[int] = Field(None, ge=1, description="one band (1-based); default: every band")
+    bands: Optional[list[int]] = Field(None, min_length=1, description="several bands (1-based); default: every band")
+
+    @model_validator(mode="after")
+    def _check_bands(self) -> "RasterSourceConfig":
+        if self.band is not None and self.bands is not None:
+            raise ValueError("give band or bands, not both")
+        if self.bands is not None and (min(self.bands) < 1 or len(set(self.bands)) != len(self.bands)):
+            raise ValueError(f"bands are distinct 1-based band numbers, got {self.bands}")
         return self
 
 
@@ -144,13 +177,14 @@ class RunConfig(_Strict):
     interpolation: InterpolationConfig = InterpolationConfig()
     selection: SelectionConfig = SelectionConfig()
     vectors: list[VectorLayerConfig] = []
+    rasters: list[RasterSourceConfig] = []
     deposits: DepositsConfig
     windows: WindowsConfig = WindowsConfig()
     train: TrainConfig = TrainConfig()  # the one training configuration (geoprospect.training.config)
     predict: PredictConfig = PredictConfig()
     compute: ComputeConfig = ComputeConfig()
 
-    @field_validator("vectors")
+    @field_validator("vectors", "rasters")
     @classmethod
     def _vectors(cls, v: list) -> list:
         return _unique_names(v)
@@ -170,12 +204,12 @@ class RunConfig(_Strict):
         c.points.path = r(c.points.path)
         c.grid.template = r(c.grid.template)
         c.deposits.path = r(c.deposits.path)
-        for v in c.vectors:
+        for v in [*c.vectors, *c.rasters]:
             v.path = r(v.path)
         return c
 
     def input_files(self) -> list[Path]:
-        files = [self.points.path, self.deposits.path, *[v.path for v in self.vectors]]
+        files = [self.points.path, self.deposits.path, *[v.path for v in self.vectors], *[r.path for r in self.rasters]]
         if self.grid.template:
             files.append(self.grid.template)
         return files

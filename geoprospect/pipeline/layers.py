@@ -8,8 +8,9 @@ from pathlib import Path
 from geoprospect.grid import GridSpec
 from geoprospect.io.points import PointTable
 from geoprospect.io.vectors import read_vectors
-from geoprospect.pipeline.config import RunConfig, VectorLayerConfig
+from geoprospect.pipeline.config import RasterSourceConfig, RunConfig, VectorLayerConfig
 from geoprospect.pipeline.stages import log10_values
+from geoprospect.stack.rasters import raster_layer
 from geoprospect.stack.layers import StackLayer, categorical_layer, density_layer, distance_density_layer, distance_layer, idw_layer, kriging_layer
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def pipeline_layers(cfg: RunConfig, points: PointTable, grid: GridSpec) -> list[
         method = ic.method.split("_")[0]
         prov = {f"{prefix}{e}": f"{method} kriging ({ic.variogram_model} variogram) of " + src % e for e in pts.elements}
         layers = [kriging_layer(pts.xy, pts.values, names, method=method, variogram_model=ic.variogram_model, neighbors=ic.neighbors, provenance=prov)]
-    return layers + [vector_layer(v, grid) for v in cfg.vectors]
+    return layers + [vector_layer(v, grid) for v in cfg.vectors] + raster_layers(cfg, grid)
 
 
 def vector_layer(v: VectorLayerConfig, grid: GridSpec) -> StackLayer:
@@ -46,7 +47,37 @@ def vector_layer(v: VectorLayerConfig, grid: GridSpec) -> StackLayer:
         return density_layer(gdf.geometry.values, v.name, v.radius, provenance=f"density of {v.path.name} within {v.radius:g} map units (per unit area)")
     if v.kind == "distance_density":
         return distance_density_layer(gdf.geometry.values, v.name, v.radius, provenance=f"paper 003 distance-with-density of {v.path.name}, R={v.radius:g}")
-    lay = categorical_layer(gdf, grid, v.field, classes=v.classes)  # categorical
+    if v.field not in gdf.columns:
+        from geoprospect.errors import ColumnError
+        from geoprospect.io.names import did_you_mean
+
+        cols = [c for c in gdf.columns if c != gdf.geometry.name]
+        raise ColumnError(f"no column {v.field!r} in layer {v.name!r}{did_you_mean([v.field], cols)}; columns are: {', '.join(map(str, cols))}",
+                          path=v.path, hint=f"set field: of vectors entry {v.name!r} in the run config")
+    outside = 0.0 if v.unmapped == "zero" else float("nan")
+    lay = categorical_layer(gdf, grid, v.field, classes=v.classes, outside=outside, what=f"{v.name} ({v.path.name})")  # categorical
     lay.names = [f"{v.name}_{n}" for n in lay.names]
-    lay.provenance = {n: f"{v.field} of {v.path.name} (1 inside, 0 outside)" for n in lay.names}
+    lay.provenance = {n: f"{v.field} of {v.path.name} (1 in the class, 0 in another, {'0' if outside == 0 else 'nodata'} where unmapped)" for n in lay.names}
+    return lay
+
+
+def raster_layers(cfg: RunConfig, grid: GridSpec) -> list[StackLayer]:
+    """The run config's existing rasters (magnetics, gravity, DEM...), each warped once onto
+    ``grid`` with its stated resampling; nodata kept as NaN; bands named <name> (one band) or
+    <name>_<band name>."""
+    return [raster_source_layer(r, grid) for r in cfg.rasters]
+
+
+def raster_source_layer(r: RasterSourceConfig, grid: GridSpec) -> StackLayer:
+    """One ``rasters:`` entry as a stack layer (bands selected by ``band`` / ``bands``, 1-based)."""
+    from rasterio.enums import Resampling
+
+    bands = [r.band] if r.band is not None else r.bands
+    lay = raster_layer(r.path, grid, Resampling[r.resampling], bands=bands)
+    if len(lay.names) == 1:
+        names = [r.name]
+    else:
+        names = [f"{r.name}_{n}" for n in lay.names]
+    lay.provenance = {new: f"{lay.provenance[old]} ({r.resampling} resampling)" for new, old in zip(names, lay.names)}
+    lay.names = names
     return lay

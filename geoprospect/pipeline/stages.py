@@ -53,16 +53,23 @@ def make_grid(
     return GridSpec.from_bounds(bounds, resolution, gcrs)
 
 
-def log10_values(points: PointTable) -> PointTable:
-    """log10 of element values; zero or negative values are refused (censored data need preparing)."""
+RUN_LOG10_HINT = ("zeros or negatives often mean 'below detection': mark them with points.flag_columns (and points.detection_limits), "
+                  "read negatives as censored (points.negative_censored: true, points.censored: half), or set points.log10: false")
+CLI_LOG10_HINT = ("zeros or negatives often mean 'below detection': mark them with --flag-columns (and --detection-limits), "
+                  "read them as censored (--censored half), or drop --log10")
+
+
+def log10_values(points: PointTable, *, hint: str = RUN_LOG10_HINT) -> PointTable:
+    """log10 of element values; zero or negative values are refused, the error naming the file's
+    row and ``hint`` (the knob that fixes it in the caller's context: run config or CLI)."""
     bad = np.isfinite(points.values) & (points.values <= 0)
     if bad.any():
         i, e = np.argwhere(bad)[0]
         raise ValueParseError(
-            f"element {points.elements[e]!r} has {int(bad[:, e].sum())} zero or negative values (e.g. {points.values[i, e]!r}); log10 is undefined",
+            f"element {points.elements[e]!r} has {int(bad[:, e].sum())} zero or negative values (this row: {float(points.values[i, e]):g}); log10 is undefined",
             path=points.source or None,
             row=int(points.rows[i]) if points.rows.size else None,
-            hint="negative values often mean 'below detection': prepare censored values first, or set points.log10: false",
+            hint=hint,
         )
     with np.errstate(invalid="ignore"):
         vals = np.log10(points.values)
@@ -108,12 +115,15 @@ def read_run_points(pc, out: Path | None = None) -> PointTable:
 
     if pc.censored == "error":
         return read_points(pc.path, pc.elements, x_field=pc.x_field, y_field=pc.y_field, crs=pc.crs, layer=pc.layer)
-    from geoprospect.geochem.prepare import read_geochem
+    from geoprospect.geochem.prepare import RUN_KNOBS, read_geochem
 
     table, report = read_geochem(
         pc.path, pc.elements, x_field=pc.x_field, y_field=pc.y_field, crs=pc.crs, layer=pc.layer,
-        duplicates=pc.duplicates, censored=pc.censored, fraction=pc.censored_fraction,
-        outliers=None if pc.outliers == "none" else pc.outliers,
+        drop_missing_xy=pc.drop_missing_xy, duplicates=pc.duplicates, duplicate_tol=pc.duplicate_tol,
+        censored=pc.censored, fraction=pc.censored_fraction, flag_columns=pc.flag_columns,
+        detection_limits=pc.detection_limits, negative_is_censored=pc.negative_censored,
+        unknown_limit=pc.unknown_limit, outliers=None if pc.outliers == "none" else pc.outliers,
+        tukey_k=pc.tukey_k, knobs=RUN_KNOBS,
     )
     if out is not None:
         report.write(Path(out) / "geochem_report.md")

@@ -15,7 +15,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from geoprospect.errors import GridError, InputError
-from geoprospect.evidence.categorical import categorical_bands
+from geoprospect.io.names import did_you_mean
+from geoprospect.evidence.categorical import categorical_bands, warn_unmapped
 from geoprospect.evidence.density import distance_with_density, feature_density
 from geoprospect.evidence.distance import distance_to_features
 from geoprospect.evidence.idw import idw
@@ -130,15 +131,18 @@ def density_layer(geometries: object, name: str, radius: float, *, provenance: s
     return StackLayer([name], _Density(geoms, float(radius)), 0, {name: provenance} if provenance else {})
 
 
-def categorical_layer(polygons, grid: GridSpec, field: str, *, classes: Sequence[object] | None = None, all_touched: bool = False, outside: float = 0.0) -> StackLayer:
+def categorical_layer(polygons, grid: GridSpec, field: str, *, classes: Sequence[object] | None = None, all_touched: bool = False, outside: float = float("nan"), what: str = "geology") -> StackLayer:
     """One 0/1 band per class of ``field`` (geoprospect.evidence.categorical); the classes are
-    taken from the whole layer (not per block), so every block has the same bands."""
+    taken from the whole layer (not per block), so every block has the same bands. Cells outside
+    every polygon are ``outside`` (NaN: nodata) in every band; the share of such area is warned once."""
     if classes is None:
         if field not in polygons.columns:
-            raise InputError(f"no column {field!r} in the polygons", hint=f"columns: {', '.join(map(str, polygons.columns))}")
+            raise InputError(f"no column {field!r} in the polygons{did_you_mean([field], polygons.columns)}", hint=f"columns: {', '.join(map(str, polygons.columns))}")
         classes = sorted(polygons[field].dropna().unique().tolist())
-    kw = dict(all_touched=all_touched, outside=outside)
+    kw = dict(all_touched=all_touched, outside=outside, warn=False)
     one = GridSpec(grid.crs, grid.transform, 1, 1)
+    gdf = polygons.to_crs(grid.crs) if getattr(polygons, "crs", None) is not None and not grid.crs.equals(polygons.crs, ignore_axis_order=True) else polygons
+    warn_unmapped(gdf, grid, field, outside, what)
     names = categorical_bands(polygons, one, field, classes=list(classes), **kw)[1]
     return StackLayer(list(names), _Categorical(polygons, field, list(classes), kw), 0, {n: f"{field} polygons" for n in names})
 

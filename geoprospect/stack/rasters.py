@@ -60,17 +60,19 @@ def _aligned_window(src_grid: GridSpec, grid: GridSpec) -> Window | None:
     return Window(int(round(col)), int(round(row)), grid.width, grid.height)
 
 
-def _read(src, grid: GridSpec, resampling: Resampling) -> np.ndarray:
-    """Every band of an open raster on ``grid`` -> (bands, rows, cols) float32, NaN nodata."""
+def _read(src, grid: GridSpec, resampling: Resampling, bands: Sequence[int] | None = None) -> np.ndarray:
+    """The bands (1-based; default every band) of an open raster on ``grid`` -> (bands, rows, cols)
+    float32, NaN nodata."""
+    idx = list(bands) if bands else list(range(1, src.count + 1))
     win = _aligned_window(_grid_of(src), grid)
     if win is not None:
         inside = win.col_off >= 0 and win.row_off >= 0 and win.col_off + win.width <= src.width and win.row_off + win.height <= src.height
-        arr = src.read(window=win, boundless=not inside, out_dtype="float32", masked=True)
+        arr = src.read(idx, window=win, boundless=not inside, out_dtype="float32", masked=True)
         return arr.filled(np.nan).astype(np.float32)
-    out = np.full((src.count, grid.height, grid.width), np.nan, dtype=np.float32)
-    for b in range(src.count):
-        band = src.read(b + 1, out_dtype="float32", masked=True).filled(np.nan)
-        reproject(band, out[b], src_transform=src.transform, src_crs=src.crs, src_nodata=np.nan,
+    out = np.full((len(idx), grid.height, grid.width), np.nan, dtype=np.float32)
+    for j, b in enumerate(idx):
+        band = src.read(b, out_dtype="float32", masked=True).filled(np.nan)
+        reproject(band, out[j], src_transform=src.transform, src_crs=src.crs, src_nodata=np.nan,
                   dst_transform=grid.transform, dst_crs=grid.profile(1)["crs"], dst_nodata=np.nan, resampling=resampling)
     return out
 
@@ -99,24 +101,31 @@ def read_onto_grid(path: str | Path, grid: GridSpec, resampling: Resampling = Re
 class _Raster:
     """Picklable block function: the bands of a raster file on a (sub-)grid."""
 
-    def __init__(self, path: Path, resampling: Resampling) -> None:
-        self.path, self.resampling = path, resampling
+    def __init__(self, path: Path, resampling: Resampling, bands: Sequence[int] | None = None) -> None:
+        self.path, self.resampling, self.bands = path, resampling, bands
 
     def __call__(self, g: GridSpec) -> np.ndarray:
         try:
             with _open(self.path) as src:
-                return _read(src, g, self.resampling)
+                return _read(src, g, self.resampling, self.bands)
         except rasterio.errors.RasterioIOError as exc:
             raise InputError(f"cannot read raster ({exc})", path=self.path, hint="is it a complete GeoTIFF?") from exc
 
 
-def raster_layer(path: str | Path, grid: GridSpec, resampling: Resampling = Resampling.bilinear) -> StackLayer:
-    """Every band of a raster file as a layer on ``grid`` (band names from its descriptions)."""
+def raster_layer(path: str | Path, grid: GridSpec, resampling: Resampling = Resampling.bilinear, *, bands: Sequence[int] | None = None) -> StackLayer:
+    """The bands (1-based; default every band) of a raster file as a layer on ``grid`` (band
+    names from its descriptions); the raster's nodata becomes NaN."""
     path = Path(path)
     with _open(path) as src:
         _note_warp(src, path, grid)
         names = _names(src, path)
-    return StackLayer(names, _Raster(path, resampling), 0, {n: f"band {i + 1} of {path.name}" for i, n in enumerate(names)})
+        if bands:
+            bad = [b for b in bands if not 1 <= b <= src.count]
+            if bad:
+                raise InputError(f"band(s) {bad} do not exist: the raster has {src.count} band(s)", path=path, hint="band numbers start at 1 (rasters: band / bands in the run config)")
+    idx = list(bands) if bands else list(range(1, len(names) + 1))
+    return StackLayer([names[b - 1] for b in idx], _Raster(path, resampling, list(bands) if bands else None), 0,
+                      {names[b - 1]: f"band {b} of {path.name}" for b in idx})
 
 
 def stack_rasters(paths: Sequence[str | Path], out: str | Path, grid: GridSpec | None = None, *, executor: Executor | None = None, block_size: int = 1024) -> StackFile:
