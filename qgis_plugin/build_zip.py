@@ -2,23 +2,31 @@
 
     python qgis_plugin/build_zip.py            # -> dist/geoprospect_qgis.zip
     python qgis_plugin/build_zip.py --out X.zip
+    python qgis_plugin/build_zip.py --wheel dist/geoprospect-0.1.0-py3-none-any.whl
 
 The zip holds one top-level folder, ``geoprospect_qgis/``, with metadata.txt, the icon, the
-provider, the algorithms and the styles (no caches). Uses only the standard library.
+provider, the algorithms, the styles (no caches) and ``wheels/geoprospect-<version>-*.whl``:
+the geoprospect of the same version, built here with ``python -m pip wheel --no-deps .``,
+which the plugin's environment panel installs into a private environment. metadata.txt is
+checked against the QGIS plugin repository's rules first.
 """
 
 from __future__ import annotations
 
 import argparse
 import configparser
+import re
+import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 PLUGIN = HERE / "geoprospect_qgis"
-SKIP_DIRS = {"__pycache__", ".pytest_cache"}
-SKIP_SUFFIXES = {".pyc", ".pyo", ".zip"}
+SKIP_DIRS = {"__pycache__", ".pytest_cache", "wheels"}
+SKIP_SUFFIXES = {".pyc", ".pyo", ".zip", ".whl"}
 
 
 def plugin_files(root: Path = PLUGIN) -> list[Path]:
@@ -31,40 +39,86 @@ def plugin_files(root: Path = PLUGIN) -> list[Path]:
     return files
 
 
+#: keys plugins.qgis.org refuses a zip without
+REQUIRED = ("name", "qgisMinimumVersion", "description", "about", "version", "author", "email", "repository", "tracker")
+URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
+
+
 def check_metadata(root: Path = PLUGIN) -> dict[str, str]:
-    cp = configparser.ConfigParser()
+    """metadata.txt as the QGIS plugin repository validates it: the required keys, a numeric
+    version, URLs for repository/tracker/homepage, an e-mail, the icon present."""
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.optionxform = str  # keep qgisMinimumVersion's case
     cp.read(root / "metadata.txt", encoding="utf-8")
     meta = dict(cp["general"])
-    for key in ("name", "qgisminimumversion", "description", "about", "version", "author", "email", "repository", "hasprocessingprovider"):
-        if not meta.get(key):
-            raise SystemExit(f"metadata.txt lacks '{key}'")
-    if meta["hasprocessingprovider"].lower() != "yes":
+    for key in REQUIRED:
+        if not meta.get(key, "").strip():
+            raise SystemExit(f"metadata.txt lacks '{key}' (required by the QGIS plugin repository)")
+    if not re.fullmatch(r"\d+(\.\d+){0,3}", meta["version"]) or not re.fullmatch(r"\d+\.\d+(\.\d+)?", meta["qgisMinimumVersion"]):
+        raise SystemExit("metadata.txt: version and qgisMinimumVersion must be numbers such as 0.1.0 and 3.22")
+    for key in ("repository", "tracker", "homepage"):
+        if meta.get(key) and not URL.match(meta[key]):
+            raise SystemExit(f"metadata.txt: {key} must be an http(s) URL, not {meta[key]!r}")
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", meta["email"]):
+        raise SystemExit(f"metadata.txt: email {meta['email']!r} is not an e-mail address")
+    if meta.get("hasProcessingProvider", "").lower() != "yes":
         raise SystemExit("metadata.txt must say hasProcessingProvider=yes")
     if not (root / meta.get("icon", "icon.svg")).exists():
         raise SystemExit("the icon named in metadata.txt is missing")
+    if not (root / "__init__.py").read_text(encoding="utf-8").count("def classFactory"):
+        raise SystemExit("__init__.py has no classFactory")
     return meta
 
 
-def build(out: Path) -> Path:
+def project_version(repo: Path = REPO) -> str:
+    """geoprospect's version in pyproject.toml."""
+    m = re.search(r'^version\s*=\s*"([^"]+)"', (repo / "pyproject.toml").read_text(encoding="utf-8"), re.M)
+    if not m:
+        raise SystemExit("pyproject.toml has no version")
+    return m.group(1)
+
+
+def build_wheel(dest: Path, repo: Path = REPO) -> Path:
+    """``python -m pip wheel --no-deps`` of the checkout (no build isolation first: offline)."""
+    base = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-q", str(repo), "-w", str(dest)]
+    for argv in ([*base, "--no-build-isolation"], base):
+        r = subprocess.run(argv, capture_output=True, text=True, cwd=str(repo))
+        wheels = sorted(dest.glob("geoprospect-*.whl"))
+        if r.returncode == 0 and wheels:
+            return wheels[-1]
+    raise SystemExit(f"building the geoprospect wheel failed:\n{r.stderr[-2000:]}")
+
+def build(out: Path, wheel: Path | None = None) -> Path:
+    """Write the plugin zip with the geoprospect wheel of the same version inside."""
     meta = check_metadata()
+    version = project_version()
+    if meta["version"] != version:
+        raise SystemExit(f"metadata.txt says version {meta['version']} but pyproject.toml {version}: make them equal")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for f in plugin_files():
-            info = zipfile.ZipInfo(str(Path(PLUGIN.name) / f.relative_to(PLUGIN)), date_time=(2024, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, f.read_bytes())
-    tmp.replace(out)  # atomic: no half-written zip
-    print(f"{out} (geoprospect_qgis {meta['version']}, {len(plugin_files())} files)")
+    with tempfile.TemporaryDirectory() as tmpdir:
+        wheel = wheel or build_wheel(Path(tmpdir))
+        if not wheel.name.startswith(f"geoprospect-{version}-"):
+            raise SystemExit(f"{wheel.name} is not geoprospect {version}")
+        tmp = out.with_name(out.name + ".part")
+        files = [(f, Path(PLUGIN.name) / f.relative_to(PLUGIN)) for f in plugin_files()]
+        files.append((wheel, Path(PLUGIN.name) / "wheels" / wheel.name))
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for src, name in files:
+                info = zipfile.ZipInfo(name.as_posix(), date_time=(2024, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, src.read_bytes())
+        tmp.replace(out)  # atomic: no half-written zip
+    print(f"{out} (geoprospect_qgis {meta['version']}, {len(files)} files, with {wheel.name})")
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=HERE.parent / "dist" / "geoprospect_qgis.zip")
+    ap.add_argument("--out", type=Path, default=REPO / "dist" / "geoprospect_qgis.zip")
+    ap.add_argument("--wheel", type=Path, default=None, help="a geoprospect wheel already built (default: build one)")
     args = ap.parse_args(argv)
-    build(args.out)
+    build(args.out, args.wheel)
     return 0
 
 

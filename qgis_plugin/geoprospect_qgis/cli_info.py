@@ -8,7 +8,6 @@ Nothing here imports geoprospect: the three commands run in the environment's ow
 
 from __future__ import annotations
 
-import configparser
 import json
 import subprocess
 import tempfile
@@ -18,18 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from . import runner
+from .environment import mismatch_message, plugin_version
 from .settings import executable_setting, pythonpath_setting
 
 PLUGIN_DIR = Path(__file__).resolve().parent
 #: seconds each information command may take (listing the models imports torch)
 INFO_TIMEOUT_S = 180.0
-
-
-def plugin_version() -> str:
-    """The plugin's version (metadata.txt)."""
-    cp = configparser.ConfigParser()
-    cp.read(PLUGIN_DIR / "metadata.txt", encoding="utf-8")
-    return cp.get("general", "version", fallback="")
 
 
 @dataclass
@@ -47,14 +40,7 @@ class CliInfo:
 
     def version_warning(self) -> str:
         """A message when the environment's geoprospect differs from the plugin's version ('' if same)."""
-        mine = plugin_version()
-        if not self.version or not mine or self.version == mine:
-            return ""
-        return (
-            f"The geoprospect environment has version {self.version} but this plugin is {mine}: options may not match. "
-            f"Fix: install geoprospect {mine} in that environment (pip install geoprospect=={mine}) or the plugin of "
-            f"version {self.version}."
-        )
+        return mismatch_message(self.version, plugin_version())
 
     def model_names(self) -> list[str]:
         return [str(m["name"]) for m in self.models if m.get("name")]

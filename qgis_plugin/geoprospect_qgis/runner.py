@@ -27,7 +27,7 @@ ENV_EXECUTABLE = "GEOPROSPECT_EXECUTABLE"
 ENV_PYTHONPATH = "GEOPROSPECT_PYTHONPATH"
 
 SETTING_HELP = (
-    "Set it in Processing ▸ Options ▸ Providers ▸ geoprospect ▸ 'geoprospect executable or Python "
+    "Install it in one click with Plugins ▸ geoprospect ▸ Environment… ▸ Install / update geoprospect, or set it in Processing ▸ Options ▸ Providers ▸ geoprospect ▸ 'geoprospect executable or Python "
     "interpreter' (for example /home/me/venvs/geo/bin/geoprospect or /home/me/venvs/geo/bin/python), "
     f"or set the environment variable {ENV_EXECUTABLE} before starting QGIS."
 )

@@ -37,7 +37,7 @@ def register_settings(provider) -> None:
         Setting(
             provider.name(),
             EXECUTABLE,
-            "geoprospect executable or Python interpreter (empty: $GEOPROSPECT_EXECUTABLE, then geoprospect on PATH)",
+            "geoprospect executable or Python interpreter (empty: $GEOPROSPECT_EXECUTABLE, then geoprospect on PATH; set by Plugins ▸ geoprospect ▸ Environment… ▸ Install / update geoprospect)",
             "",
             valuetype=Setting.FILE,
         )

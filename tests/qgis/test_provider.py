@@ -12,7 +12,7 @@ from conftest import PLUGIN_ROOT
 
 EXPECTED = {
     "interpolate": {"POINTS", "X_FIELD", "Y_FIELD", "ELEMENTS", "METHOD", "VARIOGRAM", "POWER", "NEIGHBORS", "RADIUS", "TEMPLATE", "GRID_CRS", "EXTENT", "RESOLUTION", "OUTPUT"},
-    "distance": {"INPUT", "TEMPLATE", "GRID_CRS", "EXTENT", "RESOLUTION", "OUTPUT"},
+    "distance": {"INPUT", "AREA", "TEMPLATE", "GRID_CRS", "EXTENT", "RESOLUTION", "OUTPUT"},
     "density": {"INPUT", "RADIUS", "MODE", "OUTPUT"},
     "stack": {"RASTERS", "OUTPUT"},
     "select_elements": {"POINTS", "ELEMENTS", "DEPOSITS", "DISTANCE", "Z_CRIT", "OUTPUT"},
@@ -23,7 +23,7 @@ EXPECTED = {
     "evaluate": {"PROSPECTIVITY", "WINDOWS", "DEPOSITS", "OUTPUT"},
     "ensemble": {"INPUTS", "WEIGHTS", "WEIGHTS_FROM_AUC", "THRESHOLD", "WINDOWS", "OUTPUT"},
     "run": {"CONFIG", "OVERWRITE", "OUTPUT"},
-    "run_layers": {"POINTS", "FAULTS", "ALTERATION", "DEPOSITS", "RESOLUTION", "MODEL", "EPOCHS", "BATCH_SIZE", "OUTPUT"},
+    "run_layers": {"POINTS", "AREA", "FAULTS", "ALTERATION", "DEPOSITS", "RESOLUTION", "MODEL", "EPOCHS", "BATCH_SIZE", "OUTPUT"},
     "geology": {"INPUT", "FIELD", "CLASSES", "TEMPLATE", "GRID_CRS", "EXTENT", "RESOLUTION", "OUTPUT"},
     "kriging_cv": {"POINTS", "ELEMENTS", "VARIOGRAM", "MAX_POINTS", "OUTPUT"},
     "evaluate_cv": {"STACK", "WINDOWS", "DEPOSITS", "MODEL", "FOLDS", "SPLIT", "EPOCHS", "OUTPUT"},

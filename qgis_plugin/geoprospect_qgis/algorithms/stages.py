@@ -167,8 +167,27 @@ def _points_args(with_elements: bool = True, emit: bool = True, text_elements: b
     return args
 
 
+def area_path(alg, parameters, context, feedback, name: str = "AREA") -> str:
+    """File of the study-area polygons (exported to a GeoPackage when QGIS's layer is not a
+    single-layer file); '' when none is picked."""
+    if not parameters.get(name):
+        return ""
+    return alg.parameterAsCompatibleSourceLayerPath(parameters, name, context, ["gpkg", "shp", "geojson", "fgb"], "gpkg", feedback)
+
+
+def _area_arg() -> Arg:
+    """The study area: optional polygons mapped to the CLI's ``--area``."""
+    return Arg(
+        QgsProcessingParameterFeatureSource("AREA", "Study area (polygons)", [QgsProcessing.TypeVectorPolygon], optional=True),
+        flag="--area",
+        to_argv=lambda alg, p, c, f: ["--area", path] if (path := area_path(alg, p, c, f)) else [],
+        help="Polygons of the study area: cells outside are nodata, and cells are ranked inside it only. Empty: the whole grid.",
+    )
+
+
 def _grid_args(input_name: str, resolution_default: float = 100.0) -> list[Arg]:
     return [
+        _area_arg(),
         Arg(
             QgsProcessingParameterRasterLayer("TEMPLATE", "Grid template raster", optional=True),
             to_argv=grid_to_argv("TEMPLATE", "EXTENT", "RESOLUTION", "GRID_CRS", input_name),
@@ -744,6 +763,7 @@ def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
             d["layer"] = layer
         return d
 
+    area = area_path(alg, parameters, context, feedback)
     vectors = []
     for name in ("FAULTS", "ALTERATION"):
         v = vector(name)
@@ -776,6 +796,7 @@ def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
         "idw": idw,
         "vectors": vectors,
         "deposits": vector("DEPOSITS"),
+        **({"area": {"path": area}} if area else {}),
         "windows": windows,
         "train": train,
         "output": out,
@@ -828,6 +849,7 @@ class RunPipelineFromLayers(_RunBase):
             Arg(QgsProcessingParameterFeatureSource("FAULTS", "Faults (lines)", [QgsProcessing.TypeVectorLine], defaultValue=pick_layer([1], FAULT_NAMES), optional=True), to_argv=no_argv, help="Distance to faults becomes an evidence layer. Empty: none."),
             Arg(QgsProcessingParameterFeatureSource("ALTERATION", "Alteration (polygons)", [QgsProcessing.TypeVectorPolygon], defaultValue=pick_layer([2], ALTERATION_NAMES), optional=True), to_argv=no_argv, help="Distance to alteration zones becomes an evidence layer. Empty: none."),
             Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon], defaultValue=deposits, optional=True), to_argv=no_argv, help="Known deposits (required; points or polygons), the labels of the windows. Must not be the samples layer."),
+            Arg(_area_arg().param, to_argv=no_argv, help="Polygons of the study area (config key area.path): cells outside are nodata and cells are ranked inside it only. Empty: the whole grid."),
             Arg(QgsProcessingParameterCrs("GRID_CRS", "Grid CRS", optional=True), to_argv=no_argv, help="Projected CRS of the grid (metres). Empty: the samples' CRS. A CRS whose area of use does not contain the samples is refused."),
             Arg(QgsProcessingParameterExtent("EXTENT", "Grid extent", optional=True), to_argv=no_argv, help="Empty: the samples' extent."),
             Arg(_distance("RESOLUTION", "Cell size", 100.0, "GRID_CRS"), to_argv=no_argv, help="Cell size in grid units (metres)."),
