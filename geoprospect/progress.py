@@ -6,6 +6,11 @@
     {"type": "log", "level": "INFO", "message": "..."}
     {"type": "result", "outputs": {"stack": "out/stack.tif"}}
     {"type": "error", "message": "..."}
+
+From Python the library is silent by default (mode ``none``): a script or notebook that calls
+``gp.idw`` or ``ProspectivityModel.fit`` gets no bars unless it asks with ``set_mode("bar")``
+(tqdm on stderr) or ``set_mode("json")``. The command line sets the mode from ``--progress``
+(default ``bar``).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from geoprospect.errors import ParameterError
 
 Mode = Literal["bar", "json", "none"]
 _lock = threading.Lock()
-_mode: Mode = "bar"
+_mode: Mode = "none"  # library default: silent; the CLI sets --progress (default bar)
 
 
 def set_mode(mode: Mode) -> None:

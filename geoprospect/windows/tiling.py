@@ -118,7 +118,7 @@ def make_windows(
     size: int = 32,
     stride: int = 16,
     min_valid: float = 0.5,
-    test_fraction: float = 0.3,
+    test_fraction: float | None = 0.3,
     split_axis: SplitAxis = "rows",
     test_side: Literal["start", "end"] = "end",
 ) -> tuple[gpd.GeoDataFrame, TileSummary]:
@@ -130,6 +130,8 @@ def make_windows(
         deposits_xy: (N, 2) deposit coordinates in the grid's CRS.
         size, stride: window size and stride in pixels.
         min_valid: windows with a smaller fraction of valid pixels are dropped (and counted).
+        test_fraction: the spatial block held out as 'test' (see :func:`split_windows`);
+            None puts every window in 'train' (held-out figures then come from cross-validation).
 
     Returns:
         A GeoDataFrame (the grid's CRS) with one polygon per kept window and columns
@@ -149,7 +151,10 @@ def make_windows(
     if n_out:
         log.warning("%d of %d deposits lie outside the grid and are ignored", n_out, n_in + n_out)
     vfrac = _box_sums(valid, size, stride, nr, nc) / float(size * size)
-    split = split_windows(nr, nc, size, stride, grid.shape, test_fraction, split_axis, test_side)
+    if test_fraction is None:
+        split = np.full((nr, nc), "train", dtype=object)
+    else:
+        split = split_windows(nr, nc, size, stride, grid.shape, test_fraction, split_axis, test_side)
     ii, jj = np.meshgrid(np.arange(nr), np.arange(nc), indexing="ij")
     keep = vfrac >= min_valid
     rows, cols = ii[keep], jj[keep]
@@ -183,7 +188,7 @@ def make_windows(
         "%d windows of %d px (stride %d): %d kept, %d dropped (< %.0f%% valid); %d positive; split %s; positives %s",
         summary.total, size, stride, summary.kept, summary.dropped_invalid, 100 * min_valid, summary.positives, by_split, pos_split,
     )
-    if pos_split["test"] == 0:
+    if test_fraction is not None and pos_split["test"] == 0:
         _refuse_empty_test_block(counts > 0, keep, (nr, nc), size, stride, grid.shape, test_fraction, split_axis, test_side, by_split["test"], summary.positives)
     if by_split["train"] and pos_split["train"] == 0:
         log.warning("the train split holds no positive window: the model cannot learn what a deposit looks like")
