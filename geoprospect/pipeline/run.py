@@ -22,7 +22,8 @@ import rasterio
 import torch
 
 from geoprospect.errors import OutputError
-from geoprospect.evaluation.evaluate import evaluate_prediction, read_prediction
+from geoprospect.evaluation.evaluate import read_prediction
+from geoprospect.evaluation.metrics import deposit_capture, deposit_flat, window_metrics
 from geoprospect.evaluation.oof import BLOCK_LABEL, baselines_beating, evaluate_out_of_fold, make_splits
 from geoprospect.io.atomic import remove_stale_temps, write_json
 from geoprospect.io.rasters import raster_band_names
@@ -245,13 +246,15 @@ def _predict_stage(run: _Run, model, meta, stack, windows):
 def _evaluate_stage(run: _Run, pred, stack, windows, deposits, tile_summary, oof: dict, oof_map: FullResMap, history) -> dict:
     """metrics.json (out-of-fold headline, in-sample figures labelled so), map products, report, map.png."""
     cfg, out = run.cfg, run.out
-    in_sample = evaluate_prediction(pred, windows.assign(split="train"), deposits)
+    r, c = windows["row"].to_numpy(), windows["col"].to_numpy()
+    ok = np.isfinite(pred.prob[r, c])
+    dep = deposit_flat(pred.grid, deposits)
     metrics = {
         "evaluation": {k: oof[k] for k in ("method", "label", "fold_epochs", "ranked_cells", "layouts")},
         "out_of_fold": oof["out_of_fold"],
         "default_model": oof["default_model"],
         "in_sample": {"label": "training (in-sample): the final model scored on its own training windows (optimistic)",
-                      "windows": in_sample.get("windows_train"), "deposits": in_sample["deposits_all"]},
+                      "windows": window_metrics(windows["label"].to_numpy()[ok], pred.prob[r, c][ok]), "deposits": deposit_capture(pred.margin, dep)},
         "tiling": tile_summary,
     }
     metrics.update(write_map_products(out, pred, stack, windows, deposits, oof_map=oof_map, table=oof["out_of_fold"], evaluation=metrics["evaluation"], oof_window_prob=oof.get("window_prob"),
