@@ -91,8 +91,7 @@ class _State:
                 log.warning("the configuration changed since the interrupted run: starting again")
 
     def finished(self, stage: str, out: Path, files: list[str]) -> bool:
-        rec = self.done.get(stage)
-        return bool(rec) and all((out / f).exists() for f in files)
+        return stage in self.done and all((out / f).exists() for f in files)
 
     def mark(self, stage: str, info: dict) -> None:
         self.done[stage] = info
@@ -195,7 +194,7 @@ def _crossval_stage(run: _Run, stack, windows, deposits) -> tuple[dict, FullResM
         log.info("baseline %s beats %s out of fold (success-rate AUC %.3f > %.3f)", name, cfg.train.model, table[name]["success_rate_auc"], table[cfg.train.model]["success_rate_auc"])
     write_fullres(fmap, out / OOF_MAP, model_name=f"{cfg.train.model} (out of fold)", tags={"GEOPROSPECT_OUT_OF_FOLD": "1"})
     write_json(out / OOF_TABLE, info)
-    run.state.mark("crossval", {})
+    run.state.mark("crossval", {"fold_epochs": fold_cfg.epochs})
     return info, fmap
 
 
