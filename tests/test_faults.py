@@ -355,7 +355,7 @@ def test_resume_after_interrupted_training_in_process(tmp_path, monkeypatch):
             with pytest.raises(Killed):
                 run_pipeline(cfg, tmp_path / "out")
         assert (tmp_path / "out" / ".resume" / "last.pt").exists()
-        assert json.loads((tmp_path / "out" / "state.json").read_text())["done"].keys() == {"stack", "tile"}
+        assert json.loads((tmp_path / "out" / "state.json").read_text())["done"].keys() == {"stack", "tile", "crossval"}
         run_pipeline(cfg, tmp_path / "out", resume=True)
     finally:
         torch.set_num_threads(threads)
@@ -454,7 +454,7 @@ def test_run_with_a_per_cell_baseline(tmp_path):
     raw["train"]["model"] = "logistic_cell"
     p.write_text(yaml.safe_dump(raw))
     m = run_pipeline(load_config(p), tmp_path / "out")
-    assert m["metrics"]["windows_test"]["roc_auc"] is not None
+    assert m["metrics"]["out_of_fold"]["logistic_cell"]["roc_auc"] is not None and m["metrics"]["default_model"] == "logistic_cell"
     net, meta = load_checkpoint(tmp_path / "out" / "model", m["bands"])
     assert meta.architecture == "logistic_cell" and net.pipeline is not None
     assert (tmp_path / "out" / "prospectivity.tif").exists()

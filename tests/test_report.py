@@ -12,6 +12,7 @@ from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import Stack
 from geoprospect.prediction.predict import Prediction, stride_grid
 from geoprospect.report import write_report
+from geoprospect.prediction.fullres import blend_windows
 from geoprospect.report.outputs import PRODUCTS, write_map_products
 from geoprospect.windows.tiling import make_windows, window_grid_shape
 
@@ -42,15 +43,18 @@ def synthetic(tmp_path):
 
 def test_map_products_and_report(synthetic, tmp_path):
     stack, windows, deps, pred = synthetic
-    m = write_map_products(tmp_path, pred, stack, windows, deps, title="synthetic", model_name="oracle", history=[{"epoch": 1, "loss": 0.7, "val_loss": 0.8}, {"epoch": 2, "loss": 0.5, "val_loss": 0.6}], settings={"a": 1})
+    # an out-of-fold map: the oracle's map with its top weakened (a different model's scale)
+    ii, jj = np.nonzero(np.isfinite(pred.prob))
+    fmap = blend_windows(stack.grid, ii * pred.stride, jj * pred.stride, pred.size, pred.prob[ii, jj] * 0.5, pred.margin[ii, jj] - 1, valid=stack.valid)
+    table = {"oracle": {"role": "model", "success_rate_auc": 0.9, "capture_top_5pct": 0.5, "capture_top_10pct": 0.6, "capture_top_20pct": 0.8, "roc_auc": 0.9, "per_fold": []},
+             "best_layer": {"role": "baseline", "success_rate_auc": 0.8, "capture_top_5pct": 0.3, "capture_top_10pct": 0.4, "capture_top_20pct": 0.7, "roc_auc": 0.8, "per_fold": []}}
+    m = write_map_products(tmp_path, pred, stack, windows, deps, oof_map=fmap, table=table, evaluation={"label": "spatial blocks"}, oof_window_prob=[0.5] * len(windows),
+                           title="synthetic", model_name="oracle", history=[{"epoch": 1, "loss": 0.7, "val_loss": 0.8}, {"epoch": 2, "loss": 0.5, "val_loss": 0.6}], settings={"a": 1})
     for p in PRODUCTS:
         assert (tmp_path / p).exists(), p
-    # held-out capture at full resolution: the oracle map ranks the held-out deposits first
-    d = m["deposits_test_fullres"]
-    assert d["n_deposits"] == 3 and d["capture_top_20pct"] == pytest.approx(1.0)
-    # the baseline is chosen on the training area: distance to the feature, lower = better
-    b = m["baseline_one_layer"]
-    assert b["band"] in ("signal", "dist_feature") and b["n_deposits"] == 3
+    # P-A classes cut from the out-of-fold scores: same area fractions as the OOF map's P-A plot
+    assert "out-of-fold" in m["classes"]["source"]
+    assert 0 < m["classes"]["cells"]["high"] < stack.grid.shape[0] * stack.grid.shape[1] / 2
     with rasterio.open(tmp_path / "prospectivity_fullres.tif") as src:
         assert src.shape == stack.grid.shape and src.crs.to_epsg() == 32750
         assert src.descriptions[:2] == ("prospectivity", "logit_margin")
@@ -62,7 +66,8 @@ def test_map_products_and_report(synthetic, tmp_path):
     assert len(wg) == 36 and wg["number"].min() == 1 and wg["number"].max() == 36
     assert wg["n_deposits"].sum() == 7
     html = (tmp_path / "report" / "index.html").read_text()
-    assert "Held-out deposit capture" in html and "spatial block" in html
+    assert "Out-of-fold skill: model and baselines on the same folds" in html and "spatial blocks" in html
+    assert "best_layer" in html and "baseline" in html
     for img in re.findall(r"src='([^']+)'", html):
         assert (tmp_path / "report" / img).stat().st_size > 1000, img
     assert "http" not in html.split("<body>")[1].replace("http://mrcc", "")  # readable offline

@@ -35,16 +35,22 @@ def run(config, out, overwrite, resume, dask_scheduler):
         target = out or (cfg.output if cfg.output.is_absolute() else Path.cwd() / cfg.output)
         m = run_pipeline(cfg, target, overwrite=overwrite, resume=resume)
         d = m["metrics"]
-        t = d.get("deposits_test", {})
-        click.echo(
-            f"held-out windows: ROC AUC {_f(d.get('windows_test', {}).get('roc_auc'))}, F1 {_f(d.get('windows_test', {}).get('f1'))}; "
-            f"held-out deposits in top 10% / 20% of the held-out area: {_p(t.get('capture_top_10pct'))} / {_p(t.get('capture_top_20pct'))} "
-            f"(success-rate AUC {_f(t.get('success_rate_auc'))})",
-            err=True,
-        )
+        ev = d.get("evaluation", {})
+        click.echo(f"out of fold ({ev.get('label', '')}); cells with data ranked, every deposit scored by a model that never saw its block:", err=True)
+        click.echo(_table(d.get("out_of_fold", {})), err=True)
+        ins = (d.get("in_sample") or {}).get("deposits") or {}
+        click.echo(f"training (in-sample, optimistic, not a skill measure): top 10% captures {_p(ins.get('capture_top_10pct'))}, success-rate AUC {_f(ins.get('success_rate_auc'))}", err=True)
         return {"output": target, "prospectivity": Path(target) / "prospectivity.tif", "map": Path(target) / "map.png", "manifest": Path(target) / "manifest.json"}
 
     run_command(body)
+
+
+def _table(table: dict) -> str:
+    from geoprospect.evaluation.oof import TABLE_HEAD, table_rows
+
+    rows = [list(TABLE_HEAD), *table_rows(table)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(TABLE_HEAD))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
 def _f(v):

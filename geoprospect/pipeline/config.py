@@ -155,6 +155,18 @@ class WindowsConfig(_Strict):
     test_side: Literal["start", "end"] = "end"
 
 
+class EvaluationConfig(_Strict):
+    """How `run` measures skill on ground its models never saw (out of fold), beside the baselines."""
+
+    method: Literal["cv", "block"] = Field("cv", description="cv: deposit-stratified spatial k-fold cross-validation (every deposit scored by a model that never saw its block); block: the single test block of windows.test_fraction")
+    folds: int = Field(5, ge=2, description="number of folds (cv)")
+    block_size: Optional[float] = Field(None, gt=0, description="side of the spatial blocks in MAP UNITS (e.g. 40000 for 40 km in metres); null = automatic (4 windows, at least 1/8 of the shorter side)")
+    buffer: Optional[float] = Field(None, ge=0, description="gap in MAP UNITS kept free between training windows and a test block; null = half a window")
+    layouts: int = Field(1, ge=1, description="shifted block layouts (cv); > 1 reports the mean and spread over them")
+    epochs: Optional[int] = Field(None, ge=1, description="training epochs of each fold's model; null = half of train.epochs (at least 1), to keep k folds affordable; the final map's model trains train.epochs")
+    baselines: list[str] = Field(["best_layer", "logistic_cell", "random_forest_cell"], description="rows beside the model on the same folds: best_layer (best single evidence band, chosen on each fold's training area, sign included) and registered models (see `geoprospect models`)")
+
+
 class PredictConfig(_Strict):
     batch_size: int = Field(256, ge=1)
 
@@ -181,6 +193,7 @@ class RunConfig(_Strict):
     deposits: DepositsConfig
     windows: WindowsConfig = WindowsConfig()
     train: TrainConfig = TrainConfig()  # the one training configuration (geoprospect.training.config)
+    evaluation: EvaluationConfig = EvaluationConfig()
     predict: PredictConfig = PredictConfig()
     compute: ComputeConfig = ComputeConfig()
 

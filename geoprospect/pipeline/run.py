@@ -13,20 +13,41 @@ import json
 import logging
 import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+import rasterio
+import torch
+
 from geoprospect.errors import OutputError
+from geoprospect.evaluation.evaluate import read_prediction
+from geoprospect.evaluation.metrics import deposit_capture, deposit_flat, window_metrics
+from geoprospect.evaluation.oof import BLOCK_LABEL, baselines_beating, evaluate_out_of_fold, make_splits
 from geoprospect.io.atomic import remove_stale_temps, write_json
+from geoprospect.io.rasters import raster_band_names
+from geoprospect.models.checkpoint import load_checkpoint, save_checkpoint, versions
+from geoprospect.pipeline import stages
 from geoprospect.pipeline.config import RunConfig
+from geoprospect.pipeline.engine import Engine
+from geoprospect.pipeline.layers import pipeline_layers
+from geoprospect.prediction.fullres import FullResMap, write_fullres
+from geoprospect.prediction.predict import window_scores, write_prediction
 from geoprospect.report.figures import map_figure
 from geoprospect.report.outputs import write_map_products
+from geoprospect.training.fit import fit, model_meta
+from geoprospect.training.history import write_history
+from geoprospect.windows.dataset import WindowDataset
+from geoprospect.windows.store import SCRATCH, open_windows_source
+from geoprospect.windows.tiling import make_windows, read_windows, write_windows
 
 log = logging.getLogger(__name__)
 
 OUTPUTS = ("stack.tif", "windows.gpkg", "model", "prospectivity.tif", "scores.gpkg", "metrics.json", "map.png", "manifest.json")
-STAGES = ("stack", "tile", "train", "predict", "evaluate", "report")
+STAGES = ("stack", "tile", "crossval", "train", "predict", "evaluate")
+OOF_MAP = "prospectivity_oof.tif"  # the model's out-of-fold full-resolution map
+OOF_TABLE = "out_of_fold.json"  # the out-of-fold table (model and baselines) and the folds
 TRAIN_DIR = ".resume"  # per-epoch training state (last.pt) of an unfinished run, removed when training is done
 
 
@@ -70,33 +91,28 @@ class _State:
                 log.warning("the configuration changed since the interrupted run: starting again")
 
     def finished(self, stage: str, out: Path, files: list[str]) -> bool:
-        rec = self.done.get(stage)
-        return bool(rec) and all((out / f).exists() for f in files)
+        return stage in self.done and all((out / f).exists() for f in files)
 
     def mark(self, stage: str, info: dict) -> None:
         self.done[stage] = info
         write_json(self.path, {"config_hash": self.config_hash, "done": self.done})
 
 
-def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bool = False, resume: bool = False) -> dict:
-    """Run every stage; returns the manifest (also written to ``out/manifest.json``)."""
-    import geopandas as gpd
-    import torch
+@dataclass
+class _Run:
+    """What the stages of one run share."""
 
-    from geoprospect.evaluation.evaluate import evaluate_prediction, read_prediction
-    from geoprospect.pipeline.layers import pipeline_layers
-    from geoprospect.pipeline.engine import Engine
-    from geoprospect.io.rasters import raster_band_names
-    from geoprospect.models.checkpoint import load_checkpoint, save_checkpoint, versions
-    from geoprospect.pipeline import stages
-    from geoprospect.prediction.predict import window_scores, write_prediction
-    from geoprospect.training.fit import fit, model_meta
-    from geoprospect.training.history import write_history
-    from geoprospect.windows.dataset import WindowDataset
-    from geoprospect.windows.store import SCRATCH, open_windows_source
-    from geoprospect.windows.tiling import make_windows, read_windows, write_windows
+    cfg: RunConfig
+    out: Path
+    state: _State
+    resume: bool
+    engine: Engine
+    timings: dict = field(default_factory=dict)
+    cfg_json: dict = field(default_factory=dict)
 
-    out = Path(out or cfg.output).resolve()
+
+def _prepare(cfg: RunConfig, out: Path, overwrite: bool, resume: bool) -> _Run:
+    """Check and create the output folder, clean what a killed run left, read the state."""
     check_output_folder(out, overwrite, resume)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -109,122 +125,193 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     state = _State(out, hashlib.sha256(json.dumps({k: v for k, v in cfg_json.items() if k != "compute"}, sort_keys=True).encode()).hexdigest(), resume)
     if not state.done and (out / TRAIN_DIR).exists():
         shutil.rmtree(out / TRAIN_DIR, ignore_errors=True)  # from another configuration or a fresh start
-    timings: dict[str, float] = {}
-    t_all = time.perf_counter()
-    log.info("run %r -> %s", cfg.name, out)
     engine = Engine(cfg.compute.dask_scheduler, cfg.compute.block_size, cfg.compute.prefetch)
+    return _Run(cfg, out, state, resume, engine, cfg_json=cfg_json)
 
-    # -- grid, points, deposits (cheap; always redone) --------------------------------------
+
+def _timed(run: _Run, name: str, fn, *args):
     t = time.perf_counter()
-    points = stages.read_run_points(cfg.points, out)
+    try:
+        return fn(run, *args)
+    finally:
+        run.timings[name] = time.perf_counter() - t
+
+
+def _read_inputs(run: _Run):
+    """Grid, points and deposits (cheap; always redone)."""
+    cfg = run.cfg
+    points = stages.read_run_points(cfg.points, run.out)
     grid = stages.make_grid(points, crs=cfg.grid.crs, resolution=cfg.grid.resolution, bounds=cfg.grid.bounds, template=cfg.grid.template)
     deposits = stages.load_deposits(cfg.deposits.path, grid, layer=cfg.deposits.layer, crs=cfg.deposits.crs)
     if cfg.selection.enabled:  # Z_AUC element selection from the training-area deposits only
-        points = stages.select_run_elements(points, deposits[~_held_out_deposits(deposits, grid, cfg.windows)], grid, cfg.selection, out)
-    timings["read_inputs"] = time.perf_counter() - t
+        # (with evaluation.method cv the choice sees every deposit: the out-of-fold table is then optimistic for it)
+        points = stages.select_run_elements(points, deposits[~_held_out_deposits(deposits, grid, cfg.windows)], grid, cfg.selection, run.out)
+    return points, grid, deposits
 
-    # -- evidence stack ------------------------------------------------------------------------
-    t = time.perf_counter()
-    if state.finished("stack", out, ["stack.tif"]):
+
+def _stack_stage(run: _Run, points, grid) -> None:
+    """The evidence stack, block by block (or on dask): memory bounded by compute.block_size."""
+    if run.state.finished("stack", run.out, ["stack.tif"]):
         log.info("resume: stack.tif already built")
-    else:
-        # block by block (or on dask): memory bounded by compute.block_size, not by the map
-        engine.build_stack(pipeline_layers(cfg, points, grid), grid, out / "stack.tif")
-        state.mark("stack", {"bands": raster_band_names(out / "stack.tif")})
-    timings["stack"] = time.perf_counter() - t
-    # tiling and training read windows from the z-scored stack: in memory, or memory-mapped
-    # under OUTPUT/.scratch when it exceeds compute.memory_mb (removed at the end)
-    source = open_windows_source(out / "stack.tif", memory_mb=cfg.compute.memory_mb, scratch_dir=out / SCRATCH)
+        return
+    run.engine.build_stack(pipeline_layers(run.cfg, points, grid), grid, run.out / "stack.tif")
+    run.state.mark("stack", {"bands": raster_band_names(run.out / "stack.tif")})
+
+
+def _tile_stage(run: _Run, stack, grid, deposits):
+    """The window table (labels, the single-block split kept for evaluation.method: block)."""
+    w = run.cfg.windows
+    if run.state.finished("tile", run.out, ["windows.gpkg"]):
+        return read_windows(run.out / "windows.gpkg"), run.state.done["tile"]
+    windows, summary = make_windows(stack.valid, grid, deposits, size=w.size, stride=w.stride, min_valid=w.min_valid, test_fraction=w.test_fraction, split_axis=w.split_axis, test_side=w.test_side,
+                                    check_split=run.cfg.evaluation.method == "block")
+    write_windows(windows, run.out / "windows.gpkg")
+    run.state.mark("tile", summary.__dict__)
+    return windows, summary.__dict__
+
+
+def _fold_epochs(cfg: RunConfig) -> int:
+    """Epochs of each fold's model: evaluation.epochs, or half of train.epochs (at least 1)."""
+    return cfg.evaluation.epochs or max(1, cfg.train.epochs // 2)
+
+
+def _crossval_stage(run: _Run, stack, windows, deposits) -> tuple[dict, FullResMap]:
+    """Out-of-fold table (model + baselines, same folds) and the model's out-of-fold map.
+    Refuses (FoldError, fix named) before any training when a fold would hold no deposit."""
+    cfg, out, ev = run.cfg, run.out, run.cfg.evaluation
+    if run.state.finished("crossval", out, [OOF_TABLE, OOF_MAP]):
+        return json.loads((out / OOF_TABLE).read_text(encoding="utf-8")), _read_fullres(out / OOF_MAP)
+    res = float(abs(stack.grid.transform.a))
+    px = (lambda v, least=1: None if v is None else max(least, int(round(v / res))))
+    splits = make_splits(stack, windows, deposits, method=ev.method, folds=ev.folds, block_size=px(ev.block_size), buffer=px(ev.buffer, 0), layouts=ev.layouts, seed=cfg.train.seed)
+    fold_cfg = cfg.train.model_copy(update={"epochs": _fold_epochs(cfg)})
+    table, fmap, wprob = evaluate_out_of_fold(stack, windows, deposits, splits, model=cfg.train.model, train_cfg=fold_cfg, baselines=ev.baselines)
+    info = {"method": ev.method, "label": splits[0].label if ev.method == "cv" else BLOCK_LABEL, "fold_epochs": fold_cfg.epochs,
+            "ranked_cells": "cells with data scored out of fold (full resolution)", "layouts": [s.describe() for s in splits],
+            "out_of_fold": table, "default_model": cfg.train.model,
+            "window_prob": [None if not np.isfinite(v) else float(v) for v in wprob]}
+    for name in baselines_beating(table, cfg.train.model):
+        log.info("baseline %s beats %s out of fold (success-rate AUC %.3f > %.3f)", name, cfg.train.model, table[name]["success_rate_auc"], table[cfg.train.model]["success_rate_auc"])
+    write_fullres(fmap, out / OOF_MAP, model_name=f"{cfg.train.model} (out of fold)", tags={"GEOPROSPECT_OUT_OF_FOLD": "1"})
+    write_json(out / OOF_TABLE, info)
+    run.state.mark("crossval", {"fold_epochs": fold_cfg.epochs})
+    return info, fmap
+
+
+def _read_fullres(path: Path) -> FullResMap:
+    from geoprospect.grid import GridSpec
+
+    with rasterio.open(path) as src:
+        a = src.read(masked=True).astype("float64").filled(np.nan)
+    return FullResMap(a[0], a[1], np.isfinite(a[1]).astype(np.int64), GridSpec.from_raster(path))
+
+
+def _train_stage(run: _Run, source, windows):
+    """The final model, trained on ALL windows (the map's model; its skill is the out-of-fold table)."""
+    cfg, out, tc, w = run.cfg, run.out, run.cfg.train, run.cfg.windows
     stack = source.stack
-
-    # -- windows -------------------------------------------------------------------------------
-    t = time.perf_counter()
-    w = cfg.windows
-    if state.finished("tile", out, ["windows.gpkg"]):
-        windows = read_windows(out / "windows.gpkg")
-        tile_summary = state.done["tile"]
-    else:
-        windows, summary = make_windows(stack.valid, grid, deposits, size=w.size, stride=w.stride, min_valid=w.min_valid, test_fraction=w.test_fraction, split_axis=w.split_axis, test_side=w.test_side)
-        write_windows(windows, out / "windows.gpkg")
-        tile_summary = summary.__dict__
-        state.mark("tile", tile_summary)
-    timings["tile"] = time.perf_counter() - t
-
-    # -- training ------------------------------------------------------------------------------
-    t = time.perf_counter()
-    mean = [s["mean"] for s in stack.stats]
-    std = [s["std"] for s in stack.stats]
-    tc = cfg.train
-    if state.finished("train", out, ["model/model.pt", "model/model.json"]):
+    if run.state.finished("train", out, ["model/model.pt", "model/model.json"]):
         model, meta = load_checkpoint(out / "model", stack.band_names)
-        history_rows = meta.training.get("history", [])
-    else:
-        norm = source.norm
-        sel = windows["split"] == "train"
-        test = windows["split"] == "test"
-        train_ds = WindowDataset(norm, windows.loc[sel, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[sel, "label"].to_numpy())
-        val_ds = WindowDataset(norm, windows.loc[test, ["row_off", "col_off"]].to_numpy(), w.size, windows.loc[test, "label"].to_numpy())
-        stopping = tc.patience > 0  # early stopping decides on held-out *training* windows, never on the test block
-        model, hist = fit(tc.model, train_ds, tc, val_ds=None if stopping else val_ds, out_dir=out / TRAIN_DIR,
-                          resume=resume and (out / TRAIN_DIR / "last.pt").exists())
-        history_rows = hist.rows
-        meta = model_meta(tc.model, tc, hist, band_names=stack.band_names, mean=mean, std=std, window_size=w.size, stride=w.stride, grid=grid.to_dict(),
-                          n_train_windows=len(train_ds),
-                          val_is=f"{tc.val_fraction:.0%} of the training windows, random (early stopping)" if stopping else "held-out test block (monitoring only, no model selection)")
-        save_checkpoint(out / "model", model, meta)
-        del train_ds, val_ds, norm
-        source.drop_norm()  # the z-scored copy is not needed after training
-        write_history(out / "history.csv", history_rows)
-        state.mark("train", {"seconds": hist.seconds})
-        shutil.rmtree(out / TRAIN_DIR, ignore_errors=True)
-    timings["train"] = time.perf_counter() - t
+        return model, meta, meta.training.get("history", [])
+    offsets = windows[["row_off", "col_off"]].to_numpy()
+    train_ds = WindowDataset(source.norm, offsets, w.size, windows["label"].to_numpy())
+    model, hist = fit(tc.model, train_ds, tc, val_ds=None, out_dir=out / TRAIN_DIR, resume=run.resume and (out / TRAIN_DIR / "last.pt").exists())
+    stopping = tc.patience > 0
+    meta = model_meta(tc.model, tc, hist, band_names=stack.band_names, mean=[s["mean"] for s in stack.stats], std=[s["std"] for s in stack.stats],
+                      window_size=w.size, stride=w.stride, grid=stack.grid.to_dict(), n_train_windows=len(train_ds),
+                      val_is=f"{tc.val_fraction:.0%} of the training windows, random (early stopping)" if stopping else "none: trained on all windows (skill is measured out of fold)")
+    save_checkpoint(out / "model", model, meta)
+    del train_ds
+    source.drop_norm()  # the z-scored copy is not needed after training
+    write_history(out / "history.csv", hist.rows)
+    run.state.mark("train", {"seconds": hist.seconds})
+    shutil.rmtree(out / TRAIN_DIR, ignore_errors=True)
+    return model, meta, hist.rows
 
-    # -- prediction ----------------------------------------------------------------------------
-    t = time.perf_counter()
-    if state.finished("predict", out, ["prospectivity.tif", "scores.gpkg"]):
-        pred = read_prediction(out / "prospectivity.tif")
-    else:
-        pred = engine.predict(model, out / "stack.tif", mean, std, size=w.size, stride=w.stride, min_valid=w.min_valid, batch_size=cfg.predict.batch_size, device=tc.device, crop=meta.input_size)
-        write_prediction(pred, out / "prospectivity.tif", model_name=tc.model)
-        scores = window_scores(pred, grid, windows)
-        write_windows(scores, out / "scores.gpkg", layer="scores")
-        state.mark("predict", {"seconds": pred.seconds})
-    timings["predict"] = time.perf_counter() - t
-    compute_info = engine.describe()
-    engine.close()
 
-    # -- evaluation and figure -----------------------------------------------------------------
-    t = time.perf_counter()
-    metrics = evaluate_prediction(pred, windows, deposits)
-    metrics["tiling"] = tile_summary
-    # full-resolution map, classes, numbered window grid, targets, baseline, HTML report
+def _predict_stage(run: _Run, model, meta, stack, windows):
+    """The final model over the whole stack: prospectivity.tif and scores.gpkg."""
+    cfg, out, w = run.cfg, run.out, run.cfg.windows
+    if run.state.finished("predict", out, ["prospectivity.tif", "scores.gpkg"]):
+        return read_prediction(out / "prospectivity.tif")
+    mean, std = [s["mean"] for s in stack.stats], [s["std"] for s in stack.stats]
+    pred = run.engine.predict(model, out / "stack.tif", mean, std, size=w.size, stride=w.stride, min_valid=w.min_valid, batch_size=cfg.predict.batch_size, device=cfg.train.device, crop=meta.input_size)
+    write_prediction(pred, out / "prospectivity.tif", model_name=cfg.train.model)
+    write_windows(window_scores(pred, stack.grid, windows), out / "scores.gpkg", layer="scores")
+    run.state.mark("predict", {"seconds": pred.seconds})
+    return pred
 
-    metrics.update(write_map_products(out, pred, stack, windows, deposits, title=cfg.name, model_name=tc.model, history=history_rows, settings=cfg_json))
+
+def _evaluate_stage(run: _Run, pred, stack, windows, deposits, tile_summary, oof: dict, oof_map: FullResMap, history) -> dict:
+    """metrics.json (out-of-fold headline, in-sample figures labelled so), map products, report, map.png."""
+    cfg, out = run.cfg, run.out
+    r, c = windows["row"].to_numpy(), windows["col"].to_numpy()
+    ok = np.isfinite(pred.prob[r, c])
+    dep = deposit_flat(pred.grid, deposits)
+    metrics = {
+        "evaluation": {k: oof[k] for k in ("method", "label", "fold_epochs", "ranked_cells", "layouts")},
+        "out_of_fold": oof["out_of_fold"],
+        "default_model": oof["default_model"],
+        "in_sample": {"label": "training (in-sample): the final model scored on its own training windows (optimistic)",
+                      "windows": window_metrics(windows["label"].to_numpy()[ok], pred.prob[r, c][ok]), "deposits": deposit_capture(pred.margin, dep)},
+        "tiling": tile_summary,
+    }
+    metrics.update(write_map_products(out, pred, stack, windows, deposits, oof_map=oof_map, table=oof["out_of_fold"], evaluation=metrics["evaluation"], oof_window_prob=oof.get("window_prob"),
+                                      title=cfg.name, model_name=cfg.train.model, history=history, settings=run.cfg_json))
     write_json(out / "metrics.json", metrics)
-    held = _held_out_deposits(deposits, grid, w)
-    edge = _test_edge(grid, w)
-    map_figure(pred.prob, pred.grid, deposits, out / "map.png", title=f"{cfg.name}: {tc.model} prospectivity", held_out=held, test_line=edge)
-    source.close()
-    state.mark("evaluate", {})
-    timings["evaluate"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - t_all
+    map_figure(pred.prob, pred.grid, deposits, out / "map.png", title=f"{cfg.name}: {cfg.train.model} prospectivity (final model, all windows)")
+    run.state.mark("evaluate", {})
+    return metrics
 
+
+def _manifest(run: _Run, grid, stack, metrics: dict, compute_info: dict) -> dict:
+    """manifest.json: config, versions, input hashes, timings, metrics, outputs."""
+    cfg, out = run.cfg, run.out
     manifest = {
         "name": cfg.name,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "config": cfg_json,
+        "config": run.cfg_json,
         "versions": versions(),
-        "device": "cuda" if torch.cuda.is_available() and tc.device != "cpu" else "cpu",
+        "device": "cuda" if torch.cuda.is_available() and cfg.train.device != "cpu" else "cpu",
         "inputs": {str(p): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in cfg.input_files()},
         "grid": grid.to_dict(),
         "bands": stack.band_names,
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "timings_s": {k: round(v, 3) for k, v in run.timings.items()},
         "compute": compute_info,
         "metrics": metrics,
         "outputs": sorted(p.name for p in out.iterdir() if not p.name.startswith(".")),
     }
     write_json(out / "manifest.json", manifest)
-    log.info("done in %.1f s: %s", timings["total"], out)
+    return manifest
+
+
+def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bool = False, resume: bool = False) -> dict:
+    """Run every stage; returns the manifest (also written to ``out/manifest.json``).
+
+    Stages: stack, tile, cross-validation (model + baselines out of fold), final training on all
+    windows, prediction, evaluation/report, manifest; each finished stage is recorded in
+    ``state.json`` so that ``resume=True`` skips it.
+    """
+    t_all = time.perf_counter()
+    run = _prepare(cfg, Path(out or cfg.output).resolve(), overwrite, resume)
+    log.info("run %r -> %s", cfg.name, run.out)
+    points, grid, deposits = _timed(run, "read_inputs", _read_inputs)
+    _timed(run, "stack", _stack_stage, points, grid)
+    # tiling and training read windows from the z-scored stack: in memory, or memory-mapped
+    # under OUTPUT/.scratch when it exceeds compute.memory_mb (removed at the end)
+    source = open_windows_source(run.out / "stack.tif", memory_mb=cfg.compute.memory_mb, scratch_dir=run.out / SCRATCH)
+    stack = source.stack
+    windows, tile_summary = _timed(run, "tile", _tile_stage, stack, grid, deposits)
+    oof, oof_map = _timed(run, "crossval", _crossval_stage, stack, windows, deposits)
+    model, meta, history = _timed(run, "train", _train_stage, source, windows)
+    pred = _timed(run, "predict", _predict_stage, model, meta, stack, windows)
+    compute_info = run.engine.describe()
+    run.engine.close()
+    metrics = _timed(run, "evaluate", _evaluate_stage, pred, stack, windows, deposits, tile_summary, oof, oof_map, history)
+    source.close()
+    run.timings["total"] = time.perf_counter() - t_all
+    manifest = _manifest(run, grid, stack, metrics, compute_info)
+    log.info("done in %.1f s: %s", run.timings["total"], run.out)
     return manifest
 
 
@@ -234,12 +321,3 @@ def _held_out_deposits(deposits: np.ndarray, grid, w) -> np.ndarray:
     if w.test_side == "end":
         return pos >= int(round(n * (1 - w.test_fraction)))
     return pos < int(round(n * w.test_fraction))
-
-
-def _test_edge(grid, w) -> tuple[str, float]:
-    t = grid.transform
-    if w.split_axis == "rows":
-        b = int(round(grid.height * (1 - w.test_fraction))) if w.test_side == "end" else int(round(grid.height * w.test_fraction))
-        return ("y", t.f + b * t.e)
-    b = int(round(grid.width * (1 - w.test_fraction))) if w.test_side == "end" else int(round(grid.width * w.test_fraction))
-    return ("x", t.c + b * t.a)

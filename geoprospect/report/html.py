@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from geoprospect.evaluation.oof import TABLE_HEAD, table_rows
 from geoprospect.evaluation.metrics import deposit_capture, prediction_area, roc_points, success_rate, window_metrics
 from geoprospect.grid import GridSpec
 from geoprospect.io.atomic import write_text
@@ -64,6 +65,7 @@ def write_report(
     targets=None,
     settings: Mapping | None = None,
     notes: Sequence[str] = (),
+    oof_table: Mapping | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` and its PNG figures; returns the HTML path.
 
@@ -84,10 +86,14 @@ def write_report(
         targets: target-area GeoDataFrame (outlined and numbered on the map; listed).
         settings: the run's configuration (shown as JSON).
         notes: extra sentences shown under the headline.
+        oof_table: the out-of-fold table of `run` (model and baselines on the same folds), shown first.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     parts = _header(title, split_label)
+    if oof_table:
+        parts.append("<h2>Out-of-fold skill: model and baselines on the same folds</h2>")
+        parts.append(_table(TABLE_HEAD, table_rows(oof_table)))
     rows, curves, pa_first = _capture(scores, deposit_cells)
     parts.append("<h2>Held-out deposit capture</h2>")
     parts.append(_table(["map", "deposits", "top 5 % of area", "top 10 %", "top 20 %", "success-rate AUC", "P-A intersection", "tied cells"], rows))

@@ -12,13 +12,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geoprospect.evaluation.baseline import one_layer_baseline
-from geoprospect.evaluation.metrics import deposit_capture, deposit_flat
+from geoprospect.evaluation.metrics import deposit_flat
 from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import Stack
 from geoprospect.prediction.fullres import FullResMap, blend_windows, write_fullres
 from geoprospect.prediction.predict import Prediction
-from geoprospect.prediction.targets import classify, pa_thresholds, target_areas, window_grid, write_classes, write_gpkg
+from geoprospect.prediction.targets import Thresholds, classify, pa_thresholds, target_areas, window_grid, write_classes, write_gpkg
 from geoprospect.report.html import write_report
 
 log = logging.getLogger(__name__)
@@ -33,6 +32,10 @@ def write_map_products(
     windows: gpd.GeoDataFrame,
     deposits_xy: np.ndarray,
     *,
+    oof_map: FullResMap,
+    table: Mapping[str, Mapping],
+    evaluation: Mapping,
+    oof_window_prob: Sequence[float | None] | None = None,
     title: str,
     model_name: str = "",
     history: Sequence[Mapping[str, float]] | None = None,
@@ -40,72 +43,47 @@ def write_map_products(
 ) -> dict:
     """Write the products listed in :data:`PRODUCTS` into ``out``; returns extra metrics.
 
-    Held-out figures use the cells covered by the test windows (``split == 'test'``); the
-    baseline band is chosen on the training windows' cells.
+    The map is the final model's (trained on all windows); every skill figure comes from the
+    out-of-fold map ``oof_map`` and the out-of-fold ``table`` (model and baselines, same folds);
+    the P-A classes are cut at thresholds read from the out-of-fold map's P-A plot.
     """
     out = Path(out)
     g = stack.grid
     ii, jj = np.nonzero(np.isfinite(pred.prob))
     fmap = blend_windows(g, ii * pred.stride, jj * pred.stride, pred.size, pred.prob[ii, jj], pred.margin[ii, jj], valid=stack.valid)
     write_fullres(fmap, out / "prospectivity_fullres.tif", model_name=model_name)
-
     dep = deposit_flat(g, deposits_xy)
-    test_area = _split_area(windows, "test", g, pred.size, fmap)
-    train_area = _split_area(windows, "train", g, pred.size, fmap)
-    scores, metrics = _held_out_scores(stack, fmap, test_area, train_area, dep, model_name)
-    targets, class_metrics = _classes_and_targets(out, fmap, g, deposits_xy, dep, pred.size)
-    metrics.update(class_metrics)
-    if scores:
-        held = test_area.ravel()[dep]
-        write_report(
-            out / "report",
-            title=title,
-            split_label="spatial block (contiguous test block, half-window buffer)",
-            grid=g,
-            deposits_xy=deposits_xy,
-            scores=scores,
-            deposit_cells=dep[held],
-            map_prob=fmap.prob,
-            windows=_window_sets(windows, pred),
-            history=history,
-            targets=targets,
-            settings=settings,
-            element_table=_element_table(out),
-            notes=["Capture on full-resolution cells of the held-out block only (the training deposits are not counted)."],
-        )
+    targets, metrics = _classes_and_targets(out, fmap, oof_map, g, deposits_xy, dep, pred.size)
+    scored = np.isfinite(oof_map.margin)
+    wins = {}
+    if oof_window_prob is not None:
+        wins["out-of-fold windows"] = (windows["label"].to_numpy(), np.array([np.nan if v is None else v for v in oof_window_prob], dtype=np.float64))
+    write_report(
+        out / "report",
+        title=title,
+        split_label=str(evaluation.get("label", "")),
+        grid=g,
+        deposits_xy=deposits_xy,
+        scores={f"{model_name or 'model'} (out of fold)": oof_map.margin},
+        deposit_cells=dep[scored.ravel()[dep]],
+        map_prob=fmap.prob,
+        windows=wins,
+        history=history,
+        targets=targets,
+        settings=settings,
+        element_table=_element_table(out),
+        notes=["Every skill figure is out of fold: each deposit is scored by a model that never saw its block. The map drawn is the final model's (trained on all windows)."],
+        oof_table=table,
+    )
     log.info("map products: %d high cells, %d targets", metrics["classes"]["cells"]["high"], metrics["targets"]["n"])
     return metrics
 
 
-def _split_area(windows: gpd.GeoDataFrame, name: str, grid: GridSpec, size: int, fmap: FullResMap) -> np.ndarray:
-    """(H, W) cells covered by the windows of split ``name`` and scored on the full-resolution map."""
-    sel = windows["split"].to_numpy() == name
-    covered = blend_windows(grid, windows["row_off"].to_numpy()[sel], windows["col_off"].to_numpy()[sel], size, np.zeros(int(sel.sum()))).count > 0
-    return covered & np.isfinite(fmap.margin)
-
-
-def _held_out_scores(stack: Stack, fmap: FullResMap, test_area: np.ndarray, train_area: np.ndarray, dep: np.ndarray, model_name: str) -> tuple[dict[str, np.ndarray], dict]:
-    """The model's margin on the held-out block and the one-layer baseline beside it, with
-    their held-out capture metrics (empty when there is no held-out block)."""
-    metrics: dict = {}
-    scores: dict[str, np.ndarray] = {}
-    if not test_area.any():
-        return scores, metrics
-    held = test_area.ravel()[dep]
-    name = f"{model_name or 'model'} (held-out block)"
-    scores[name] = np.where(test_area, fmap.margin, np.nan)
-    metrics["deposits_test_fullres"] = deposit_capture(scores[name], dep[held])
-    base = one_layer_baseline(stack, train_area, test_area, dep) if train_area.any() else None
-    if base is not None:
-        scores[f"one layer: {base['band']} ({base['sign']} = better)"] = base["score"]
-        metrics["baseline_one_layer"] = {"band": base["band"], "better": base["sign"], "chosen_on": "training windows' area", **base["capture"]}
-    return scores, metrics
-
-
-def _classes_and_targets(out: Path, fmap: FullResMap, grid: GridSpec, deposits_xy: np.ndarray, dep: np.ndarray, cell: int) -> tuple[gpd.GeoDataFrame, dict]:
-    """Classes from the P-A plot of the whole map (all known deposits), the numbered window
-    grid and the target areas, written into ``out``; returns the targets and their metrics."""
-    th = pa_thresholds(fmap.prob, dep)
+def _classes_and_targets(out: Path, fmap: FullResMap, oof_map: FullResMap, grid: GridSpec, deposits_xy: np.ndarray, dep: np.ndarray, cell: int) -> tuple[gpd.GeoDataFrame, dict]:
+    """Classes of the final map cut at the P-A thresholds of the OUT-OF-FOLD map (all known
+    deposits, each scored by a model that never saw it), the numbered window grid and the
+    target areas, written into ``out``; returns the targets and their metrics."""
+    th = _oof_thresholds(fmap.prob, oof_map.prob, dep)
     cls = classify(fmap.prob, th)
     write_classes(cls, grid, out / "classes.tif", th)
     write_gpkg(window_grid(fmap.prob, grid, deposits_xy, cell=cell, classes=cls), out / "window_grid.gpkg", "window_grid")
@@ -118,17 +96,17 @@ def _classes_and_targets(out: Path, fmap: FullResMap, grid: GridSpec, deposits_x
     return targets, metrics
 
 
-def _window_sets(windows: gpd.GeoDataFrame, pred: Prediction) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(labels, probabilities) of the test and training windows, for ROC and confusion matrices."""
-    wins = {}
-    if "label" in windows:
-        split = windows["split"].to_numpy()
-        r, c = windows["row"].to_numpy(), windows["col"].to_numpy()
-        for name in ("test", "train"):
-            sel = split == name
-            if sel.any():
-                wins[f"{name} windows"] = (windows["label"].to_numpy()[sel], pred.prob[r[sel], c[sel]])
-    return wins
+def _oof_thresholds(final_prob: np.ndarray, oof_prob: np.ndarray, dep: np.ndarray) -> Thresholds:
+    """P-A class boundaries cut from OUT-OF-FOLD scores: the high and medium classes' area
+    fractions come from the out-of-fold map's P-A plot; the final map is cut at the same
+    area fractions (probabilities of different models are not on one scale)."""
+    oof = np.asarray(oof_prob, dtype=np.float64)
+    th = pa_thresholds(oof, dep)
+    o = oof[np.isfinite(oof)]
+    a_high, a_med = float((o >= th.high).mean()), float((o >= th.medium).mean())
+    s = np.sort(final_prob[np.isfinite(final_prob)].ravel())[::-1]
+    cut = lambda a: float(s[min(max(int(np.ceil(a * s.size)), 1), s.size) - 1])  # noqa: E731
+    return Thresholds(cut(a_med), cut(a_high), f"P-A plot of the out-of-fold map ({th.source}): high = top {100 * a_high:.1f} % of the area, medium = top {100 * a_med:.1f} %")
 
 
 def _element_table(out: Path) -> list[dict] | None:

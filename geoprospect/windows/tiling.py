@@ -121,6 +121,7 @@ def make_windows(
     test_fraction: float | None = 0.3,
     split_axis: SplitAxis = "rows",
     test_side: Literal["start", "end"] = "end",
+    check_split: bool = True,
 ) -> tuple[gpd.GeoDataFrame, TileSummary]:
     """Window index over a stack.
 
@@ -132,6 +133,8 @@ def make_windows(
         min_valid: windows with a smaller fraction of valid pixels are dropped (and counted).
         test_fraction: the spatial block held out as 'test' (see :func:`split_windows`);
             None puts every window in 'train' (held-out figures then come from cross-validation).
+        check_split: refuse (FoldError) a test block without a deposit; False when the windows
+            are evaluated by cross-validation instead (the ``split`` column is then unused).
 
     Returns:
         A GeoDataFrame (the grid's CRS) with one polygon per kept window and columns
@@ -188,9 +191,9 @@ def make_windows(
         "%d windows of %d px (stride %d): %d kept, %d dropped (< %.0f%% valid); %d positive; split %s; positives %s",
         summary.total, size, stride, summary.kept, summary.dropped_invalid, 100 * min_valid, summary.positives, by_split, pos_split,
     )
-    if test_fraction is not None and pos_split["test"] == 0:
+    if check_split and test_fraction is not None and pos_split["test"] == 0:
         _refuse_empty_test_block(counts > 0, keep, (nr, nc), size, stride, grid.shape, test_fraction, split_axis, test_side, by_split["test"], summary.positives)
-    if by_split["train"] and pos_split["train"] == 0:
+    if check_split and by_split["train"] and pos_split["train"] == 0:
         log.warning("the train split holds no positive window: the model cannot learn what a deposit looks like")
     return gdf, summary
 

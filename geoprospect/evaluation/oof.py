@@ -1,0 +1,180 @@
+"""Out-of-fold evaluation of `run`: the model and the baselines on the same spatial folds.
+
+Every row of the table is scored the same way: each fold's model (or layer choice) is made
+from the fold's training windows only; its test windows' logit margins are blended to full
+resolution (:func:`~geoprospect.prediction.fullres.blend_windows`) and the cells with data
+are ranked for deposit capture and the success-rate curve. The best single evidence layer is
+chosen (band and sign) on each fold's training area.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Sequence
+
+import geopandas as gpd
+import numpy as np
+
+from geoprospect.errors import FoldError
+from geoprospect.evaluation.crossval import torch_fit_score
+from geoprospect.evaluation.metrics import deposit_capture, deposit_flat, success_rate, window_metrics
+from geoprospect.io.rasters import Stack
+from geoprospect.prediction.fullres import FullResMap, blend_windows
+from geoprospect.training.config import TrainConfig
+from geoprospect.windows.folds import CVSplit, Fold, OutOfFold, cross_val_scores, deposit_pixels, make_folds, spatial_fold_layouts
+
+log = logging.getLogger(__name__)
+
+KEYS = ("success_rate_auc", "capture_top_5pct", "capture_top_10pct", "capture_top_20pct", "roc_auc")
+BEST_LAYER = "best_layer"
+BLOCK_LABEL = "single spatial test block (windows.test_fraction, half-window buffer)"
+
+
+def make_splits(stack: Stack, windows: gpd.GeoDataFrame, deposits_xy: np.ndarray, *, method: str, folds: int, block_size: int | None, buffer: int | None, layouts: int, seed: int) -> list[CVSplit]:
+    """The fold layouts of an evaluation: ``cv`` = deposit-stratified spatial k-fold blocks
+    (``layouts`` shifted block grids), ``block`` = the tiling's single test block. ``block_size``
+    and ``buffer`` are in pixels. Raises FoldError (fix named) when a fold holds no deposit."""
+    ro, co = windows["row_off"].to_numpy(), windows["col_off"].to_numpy()
+    size = int(windows["size"].iloc[0])
+    y = windows["label"].to_numpy().astype(np.int64)
+    if method == "block":
+        split = windows["split"].to_numpy()
+        test, train = np.flatnonzero(split == "test"), np.flatnonzero(split == "train")
+        if not y[test].any() or not y[train].any():
+            where = "test block" if not y[test].any() else "training area"
+            raise FoldError(f"the {where} holds no positive window (no deposit): it cannot be evaluated",
+                            hint="set evaluation.method: cv (deposit-stratified folds), or move the block with windows.test_fraction / windows.test_side / windows.split_axis")
+        fold = Fold(0, test, train, np.flatnonzero(split == "buffer"), positives=int(y[test].sum()))
+        return [CVSplit([fold], "spatial", BLOCK_LABEL)]
+    kw = dict(k=folds, block_size=block_size, buffer=buffer, seed=seed, labels=y, deposits_rc=deposit_pixels(stack.grid, deposits_xy))
+    if layouts > 1:
+        return spatial_fold_layouts(ro, co, size, stack.grid.shape, layouts=layouts, **kw)
+    return [make_folds(ro, co, size, stack.grid.shape, kind="spatial", **kw)]
+
+
+def check_training_folds(splits: Sequence[CVSplit], labels: np.ndarray) -> None:
+    """Refuse a fold whose training windows hold no positive window (nothing to learn)."""
+    for s in splits:
+        for f in s.folds:
+            if not labels[f.train].any():
+                raise FoldError(f"fold {f.k}'s training windows hold no positive window", hint="use smaller blocks (evaluation.block_size) or fewer folds (evaluation.folds)")
+
+
+def _oof_map(stack: Stack, windows: gpd.GeoDataFrame, oof: OutOfFold) -> FullResMap:
+    size = int(windows["size"].iloc[0])
+    return blend_windows(stack.grid, windows["row_off"].to_numpy(), windows["col_off"].to_numpy(), size, oof.prob, oof.margin, valid=stack.valid)
+
+
+def _layer_scorer(stack: Stack, windows: gpd.GeoDataFrame, dep: np.ndarray, chosen: list) -> Callable:
+    """fit-score function of the best-single-layer baseline: band and sign chosen on the fold's
+    training cells by success-rate AUC; a window scores the band's value at its centre cell."""
+    size = int(windows["size"].iloc[0])
+    ro, co = windows["row_off"].to_numpy(), windows["col_off"].to_numpy()
+    H, W = stack.grid.shape
+    cr, cc = np.clip(ro + size // 2, 0, H - 1), np.clip(co + size // 2, 0, W - 1)
+    mean = np.array([s["mean"] for s in stack.stats], dtype=np.float64)
+    std = np.array([s["std"] or 1.0 for s in stack.stats], dtype=np.float64)
+
+    def fit_score(tr, te, k):
+        area = np.zeros((H, W), dtype=bool)
+        for r, c in zip(ro[tr], co[tr]):
+            area[r:r + size, c:c + size] = True
+        inside = area.ravel()[dep]
+        best = (-1.0, 0, 1.0)
+        for b in range(stack.data.shape[0]):
+            for sign in (1.0, -1.0):
+                s = np.where(area, sign * stack.data[b].astype(np.float64), np.nan)
+                auc = success_rate(s, dep[inside]).auc if inside.any() else 0.0
+                if auc > best[0]:
+                    best = (auc, b, sign)
+        _, b, sign = best
+        chosen.append({"fold": int(k), "band": stack.band_names[b], "better": "higher" if sign > 0 else "lower"})
+        z = sign * (stack.data[b, cr[te], cc[te]].astype(np.float64) - mean[b]) / std[b]
+        return 1.0 / (1.0 + np.exp(-z)), z
+
+    return fit_score
+
+
+def _row(name: str, role: str, oofs: list[tuple[CVSplit, OutOfFold, FullResMap]], y: np.ndarray, dep: np.ndarray, area: np.ndarray) -> dict:
+    """One table row: mean over layouts (spread alongside when several), per-fold figures."""
+    per_layout, per_fold = [], []
+    for li, (split, oof, fmap) in enumerate(oofs):
+        ranked = np.where(area, fmap.margin, np.nan)
+        cap = deposit_capture(ranked, dep)
+        ok = np.isfinite(oof.prob)
+        cap["roc_auc"] = window_metrics(y[ok], oof.prob[ok])["roc_auc"] if ok.any() else None
+        per_layout.append(cap)
+        for f in split.folds:
+            yt, pt = y[f.test], oof.prob[f.test]
+            per_fold.append({"layout": li, "fold": f.k, "test_windows": int(f.test.size), "positive_windows": f.positives, "deposits": f.deposits,
+                             "roc_auc": window_metrics(yt, pt)["roc_auc"] if f.test.size else None})
+    row: dict = {"role": role}
+    for k in KEYS:
+        vals = [c[k] for c in per_layout if c.get(k) is not None]
+        row[k] = float(np.mean(vals)) if vals else None
+        if len(oofs) > 1:
+            row[f"{k}_spread"] = {"std": float(np.std(vals)), "min": float(np.min(vals)), "max": float(np.max(vals))} if vals else None
+    row["n_deposits"] = per_layout[0]["n_deposits"]
+    row["n_cells"] = per_layout[0]["n_cells"]
+    row["per_fold"] = per_fold
+    return row
+
+
+def evaluate_out_of_fold(
+    stack: Stack,
+    windows: gpd.GeoDataFrame,
+    deposits_xy: np.ndarray,
+    splits: Sequence[CVSplit],
+    *,
+    model: str,
+    train_cfg: TrainConfig,
+    baselines: Sequence[str] = (BEST_LAYER, "logistic_cell", "random_forest_cell"),
+) -> tuple[dict, FullResMap, np.ndarray]:
+    """Score ``model`` and ``baselines`` out of fold on every split of ``splits``.
+
+    Returns ``(table, model_map, model_prob)``: ``table`` maps each name to ``{"role", "success_rate_auc",
+    "capture_top_5pct", "capture_top_10pct", "capture_top_20pct", "roc_auc", "per_fold"}``
+    (means over layouts; ``*_spread`` with several layouts; ``best_layer`` adds ``"chosen"``);
+    ``model_map`` is the model's out-of-fold full-resolution map of the first layout (cells no
+    fold scored are NaN), ``model_prob`` its (N,) out-of-fold window probabilities. Every row ranks the same cells: those the model's map scores.
+    """
+    y = windows["label"].to_numpy().astype(np.int64)
+    ro, co = windows["row_off"].to_numpy(), windows["col_off"].to_numpy()
+    size = int(windows["size"].iloc[0])
+    dep = deposit_flat(stack.grid, deposits_xy)
+    check_training_folds(splits, y)
+    maps: dict[str, list] = {}
+    chosen: list = []
+    for name in (model, *baselines):
+        fs = _layer_scorer(stack, windows, dep, chosen) if name == BEST_LAYER else torch_fit_score(stack, ro, co, y, size, name, train_cfg)
+        maps[name] = []
+        for split in splits:
+            oof = cross_val_scores(split, ro.size, fs)
+            maps[name].append((split, oof, _oof_map(stack, windows, oof)))
+        log.info("out of fold: %s done", name)
+    model_map = maps[model][0][2]
+    area = np.isfinite(model_map.margin)
+    table = {name: _row(name, "model" if name == model else "baseline", maps[name], y, dep, area) for name in maps}
+    if BEST_LAYER in table:
+        table[BEST_LAYER]["chosen"] = chosen
+    return table, model_map, maps[model][0][1].prob
+
+
+def baselines_beating(table: dict, model: str, key: str = "success_rate_auc") -> list[str]:
+    """Names of the baseline rows whose ``key`` is above the model's."""
+    m = table[model].get(key)
+    return [n for n, r in table.items() if r["role"] == "baseline" and m is not None and r.get(key) is not None and r[key] > m]
+
+
+TABLE_HEAD = ("name", "role", "success-rate AUC", "top 5 %", "top 10 %", "top 20 %", "window ROC AUC")
+
+
+def table_rows(table: dict) -> list[list[str]]:
+    """The out-of-fold table as text rows (console, HTML report and README print the same)."""
+    def pct(v):
+        return "n/a" if v is None else f"{100 * v:.0f}%"
+
+    def num(v):
+        return "n/a" if v is None else f"{v:.3f}"
+
+    return [[name, r["role"], num(r.get("success_rate_auc")), pct(r.get("capture_top_5pct")), pct(r.get("capture_top_10pct")), pct(r.get("capture_top_20pct")), num(r.get("roc_auc"))] for name, r in table.items()]

@@ -1,0 +1,112 @@
+"""`run` evaluates out of fold, beside the baselines, and never on a split without held-out deposits."""
+
+import json
+
+import numpy as np
+import pytest
+
+from geoprospect.errors import FoldError, GridError
+from geoprospect.evaluation.metrics import window_metrics
+from geoprospect.evaluation.oof import evaluate_out_of_fold, make_splits
+from geoprospect.grid import GridSpec
+from geoprospect.io.rasters import Stack
+from geoprospect.training.config import TrainConfig
+from geoprospect.windows.tiling import make_windows
+
+
+def _corner_area(n_dep: int = 12, spread: bool = False):
+    """A 64 x 64-cell area whose 12 deposits all sit in the north-west corner (or spread over it)."""
+    grid = GridSpec.from_bounds((300000.0, 6000000.0, 306400.0, 6006400.0), 100.0, "EPSG:32750")
+    H, W = grid.shape
+    rr, cc = np.mgrid[0:H, 0:W]
+    rng = np.random.default_rng(1)
+    step = (14, 20) if spread else (5, 7)
+    cells = np.array([(3 + step[0] * i, 3 + step[1] * j) for i in range(4) for j in range(3)])[:n_dep]  # 12 distinct cells
+    dist = np.min([np.hypot(rr - r, cc - c) for r, c in cells], axis=0).astype(np.float32)
+    data = np.stack([dist, rng.normal(size=(H, W)).astype(np.float32), (rr + cc).astype(np.float32)])
+    stack = Stack(data, grid, ["dist", "noise", "trend"], [{"mean": float(b.mean()), "std": float(b.std())} for b in data])
+    t = grid.transform
+    deps = np.array([[t.c + (c + 0.5) * t.a, t.f + (r + 0.5) * t.e] for r, c in cells])
+    windows, _ = make_windows(stack.valid, grid, deps, size=8, stride=4, check_split=False)
+    return stack, windows, deps
+
+
+def test_corner_deposits_the_single_block_is_refused_with_the_fix_named():
+    stack, windows, deps = _corner_area()
+    with pytest.raises(FoldError) as e:
+        make_splits(stack, windows, deps, method="block", folds=5, block_size=None, buffer=None, layouts=1, seed=0)
+    assert "evaluation.method" in e.value.hint
+
+
+def test_corner_deposits_cv_holds_deposits_out_in_every_fold_or_refuses():
+    stack, windows, deps = _corner_area()
+    # large blocks: the corner is one block, so some fold holds no deposit -> refused, fix named
+    with pytest.raises(FoldError) as e:
+        make_splits(stack, windows, deps, method="cv", folds=5, block_size=24, buffer=None, layouts=1, seed=0)
+    assert "evaluation.block_size" in e.value.hint and "evaluation.folds" in e.value.hint
+    # small blocks: deposit-stratified folds, every fold holds deposits and positive test windows
+    for layouts in (1, 2):
+        splits = make_splits(stack, windows, deps, method="cv", folds=3, block_size=6, buffer=None, layouts=layouts, seed=0)
+        assert len(splits) == layouts
+        for s in splits:
+            assert all(f.deposits > 0 and f.positives > 0 for f in s.folds)
+            assert sum(f.deposits for f in s.folds) == 12
+
+
+def test_out_of_fold_table_has_the_model_and_the_three_baselines_computed():
+    stack, windows, deps = _corner_area(spread=True)
+    splits = make_splits(stack, windows, deps, method="cv", folds=3, block_size=16, buffer=None, layouts=2, seed=0)
+    table, fmap, wprob = evaluate_out_of_fold(stack, windows, deps, splits, model="logistic", train_cfg=TrainConfig(model="logistic", device="cpu"))
+    assert list(table) == ["logistic", "best_layer", "logistic_cell", "random_forest_cell"]
+    assert [r["role"] for r in table.values()] == ["model", "baseline", "baseline", "baseline"]
+    for r in table.values():
+        for k in ("success_rate_auc", "capture_top_5pct", "capture_top_10pct", "capture_top_20pct", "roc_auc"):
+            assert 0 <= r[k] <= 1, k
+        assert len(r["per_fold"]) == 6 and r["success_rate_auc_spread"]["min"] <= r["success_rate_auc"] <= r["success_rate_auc_spread"]["max"]
+    # the best layer is the distance to the deposits' corner, lower = better, chosen on every fold
+    assert all(c["band"] == "dist" and c["better"] == "lower" for c in table["best_layer"]["chosen"])
+    assert table["best_layer"]["success_rate_auc"] > 0.9
+    # every window scored out of fold; the map's ranked cells are the ones the folds scored
+    assert np.isfinite(wprob).all() and np.isfinite(fmap.margin).any()
+    sp = table["logistic"]["roc_auc_spread"]
+    assert sp["min"] - 1e-9 <= window_metrics(windows["label"].to_numpy(), wprob)["roc_auc"] <= sp["max"] + 1e-9
+
+
+def test_f1_macro_equals_the_per_class_macro_f1():
+    rng = np.random.default_rng(0)
+    y = (rng.random(200) < 0.2).astype(int)
+    p = np.clip(y * 0.4 + rng.random(200) * 0.6, 0, 1)
+    m = window_metrics(y, p)
+    assert m["f1_macro"] == pytest.approx(m["per_class"]["macro"]["f1"])
+    assert m["f1_macro"] == pytest.approx((m["per_class"]["background"]["f1"] + m["per_class"]["deposit"]["f1"]) / 2)
+    assert 0 < m["f1_macro"] < 1
+
+
+def test_run_on_corner_deposits_evaluates_out_of_fold(tmp_path):
+    """A fresh area with 12 deposits in one corner: `run` trains only on folds with held-out
+    deposits: it refuses before any training, the fix named."""
+    import yaml
+
+    from geoprospect.pipeline.config import load_config
+    from geoprospect.pipeline.run import run_pipeline
+    from tests.conftest import make_deposits_gpkg
+    from tests.faults_helpers import tiny_config
+
+    p = tiny_config(tmp_path / "in", epochs=1)
+    # 12 deposits in the north-west corner (the default south test block holds none)
+    make_deposits_gpkg(tmp_path / "in" / "dep.gpkg", [[500250 + 450 * i, 2804750 - 450 * j] for i in range(4) for j in range(3)])
+    raw = yaml.safe_load(p.read_text())
+    raw["train"]["model"] = "logistic_cell"
+    raw["evaluation"] = {"folds": 3, "block_size": 2500}  # 25-cell blocks: the corner is one block
+    p.write_text(yaml.safe_dump(raw))
+    with pytest.raises(FoldError) as e:  # refused before any training, fix named
+        run_pipeline(load_config(p), tmp_path / "refused")
+    assert "evaluation.block_size" in e.value.hint
+    assert not (tmp_path / "refused" / "model").exists()
+    for ev in ({"folds": 3, "block_size": 1000, "buffer": 100}, {}):  # smaller blocks, and the defaults
+        raw["evaluation"] = ev
+        p.write_text(yaml.safe_dump(raw))
+        with pytest.raises((FoldError, GridError)) as e:  # a fold without deposits (or too few blocks): refused
+            run_pipeline(load_config(p), tmp_path / f"out{len(ev)}")
+        assert "evaluation.block_size" in e.value.hint or "evaluation.folds" in e.value.hint
+        assert not (tmp_path / f"out{len(ev)}" / "model").exists()
