@@ -34,7 +34,7 @@ def tiny_config(d: Path, *, epochs: int = 3) -> Path:
         "deposits": {"path": "dep.gpkg"},
         "windows": {"size": 8, "stride": 4, "test_fraction": 0.3},
         "evaluation": {"folds": 3, "block_size": 1500},  # 15-cell blocks: the 6 deposits spread over 3 folds
-        "train": {"epochs": epochs, "batch_size": 32, "device": "cpu", "seed": 0},
+        "train": {"model": "resnet18", "epochs": epochs, "batch_size": 32, "device": "cpu", "seed": 0},  # a torch model: the kill/resume tests stop it mid-epoch
     }
     p = d / "cfg.yaml"
     p.write_text(yaml.safe_dump(cfg))

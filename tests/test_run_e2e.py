@@ -61,14 +61,14 @@ def test_prospectivity_and_deposits_score_higher(sample_run):
         assert 0 <= p.min() and p.max() <= 1
     m = json.loads((out / "metrics.json").read_text())
     oof = m["out_of_fold"]
-    assert m["default_model"] == "resnet18" and oof["resnet18"]["role"] == "model"
+    assert m["default_model"] == "blend_cell" and oof["blend_cell"]["role"] == "model"
     assert {n for n, r in oof.items() if r["role"] == "baseline"} == {"best_layer", "logistic_cell", "random_forest_cell"}
     for r in oof.values():
         assert {"success_rate_auc", "capture_top_5pct", "capture_top_10pct", "capture_top_20pct", "roc_auc", "per_fold"} <= set(r)
         assert len(r["per_fold"]) == 5 and all(f["deposits"] > 0 for f in r["per_fold"])  # every fold held deposits out
         assert r["n_deposits"] == 32  # every deposit scored out of fold
     # out of fold, far better than random (which would capture 20 % in the top 20 %)
-    assert oof["resnet18"]["capture_top_20pct"] > 0.4 and oof["logistic_cell"]["success_rate_auc"] > 0.8
+    assert oof["blend_cell"]["capture_top_20pct"] > 0.4 and oof["logistic_cell"]["success_rate_auc"] > 0.8
     # in-sample figures are labelled so and never under out_of_fold
     assert "in-sample" in m["in_sample"]["label"] and "in_sample" not in json.dumps(oof)
     assert "windows_test" not in m and "deposits_all" not in m
@@ -81,7 +81,7 @@ def test_manifest(sample_run):
     assert any(k.endswith("samples.csv") for k in man["inputs"])
     assert all(len(v["sha256"]) == 64 for v in man["inputs"].values())
     assert man["versions"]["torch"] and man["config"]["train"]["epochs"] == 4
-    assert man["metrics"]["out_of_fold"]["resnet18"]["success_rate_auc"] > 0.5
+    assert man["metrics"]["out_of_fold"]["blend_cell"]["success_rate_auc"] > 0.5
 
 
 def test_existing_run_is_not_overwritten(sample_run):

@@ -38,7 +38,7 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field("resnet18", description="model name (see `geoprospect models`), scikit-learn baselines included")
+    model: str = Field("blend_cell", description="model name (see `geoprospect models`), scikit-learn baselines included; default: the per-cell forest + logistic blend, the out-of-fold winner of benchmarks/results/skill.md")
     options: dict[str, Any] = Field(default_factory=dict, description="model options, e.g. {backbone: shufflenet_v2} for mfaf")
     preset: Optional[str] = Field(None, description="a paper's recipe (000..003): its model, options, optimiser, schedule and augmentation are the defaults of the other settings")
     epochs: int = Field(10, ge=1)
