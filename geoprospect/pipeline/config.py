@@ -34,6 +34,7 @@ class PointsConfig(_Strict):
     censored_fraction: float = Field(0.5, gt=0, le=1, description="fraction of the detection limit with censored: fraction")
     duplicates: Literal["average", "reject", "first", "error"] = Field("average", description="samples sharing a location")
     outliers: Literal["none", "flag", "winsorise"] = Field("none", description="Tukey fences on log10 values: only count outliers, or clip them")
+    drop_missing_xy: bool = Field(False, description="skip (and report) rows without coordinates instead of refusing the file")
 
 
 def _unique_names(layers: list) -> list:
@@ -113,6 +114,14 @@ class DepositsConfig(_Strict):
     crs: Optional[str] = None
 
 
+class AreaConfig(_Strict):
+    """The study area: a polygon layer; cells outside are nodata and never ranked."""
+
+    path: Path
+    layer: Optional[str] = None
+    crs: Optional[str] = Field(None, description="CRS of the polygons when the file has none")
+
+
 class WindowsConfig(_Strict):
     size: int = Field(32, ge=4)
     stride: int = Field(16, ge=1)
@@ -145,6 +154,7 @@ class RunConfig(_Strict):
     selection: SelectionConfig = SelectionConfig()
     vectors: list[VectorLayerConfig] = []
     deposits: DepositsConfig
+    area: Optional[AreaConfig] = Field(None, description="study-area polygons: the grid's bounds default to them; cells outside are nodata and not ranked")
     windows: WindowsConfig = WindowsConfig()
     train: TrainConfig = TrainConfig()  # the one training configuration (geoprospect.training.config)
     predict: PredictConfig = PredictConfig()
@@ -170,12 +180,16 @@ class RunConfig(_Strict):
         c.points.path = r(c.points.path)
         c.grid.template = r(c.grid.template)
         c.deposits.path = r(c.deposits.path)
+        if c.area is not None:
+            c.area.path = r(c.area.path)
         for v in c.vectors:
             v.path = r(v.path)
         return c
 
     def input_files(self) -> list[Path]:
         files = [self.points.path, self.deposits.path, *[v.path for v in self.vectors]]
+        if self.area is not None:
+            files.append(self.area.path)
         if self.grid.template:
             files.append(self.grid.template)
         return files

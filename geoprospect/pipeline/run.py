@@ -22,6 +22,7 @@ from geoprospect.io.atomic import remove_stale_temps, write_json
 from geoprospect.pipeline.config import RunConfig
 from geoprospect.report.figures import map_figure
 from geoprospect.report.outputs import write_map_products
+from geoprospect.stack.area import deposits_in_area
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,10 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     # -- grid, points, deposits (cheap; always redone) --------------------------------------
     t = time.perf_counter()
     points = stages.read_run_points(cfg.points, out)
-    grid = stages.make_grid(points, crs=cfg.grid.crs, resolution=cfg.grid.resolution, bounds=cfg.grid.bounds, template=cfg.grid.template)
-    deposits = stages.load_deposits(cfg.deposits.path, grid, layer=cfg.deposits.layer, crs=cfg.deposits.crs)
+    area = stages.load_area(cfg.area)
+    grid = stages.make_grid(points, crs=cfg.grid.crs, resolution=cfg.grid.resolution, bounds=cfg.grid.bounds, template=cfg.grid.template, area=area)
+    # deposits outside the study area cannot be ranked: left out (with a warning) of labels and capture
+    deposits = deposits_in_area(stages.load_deposits(cfg.deposits.path, grid, layer=cfg.deposits.layer, crs=cfg.deposits.crs), area, grid.crs)
     if cfg.selection.enabled:  # Z_AUC element selection from the training-area deposits only
         points = stages.select_run_elements(points, deposits[~_held_out_deposits(deposits, grid, cfg.windows)], grid, cfg.selection, out)
     timings["read_inputs"] = time.perf_counter() - t
@@ -129,7 +132,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
         log.info("resume: stack.tif already built")
     else:
         # block by block (or on dask): memory bounded by compute.block_size, not by the map
-        engine.build_stack(pipeline_layers(cfg, points, grid), grid, out / "stack.tif")
+        engine.build_stack(pipeline_layers(cfg, points, grid), grid, out / "stack.tif", area=area)
         state.mark("stack", {"bands": raster_band_names(out / "stack.tif")})
     timings["stack"] = time.perf_counter() - t
     # tiling and training read windows from the z-scored stack: in memory, or memory-mapped
