@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from geoprospect.cli.app import run_command
-from geoprospect.cli.options import path_arg
+from geoprospect.cli.options import area_options, path_arg, read_area_option
 
 log = logging.getLogger("geoprospect")
 
@@ -49,14 +49,16 @@ def _band_values(pairs: tuple[str, ...], flag: str, bands: list[str], stack: Pat
     return out
 
 
-def _deposit_cells(path: Path, layer: str | None, grid):
-    """(n, 2) int (row, col) of the deposits inside the grid; refuses a file with none there."""
+def _deposit_cells(path: Path, layer: str | None, grid, area=None):
+    """(n, 2) int (row, col) of the deposits inside the grid (and the study area, when given);
+    refuses a file with none there."""
     import numpy as np
 
     from geoprospect.errors import DepositError
     from geoprospect.pipeline import stages
+    from geoprospect.stack.area import deposits_in_area
 
-    xy = stages.load_deposits(path, grid, layer=layer)
+    xy = deposits_in_area(stages.load_deposits(path, grid, layer=layer), area, grid.crs)
     inside = grid.contains(xy[:, 0], xy[:, 1])
     if not inside.any():
         b = grid.bounds
@@ -81,7 +83,8 @@ def _deposit_cells(path: Path, layer: str | None, grid):
 @click.option("--unit-area", type=float, help="Unit-cell area in square map units (default: one grid cell).")
 @click.option("--mask-band", help="Study area: cells where this band is valid and non-zero (default: where every used band is valid).")
 @click.option("--table", type=path_arg(exists=False), help="Also write the weights table as CSV here.")
-def weights_of_evidence(stack, deposits, deposits_layer, out, bands, threshold, direction, categorical, min_studentized, unit_area, mask_band, table):
+@area_options
+def weights_of_evidence(stack, deposits, deposits_layer, out, bands, threshold, direction, categorical, min_studentized, unit_area, mask_band, table, area, area_layer):
     """Weights of evidence (Bonham-Carter 1994) of the bands of STACK against known deposits.
 
     Each continuous band is binarised (threshold of maximum studentized contrast unless
@@ -118,10 +121,13 @@ def weights_of_evidence(stack, deposits, deposits_layer, out, bands, threshold, 
             _check_bands([mask_band], st.band_names, "--mask-band", stack)
             m = st.data[st.band_names.index(mask_band)]
             valid = np.isfinite(m) & (np.nan_to_num(m) != 0)
+        study = read_area_option(area, area_layer)
+        if study is not None:
+            valid &= study.mask(st.grid)
         cells_per_unit = 1.0 if unit_area is None else unit_area / (st.grid.res[0] * st.grid.res[1])
         model = WeightsOfEvidence(directions=dirs, thresholds=_band_values(threshold, "--threshold", used, stack), categorical=cats,
                                   cells_per_unit=cells_per_unit, min_studentized=min_studentized)
-        model.fit(layers, _deposit_cells(deposits, deposits_layer, st.grid), valid)
+        model.fit(layers, _deposit_cells(deposits, deposits_layer, st.grid, study), valid)
         posterior, variance = model.predict()
         ci = model.conditional_independence()
         weights = model.table()
@@ -172,7 +178,8 @@ def _parse_band_spec(spec: str) -> tuple[str, str, float | None, float | None]:
 @click.option("--gamma", type=float, default=0.9, show_default=True, help="The gamma operator's exponent, in [0, 1].")
 @click.option("--out", "-o", required=True, type=path_arg(exists=False), help="Output GeoTIFF (band 'fuzzy_<operator>').")
 @click.option("--with-memberships", is_flag=True, help="Also write each band's membership (bands 'mu_<band>').")
-def fuzzy(stack, specs, operator, gamma, out, with_memberships):
+@area_options
+def fuzzy(stack, specs, operator, gamma, out, with_memberships, area, area_layer):
     """Fuzzy overlay of bands of STACK: a membership per band, then one operator over them."""
 
     def body():
@@ -187,6 +194,9 @@ def fuzzy(stack, specs, operator, gamma, out, with_memberships):
         )
 
         st = read_stack(stack)
+        study = read_area_option(area, area_layer)
+        if study is not None:  # memberships from data inside the study area; nodata outside
+            st.data[:, ~study.mask(st.grid)] = np.nan
         parsed = [_parse_band_spec(s) for s in specs]
         _check_bands([p[0] for p in parsed], st.band_names, "--band", stack)
         mus = [membership(st.data[st.band_names.index(name)], kind, p1, p2) for name, kind, p1, p2 in parsed]

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from geoprospect.cli.app import run_command
-from geoprospect.cli.options import csv_list, grid_for_vectors, grid_options, point_options, prep_kwargs, prep_options
+from geoprospect.cli.options import area_options, csv_list, grid_for_vectors, grid_options, point_options, prep_kwargs, prep_options, read_area_option
 
 log = logging.getLogger("geoprospect")
 
@@ -30,7 +30,7 @@ log = logging.getLogger("geoprospect")
 @click.option("--variogram-model", type=click.Choice(["spherical", "exponential", "gaussian", "linear", "power"]), default="spherical", show_default=True, help="Kriging variogram model.")
 @click.option("--variance", is_flag=True, help="Kriging: also write the kriging variance of each element.")
 def interpolate(points, out, elements, x_field, y_field, crs, layer, drop_missing_xy, censored, fraction, flag_columns, negative_censored, unknown_limit,
-                outliers, tukey_k, transform, duplicates, duplicate_tol, detection_limits, grid_crs, bounds, resolution, template, power, neighbors, radius,
+                outliers, tukey_k, transform, duplicates, duplicate_tol, detection_limits, grid_crs, bounds, resolution, template, area, area_layer, power, neighbors, radius,
                 min_points, smoothing, log10, method, variogram_model, variance):
     """Interpolate element values of POINTS onto a grid (values at cell centres).
 
@@ -47,7 +47,8 @@ def interpolate(points, out, elements, x_field, y_field, crs, layer, drop_missin
         pts = _read_interpolation_points(points, elements, x_field, y_field, crs, layer, drop_missing_xy,
                                          prep_kwargs(censored, fraction, flag_columns, negative_censored, unknown_limit, outliers, tukey_k,
                                                      transform, duplicates, duplicate_tol, drop_missing_xy, detection_limits), log10)
-        grid = stages.make_grid(pts, crs=grid_crs, resolution=resolution, bounds=bounds, template=template)
+        study = read_area_option(area, area_layer)
+        grid = stages.make_grid(pts, crs=grid_crs, resolution=resolution, bounds=bounds, template=template, area=study)
         if log10:
             pts = stages.log10_values(pts, hint=stages.CLI_LOG10_HINT)
         names = [f"log10_{e}" if log10 else e for e in pts.elements]
@@ -66,7 +67,7 @@ def interpolate(points, out, elements, x_field, y_field, crs, layer, drop_missin
             if variance:
                 arr = np.concatenate([arr, var])
                 names = names + [f"{n}_variance" for n in names]
-        write_evidence_layer(out, arr, grid, names, method)
+        write_evidence_layer(out, stages.mask_outside(arr, grid, study), grid, names, method)
         return {"raster": out}
 
     run_command(body)
@@ -98,17 +99,18 @@ def _read_interpolation_points(points, elements, x_field, y_field, crs, layer, d
 @click.option("--layer", help="Layer of a multi-layer GeoPackage.")
 @click.option("--vector-crs", help="CRS of the vector layer when the file has none.")
 @grid_options
-def distance(vector, out, name, layer, vector_crs, grid_crs, bounds, resolution, template):
+def distance(vector, out, name, layer, vector_crs, grid_crs, bounds, resolution, template, area, area_layer):
     """Distance (map units) from every cell centre to the nearest feature of VECTOR."""
 
     def body():
         from geoprospect.io.rasters import write_evidence_layer
         from geoprospect.pipeline import stages
 
-        grid = grid_for_vectors(grid_crs, bounds, resolution, template, vector, layer, vector_crs)
+        study = read_area_option(area, area_layer)
+        grid = grid_for_vectors(grid_crs, bounds, resolution, template, vector, layer, vector_crs, area=study)
         band = name or f"dist_{vector.stem}"
         arr = stages.distance_layer(vector, grid, layer=layer, crs=vector_crs, name=band)
-        write_evidence_layer(out, arr[None], grid, [band], "distance")
+        write_evidence_layer(out, stages.mask_outside(arr[None], grid, study), grid, [band], "distance")
         return {"raster": out}
 
     run_command(body)
@@ -125,22 +127,24 @@ def distance(vector, out, name, layer, vector_crs, grid_crs, bounds, resolution,
 @click.option("--layer", help="Layer of a multi-layer GeoPackage.")
 @click.option("--vector-crs", help="CRS of the vector layer when the file has none.")
 @grid_options
-def density(vector, out, radius, mode, name, layer, vector_crs, grid_crs, bounds, resolution, template):
+def density(vector, out, radius, mode, name, layer, vector_crs, grid_crs, bounds, resolution, template, area, area_layer):
     """Feature density of VECTOR within --radius of every cell centre (a true kernel, not a buffered count)."""
 
     def body():
         from geoprospect.evidence.density import distance_with_density, feature_density
         from geoprospect.io.rasters import write_evidence_layer
         from geoprospect.io.vectors import read_vectors
+        from geoprospect.pipeline import stages
         from geoprospect.progress import Task
 
-        grid = grid_for_vectors(grid_crs, bounds, resolution, template, vector, layer, vector_crs)
+        study = read_area_option(area, area_layer)
+        grid = grid_for_vectors(grid_crs, bounds, resolution, template, vector, layer, vector_crs, area=study)
         gdf = read_vectors(vector, layer=layer, crs=vector_crs, target_crs=grid.crs, what="features")
         band = name or f"{'density' if mode == 'density' else 'distdens'}_{vector.stem}"
         fn = feature_density if mode == "density" else distance_with_density
         with Task(mode, grid.height, message=band, unit="row") as task:
             arr = fn(gdf.geometry.values, grid, radius, progress=task.update)
-        write_evidence_layer(out, arr[None], grid, [band], mode)
+        write_evidence_layer(out, stages.mask_outside(arr[None], grid, study), grid, [band], mode)
         return {"raster": out}
 
     run_command(body)
@@ -157,18 +161,20 @@ def density(vector, out, radius, mode, name, layer, vector_crs, grid_crs, bounds
 @click.option("--layer", help="Layer of a multi-layer GeoPackage.")
 @click.option("--vector-crs", help="CRS of the polygons when the file has none.")
 @grid_options
-def geology(polygons, out, field, classes, all_touched, unmapped, layer, vector_crs, grid_crs, bounds, resolution, template):
+def geology(polygons, out, field, classes, all_touched, unmapped, layer, vector_crs, grid_crs, bounds, resolution, template, area, area_layer):
     """Geology (or any class) polygons to one-hot bands named after the classes."""
 
     def body():
         from geoprospect.evidence.categorical import categorical_bands
         from geoprospect.io.rasters import write_evidence_layer
         from geoprospect.io.vectors import read_vectors
+        from geoprospect.pipeline import stages
 
-        grid = grid_for_vectors(grid_crs, bounds, resolution, template, polygons, layer, vector_crs)
+        study = read_area_option(area, area_layer)
+        grid = grid_for_vectors(grid_crs, bounds, resolution, template, polygons, layer, vector_crs, area=study)
         gdf = read_vectors(polygons, layer=layer, crs=vector_crs, target_crs=grid.crs, what="geology")
         arr, names = categorical_bands(gdf, grid, field, classes=csv_list(classes), all_touched=all_touched, outside=0.0 if unmapped == "zero" else float("nan"))
-        write_evidence_layer(out, arr, grid, names, "categorical")
+        write_evidence_layer(out, stages.mask_outside(arr, grid, study), grid, names, "categorical")
         return {"raster": out}
 
     run_command(body)
@@ -178,7 +184,8 @@ def geology(polygons, out, field, classes, all_touched, unmapped, layer, vector_
 @click.argument("rasters", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output multiband GeoTIFF.")
 @click.option("--template", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Grid to warp every raster onto (default: the first raster's).")
-def stack(rasters, out, template):
+@area_options
+def stack(rasters, out, template, area, area_layer):
     """Combine RASTERS into one evidence stack (band names kept, statistics stored).
 
     Rasters on another grid are warped onto the first raster's grid (or --template), with a note.
@@ -188,7 +195,7 @@ def stack(rasters, out, template):
         from geoprospect.stack.rasters import stack_rasters
         from geoprospect.grid import GridSpec
 
-        st = stack_rasters(list(rasters), out, GridSpec.from_raster(template) if template else None)
+        st = stack_rasters(list(rasters), out, GridSpec.from_raster(template) if template else None, area=read_area_option(area, area_layer))
         log.info("stack bands: %s", ", ".join(st.band_names))
         return {"stack": out}
 

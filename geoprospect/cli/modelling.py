@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from geoprospect.cli.app import run_command
+from geoprospect.cli.options import area_options, read_area_option
 
 log = logging.getLogger("geoprospect")
 
@@ -135,7 +136,8 @@ def predict(stack_path, model_dir, out, scores_out, windows_path, batch_size, mi
 @click.option("--deposits", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Known deposits.")
 @click.option("--deposits-layer", help="Layer of a multi-layer deposits file.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), help="metrics.json (default: print only).")
-def evaluate(prospectivity, windows_path, deposits, deposits_layer, out):
+@area_options
+def evaluate(prospectivity, windows_path, deposits, deposits_layer, out, area, area_layer):
     """Held-out window metrics (scikit-learn) and deposit capture in the top 5/10/20 % of area."""
 
     def body():
@@ -148,7 +150,14 @@ def evaluate(prospectivity, windows_path, deposits, deposits_layer, out):
         win = read_windows(windows_path)
         from geoprospect.grid import GridSpec, to_crs
 
-        dep = stages.load_deposits(deposits, GridSpec(to_crs(win.crs.to_wkt()), pred.grid.transform, pred.grid.width, pred.grid.height), layer=deposits_layer)
+        from geoprospect.stack.area import deposits_in_area
+
+        dgrid = GridSpec(to_crs(win.crs.to_wkt()), pred.grid.transform, pred.grid.width, pred.grid.height)
+        study = read_area_option(area, area_layer)
+        dep = deposits_in_area(stages.load_deposits(deposits, dgrid, layer=deposits_layer), study, dgrid.crs)
+        if study is not None:  # rank the scored cells whose centre is inside the study area only
+            outside = ~study.mask(pred.grid)
+            pred.prob[outside] = pred.margin[outside] = float("nan")
         m = evaluate_prediction(pred, win, dep)
         if out:
             write_json(out, m)
@@ -175,7 +184,8 @@ def evaluate(prospectivity, windows_path, deposits, deposits_layer, out):
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def evaluate_cv(stack_path, windows_path, deposits, deposits_layer, out, model, folds, kind, block_size, buffer, epochs, batch_size, lr, device, seed):
+@area_options
+def evaluate_cv(stack_path, windows_path, deposits, deposits_layer, out, model, folds, kind, block_size, buffer, epochs, batch_size, lr, device, seed, area, area_layer):
     """Train one model per fold and score every window out-of-fold; write metrics, map and report."""
 
     def body():
@@ -189,9 +199,14 @@ def evaluate_cv(stack_path, windows_path, deposits, deposits_layer, out, model, 
         from geoprospect.training.config import train_config
         from geoprospect.windows.tiling import read_windows
 
+        from geoprospect.stack.area import deposits_in_area
+
         stack = read_stack(stack_path)
         win = read_windows(windows_path)
-        dep = stages.load_deposits(deposits, stack.grid, layer=deposits_layer)
+        study = read_area_option(area, area_layer)
+        dep = deposits_in_area(stages.load_deposits(deposits, stack.grid, layer=deposits_layer), study, stack.grid.crs)
+        if study is not None:  # cells outside the study area are nodata: never ranked
+            stack.data[:, ~study.mask(stack.grid)] = float("nan")
         cfg = train_config(model=model, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed)
         res = cross_validate(stack, win, dep, model=model, train_cfg=cfg, k=folds, kind=kind, block_size=block_size, buffer=buffer, seed=seed)
         cv = res.split.describe()

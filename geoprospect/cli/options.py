@@ -1,6 +1,7 @@
 """Options shared by several commands, and the parsing of their values.
 
-* :func:`grid_options`: --grid-crs, --bounds, --resolution, --template (the output grid).
+* :func:`grid_options`: --grid-crs, --bounds, --resolution, --template, --area (the output grid).
+* :func:`area_options` / :func:`read_area_option`: --area and --area-layer (the study area).
 * :func:`point_options`: where the points' coordinates are (same names in every command).
 * :func:`prep_options` / :func:`prep_kwargs`: the geochemistry preparation.
 * :func:`csv_list`, :func:`csv_floats`, :func:`parse_flags`: "a,b,c" and KEY=VALUE lists.
@@ -50,35 +51,54 @@ def parse_flags(value: str | None, *, option: str = "--flag-columns", example: s
     return out
 
 
+def area_options(f):
+    """--area POLYGONS and --area-layer: the study area (cells outside are nodata / not ranked)."""
+    f = click.option("--area-layer", help="Layer of a multi-layer study-area file.")(f)
+    f = click.option("--area", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="POLYGONS",
+                     help="Study-area polygons: cells whose centre is outside are nodata and never ranked; deposits outside are left out (with a warning).")(f)
+    return f
+
+
+def read_area_option(area: Path | None, area_layer: str | None):
+    """The study area of --area/--area-layer, or None."""
+    from geoprospect.stack.area import read_area
+
+    return None if area is None else read_area(area, layer=area_layer)
+
+
 def grid_options(f):
-    """--grid-crs, --bounds, --resolution and --template: the grid of an evidence layer."""
+    """--grid-crs, --bounds, --resolution, --template and --area: the grid of an evidence layer
+    (with --area and no --bounds, the bounds are the area's)."""
+    f = area_options(f)
     f = click.option("--template", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Raster whose grid (CRS, transform, shape) to use instead of --bounds/--resolution.")(f)
     f = click.option("--resolution", type=float, help="Cell size in map units of the grid CRS.")(f)
-    f = click.option("--bounds", type=float, nargs=4, metavar="XMIN YMIN XMAX YMAX", help="Grid extent in the grid CRS (default: the points' extent).")(f)
-    f = click.option("--grid-crs", help="CRS of the output grid, e.g. EPSG:32649 (default: the input's CRS when projected).")(f)
+    f = click.option("--bounds", type=float, nargs=4, metavar="XMIN YMIN XMAX YMAX", help="Grid extent in the grid CRS (default: the --area's extent, else the points').")(f)
+    f = click.option("--grid-crs", help="CRS of the output grid, e.g. EPSG:32649 (default: the input's CRS when projected, else the --area's).")(f)
     return f
 
 
 def grid_for_vectors(grid_crs: str | None, bounds, resolution: float | None, template: Path | None,
-                     source: Path | None = None, layer: str | None = None, source_crs: str | None = None) -> GridSpec:
+                     source: Path | None = None, layer: str | None = None, source_crs: str | None = None, area=None) -> GridSpec:
     """The grid of a layer made from vectors: no points to take an extent from, so either
-    --template or --bounds and --resolution; the CRS is --grid-crs, else the ``source`` vector
-    file's own CRS (or --vector-crs) when it is projected."""
+    --template, or --resolution with --bounds (default: the --area's); the CRS is --grid-crs,
+    else the ``source`` vector file's own CRS (or --vector-crs) when it is projected, else the area's."""
     from geoprospect.io.vectors import layer_crs
     from geoprospect.pipeline import stages
 
-    if template is None and (bounds is None or resolution is None):
-        missing = " and ".join(n for n, v in (("--bounds", bounds), ("--resolution", resolution)) if v is None)
-        raise GridError(f"the grid is undefined: {missing} not given", hint="pass --template RASTER, or --bounds and --resolution (and --grid-crs when the input is not projected)")
+    if template is None and (resolution is None or (bounds is None and area is None)):
+        missing = " and ".join(n for n, v in (("--bounds (or --area)", bounds if area is None else area), ("--resolution", resolution)) if v is None)
+        raise GridError(f"the grid is undefined: {missing} not given", hint="pass --template RASTER, or --resolution with --area POLYGONS or --bounds (and --grid-crs when the input is not projected)")
     if template is None and grid_crs is None:
         crs = layer_crs(source, layer, source_crs) if source is not None else None
+        if crs is None and area is not None:
+            crs = area.crs
         if crs is None:
             raise GridError("the grid needs a CRS and the input has none", path=source, hint="pass --grid-crs (or --vector-crs)")
         if crs.is_geographic:
             raise GridError(f"the input's CRS {crs.name} is geographic (degrees): distances need a projected grid", path=source, hint="pass --grid-crs, e.g. EPSG:32650")
         log.info("grid CRS: %s (the input's)", crs.name)
         grid_crs = crs
-    return stages.make_grid(None, crs=grid_crs, resolution=resolution, bounds=bounds, template=template)
+    return stages.make_grid(None, crs=grid_crs, resolution=resolution, bounds=bounds, template=template, area=area)
 
 
 def point_options(f):

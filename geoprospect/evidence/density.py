@@ -27,6 +27,7 @@ the fault, two close parallel faults score about 3, and nothing scores beyond R.
 
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 import numpy as np
@@ -46,6 +47,18 @@ from geoprospect.evidence.distance import distance_to_features
 from geoprospect.grid import GridSpec
 
 _BATCH_ELEMS = 500_000
+
+
+def _lines_without_points(geoms: np.ndarray) -> np.ndarray:
+    """A line layer with a few point features (zero-length lines, which geometry repair turns
+    into points) keeps its lines only: a point has no length to add (logged)."""
+    k = kinds(geoms)
+    if k == {"line", "point"}:
+        pts = np.isin(shapely.get_type_id(geoms), (0, 4))
+        if not pts.all():
+            logging.getLogger(__name__).warning("density of lines: %d point features (zero-length lines) have no length and are left out", int(pts.sum()))
+            return geoms[~pts]
+    return geoms
 
 
 def _kind(geoms: np.ndarray) -> str:
@@ -93,7 +106,7 @@ def feature_density(
         ConfigError: radius not positive.
     """
     r = _check_radius(radius, grid)
-    geoms = as_geometries(geometries)
+    geoms = _lines_without_points(as_geometries(geometries))
     kind = _kind(geoms)
     local = to_local(geoms, grid)
     if kind == "polygon":
@@ -230,7 +243,7 @@ def distance_with_density(
         (rows, cols) float32 influence, 0 beyond R from every feature.
     """
     r = _check_radius(radius, grid)
-    geoms = as_geometries(geometries)
+    geoms = _lines_without_points(as_geometries(geometries))
     kind = _kind(geoms)
     half = None
     if progress is not None:

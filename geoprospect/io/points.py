@@ -260,7 +260,7 @@ def read_raw_points(
                 f"{int(missing.sum())} rows have no coordinates (first: line {int(rows[np.argmax(missing)])})",
                 path=path,
                 row=int(rows[np.argmax(missing)]),
-                hint="fill or remove those rows",
+                hint="fill or remove those rows, or skip them: --drop-missing-xy (points.drop_missing_xy: true in a run config)",
             )
         if crs is None:
             raise CRSError(

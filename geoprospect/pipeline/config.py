@@ -146,6 +146,14 @@ class DepositsConfig(_Strict):
     crs: Optional[str] = None
 
 
+class AreaConfig(_Strict):
+    """The study area: a polygon layer; cells outside are nodata and never ranked."""
+
+    path: Path
+    layer: Optional[str] = None
+    crs: Optional[str] = Field(None, description="CRS of the polygons when the file has none")
+
+
 class WindowsConfig(_Strict):
     size: int = Field(32, ge=4)
     stride: int = Field(16, ge=1)
@@ -191,6 +199,7 @@ class RunConfig(_Strict):
     vectors: list[VectorLayerConfig] = []
     rasters: list[RasterSourceConfig] = []
     deposits: DepositsConfig
+    area: Optional[AreaConfig] = Field(None, description="study-area polygons: the grid's bounds default to them; cells outside are nodata and not ranked")
     windows: WindowsConfig = WindowsConfig()
     train: TrainConfig = TrainConfig()  # the one training configuration (geoprospect.training.config)
     evaluation: EvaluationConfig = EvaluationConfig()
@@ -217,12 +226,16 @@ class RunConfig(_Strict):
         c.points.path = r(c.points.path)
         c.grid.template = r(c.grid.template)
         c.deposits.path = r(c.deposits.path)
+        if c.area is not None:
+            c.area.path = r(c.area.path)
         for v in [*c.vectors, *c.rasters]:
             v.path = r(v.path)
         return c
 
     def input_files(self) -> list[Path]:
         files = [self.points.path, self.deposits.path, *[v.path for v in self.vectors], *[r.path for r in self.rasters]]
+        if self.area is not None:
+            files.append(self.area.path)
         if self.grid.template:
             files.append(self.grid.template)
         return files

@@ -9,6 +9,7 @@ from typing import Sequence
 
 from geoprospect.grid import GridSpec
 from geoprospect.prediction.predict import Prediction, predict
+from geoprospect.stack.area import StudyArea
 from geoprospect.stack.build import StackFile, build_stack
 from geoprospect.stack.executors import DaskExecutor, LocalExecutor, connect
 from geoprospect.stack.layers import StackLayer
@@ -51,10 +52,10 @@ class Engine:
     def describe(self) -> dict:
         return {"engine": "dask" if self.distributed else "blocks", "scheduler": self.address or (getattr(self._client, "scheduler", None) and self._client.scheduler.address), "block_size": self.block_size}
 
-    def build_stack(self, layers: Sequence[StackLayer], grid: GridSpec, out: str | Path) -> StackFile:
-        """The evidence stack, its blocks computed here or on the cluster."""
+    def build_stack(self, layers: Sequence[StackLayer], grid: GridSpec, out: str | Path, area: StudyArea | None = None) -> StackFile:
+        """The evidence stack, its blocks computed here or on the cluster (nodata outside ``area``)."""
         executor = DaskExecutor(self.client) if self.distributed else LocalExecutor()
-        return build_stack(layers, grid, out, executor=executor, block_size=self.block_size)
+        return build_stack(layers, grid, out, executor=executor, block_size=self.block_size, area=area)
 
     def predict(self, model, stack_path: str | Path, mean, std, *, size: int, stride: int, min_valid: float = 0.5, batch_size: int = 256, device: str = "auto", crop: int | None = None) -> Prediction:
         """Score the stack GeoTIFF's windows block by block here, or one task per window block on dask."""

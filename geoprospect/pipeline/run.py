@@ -41,6 +41,7 @@ from geoprospect.training.history import write_history
 from geoprospect.windows.dataset import WindowDataset
 from geoprospect.windows.store import SCRATCH, open_windows_source
 from geoprospect.windows.tiling import make_windows, read_windows, write_windows
+from geoprospect.stack.area import deposits_in_area
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +142,10 @@ def _read_inputs(run: _Run):
     """Grid, points and deposits (cheap; always redone)."""
     cfg = run.cfg
     points = stages.read_run_points(cfg.points, run.out)
-    grid = stages.make_grid(points, crs=cfg.grid.crs, resolution=cfg.grid.resolution, bounds=cfg.grid.bounds, template=cfg.grid.template)
-    deposits = stages.load_deposits(cfg.deposits.path, grid, layer=cfg.deposits.layer, crs=cfg.deposits.crs)
+    area = stages.load_area(cfg.area)
+    grid = stages.make_grid(points, crs=cfg.grid.crs, resolution=cfg.grid.resolution, bounds=cfg.grid.bounds, template=cfg.grid.template, area=area)
+    # deposits outside the study area cannot be ranked: left out (with a warning) of labels and capture
+    deposits = deposits_in_area(stages.load_deposits(cfg.deposits.path, grid, layer=cfg.deposits.layer, crs=cfg.deposits.crs), area, grid.crs)
     if cfg.selection.enabled:  # Z_AUC element selection from the training-area deposits only
         # (with evaluation.method cv the choice sees every deposit: the out-of-fold table is then optimistic for it)
         points = stages.select_run_elements(points, deposits[~_held_out_deposits(deposits, grid, cfg.windows)], grid, cfg.selection, run.out)
@@ -154,7 +157,7 @@ def _stack_stage(run: _Run, points, grid) -> None:
     if run.state.finished("stack", run.out, ["stack.tif"]):
         log.info("resume: stack.tif already built")
         return
-    run.engine.build_stack(pipeline_layers(run.cfg, points, grid), grid, run.out / "stack.tif")
+    run.engine.build_stack(pipeline_layers(run.cfg, points, grid), grid, run.out / "stack.tif", area=stages.load_area(run.cfg.area))
     run.state.mark("stack", {"bands": raster_band_names(run.out / "stack.tif")})
 
 

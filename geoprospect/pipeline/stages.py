@@ -16,6 +16,7 @@ from geoprospect.grid import GridSpec, to_crs
 from geoprospect.io.points import PointTable, sparse_points_warning
 from geoprospect.io.vectors import deposit_points, read_vectors
 from geoprospect.progress import Task
+from geoprospect.stack.area import StudyArea, read_area
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +28,22 @@ def make_grid(
     resolution: float | None = None,
     bounds: Sequence[float] | None = None,
     template: str | Path | None = None,
+    area: StudyArea | None = None,
 ) -> GridSpec:
     """The run's grid: from a template raster, or bounds + resolution (bounds default to the
-    points' extent, snapped outwards to whole cells)."""
+    study area's extent when ``area`` is given, else the points' extent, snapped outwards to
+    whole cells). The CRS defaults to the points' CRS, then the area's."""
     if template is not None:
         return GridSpec.from_raster(template)
     if resolution is None:
         raise GridError("a resolution (or a template raster) is needed to define the grid")
-    gcrs = to_crs(crs) if crs is not None else (points.crs if points is not None else None)
+    gcrs = to_crs(crs) if crs is not None else (points.crs if points is not None else (area.crs if area is not None else None))
     if gcrs is None:
         raise GridError("the grid needs a CRS", hint="pass --grid-crs")
     if gcrs.is_geographic:
         log.warning("the grid CRS %s is geographic: distances and cells are in degrees; a projected CRS is recommended", gcrs.name)
+    if bounds is None and area is not None:
+        bounds = area.snapped_bounds(resolution, gcrs)
     if bounds is None:
         if points is None:
             raise GridError("bounds are needed when there are no points to take the extent from")
@@ -51,6 +56,20 @@ def make_grid(
             math.ceil(xy[:, 1].max() / r) * r,
         )
     return GridSpec.from_bounds(bounds, resolution, gcrs)
+
+
+def load_area(ac) -> StudyArea | None:
+    """The run config's study area (``ac`` is its ``area`` section, or None)."""
+    return None if ac is None else read_area(ac.path, layer=ac.layer, crs=ac.crs)
+
+
+def mask_outside(arr: np.ndarray, grid: GridSpec, area: StudyArea | None) -> np.ndarray:
+    """``arr`` ((bands,) rows, cols) with NaN in the cells whose centre is outside ``area``."""
+    if area is None:
+        return arr
+    out = np.array(arr, dtype=np.result_type(arr.dtype, np.float32), copy=True)
+    out[..., ~area.mask(grid)] = np.nan
+    return out
 
 
 RUN_LOG10_HINT = ("zeros or negatives often mean 'below detection': mark them with points.flag_columns (and points.detection_limits), "

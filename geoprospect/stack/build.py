@@ -20,6 +20,7 @@ from geoprospect.errors import GridError, InputError
 from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import RasterWriter
 from geoprospect.progress import Task
+from geoprospect.stack.area import StudyArea
 from geoprospect.stack.blocks import Block, align_block_size, iter_blocks, n_blocks, sub_grid
 from geoprospect.stack.executors import Executor, LocalExecutor
 from geoprospect.stack.layers import StackLayer, band_names, stack_tags
@@ -59,6 +60,14 @@ def compute_block(layers: Sequence[StackLayer], grid: GridSpec, block: Block) ->
     return np.concatenate(out, axis=0)
 
 
+def compute_area_block(layers: Sequence[StackLayer], grid: GridSpec, area: StudyArea | None, block: Block) -> np.ndarray:
+    """:func:`compute_block`, then every band set to NaN (nodata) outside the study area."""
+    data = compute_block(layers, grid, block)
+    if area is not None:
+        data[:, ~area.mask(sub_grid(grid, block))] = np.nan
+    return data
+
+
 def check_valid(names: Sequence[str], stats: Sequence[dict]) -> None:
     """InputError naming the first band without a single valid cell."""
     empty = [n for n, s in zip(names, stats, strict=True) if not s["valid"]]
@@ -66,7 +75,7 @@ def check_valid(names: Sequence[str], stats: Sequence[dict]) -> None:
         raise InputError(f"layer {empty[0]!r} holds no valid cells", hint="check its inputs cover the grid")
 
 
-def build_stack(layers: Sequence[StackLayer], grid: GridSpec, out: str | Path, *, executor: Executor | None = None, block_size: int = 1024) -> StackFile:
+def build_stack(layers: Sequence[StackLayer], grid: GridSpec, out: str | Path, *, executor: Executor | None = None, block_size: int = 1024, area: StudyArea | None = None) -> StackFile:
     """Compute ``layers`` block by block and write them as one tiled multiband GeoTIFF.
 
     Args:
@@ -75,6 +84,8 @@ def build_stack(layers: Sequence[StackLayer], grid: GridSpec, out: str | Path, *
         out: the GeoTIFF to write (atomically: nothing is left when a layer fails).
         executor: where the blocks are computed (default: :class:`LocalExecutor`, this process).
         block_size: block side in pixels (rounded up to whole 256-pixel GeoTIFF tiles).
+        area: study area; cells whose centre lies outside it are nodata in every band, and
+            the area is recorded in the GEOPROSPECT_AREA tag.
 
     Peak memory in this process is about (bands + working arrays of the layer functions) x
     block_size² cells, whatever the grid size. Band descriptions are the layer names; each
@@ -83,11 +94,13 @@ def build_stack(layers: Sequence[StackLayer], grid: GridSpec, out: str | Path, *
     executor = executor or LocalExecutor()
     names = band_names(layers)
     tags, btags = stack_tags(layers)
+    if area is not None:
+        tags["GEOPROSPECT_AREA"] = area.describe()
     bs = align_block_size(block_size)
     blocks = list(iter_blocks(grid.height, grid.width, bs))
     with Task("stack", n_blocks(grid.height, grid.width, bs), message=f"{len(names)} bands", unit="block") as task:
         with RasterWriter(out, grid, names, tags=tags, band_tags=btags) as w:
-            for block, data in executor.map_blocks(compute_block, blocks, list(layers), grid):
+            for block, data in executor.map_blocks(compute_area_block, blocks, list(layers), grid, area):
                 w.write(data, block.row_off, block.col_off)
                 task.update(1)
             check_valid(names, w.stats)  # raising here leaves no file

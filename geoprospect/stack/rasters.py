@@ -21,6 +21,7 @@ from rasterio.windows import Window
 
 from geoprospect.errors import InputError
 from geoprospect.grid import GridSpec, to_crs
+from geoprospect.stack.area import StudyArea
 from geoprospect.stack.build import StackFile, build_stack
 from geoprospect.stack.executors import Executor
 from geoprospect.stack.layers import StackLayer
@@ -128,9 +129,10 @@ def raster_layer(path: str | Path, grid: GridSpec, resampling: Resampling = Resa
                       {names[b - 1]: f"band {b} of {path.name}" for b in idx})
 
 
-def stack_rasters(paths: Sequence[str | Path], out: str | Path, grid: GridSpec | None = None, *, executor: Executor | None = None, block_size: int = 1024) -> StackFile:
-    """Combine single- or multi-band rasters into one stack on ``grid`` (default: the first raster's)."""
+def stack_rasters(paths: Sequence[str | Path], out: str | Path, grid: GridSpec | None = None, *, executor: Executor | None = None, block_size: int = 1024, area: StudyArea | None = None) -> StackFile:
+    """Combine single- or multi-band rasters into one stack on ``grid`` (default: the first
+    raster's); cells outside ``area`` are nodata."""
     if not paths:
         raise InputError("no rasters to stack")
     grid = grid or GridSpec.from_raster(paths[0])
-    return build_stack([raster_layer(p, grid) for p in paths], grid, out, executor=executor, block_size=block_size)
+    return build_stack([raster_layer(p, grid) for p in paths], grid, out, executor=executor, block_size=block_size, area=area)
