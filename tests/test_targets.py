@@ -13,7 +13,7 @@ import rasterio
 from geoprospect.evaluation.metrics import per_class_metrics, prediction_area, success_rate
 from geoprospect.grid import GridSpec
 from geoprospect.prediction.fullres import blend_windows, write_fullres
-from geoprospect.prediction.targets import Thresholds, classify, pa_thresholds, target_areas, thresholds_from_user, window_grid, write_classes, write_gpkg
+from geoprospect.evaluation.targets import Thresholds, classify, pa_thresholds, target_areas, thresholds_from_user, window_grid, write_classes, write_gpkg
 
 
 @pytest.fixture

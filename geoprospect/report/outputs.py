@@ -17,7 +17,7 @@ from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import Stack
 from geoprospect.prediction.fullres import FullResMap, blend_windows, write_fullres
 from geoprospect.prediction.predict import Prediction
-from geoprospect.prediction.targets import Thresholds, classify, pa_thresholds, target_areas, window_grid, write_classes, write_gpkg
+from geoprospect.evaluation.targets import Thresholds, classify, pa_thresholds, target_areas, window_grid, write_classes, write_gpkg
 from geoprospect.report.html import write_report
 
 log = logging.getLogger(__name__)

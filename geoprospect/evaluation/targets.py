@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 
 from geoprospect.errors import GridError
+from geoprospect.evaluation.metrics import prediction_area
 from geoprospect.grid import GridSpec
 from geoprospect.io.atomic import atomic_path, write_text
 from geoprospect.io.rasters import write_raster
@@ -42,7 +43,6 @@ class Thresholds:
 
 def pa_thresholds(scores: np.ndarray, deposit_cells: np.ndarray) -> Thresholds:
     """High = the P-A intersection score; medium = the score whose top area is twice the high class's."""
-    from geoprospect.evaluation.metrics import prediction_area
 
     s = np.asarray(scores, dtype=np.float64).ravel()
     s = np.sort(s[np.isfinite(s)])[::-1]
