@@ -97,7 +97,7 @@ def cross_validate(
     for f in split.folds:
         yt, pt = y[f.test], oof.prob[f.test]
         per_fold.append({"fold": f.k, "test": int(f.test.size), "train": int(f.train.size), "excluded": int(f.excluded.size), "positives": int(yt.sum()), "roc_auc": window_metrics(yt, pt)["roc_auc"] if f.test.size else None})
-    metrics = {
+    metrics: dict = {
         "cv": split.describe(),
         "model": model,
         "windows": window_metrics(y[ok], oof.prob[ok]),

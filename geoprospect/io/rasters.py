@@ -13,7 +13,7 @@ import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import rasterio
@@ -177,7 +177,7 @@ class RasterWriter:
     def stats(self) -> list[dict[str, float]]:
         return [s.to_dict() for s in self.running_stats]
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         es, self._stack = self._stack, None
         if es is None:
             return False

@@ -219,17 +219,19 @@ class RunConfig(_Strict):
 
     def resolve(self, base: Path) -> "RunConfig":
         """Resolve relative input paths against ``base`` (the config's folder)."""
-        def r(p: Optional[Path]) -> Optional[Path]:
-            return None if p is None else (p if p.is_absolute() else (base / p).resolve())
+        def r(p: Path) -> Path:
+            return p if p.is_absolute() else (base / p).resolve()
 
         c = self.model_copy(deep=True)
         c.points.path = r(c.points.path)
-        c.grid.template = r(c.grid.template)
+        c.grid.template = None if c.grid.template is None else r(c.grid.template)
         c.deposits.path = r(c.deposits.path)
         if c.area is not None:
             c.area.path = r(c.area.path)
-        for v in [*c.vectors, *c.rasters]:
+        for v in c.vectors:
             v.path = r(v.path)
+        for rs in c.rasters:
+            rs.path = r(rs.path)
         return c
 
     def input_files(self) -> list[Path]:
@@ -319,7 +321,7 @@ def load_config(path: str | Path) -> RunConfig:
     try:
         cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = [_describe(e) for e in exc.errors()]
+        lines = [_describe(dict(e)) for e in exc.errors()]
         raise ConfigError("invalid configuration:\n    " + "\n    ".join(lines), path=path, hint="see the config format in the README") from exc
     cfg = cfg.resolve(path.parent.resolve())
     missing = [p for p in cfg.input_files() if not p.exists()]

@@ -17,7 +17,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -142,6 +142,7 @@ def _score_blocks(model, path: Path, grid: GridSpec, mean, std, size, stride, mi
         block_size = max(block_size, int(np.ceil(np.sqrt(batch_size))) * stride)
     blocks = list(window_blocks(grid, size, stride, block_size))
     pin = dev.type == "cuda"
+    it: Any  # regions (cut on the device below) or ready batches
     if on_device:
         it = block_regions(path, blocks, mean, std, size, stride, min_valid, pin=pin, crop=crop)
     else:

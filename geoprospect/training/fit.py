@@ -80,7 +80,8 @@ def fit(model: str | nn.Module | None, train_ds: WindowDataset, cfg: TrainConfig
     check_crop(cfg, train_ds.size)
     if model is None or isinstance(model, str):
         model = build(model or cfg.model, int(train_ds.data.shape[0]), train_ds.size, cfg)
-    train_ds, val_ds = _with_transform(train_ds, cfg, True), _with_transform(val_ds, cfg, False)
+    train_ds = _with_transform(train_ds, cfg, True) or train_ds
+    val_ds = _with_transform(val_ds, cfg, False)
     if isinstance(model, SklearnModel):
         hist = fit_baseline(model, train_ds, cfg, val_ds)
         if out_dir:
@@ -93,6 +94,8 @@ def _arrays(ds: WindowDataset) -> tuple[np.ndarray, np.ndarray]:
     """(N, C, h, w) float32 windows as scored (evaluation transform: centre crop only) and (N,) labels."""
     tf = ds.transform.eval() if isinstance(ds.transform, WindowAugment) else ds.transform
     x = torch.stack([tf(ds.window(i)) if tf is not None else ds.window(i) for i in range(len(ds))])
+    if ds.labels is None:
+        raise InputError("these windows have no labels", hint="label the windows (geoprospect tile) before training a baseline")
     return x.numpy(), ds.labels.numpy()
 
 
