@@ -80,9 +80,9 @@ def measure_data_path(window: int, bands: int, batch: int, device: torch.device,
     import numpy as np
     from torch.utils.data import DataLoader, RandomSampler
 
-    from geoprospect.windows.device import DeviceBatches
     from geoprospect.windows.augment import WindowAugment
     from geoprospect.windows.dataset import WindowDataset
+    from geoprospect.windows.device import DeviceBatches
 
     side = max(4 * window, 1024)
     rng = np.random.default_rng(0)

@@ -142,8 +142,8 @@ def _stage(name: str, a: dict) -> dict:
     elif name in ("predict-tiny", "predict-resnet"):
         import rasterio
 
-        from geoprospect.prediction.predict import predict
         from geoprospect.models.registry import build_model
+        from geoprospect.prediction.predict import predict
         from geoprospect.windows.tiling import window_grid_shape
 
         with rasterio.open(stack_path) as src:

@@ -215,11 +215,11 @@ def main(argv: list[str] | None = None) -> dict:
     from geoprospect import progress
     from geoprospect.ensemble import simple_average, spread, weighted_average, weights_from_scores
     from geoprospect.ensemble.combine import majority_vote, plurality_vote, weighted_vote
-    from geoprospect.ensemble.stats import ore_statistics, table2_markdown
-    from geoprospect.windows.folds import cross_val_scores, make_folds, random_folds
+    from geoprospect.ensemble.stats import ore_statistics
     from geoprospect.evaluation.metrics import deposit_capture, window_metrics
     from geoprospect.prediction.fullres import blend_windows
     from geoprospect.windows.dataset import normalise
+    from geoprospect.windows.folds import cross_val_scores, make_folds, random_folds
     from geoprospect.windows.tiling import make_windows
 
     progress.set_mode("none")

@@ -38,8 +38,8 @@ def main(alg_id: str = "geoprospect:interpolate", out: str = str(REPO / "docs" /
         uri = f"file://{samples}?type=csv&delimiter=,&xField=x&yField=y&crs=EPSG:32649&detectTypes=yes"
         layer = QgsVectorLayer(uri, "samples", "delimitedtext")
         QgsProject.instance().addMapLayer(layer)
-    from qgis.PyQt.QtWidgets import QApplication
     from processing.gui.AlgorithmDialog import AlgorithmDialog
+    from qgis.PyQt.QtWidgets import QApplication
 
     alg = QgsApplication.processingRegistry().createAlgorithmById(alg_id)
     dlg = AlgorithmDialog(alg)

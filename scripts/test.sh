@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 python3 -m pip install -q -e ".[dev]"
 bash scripts/install_system_deps.sh
 status=0
+# ruff, mypy (public API), import-linter layers + no cycles, function lengths (issue 12)
+bash scripts/lint.sh || status=$?
 # the installable QGIS plugin zip, with the geoprospect wheel of the same version inside
 python3 qgis_plugin/build_zip.py --out dist/geoprospect_qgis.zip || status=$?
 python3 -m pytest -q "$@" || status=$?

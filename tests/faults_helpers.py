@@ -13,7 +13,6 @@ from typing import Callable
 import numpy as np
 import rasterio
 import yaml
-
 from conftest import make_deposits_gpkg, make_lines_gpkg, make_points_csv
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,6 @@ from geoprospect.windows.augment import (
     smote_windows,
 )
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 

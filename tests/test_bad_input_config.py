@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from faults_helpers import tiny_config
 
 from geoprospect.errors import ConfigError
 from geoprospect.pipeline.config import load_config
-
-from faults_helpers import tiny_config
 
 
 @pytest.fixture

@@ -9,13 +9,12 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from conftest import make_deposits_gpkg
 
 from geoprospect.errors import DepositError, FoldError
 from geoprospect.grid import GridSpec
 from geoprospect.pipeline.stages import load_deposits
 from geoprospect.windows.tiling import make_windows
-
-from conftest import make_deposits_gpkg
 
 UTM = "EPSG:32649"
 GRID = GridSpec.from_bounds((500000, 2800000, 504000, 2804000), 100, UTM)  # 40 x 40

@@ -167,10 +167,11 @@ def test_a_handful_of_points_for_a_large_grid():
 
 
 def test_a_handful_of_points_warns_in_interpolation(caplog):
+    from pyproj import CRS
+
     from geoprospect.grid import GridSpec
     from geoprospect.io.points import PointTable
     from geoprospect.pipeline.stages import interpolate
-    from pyproj import CRS
 
     g = GridSpec.from_bounds((0, 0, 10000, 10000), 100, UTM)
     pts = PointTable(np.array([[500.0, 500.0], [9000.0, 9000.0]]), np.array([[1.0], [2.0]]), ["Au"], CRS.from_user_input(UTM), "few.csv", np.array([2, 3]))

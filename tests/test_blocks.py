@@ -152,9 +152,9 @@ def test_block_stack_equals_whole_map_stack(tmp_path, crs):
 def test_density_and_categorical_layers_match_whole_map(tmp_path):
     import geopandas as gpd
 
-    from geoprospect.stack import categorical_layer, density_layer
     from geoprospect.evidence.categorical import categorical_bands
     from geoprospect.evidence.density import feature_density
+    from geoprospect.stack import categorical_layer, density_layer
 
     grid, xy, vals, lines = _inputs("EPSG:32649", h=90, w=110)
     x0, y0, x1, y1 = grid.bounds

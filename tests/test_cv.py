@@ -156,9 +156,8 @@ def test_evaluate_cv_and_ensemble_cli(tmp_path):
     assert (tmp_path / "cv" / "report" / "index.html").exists()
 
     # ensemble of two prospectivity rasters on one grid
-    from geoprospect.prediction.predict import Prediction, stride_grid, write_prediction
-
     from geoprospect.grid import GridSpec
+    from geoprospect.prediction.predict import Prediction, stride_grid, write_prediction
 
     g = stride_grid(GridSpec.from_raster(tmp_path / "stack.tif"), 8, 4)
     rng = np.random.default_rng(1)

@@ -9,15 +9,14 @@ import rasterio
 pytest.importorskip("distributed")
 
 from distributed import Client, LocalCluster  # noqa: E402
+from test_blocks import _inputs, tiny_model  # noqa: E402
 
-from geoprospect.pipeline.engine import Engine  # noqa: E402
-from geoprospect.stack import DaskExecutor, StackLayer, build_stack, connect, distance_layer, idw_layer  # noqa: E402
-from geoprospect.stack.dataarray import stack_dataarray  # noqa: E402
 from geoprospect.errors import ConfigError, InputError  # noqa: E402
 from geoprospect.io.rasters import read_stack  # noqa: E402
+from geoprospect.pipeline.engine import Engine  # noqa: E402
 from geoprospect.prediction.predict import predict  # noqa: E402
-
-from test_blocks import _inputs, tiny_model  # noqa: E402
+from geoprospect.stack import DaskExecutor, StackLayer, build_stack, connect, distance_layer, idw_layer  # noqa: E402
+from geoprospect.stack.dataarray import stack_dataarray  # noqa: E402
 
 
 @pytest.fixture(scope="module")

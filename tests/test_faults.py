@@ -14,19 +14,16 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
+from faults_helpers import ROOT, assert_outputs_complete, env, read_band_data, run_cli, tiny_config
 
 from geoprospect.errors import OutputError
 from geoprospect.grid import GridSpec
 from geoprospect.io.atomic import atomic_path, is_temp_name, remove_stale_temps, write_json
 from geoprospect.io.rasters import write_raster
-
-from faults_helpers import ROOT, assert_outputs_complete, env, read_band_data, run_cli, tiny_config
 
 GRID = GridSpec.from_bounds((500000, 2800000, 506400, 2806400), 50, "EPSG:32649")  # 128 x 128
 
@@ -197,6 +194,7 @@ def _tiny_net(in_channels: int, num_classes: int = 2, window_size: int = 8):
 
 def _tiny_training(tmp_path, epochs, **kw):
     import torch
+
     from geoprospect.training.config import TrainConfig
     from geoprospect.training.fit import fit
     from geoprospect.windows.dataset import WindowDataset
@@ -403,7 +401,7 @@ def test_every_file_write_in_the_package_goes_through_atomic_path():
             for child in ast.iter_child_nodes(node):
                 parents[child] = node
 
-        def inside_atomic(node) -> bool:
+        def inside_atomic(node, parents=parents, f=f) -> bool:  # bound now: defined per file
             while node in parents:
                 node = parents[node]
                 if isinstance(node, ast.With) and any("atomic_path" in ast.unparse(i.context_expr) for i in node.items):

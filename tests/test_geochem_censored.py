@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy import optimize, stats
 
+from geoprospect.errors import CensoredValueError, CensoringError
 from geoprospect.geochem.censored import (
     censored_mle,
     cohen_estimate,
@@ -15,7 +16,6 @@ from geoprospect.geochem.censored import (
     replace_censored,
     substitute,
 )
-from geoprospect.errors import CensoredValueError, CensoringError
 
 
 def test_parse_all_forms():

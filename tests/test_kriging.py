@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geoprospect.evidence.kriging import Variogram, fit_variogram, kriging, loo_cv
 from geoprospect.errors import KrigingError
+from geoprospect.evidence.kriging import Variogram, fit_variogram, kriging, loo_cv
 from geoprospect.grid import GridSpec
 
 CRS = "EPSG:32750"

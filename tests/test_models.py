@@ -12,7 +12,6 @@ from geoprospect.errors import ModelError
 from geoprospect.models import build_model, list_models
 from geoprospect.models.registry import compute_loss, count_parameters, model_table
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 EXPECTED = {

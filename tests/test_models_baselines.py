@@ -11,7 +11,6 @@ from geoprospect.models import build_model, list_models
 from geoprospect.models.baselines import BASELINES, CELL_BASELINES, SklearnModel, centre_cells, flatten_windows
 from geoprospect.models.sample_level import classification_report, predict_proba, probability_map, split_indices, train_sample_model
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 

@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 from geoprospect.cli import cli
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 

@@ -15,7 +15,6 @@ from geoprospect.models.checkpoint import ModelMeta, load_checkpoint, save_check
 from geoprospect.models.mfaf import ChannelAttention, SpatialAttention
 from geoprospect.models.skt import TransferConv2d
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 

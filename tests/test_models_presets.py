@@ -9,7 +9,6 @@ from geoprospect.errors import ConfigError
 from geoprospect.training.config import PRESETS, TrainConfig, get_preset, parse_model_options, train_config
 from geoprospect.training.optim import lr_at, make_optimizer, make_scheduler
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 

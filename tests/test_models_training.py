@@ -18,7 +18,6 @@ from geoprospect.training.state import load_state
 from geoprospect.windows.augment import WindowAugment
 from geoprospect.windows.dataset import WindowDataset
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 
@@ -237,8 +236,9 @@ def test_fit_by_name_seeds_the_initial_weights_like_the_run_always_did():
 
 
 def test_fit_applies_the_config_augmentation_and_checks_the_crop(monkeypatch):
-    from geoprospect.errors import ConfigError
     import importlib
+
+    from geoprospect.errors import ConfigError
 
     fit_module = importlib.import_module("geoprospect.training.fit")  # the module (the package exports the function)
 

@@ -1,12 +1,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_points_csv
 from pyproj import Transformer
 
 from geoprospect.errors import ColumnError, CRSError, InputError, ValueParseError
 from geoprospect.io.points import read_points
-
-from conftest import make_points_csv
 
 
 def test_csv_read_with_named_columns(tmp_path):

@@ -1,6 +1,5 @@
 """Map products and the HTML report from a synthetic prediction (no training: fast)."""
 
-import json
 import re
 
 import geopandas as gpd
@@ -10,9 +9,9 @@ import rasterio
 
 from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import Stack
+from geoprospect.prediction.fullres import blend_windows
 from geoprospect.prediction.predict import Prediction, stride_grid
 from geoprospect.report import write_report
-from geoprospect.prediction.fullres import blend_windows
 from geoprospect.report.outputs import PRODUCTS, write_map_products
 from geoprospect.windows.tiling import make_windows, window_grid_shape
 

@@ -1,6 +1,5 @@
 """`run` evaluates out of fold, beside the baselines, and never on a split without held-out deposits."""
 
-import json
 
 import numpy as np
 import pytest

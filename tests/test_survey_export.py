@@ -5,7 +5,6 @@ each refusal naming the knob that fixes it."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import geopandas as gpd

@@ -11,9 +11,9 @@ import pytest
 import rasterio
 
 from geoprospect.evaluation.metrics import per_class_metrics, prediction_area, success_rate
+from geoprospect.evaluation.targets import Thresholds, classify, pa_thresholds, target_areas, thresholds_from_user, window_grid, write_classes, write_gpkg
 from geoprospect.grid import GridSpec
 from geoprospect.prediction.fullres import blend_windows, write_fullres
-from geoprospect.evaluation.targets import Thresholds, classify, pa_thresholds, target_areas, thresholds_from_user, window_grid, write_classes, write_gpkg
 
 
 @pytest.fixture

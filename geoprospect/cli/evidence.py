@@ -192,8 +192,8 @@ def stack(rasters, out, template, area, area_layer):
     """
 
     def body():
-        from geoprospect.stack.rasters import stack_rasters
         from geoprospect.grid import GridSpec
+        from geoprospect.stack.rasters import stack_rasters
 
         st = stack_rasters(list(rasters), out, GridSpec.from_raster(template) if template else None, area=read_area_option(area, area_layer))
         log.info("stack bands: %s", ", ".join(st.band_names))

@@ -149,7 +149,6 @@ def evaluate(prospectivity, windows_path, deposits, deposits_layer, out, area, a
         pred = read_prediction(prospectivity)
         win = read_windows(windows_path)
         from geoprospect.grid import GridSpec, to_crs
-
         from geoprospect.stack.area import deposits_in_area
 
         dgrid = GridSpec(to_crs(win.crs.to_wkt()), pred.grid.transform, pred.grid.width, pred.grid.height)
@@ -196,10 +195,9 @@ def evaluate_cv(stack_path, windows_path, deposits, deposits_layer, out, model, 
         from geoprospect.pipeline import stages
         from geoprospect.prediction.fullres import write_fullres
         from geoprospect.report import write_report
+        from geoprospect.stack.area import deposits_in_area
         from geoprospect.training.config import train_config
         from geoprospect.windows.tiling import read_windows
-
-        from geoprospect.stack.area import deposits_in_area
 
         stack = read_stack(stack_path)
         win = read_windows(windows_path)

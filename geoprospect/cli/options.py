@@ -9,10 +9,9 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import logging
 
 import click
 

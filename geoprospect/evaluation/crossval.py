@@ -23,10 +23,10 @@ from geoprospect.io.rasters import Stack
 from geoprospect.prediction.fullres import FullResMap, blend_windows
 from geoprospect.prediction.score import score_batches
 from geoprospect.prediction.sources import memory_batches
-from geoprospect.windows.folds import CVSplit, OutOfFold, cross_val_scores, deposit_pixels, make_folds
 from geoprospect.training.config import TrainConfig
 from geoprospect.training.fit import fit
 from geoprospect.windows.dataset import WindowDataset, normalise
+from geoprospect.windows.folds import CVSplit, OutOfFold, cross_val_scores, deposit_pixels, make_folds
 
 log = logging.getLogger(__name__)
 

@@ -51,6 +51,24 @@ def categorical_bands(
         ColumnError: ``field`` is not a column.
         InputError: a requested class does not occur, or no class value at all.
     """
+    geoms, values = _class_polygons(polygons, grid, field)
+    classes = _chosen_classes(values, field, classes)
+    bands = np.zeros((len(classes), grid.height, grid.width), dtype=np.float32)
+    for i, c in enumerate(classes):
+        sel = geoms[values == c]
+        bands[i] = rasterize(((g, 1) for g in sel), out_shape=grid.shape, transform=grid.transform,
+                             fill=0, all_touched=all_touched, dtype="uint8")
+    covered = rasterize(((g, 1) for g in geoms), out_shape=grid.shape, transform=grid.transform,
+                        fill=0, all_touched=all_touched, dtype="uint8").astype(bool)
+    if warn and not covered.all():
+        _warn_unmapped(float((~covered).mean()), field, outside)
+    if outside != 0:
+        bands[:, ~covered] = outside
+    return bands, [str(c) for c in classes]
+
+
+def _class_polygons(polygons: object, grid: GridSpec, field: str) -> tuple[np.ndarray, np.ndarray]:
+    """Check the layer and field; return the polygons (grid CRS) that have a class value, and those values."""
     if not hasattr(polygons, "columns"):
         raise InputError("categorical_bands needs a GeoDataFrame (geometries with a class column)")
     if field not in polygons.columns:
@@ -75,29 +93,21 @@ def categorical_bands(
         raise InputError(f"column {field!r} holds no class values", hint="choose the column naming rock units")
     if (~known).any():
         log.warning("%d geology polygons without a %s value are left out", int((~known).sum()), field)
-    geoms, values = geoms[known], values[known]
+    return geoms[known], values[known]
+
+
+def _chosen_classes(values: np.ndarray, field: str, classes: Sequence[object] | None) -> Sequence[object]:
+    """The requested classes (checked to occur), or every class present sorted as text."""
     found = sorted(set(values.tolist()), key=str)
     if classes is None:
-        classes = found
-    else:
-        missing = [c for c in classes if c not in set(found)]
-        if missing:
-            raise InputError(
-                f"class(es) {missing} do not occur in column {field!r}",
-                hint=f"classes present: {', '.join(map(str, found[:30]))}",
-            )
-    bands = np.zeros((len(classes), grid.height, grid.width), dtype=np.float32)
-    for i, c in enumerate(classes):
-        sel = geoms[values == c]
-        bands[i] = rasterize(((g, 1) for g in sel), out_shape=grid.shape, transform=grid.transform,
-                             fill=0, all_touched=all_touched, dtype="uint8")
-    covered = rasterize(((g, 1) for g in geoms), out_shape=grid.shape, transform=grid.transform,
-                        fill=0, all_touched=all_touched, dtype="uint8").astype(bool)
-    if warn and not covered.all():
-        _warn_unmapped(float((~covered).mean()), field, outside)
-    if outside != 0:
-        bands[:, ~covered] = outside
-    return bands, [str(c) for c in classes]
+        return found
+    missing = [c for c in classes if c not in set(found)]
+    if missing:
+        raise InputError(
+            f"class(es) {missing} do not occur in column {field!r}",
+            hint=f"classes present: {', '.join(map(str, found[:30]))}",
+        )
+    return classes
 
 
 def _warn_unmapped(share: float, field: str, outside: float, what: str = "geology") -> None:

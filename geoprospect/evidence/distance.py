@@ -19,7 +19,8 @@ import numpy as np
 import shapely
 
 from geoprospect.errors import ConfigError
-from geoprospect.evidence._chunks import by_chunk as _by_chunk, chunks_for, default_workers, padded_batches, row_reporter, run_batches
+from geoprospect.evidence._chunks import by_chunk as _by_chunk
+from geoprospect.evidence._chunks import chunks_for, default_workers, padded_batches, row_reporter, run_batches
 from geoprospect.evidence._vector import as_geometries, inside_mask, polygons_dissolved, segments, to_local
 from geoprospect.grid import GridSpec
 

@@ -125,14 +125,7 @@ def parse_censored(
     limit = np.full(n, np.nan)
     counts = {"less_than": 0, "negative": 0, "code": 0, "flag": 0, "over": 0, "missing": 0, "zero": 0, "zero_flagged": 0}
     num = pd.to_numeric(pd.Series(raw, dtype="string"), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    flags = None
-    if flag is not None:
-        if len(flag) != n:
-            raise ParameterError(f"{column}: the flag column has {len(flag)} rows, the value column {n}", path=path, hint="pass a flag series of the same length (--flag-columns ELEMENT=FLAGCOLUMN)")
-        keys = ["" if pd.isna(f) else _norm(str(f)) for f in flag]
-        flags = np.array([k in FLAG_TRUE for k in keys])
-        na_flag = np.array([k in MISSING_CODES and k != "" for k in keys])
-        other_flag = np.array([k != "" and not t and not m for k, t, m in zip(keys, flags, na_flag)])
+    flags, na_flag, other_flag = _read_flags(flag, n, column, path)
     for i in range(n):
         text = raw[i]
         v = num[i]
@@ -148,54 +141,10 @@ def parse_censored(
         if flags is not None and other_flag[i] and (v == 0 or _norm(text) in MISSING_CODES):
             counts["zero_flagged"] += 1
             continue
-        if math.isfinite(v):
-            if v < 0:
-                if not negative_is_censored:
-                    raise CensoredValueError(
-                        f"column {column!r} holds a negative value {text!r}",
-                        path=path, row=int(rows[i]),
-                        hint="negative values are read as 'below detection' only with negative_is_censored=True (CLI: --negative-censored)",
-                    )
-                censored[i] = True
-                limit[i] = -v
-                counts["negative"] += 1
-            else:
-                values[i] = v
-                if v == 0:
-                    counts["zero"] += 1
-            continue
-        key = _norm(text)
-        if key in MISSING_CODES:
-            counts["missing"] += 1
-            continue
-        m = _LESS.match(text)
-        if m:
-            lim = float(m.group(1))
-            if lim <= 0:
-                raise CensoredValueError(
-                    f"column {column!r}: detection limit in {text!r} is not positive",
-                    path=path, row=int(rows[i]), hint="a detection limit must be > 0: fix the value",
-                )
-            censored[i] = True
-            limit[i] = lim
-            counts["less_than"] += 1
-            continue
-        if key in NO_LIMIT_CODES:
-            censored[i] = True
-            counts["code"] += 1
-            continue
-        m = _GREATER.match(text)
-        if m:
-            values[i] = float(m.group(1))
-            counts["over"] += 1
-            continue
-        hint = "fix or blank the value"
-        if "," in text:
-            hint = "decimal commas are not read as numbers: convert them to points"
-        raise CensoredValueError(
-            f"column {column!r} holds {text!r}, which is neither a number, a censored value ('<0.5', 'BDL', 'n.d.') nor empty",
-            path=path, row=int(rows[i]), hint=hint,
-        )
+        value, is_censored, lim, kind = _parse_cell(text, v, column, path, rows[i], negative_is_censored)
+        values[i], censored[i], limit[i] = value, is_censored, lim
+        if kind is not None:
+            counts[kind] += 1
     col = CensoredColumn(values, censored, limit, counts)
     unknown = censored & ~np.isfinite(limit)
     if unknown.any():
@@ -205,6 +154,62 @@ def parse_censored(
     if counts["zero"]:
         col.warnings.append(f"{counts['zero']} values are exactly 0 (not flagged as censored): a log transform will reject them")
     return col
+
+
+def _read_flags(
+    flag: pd.Series | None, n: int, column: str, path: str | Path | None
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """(N,) bool masks of a flag column: censoring flag, 'not analysed' flag, any other flag (all None without one)."""
+    if flag is None:
+        return None, None, None
+    if len(flag) != n:
+        raise ParameterError(f"{column}: the flag column has {len(flag)} rows, the value column {n}", path=path, hint="pass a flag series of the same length (--flag-columns ELEMENT=FLAGCOLUMN)")
+    keys = ["" if pd.isna(f) else _norm(str(f)) for f in flag]
+    flags = np.array([k in FLAG_TRUE for k in keys])
+    na_flag = np.array([k in MISSING_CODES and k != "" for k in keys])
+    other_flag = np.array([k != "" and not t and not m for k, t, m in zip(keys, flags, na_flag)])
+    return flags, na_flag, other_flag
+
+
+def _parse_cell(
+    text: str, v: float, column: str, path: str | Path | None, row: object, negative_is_censored: bool
+) -> tuple[float, bool, float, str | None]:
+    """One unflagged cell -> (value, censored, detection limit, count key or None); ``v`` is ``text`` as a number or NaN."""
+    nan = float("nan")
+    if math.isfinite(v):
+        if v < 0:
+            if not negative_is_censored:
+                raise CensoredValueError(
+                    f"column {column!r} holds a negative value {text!r}",
+                    path=path, row=int(row),
+                    hint="negative values are read as 'below detection' only with negative_is_censored=True (CLI: --negative-censored)",
+                )
+            return nan, True, -v, "negative"
+        return v, False, nan, "zero" if v == 0 else None
+    key = _norm(text)
+    if key in MISSING_CODES:
+        return nan, False, nan, "missing"
+    m = _LESS.match(text)
+    if m:
+        lim = float(m.group(1))
+        if lim <= 0:
+            raise CensoredValueError(
+                f"column {column!r}: detection limit in {text!r} is not positive",
+                path=path, row=int(row), hint="a detection limit must be > 0: fix the value",
+            )
+        return nan, True, lim, "less_than"
+    if key in NO_LIMIT_CODES:
+        return nan, True, nan, "code"
+    m = _GREATER.match(text)
+    if m:
+        return float(m.group(1)), False, nan, "over"
+    hint = "fix or blank the value"
+    if "," in text:
+        hint = "decimal commas are not read as numbers: convert them to points"
+    raise CensoredValueError(
+        f"column {column!r} holds {text!r}, which is neither a number, a censored value ('<0.5', 'BDL', 'n.d.') nor empty",
+        path=path, row=int(row), hint=hint,
+    )
 
 
 def _fill_unknown_limits(col: CensoredColumn, unknown: np.ndarray, unknown_limit: str, detection_limit: float | None) -> None:

@@ -85,6 +85,50 @@ def prepare_table(
         (DataFrame of float64 columns ``elements``, same index as ``df``; PrepReport).
     """
     k = {**CLI_KNOBS, **(knobs or {})}
+    elements, flag_columns, detection_limits = _checked_options(
+        df, elements, censored, outliers, transform, flag_columns, detection_limits, path, k)
+    rows = np.arange(1, len(df) + 1) if row_numbers is None else np.asarray(row_numbers)
+    report = PrepReport(
+        source=str(path or ""),
+        n_rows=len(df),
+        settings={"censored": censored, "fraction": fraction if censored == "fraction" else None, "unknown_limit": unknown_limit,
+                  "outliers": outliers, "tukey_k": tukey_k, "transform": transform, "standardise": standardise},
+    )
+    out = {}
+    for e in elements:
+        vals, er = _prepare_element(
+            df, e, rows, path, flag_columns.get(e), detection_limits.get(e), censored, fraction,
+            negative_is_censored, unknown_limit, outliers, tukey_k, outlier_log)
+        report.elements[e] = er
+        out[e] = vals
+    values = np.column_stack([out[e] for e in elements])
+    if transform == "log10":
+        values = log10(values, names=elements, rows=rows,
+                       hint=f"replace censored values first ({k['censored']} half or cohen), flag zeros as below detection ({k['flag_columns']}), or leave out {k['transform']} log10")
+    elif transform == "clr":
+        values = clr(values)
+    if standardise:
+        values, mean, std = zscore(values, names=elements)
+        report.settings["zscore_mean"] = [float(v) for v in mean]
+        report.settings["zscore_std"] = [float(v) for v in std]
+    for er in report.elements.values():
+        for w in er.warnings:
+            log.warning("%s: %s", er.element, w)
+    return pd.DataFrame(values, index=df.index, columns=elements), report
+
+
+def _checked_options(
+    df: pd.DataFrame,
+    elements: Sequence[str],
+    censored: str,
+    outliers: str | None,
+    transform: str | None,
+    flag_columns: Mapping[str, str] | None,
+    detection_limits: Mapping[str, float] | None,
+    path: str | Path | None,
+    k: Mapping[str, str],
+) -> tuple[list[str], dict[str, str], dict[str, float]]:
+    """Refuse unknown methods and missing or stray columns; return (elements, flag_columns, detection_limits)."""
     if censored not in CENSORED_METHODS:
         raise ParameterError(f"censored must be one of {CENSORED_METHODS}, got {censored!r}", hint="--censored (CLI) or points.censored (run config)")
     if outliers not in OUTLIER_METHODS:
@@ -114,64 +158,65 @@ def prepare_table(
                               path=path, hint=f"check {k['detection_limits']}")
         if not (np.isfinite(lim) and lim > 0):
             raise ParameterError(f"detection limit of {e!r} must be a positive number, got {lim}", path=path, hint=f"check {k['detection_limits']}")
-    rows = np.arange(1, len(df) + 1) if row_numbers is None else np.asarray(row_numbers)
-    report = PrepReport(
-        source=str(path or ""),
-        n_rows=len(df),
-        settings={"censored": censored, "fraction": fraction if censored == "fraction" else None, "unknown_limit": unknown_limit,
-                  "outliers": outliers, "tukey_k": tukey_k, "transform": transform, "standardise": standardise},
+    return elements, flag_columns, detection_limits
+
+
+def _prepare_element(
+    df: pd.DataFrame,
+    e: str,
+    rows: np.ndarray,
+    path: str | Path | None,
+    flag_column: str | None,
+    detection_limit: float | None,
+    censored: str,
+    fraction: float,
+    negative_is_censored: bool,
+    unknown_limit: str,
+    outliers: str | None,
+    tukey_k: float,
+    outlier_log: bool,
+) -> tuple[np.ndarray, ElementReport]:
+    """One element column -> (N,) float64 values (censored replaced, outliers treated) and its report."""
+    col = parse_censored(
+        df[e], column=e, path=path, row_numbers=rows,
+        flag=df[flag_column] if flag_column is not None else None,
+        negative_is_censored=negative_is_censored, unknown_limit=unknown_limit, detection_limit=detection_limit,
     )
-    out = {}
-    for e in elements:
-        col = parse_censored(
-            df[e], column=e, path=path, row_numbers=rows,
-            flag=df[flag_columns[e]] if e in flag_columns else None,
-            negative_is_censored=negative_is_censored, unknown_limit=unknown_limit, detection_limit=detection_limits.get(e),
-        )
-        try:
-            vals, info = replace_censored(col, censored, fraction)
-        except CensoringError as exc:
-            raise CensoringError(f"element {e!r}: {exc.reason}", path=path, hint=exc.hint) from exc
-        er = ElementReport(
-            element=e, n=len(df), n_missing=int((~np.isfinite(col.values) & ~col.censored).sum()),
-            n_detected=int(np.isfinite(col.values).sum()), n_censored=col.n_censored,
-            censored_forms={f: v for f, v in col.counts.items() if f in ("less_than", "negative", "code", "flag") and v},
-            limits=col.limits_seen, replacement=info, n_over=col.counts["over"], warnings=list(col.warnings),
-        )
-        if col.n_censored:
-            log.info("%s: %d of %d analysed values censored (%s)", e, col.n_censored, len(df) - er.n_missing, info.get("method"))
-        if outliers is not None and np.isfinite(vals).sum() >= 4:
-            use_log = outlier_log
-            if use_log and (vals[np.isfinite(vals)] <= 0).any():
-                use_log = False
-                er.warnings.append("values <= 0 present: Tukey fences computed on the values, not on log10 values")
-            er.fences = tukey_fences(vals, tukey_k, log=use_log)
-            if outliers == "winsorise":
-                vals, er.outliers_low, er.outliers_high = winsorise(vals, tukey_k, log=use_log)
-            else:
-                low, high = flag_outliers(vals, tukey_k, log=use_log)
-                er.outliers_low, er.outliers_high = int(low.sum()), int(high.sum())
-        fin = vals[np.isfinite(vals)]
-        if fin.size and np.ptp(fin) == 0:
-            er.warnings.append(f"constant element: every value is {fin[0]:g}; it carries no information")
-        elif fin.size == 0:
-            er.warnings.append("no values at all (never analysed)")
-        report.elements[e] = er
-        out[e] = vals
-    values = np.column_stack([out[e] for e in elements])
-    if transform == "log10":
-        values = log10(values, names=elements, rows=rows,
-                       hint=f"replace censored values first ({k['censored']} half or cohen), flag zeros as below detection ({k['flag_columns']}), or leave out {k['transform']} log10")
-    elif transform == "clr":
-        values = clr(values)
-    if standardise:
-        values, mean, std = zscore(values, names=elements)
-        report.settings["zscore_mean"] = [float(v) for v in mean]
-        report.settings["zscore_std"] = [float(v) for v in std]
-    for er in report.elements.values():
-        for w in er.warnings:
-            log.warning("%s: %s", er.element, w)
-    return pd.DataFrame(values, index=df.index, columns=elements), report
+    try:
+        vals, info = replace_censored(col, censored, fraction)
+    except CensoringError as exc:
+        raise CensoringError(f"element {e!r}: {exc.reason}", path=path, hint=exc.hint) from exc
+    er = ElementReport(
+        element=e, n=len(df), n_missing=int((~np.isfinite(col.values) & ~col.censored).sum()),
+        n_detected=int(np.isfinite(col.values).sum()), n_censored=col.n_censored,
+        censored_forms={f: v for f, v in col.counts.items() if f in ("less_than", "negative", "code", "flag") and v},
+        limits=col.limits_seen, replacement=info, n_over=col.counts["over"], warnings=list(col.warnings),
+    )
+    if col.n_censored:
+        log.info("%s: %d of %d analysed values censored (%s)", e, col.n_censored, len(df) - er.n_missing, info.get("method"))
+    if outliers is not None and np.isfinite(vals).sum() >= 4:
+        vals = _treat_outliers(vals, er, outliers, tukey_k, outlier_log)
+    fin = vals[np.isfinite(vals)]
+    if fin.size and np.ptp(fin) == 0:
+        er.warnings.append(f"constant element: every value is {fin[0]:g}; it carries no information")
+    elif fin.size == 0:
+        er.warnings.append("no values at all (never analysed)")
+    return vals, er
+
+
+def _treat_outliers(vals: np.ndarray, er: ElementReport, outliers: str, tukey_k: float, outlier_log: bool) -> np.ndarray:
+    """Tukey fences into ``er``; outliers counted ("flag") or clipped ("winsorise")."""
+    use_log = outlier_log
+    if use_log and (vals[np.isfinite(vals)] <= 0).any():
+        use_log = False
+        er.warnings.append("values <= 0 present: Tukey fences computed on the values, not on log10 values")
+    er.fences = tukey_fences(vals, tukey_k, log=use_log)
+    if outliers == "winsorise":
+        vals, er.outliers_low, er.outliers_high = winsorise(vals, tukey_k, log=use_log)
+    else:
+        low, high = flag_outliers(vals, tukey_k, log=use_log)
+        er.outliers_low, er.outliers_high = int(low.sum()), int(high.sum())
+    return vals
 
 
 def read_geochem(

@@ -55,7 +55,7 @@ class PrepReport:
         return d
 
     def to_markdown(self) -> str:
-        lines = [f"# Geochemistry preparation report", "", f"Source: `{self.source}`  ", f"Rows: {self.n_rows}  "]
+        lines = ["# Geochemistry preparation report", "", f"Source: `{self.source}`  ", f"Rows: {self.n_rows}  "]
         if self.settings:
             lines.append("Settings: " + ", ".join(f"{k}={v}" for k, v in self.settings.items()) + "  ")
         if self.dropped_rows:

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS, Transformer
 
-from geoprospect.io.names import did_you_mean
 from geoprospect.errors import ColumnError, CRSError, InputError, ValueParseError
 from geoprospect.grid import to_crs
+from geoprospect.io.names import did_you_mean
 
 log = logging.getLogger(__name__)
 
@@ -184,95 +184,110 @@ def read_raw_points(
     suffix = path.suffix.lower()
     dropped: list[int] = []
     if suffix in VECTOR_SUFFIXES:
-        import geopandas as gpd
-
-        try:
-            from geoprospect.io.vectors import check_layer
-
-            check_layer(path, layer, "points")
-            gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
-        except InputError:
-            raise
-        except Exception as exc:
-            raise InputError(f"cannot read vector file ({exc})", path=path) from exc
-        if len(gdf) == 0:
-            raise InputError("the layer holds no points", path=path)
-        gdf = gdf[~gdf.geometry.isna() & ~gdf.geometry.is_empty]
-        if len(gdf) == 0:
-            raise InputError("every feature of the layer has an empty geometry", path=path)
-        if gdf.geometry.has_z.any():
-            import shapely
-
-            gdf = gdf.set_geometry(shapely.force_2d(gdf.geometry.values))
-        multi = (gdf.geom_type == "MultiPoint").to_numpy()
-        if multi.any() and gdf.geometry[multi].apply(lambda g: len(g.geoms)).eq(1).all():  # single-part multipoints
-            gdf = gdf.set_geometry(gdf.geometry.apply(lambda g: g.geoms[0] if g.geom_type == "MultiPoint" else g))
-        if not (gdf.geom_type == "Point").all():
-            kinds = sorted(set(gdf.geom_type))
-            first = int(np.flatnonzero((gdf.geom_type != "Point").to_numpy())[0])
-            raise InputError(f"expected point geometries, found {kinds}", path=path, feature=int(gdf.index[first]) + 1, hint="convert multipoints (explode) or polygons (centroids) to points first")
-        if gdf.crs is None:
-            if crs is None:
-                raise CRSError("the points have no CRS", path=path, hint="pass --crs EPSG:xxxx")
-            pcrs = to_crs(crs)
-        else:
-            pcrs = to_crs(gdf.crs.to_wkt())
-            if crs is not None and not pcrs.equals(to_crs(crs), ignore_axis_order=True):
-                b = gdf.total_bounds
-                if pcrs.is_geographic and (max(abs(b[0]), abs(b[2])) > 180 or max(abs(b[1]), abs(b[3])) > 90):
-                    # a GeoJSON without a "crs" member is taken as WGS 84 (RFC 7946) even when it is not
-                    log.warning("%s: coordinates beyond +-180 / +-90 cannot be in %s: using --crs %s", path, pcrs.name, crs)
-                    pcrs = to_crs(crs)
-                else:
-                    log.warning("%s: the file's own CRS (%s) is used; --crs %s ignored", path, pcrs.name, crs)
-        xy = np.column_stack([gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()]).astype(np.float64)
-        table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
-        rows = gdf.index.to_numpy(dtype=np.int64) + 1  # feature numbers (1-based) in the file
-        coord_cols: set[str] = set()
+        table, xy, pcrs, rows, coord_cols = _read_vector_points(path, layer, crs)
     else:
-        table, sep = _read_csv(path)
-        table.columns = [str(c).strip().lstrip("\ufeff").strip() for c in table.columns]
-        if len(table) == 0:
-            raise InputError("the CSV holds no rows", path=path)
-        if len(table.columns) < 3:
-            raise InputError(
-                f"the CSV has only {len(table.columns)} column(s) ({', '.join(map(repr, table.columns))})",
-                path=path,
-                hint="it needs x, y and at least one element column; check the separator (',' ';' or tab)",
-            )
-        if sep in (";", "\t"):
-            _convert_decimal_commas(table, path)
-        xc = _find_column(list(table.columns), x_field, X_CANDIDATES, "x", path)
-        yc = _find_column(list(table.columns), y_field, Y_CANDIDATES, "y", path)
-        rows = np.arange(2, len(table) + 2, dtype=np.int64)  # line numbers: header is line 1
-        x = parse_numeric(table[xc], path=path, column=xc, row_numbers=rows)
-        y = parse_numeric(table[yc], path=path, column=yc, row_numbers=rows)
-        missing = ~(np.isfinite(x) & np.isfinite(y))
-        if missing.any() and drop_missing_xy:
-            dropped = [int(r) for r in rows[missing]]
-            log.warning("%s: %d rows without coordinates skipped (lines %s)", path, len(dropped), dropped[:10])
-            keep = ~missing
-            table, rows, x, y = table[keep].reset_index(drop=True), rows[keep], x[keep], y[keep]
-            if len(table) == 0:
-                raise InputError("no row of the CSV has coordinates", path=path)
-        elif missing.any():
-            raise InputError(
-                f"{int(missing.sum())} rows have no coordinates (first: line {int(rows[np.argmax(missing)])})",
-                path=path,
-                row=int(rows[np.argmax(missing)]),
-                hint="fill or remove those rows, or skip them: --drop-missing-xy (points.drop_missing_xy: true in a run config)",
-            )
-        if crs is None:
-            raise CRSError(
-                "a CSV carries no CRS and none was given",
-                path=path,
-                hint="pass --crs (e.g. --crs EPSG:4326 for lon/lat degrees, or the UTM zone's EPSG code)",
-            )
-        pcrs = to_crs(crs)
-        xy = np.column_stack([x, y])
-        coord_cols = {xc, yc}
+        table, xy, pcrs, rows, coord_cols, dropped = _read_csv_points(path, x_field, y_field, crs, drop_missing_xy)
     check_coordinates(xy, pcrs, path=path, rows=rows)
     return RawPoints(table, xy, pcrs, rows, coord_cols, dropped)
+
+
+def _read_vector_points(
+    path: Path, layer: str | None, crs: object | None
+) -> tuple[pd.DataFrame, np.ndarray, CRS, np.ndarray, set[str]]:
+    """Points of a vector file -> (attribute table, (N, 2) xy, CRS, 1-based feature numbers, no coordinate columns)."""
+    import geopandas as gpd
+
+    try:
+        from geoprospect.io.vectors import check_layer
+
+        check_layer(path, layer, "points")
+        gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"cannot read vector file ({exc})", path=path) from exc
+    if len(gdf) == 0:
+        raise InputError("the layer holds no points", path=path)
+    gdf = gdf[~gdf.geometry.isna() & ~gdf.geometry.is_empty]
+    if len(gdf) == 0:
+        raise InputError("every feature of the layer has an empty geometry", path=path)
+    if gdf.geometry.has_z.any():
+        import shapely
+
+        gdf = gdf.set_geometry(shapely.force_2d(gdf.geometry.values))
+    multi = (gdf.geom_type == "MultiPoint").to_numpy()
+    if multi.any() and gdf.geometry[multi].apply(lambda g: len(g.geoms)).eq(1).all():  # single-part multipoints
+        gdf = gdf.set_geometry(gdf.geometry.apply(lambda g: g.geoms[0] if g.geom_type == "MultiPoint" else g))
+    if not (gdf.geom_type == "Point").all():
+        kinds = sorted(set(gdf.geom_type))
+        first = int(np.flatnonzero((gdf.geom_type != "Point").to_numpy())[0])
+        raise InputError(f"expected point geometries, found {kinds}", path=path, feature=int(gdf.index[first]) + 1, hint="convert multipoints (explode) or polygons (centroids) to points first")
+    if gdf.crs is None:
+        if crs is None:
+            raise CRSError("the points have no CRS", path=path, hint="pass --crs EPSG:xxxx")
+        pcrs = to_crs(crs)
+    else:
+        pcrs = to_crs(gdf.crs.to_wkt())
+        if crs is not None and not pcrs.equals(to_crs(crs), ignore_axis_order=True):
+            b = gdf.total_bounds
+            if pcrs.is_geographic and (max(abs(b[0]), abs(b[2])) > 180 or max(abs(b[1]), abs(b[3])) > 90):
+                # a GeoJSON without a "crs" member is taken as WGS 84 (RFC 7946) even when it is not
+                log.warning("%s: coordinates beyond +-180 / +-90 cannot be in %s: using --crs %s", path, pcrs.name, crs)
+                pcrs = to_crs(crs)
+            else:
+                log.warning("%s: the file's own CRS (%s) is used; --crs %s ignored", path, pcrs.name, crs)
+    xy = np.column_stack([gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()]).astype(np.float64)
+    table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    rows = gdf.index.to_numpy(dtype=np.int64) + 1  # feature numbers (1-based) in the file
+    return table, xy, pcrs, rows, set()
+
+
+def _read_csv_points(
+    path: Path, x_field: str | None, y_field: str | None, crs: object | None, drop_missing_xy: bool
+) -> tuple[pd.DataFrame, np.ndarray, CRS, np.ndarray, set[str], list[int]]:
+    """Points of a CSV -> (table, (N, 2) xy, CRS, 1-based line numbers, coordinate columns, skipped lines)."""
+    dropped: list[int] = []
+    table, sep = _read_csv(path)
+    table.columns = [str(c).strip().lstrip("\ufeff").strip() for c in table.columns]
+    if len(table) == 0:
+        raise InputError("the CSV holds no rows", path=path)
+    if len(table.columns) < 3:
+        raise InputError(
+            f"the CSV has only {len(table.columns)} column(s) ({', '.join(map(repr, table.columns))})",
+            path=path,
+            hint="it needs x, y and at least one element column; check the separator (',' ';' or tab)",
+        )
+    if sep in (";", "\t"):
+        _convert_decimal_commas(table, path)
+    xc = _find_column(list(table.columns), x_field, X_CANDIDATES, "x", path)
+    yc = _find_column(list(table.columns), y_field, Y_CANDIDATES, "y", path)
+    rows = np.arange(2, len(table) + 2, dtype=np.int64)  # line numbers: header is line 1
+    x = parse_numeric(table[xc], path=path, column=xc, row_numbers=rows)
+    y = parse_numeric(table[yc], path=path, column=yc, row_numbers=rows)
+    missing = ~(np.isfinite(x) & np.isfinite(y))
+    if missing.any() and drop_missing_xy:
+        dropped = [int(r) for r in rows[missing]]
+        log.warning("%s: %d rows without coordinates skipped (lines %s)", path, len(dropped), dropped[:10])
+        keep = ~missing
+        table, rows, x, y = table[keep].reset_index(drop=True), rows[keep], x[keep], y[keep]
+        if len(table) == 0:
+            raise InputError("no row of the CSV has coordinates", path=path)
+    elif missing.any():
+        raise InputError(
+            f"{int(missing.sum())} rows have no coordinates (first: line {int(rows[np.argmax(missing)])})",
+            path=path,
+            row=int(rows[np.argmax(missing)]),
+            hint="fill or remove those rows, or skip them: --drop-missing-xy (points.drop_missing_xy: true in a run config)",
+        )
+    if crs is None:
+        raise CRSError(
+            "a CSV carries no CRS and none was given",
+            path=path,
+            hint="pass --crs (e.g. --crs EPSG:4326 for lon/lat degrees, or the UTM zone's EPSG code)",
+        )
+    pcrs = to_crs(crs)
+    xy = np.column_stack([x, y])
+    return table, xy, pcrs, rows, {xc, yc}, dropped
 
 
 def read_points(

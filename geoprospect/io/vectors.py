@@ -60,19 +60,45 @@ def read_vectors(
     if not np.isfinite(coords).all():
         bad = ~np.array([np.isfinite(shapely.get_coordinates(g)).all() for g in gdf.geometry.values])
         raise GeometryError(f"{int(bad.sum())} features have NaN or infinite coordinates", path=path, feature=int(gdf.index[np.argmax(bad)]) + 1, hint="fix or delete those features")
+    gdf = _repair_invalid(gdf, path)
+    gdf, src = _checked_degrees(gdf, path, crs)
+    if target_crs is not None:
+        tcrs = to_crs(target_crs)
+        if not src.equals(tcrs, ignore_axis_order=True):
+            log.info("%s: reprojected %d features from %s to %s", path, len(gdf), src.name, tcrs.name)
+            gdf = gdf.to_crs(tcrs.to_wkt())
+            fin = np.array([np.isfinite(shapely.get_coordinates(g)).all() for g in gdf.geometry.values])
+            if not fin.all():
+                raise CRSError(
+                    f"{int((~fin).sum())} features cannot be projected from {src.name} to {tcrs.name}",
+                    path=path,
+                    feature=int(gdf.index[np.argmax(~fin)]) + 1,
+                    hint="check the layer's CRS",
+                )
+    return gdf.reset_index(drop=True)
+
+
+def _repair_invalid(gdf: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
+    """Repair invalid geometries with shapely.make_valid (warned); refuse those it cannot repair."""
     invalid = ~gdf.geometry.is_valid
-    if invalid.any():
-        n = int(invalid.sum())
-        first = int(np.flatnonzero(invalid.to_numpy())[0])
-        feature = int(gdf.index[first]) + 1
-        reason = shapely.is_valid_reason(gdf.geometry.values[first])
-        gdf = gdf.copy()
-        fixed = shapely.make_valid(gdf.geometry.values[invalid.to_numpy()])
-        gdf.loc[invalid, gdf.geometry.name] = fixed
-        still = ~shapely.is_valid(fixed) | shapely.is_empty(fixed)
-        if still.any():
-            raise GeometryError(f"{int(still.sum())} invalid geometries cannot be repaired ({reason})", path=path, feature=feature, hint="fix them in QGIS (Vector > Geometry Tools > Fix Geometries)")
-        log.warning("%s: repaired %d invalid geometries (first: feature %d, %s)", path, n, feature, reason)
+    if not invalid.any():
+        return gdf
+    n = int(invalid.sum())
+    first = int(np.flatnonzero(invalid.to_numpy())[0])
+    feature = int(gdf.index[first]) + 1
+    reason = shapely.is_valid_reason(gdf.geometry.values[first])
+    gdf = gdf.copy()
+    fixed = shapely.make_valid(gdf.geometry.values[invalid.to_numpy()])
+    gdf.loc[invalid, gdf.geometry.name] = fixed
+    still = ~shapely.is_valid(fixed) | shapely.is_empty(fixed)
+    if still.any():
+        raise GeometryError(f"{int(still.sum())} invalid geometries cannot be repaired ({reason})", path=path, feature=feature, hint="fix them in QGIS (Vector > Geometry Tools > Fix Geometries)")
+    log.warning("%s: repaired %d invalid geometries (first: feature %d, %s)", path, n, feature, reason)
+    return gdf
+
+
+def _checked_degrees(gdf: gpd.GeoDataFrame, path: Path, crs: object | None) -> tuple[gpd.GeoDataFrame, CRS]:
+    """The layer's CRS, refusing (or, with a projected ``crs`` given, overriding) a geographic CRS whose coordinates exceed +-180 / +-90."""
     src = to_crs(gdf.crs.to_wkt())
     if src.is_geographic:
         b = shapely.bounds(gdf.geometry.values)
@@ -89,20 +115,7 @@ def read_vectors(
                 feature=int(gdf.index[np.argmax(bad)]) + 1,
                 hint="the file declares the wrong CRS: fix it (e.g. in QGIS: Assign Projection) or pass the right one with `crs:`",
             )
-    if target_crs is not None:
-        tcrs = to_crs(target_crs)
-        if not src.equals(tcrs, ignore_axis_order=True):
-            log.info("%s: reprojected %d features from %s to %s", path, len(gdf), src.name, tcrs.name)
-            gdf = gdf.to_crs(tcrs.to_wkt())
-            fin = np.array([np.isfinite(shapely.get_coordinates(g)).all() for g in gdf.geometry.values])
-            if not fin.all():
-                raise CRSError(
-                    f"{int((~fin).sum())} features cannot be projected from {src.name} to {tcrs.name}",
-                    path=path,
-                    feature=int(gdf.index[np.argmax(~fin)]) + 1,
-                    hint="check the layer's CRS",
-                )
-    return gdf.reset_index(drop=True)
+    return gdf, src
 
 
 def check_layer(path: Path, layer: str | None, what: str = "layer") -> None:

@@ -10,8 +10,8 @@ from geoprospect.io.points import PointTable
 from geoprospect.io.vectors import read_vectors
 from geoprospect.pipeline.config import RasterSourceConfig, RunConfig, VectorLayerConfig
 from geoprospect.pipeline.stages import log10_values
-from geoprospect.stack.rasters import raster_layer
 from geoprospect.stack.layers import StackLayer, categorical_layer, density_layer, distance_density_layer, distance_layer, idw_layer, kriging_layer
+from geoprospect.stack.rasters import raster_layer
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 import rasterio
 import torch
 
@@ -36,12 +35,12 @@ from geoprospect.prediction.fullres import FullResMap, write_fullres
 from geoprospect.prediction.predict import window_scores, write_prediction
 from geoprospect.report.figures import map_figure
 from geoprospect.report.outputs import write_map_products
+from geoprospect.stack.area import deposits_in_area
 from geoprospect.training.fit import fit, model_meta
 from geoprospect.training.history import write_history
 from geoprospect.windows.dataset import WindowDataset
 from geoprospect.windows.store import SCRATCH, open_windows_source
 from geoprospect.windows.tiling import make_windows, read_windows, write_windows
-from geoprospect.stack.area import deposits_in_area
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +210,7 @@ def _read_fullres(path: Path) -> FullResMap:
 
 def _train_stage(run: _Run, source, windows):
     """The final model, trained on ALL windows (the map's model; its skill is the out-of-fold table)."""
-    cfg, out, tc, w = run.cfg, run.out, run.cfg.train, run.cfg.windows
+    out, tc, w = run.out, run.cfg.train, run.cfg.windows
     stack = source.stack
     if run.state.finished("train", out, ["model/model.pt", "model/model.json"]):
         model, meta = load_checkpoint(out / "model", stack.band_names)

@@ -13,8 +13,8 @@ import numpy as np
 import rasterio
 from torch import nn
 
-from geoprospect.io.rasters import gdal_env
 from geoprospect.grid import GridSpec
+from geoprospect.io.rasters import gdal_env
 from geoprospect.prediction.score import Scores, score_batches
 from geoprospect.prediction.sources import BlockWindows, WindowBlock, read_region, window_blocks
 from geoprospect.windows.tiling import window_grid_shape

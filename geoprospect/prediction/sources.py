@@ -29,10 +29,10 @@ import numpy as np
 import rasterio
 import torch
 
-from geoprospect.stack.blocks import Block, check_block_size
-from geoprospect.io.rasters import gdal_env
 from geoprospect.grid import GridSpec
+from geoprospect.io.rasters import gdal_env
 from geoprospect.prediction.score import Batch
+from geoprospect.stack.blocks import Block, check_block_size
 from geoprospect.windows.dataset import WindowDataset, normalise
 from geoprospect.windows.device import cut_windows
 from geoprospect.windows.tiling import _box_sums, window_grid_shape

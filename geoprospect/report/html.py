@@ -17,8 +17,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from geoprospect.evaluation.oof import TABLE_HEAD, table_rows
 from geoprospect.evaluation.metrics import deposit_capture, prediction_area, roc_points, success_rate, window_metrics
+from geoprospect.evaluation.oof import TABLE_HEAD, table_rows
 from geoprospect.grid import GridSpec
 from geoprospect.io.atomic import write_text
 from geoprospect.report import figures

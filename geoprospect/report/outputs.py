@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 
 from geoprospect.evaluation.metrics import deposit_flat
+from geoprospect.evaluation.targets import Thresholds, classify, pa_thresholds, target_areas, window_grid, write_classes, write_gpkg
 from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import Stack
 from geoprospect.prediction.fullres import FullResMap, blend_windows, write_fullres
 from geoprospect.prediction.predict import Prediction
-from geoprospect.evaluation.targets import Thresholds, classify, pa_thresholds, target_areas, window_grid, write_classes, write_gpkg
 from geoprospect.report.html import write_report
 
 log = logging.getLogger(__name__)

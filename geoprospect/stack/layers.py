@@ -15,13 +15,13 @@ from typing import Callable, Sequence
 import numpy as np
 
 from geoprospect.errors import GridError, InputError
-from geoprospect.io.names import did_you_mean
 from geoprospect.evidence.categorical import categorical_bands, warn_unmapped
 from geoprospect.evidence.density import distance_with_density, feature_density
 from geoprospect.evidence.distance import distance_to_features
 from geoprospect.evidence.idw import idw
 from geoprospect.evidence.kriging import fit_variogram, kriging
 from geoprospect.grid import GridSpec
+from geoprospect.io.names import did_you_mean
 
 BlockFn = Callable[[GridSpec], np.ndarray]
 

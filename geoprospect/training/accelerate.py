@@ -13,8 +13,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from geoprospect.errors import GeoprospectError
-
 
 @dataclass
 class Accel:

@@ -144,6 +144,32 @@ def make_windows(
     if valid.shape != grid.shape:
         raise GridError(f"valid mask {valid.shape} does not match grid {grid.shape}")
     nr, nc = window_grid_shape(grid.height, grid.width, size, stride)
+    counts, n_in, n_out = _deposits_per_window(grid, deposits_xy, size, stride)
+    vfrac = _box_sums(valid, size, stride, nr, nc) / float(size * size)
+    if test_fraction is None:
+        split = np.full((nr, nc), "train", dtype=object)
+    else:
+        split = split_windows(nr, nc, size, stride, grid.shape, test_fraction, split_axis, test_side)
+    keep = vfrac >= min_valid
+    gdf = _window_table(grid, keep, vfrac, counts, split, size, stride)
+    by_split = {s: int((gdf["split"] == s).sum()) for s in ("train", "test", "buffer")}
+    pos_split = {s: int(((gdf["split"] == s) & (gdf["label"] == 1)).sum()) for s in ("train", "test", "buffer")}
+    summary = TileSummary(int(nr * nc), len(gdf), int((~keep).sum()), int(gdf["label"].sum()), n_in, n_out, by_split, pos_split)
+    log.info(
+        "%d windows of %d px (stride %d): %d kept, %d dropped (< %.0f%% valid); %d positive; split %s; positives %s",
+        summary.total, size, stride, summary.kept, summary.dropped_invalid, 100 * min_valid, summary.positives, by_split, pos_split,
+    )
+    if check_split and test_fraction is not None and pos_split["test"] == 0:
+        _refuse_empty_test_block(counts > 0, keep, (nr, nc), size, stride, grid.shape, test_fraction, split_axis, test_side, by_split["test"], summary.positives)
+    if check_split and by_split["train"] and pos_split["train"] == 0:
+        log.warning("the train split holds no positive window: the model cannot learn what a deposit looks like")
+    return gdf, summary
+
+
+def _deposits_per_window(
+    grid: GridSpec, deposits_xy: np.ndarray, size: int, stride: int
+) -> tuple[np.ndarray, int, int]:
+    """:func:`deposit_counts`, refusing when no deposit lies inside the grid (warns about those outside)."""
     counts, n_in, n_out = deposit_counts(grid, deposits_xy, size, stride)
     if n_in == 0:
         b = grid.bounds
@@ -153,13 +179,21 @@ def make_windows(
         )
     if n_out:
         log.warning("%d of %d deposits lie outside the grid and are ignored", n_out, n_in + n_out)
-    vfrac = _box_sums(valid, size, stride, nr, nc) / float(size * size)
-    if test_fraction is None:
-        split = np.full((nr, nc), "train", dtype=object)
-    else:
-        split = split_windows(nr, nc, size, stride, grid.shape, test_fraction, split_axis, test_side)
+    return counts, n_in, n_out
+
+
+def _window_table(
+    grid: GridSpec,
+    keep: np.ndarray,
+    vfrac: np.ndarray,
+    counts: np.ndarray,
+    split: np.ndarray,
+    size: int,
+    stride: int,
+) -> gpd.GeoDataFrame:
+    """One polygon row per kept window, in the grid's CRS (columns: see :func:`make_windows`)."""
+    nr, nc = keep.shape
     ii, jj = np.meshgrid(np.arange(nr), np.arange(nc), indexing="ij")
-    keep = vfrac >= min_valid
     rows, cols = ii[keep], jj[keep]
     row_off, col_off = rows * stride, cols * stride
     t = grid.transform
@@ -184,18 +218,7 @@ def make_windows(
         geometry=geoms,
         crs=grid.crs.to_wkt(),
     )
-    by_split = {s: int((gdf["split"] == s).sum()) for s in ("train", "test", "buffer")}
-    pos_split = {s: int(((gdf["split"] == s) & (gdf["label"] == 1)).sum()) for s in ("train", "test", "buffer")}
-    summary = TileSummary(int(nr * nc), int(rows.size), int((~keep).sum()), int(gdf["label"].sum()), n_in, n_out, by_split, pos_split)
-    log.info(
-        "%d windows of %d px (stride %d): %d kept, %d dropped (< %.0f%% valid); %d positive; split %s; positives %s",
-        summary.total, size, stride, summary.kept, summary.dropped_invalid, 100 * min_valid, summary.positives, by_split, pos_split,
-    )
-    if check_split and test_fraction is not None and pos_split["test"] == 0:
-        _refuse_empty_test_block(counts > 0, keep, (nr, nc), size, stride, grid.shape, test_fraction, split_axis, test_side, by_split["test"], summary.positives)
-    if check_split and by_split["train"] and pos_split["train"] == 0:
-        log.warning("the train split holds no positive window: the model cannot learn what a deposit looks like")
-    return gdf, summary
+    return gdf
 
 
 _SIDE_NAMES = {("rows", "start"): "north", ("rows", "end"): "south", ("cols", "start"): "west", ("cols", "end"): "east"}

@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import PLUGIN_ROOT, X0, Y0, tiny_faults  # noqa: F401 - fixture
+from conftest import PLUGIN_ROOT, X0, Y0
 from test_provider import EXPECTED
 
 
@@ -119,11 +119,10 @@ def _wait(task, timeout_s: float = 600) -> None:
 def test_panel_installs_an_environment_and_an_algorithm_runs_through_it(provider, qgis_app, geoprospect_python, plugin_zip, tmp_path, monkeypatch, tiny_faults):
     """Click Install / update (offline), then the distance algorithm runs in the new environment."""
     import processing
+    from geoprospect_qgis import cli_info, env_panel, environment
     from osgeo import gdal
     from processing.core.ProcessingConfig import ProcessingConfig
     from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProject
-
-    from geoprospect_qgis import cli_info, env_panel, environment
 
     with zipfile.ZipFile(plugin_zip) as zf:
         zf.extractall(tmp_path / "unzipped")

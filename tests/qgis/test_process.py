@@ -106,10 +106,9 @@ def test_crash_shows_stderr(fake_cli, monkeypatch, tiny_csv, tmp_path):
 
 def test_missing_command_is_readable(fake_cli, tmp_path):
     """A stage (density) against an older CLI that lacks the command: a clear error, no crash."""
-    from qgis.core import QgsProcessingException
-
     from conftest import tiny_faults as _  # noqa: F401  (fixture module import only)
     from conftest import write_gpkg
+    from qgis.core import QgsProcessingException
 
     faults = write_gpkg(tmp_path / "f.gpkg", ["LINESTRING(500000 2500000, 501000 2501000)"])
     with pytest.raises(QgsProcessingException, match="has no 'density' command"):
@@ -166,8 +165,8 @@ def test_geographic_grid_crs_is_refused(fake_cli, tiny_csv, tmp_path):
 
 def test_provider_setting_names_the_interpreter(use_cli, monkeypatch, tiny_csv, tmp_path):
     """The provider setting wins over the environment."""
-    from processing.core.ProcessingConfig import ProcessingConfig
     from conftest import FAKE_CLI
+    from processing.core.ProcessingConfig import ProcessingConfig
 
     use_cli("/nonexistent/geoprospect")
     monkeypatch.setenv("FAKE_ARGV_LOG", str(tmp_path / "argv.json"))
@@ -233,9 +232,8 @@ def test_progress_slices_for_the_pipeline():
 
 def test_gpkg_and_memory_point_layers(fake_cli, tmp_path):
     """A GeoPackage layer is passed as its file and layer; a memory layer is exported first."""
-    from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsVectorLayer
-
     from conftest import write_gpkg
+    from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsVectorLayer
 
     gpkg = write_gpkg(tmp_path / "pts.gpkg", ["POINT(500100 2500100)", "POINT(500900 2500800)"], layer="samples")
     write_gpkg(gpkg, ["POINT(500500 2500500)"], layer="other")

@@ -35,7 +35,7 @@ from qgis.core import (
 
 from .. import cli_info
 from ..cli_info import CliInfo
-from .base import as_fields, Arg, GeoprospectAlgorithm, ResultOutput, file_path_of, default_elements, delimited_text_info, elements_to_argv, grid_to_argv, no_argv, points_to_argv, layer_crs
+from .base import Arg, GeoprospectAlgorithm, ResultOutput, as_fields, default_elements, delimited_text_info, elements_to_argv, file_path_of, grid_to_argv, layer_crs, no_argv, points_to_argv
 
 NUM_INT = QgsProcessingParameterNumber.Integer
 NUM_DBL = QgsProcessingParameterNumber.Double
