@@ -176,7 +176,7 @@ def evaluate(prospectivity, windows_path, deposits, deposits_layer, out, area, a
 @click.option("--model", default="resnet18", show_default=True, help="Model, CNN or scikit-learn baseline such as random_forest or logistic_cell (see `geoprospect models`).")
 @click.option("--folds", type=int, default=5, show_default=True)
 @click.option("--split", "kind", type=click.Choice(["spatial", "random"]), default="spatial", show_default=True, help="Spatial blocks, or random (overlapping windows leak: optimistic, labelled so).")
-@click.option("--block-size", type=int, help="Block side in pixels (default: 4 windows or 1/8 of the shorter side).")
+@click.option("--block-size", type=int, help="Block side in pixels (default: 4 windows or 1/8 of the shorter side, smaller on small stacks so that there are at least 2 x FOLDS blocks).")
 @click.option("--buffer", type=int, help="Pixels between training windows and the test area (default: half a window).")
 @click.option("--epochs", type=int, default=10, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)

@@ -212,6 +212,15 @@ def _fmt(counts: list[int | None]) -> str:
     return "n/a" if any(c is None for c in counts) else str(counts)
 
 
+def _auto_block_size(height: int, width: int, size: int, k: int) -> int:
+    """Default block side (pixels): 4 windows or 1/8 of the shorter side, halved (not below one
+    window) until the stack holds at least 2k blocks, so small areas still make k folds."""
+    block = max(4 * size, min(height, width) // 8)
+    while block > size and -(-height // block) * -(-width // block) < 2 * k:
+        block = max(size, block // 2)
+    return block
+
+
 def spatial_block_folds(
     row_off: np.ndarray,
     col_off: np.ndarray,
@@ -234,7 +243,8 @@ def spatial_block_folds(
         size: window size in pixels.
         shape: the stack's (rows, cols).
         k: number of folds (>= 2).
-        block_size: block side in pixels (default: 4 windows, at least 1/8 of the shorter side).
+        block_size: block side in pixels (default: 4 windows or 1/8 of the shorter side, halved
+            down to one window until the stack holds at least 2k blocks).
         buffer: pixels kept free between training windows and the test area (default size // 2).
         seed: breaks ties (stratified) or shuffles (plain) the blocks dealt to folds.
         labels: (N,) window labels (1 = a deposit lies in the window): folds are stratified
@@ -255,7 +265,7 @@ def spatial_block_folds(
         raise GridError(f"cross-validation needs at least 2 folds, got k={k}", hint="evaluate-cv --folds, run config evaluation.folds")
     H, W = int(shape[0]), int(shape[1])
     if block_size is None:
-        block_size = max(4 * size, min(H, W) // 8)
+        block_size = _auto_block_size(H, W, size, k)
     block_size = int(block_size)
     if block_size < 1:
         raise GridError(f"block size must be at least 1 pixel, got {block_size}", hint=BLOCKS_HINT)

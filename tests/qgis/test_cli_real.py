@@ -353,8 +353,8 @@ def test_run_from_layers_loads_outputs(env, tmp_path):
     res = processing.run("geoprospect:run_layers", {
         "POINTS": csv_layer(env / "samples.csv"), "ELEMENTS": ELEMENTS, "FAULTS": str(env / "fault_lines.gpkg"),
         "ALTERATION": str(env / "alteration.gpkg"), "DEPOSITS": str(env / "deposits.gpkg"), "GRID_CRS": "EPSG:32649",
-        "EXTENT": f"{BOUNDS[0]},{BOUNDS[2]},{BOUNDS[1]},{BOUNDS[3]} [EPSG:32649]", "RESOLUTION": RES, "SIZE": 16, "STRIDE": 8,
-        "EPOCHS": 1, "OUTPUT": str(out)}, context=ctx, feedback=fb)
+        "EXTENT": f"{BOUNDS[0]},{BOUNDS[2]},{BOUNDS[1]},{BOUNDS[3]} [EPSG:32649]", "RESOLUTION": RES, "SIZE": 8, "STRIDE": 4,
+        "EPOCHS": 1, "FOLDS": 3, "OUTPUT": str(out)}, context=ctx, feedback=fb)  # 80 x 80 cells: 3 spatial folds of 4-km windows
     prosp = res["PROSPECTIVITY"]
     assert prosp and Path(prosp).exists() and Path(res["STACK"]).exists()
     from osgeo import gdal
@@ -396,8 +396,11 @@ def test_geology_one_band_per_class(chain, tmp_path):
     names = [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)]
     assert len(names) == len(classes) and all(any(c in n for n in names) for c in classes), (names, classes)
     assert _epsg(ds) == "32649" and ds.RasterXSize == 80
-    band = ds.GetRasterBand(1).ReadAsArray()
-    assert set(np.unique(band[np.isfinite(band)])) <= {0, 1} and band.max() == 1
+    b1 = ds.GetRasterBand(1)
+    band, nodata = b1.ReadAsArray(), b1.GetNoDataValue()
+    inside = band != nodata  # cells outside every polygon are nodata (issue 15; --unmapped zero gives 0)
+    assert set(np.unique(band[inside])) <= {0, 1} and band[inside].max() == 1
+    assert (~inside).any() and inside.any()
 
 
 def test_kriging_cv_table(env, tmp_path):

@@ -789,6 +789,7 @@ def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
         if form_int(pname) is not None:
             train[key] = form_int(pname)
     windows = {k: form_int(p) for k, p in (("size", "SIZE"), ("stride", "STRIDE")) if form_int(p) is not None}
+    evaluation = {"folds": form_int("FOLDS")} if form_int("FOLDS") is not None else {}
     cfg = {
         "name": "geoprospect run from QGIS",
         "points": pts,
@@ -799,6 +800,7 @@ def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
         **({"area": {"path": area}} if area else {}),
         "windows": windows,
         "train": train,
+        **({"evaluation": evaluation} if evaluation else {}),
         "output": out,
     }
     os.makedirs(out, exist_ok=True)
@@ -860,6 +862,8 @@ class RunPipelineFromLayers(_RunBase):
             model,
             Arg(_num("EPOCHS", "Epochs", NUM_INT, "train.epochs", minimum=1, info=info), to_argv=no_argv, help="Passes over the training windows (default: the run configuration's)."),
             Arg(_num("BATCH_SIZE", "Batch size", NUM_INT, "train.batch_size", minimum=1, info=info), to_argv=no_argv, help="Windows per training batch (default: the run configuration's).", advanced=True),
+            Arg(_num("FOLDS", "Cross-validation folds", NUM_INT, "evaluation.folds", minimum=2, info=info), to_argv=no_argv,
+                help="Spatial folds of the out-of-fold evaluation (each deposit scored by a model that never saw its block); fewer folds for small areas.", advanced=True),
             Arg(QgsProcessingParameterBoolean("OVERWRITE", "Overwrite an existing run in the folder", False), flag="--overwrite", help="Replace outputs of an earlier run."),
             self.output_arg(),
             # must come last: it reads the other parameters and writes the configuration
