@@ -9,15 +9,17 @@ Murchison is read from ``../shared/datasets/murchison`` (never copied) and cache
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from murchison import fault_density  # noqa: E402  (benchmarks/murchison.py: the same kernel, one copy)
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "datasets" / "murchison"
-if not DATA.exists():  # worktrees live in /work/wt/NAME: shared is /work/shared
-    DATA = Path("/work/shared/datasets/murchison")
 ELEMENTS = ["Au_ppb", "As_ppm", "Sb_ppm", "Cu_ppm", "Pb_ppm", "Zn_ppm", "Mo_ppm"]
 CRS = "EPSG:20350"
 log = logging.getLogger("skill.data")
@@ -53,29 +55,6 @@ def idw_knn(xy: np.ndarray, values: np.ndarray, cx: np.ndarray, cy: np.ndarray, 
     w[hit.any(axis=1)] = 0.0
     w[hit] = 1.0
     return ((w * values[i]).sum(axis=1) / w.sum(axis=1)).reshape(cx.shape)
-
-
-def fault_density(lines, grid, radius: float, step: float = 100.0) -> np.ndarray:
-    """Fault length (km) per km² within ``radius`` of each cell centre (as benchmarks/murchison.py)."""
-    import shapely
-    from scipy.ndimage import convolve
-
-    pts = []
-    for g in np.asarray(lines, dtype=object):
-        if g.length <= 0:
-            continue
-        p = shapely.line_interpolate_point(g, np.arange(step / 2, g.length, step))
-        pts.append(np.column_stack([shapely.get_x(p), shapely.get_y(p)]))
-    xy = np.vstack(pts)
-    inside = grid.contains(xy[:, 0], xy[:, 1])
-    r, c = grid.rowcol(xy[inside, 0], xy[inside, 1])
-    length = np.zeros(grid.shape)
-    np.add.at(length, (r, c), step)
-    res = abs(grid.transform.a)
-    k = int(np.ceil(radius / res))
-    yy, xx = np.mgrid[-k : k + 1, -k : k + 1] * res
-    disk = ((xx**2 + yy**2) <= radius**2).astype(float)
-    return (convolve(length, disk, mode="constant") / 1000.0 / (disk.sum() * (res / 1000.0) ** 2)).astype(np.float32)
 
 
 def murchison(cache: Path = Path("/tmp/skill-cache"), res: float = 1000.0) -> Area:

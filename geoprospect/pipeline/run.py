@@ -138,7 +138,7 @@ def _timed(run: _Run, name: str, fn, *args):
 
 
 def _read_inputs(run: _Run):
-    """Grid, points and deposits (cheap; always redone)."""
+    """Points, grid, deposits and the study area (cheap; always redone; the area is read once)."""
     cfg = run.cfg
     points = stages.read_run_points(cfg.points, run.out)
     area = stages.load_area(cfg.area)
@@ -148,15 +148,15 @@ def _read_inputs(run: _Run):
     if cfg.selection.enabled:  # Z_AUC element selection from the training-area deposits only
         # (with evaluation.method cv the choice sees every deposit: the out-of-fold table is then optimistic for it)
         points = stages.select_run_elements(points, deposits[~_held_out_deposits(deposits, grid, cfg.windows)], grid, cfg.selection, run.out)
-    return points, grid, deposits
+    return points, grid, deposits, area
 
 
-def _stack_stage(run: _Run, points, grid) -> None:
+def _stack_stage(run: _Run, points, grid, area) -> None:
     """The evidence stack, block by block (or on dask): memory bounded by compute.block_size."""
     if run.state.finished("stack", run.out, ["stack.tif"]):
         log.info("resume: stack.tif already built")
         return
-    run.engine.build_stack(pipeline_layers(run.cfg, points, grid), grid, run.out / "stack.tif", area=stages.load_area(run.cfg.area))
+    run.engine.build_stack(pipeline_layers(run.cfg, points, grid), grid, run.out / "stack.tif", area=area)
     run.state.mark("stack", {"bands": raster_band_names(run.out / "stack.tif")})
 
 
@@ -297,8 +297,8 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     t_all = time.perf_counter()
     run = _prepare(cfg, Path(out or cfg.output).resolve(), overwrite, resume)
     log.info("run %r -> %s", cfg.name, run.out)
-    points, grid, deposits = _timed(run, "read_inputs", _read_inputs)
-    _timed(run, "stack", _stack_stage, points, grid)
+    points, grid, deposits, area = _timed(run, "read_inputs", _read_inputs)
+    _timed(run, "stack", _stack_stage, points, grid, area)
     # tiling and training read windows from the z-scored stack: in memory, or memory-mapped
     # under OUTPUT/.scratch when it exceeds compute.memory_mb (removed at the end)
     source = open_windows_source(run.out / "stack.tif", memory_mb=cfg.compute.memory_mb, scratch_dir=run.out / SCRATCH)
