@@ -55,7 +55,9 @@ def test_corner_deposits_cv_holds_deposits_out_in_every_fold_or_refuses():
 def test_out_of_fold_table_has_the_model_and_the_three_baselines_computed():
     stack, windows, deps = _corner_area(spread=True)
     splits = make_splits(stack, windows, deps, method="cv", folds=3, block_size=16, buffer=None, layouts=2, seed=0)
-    table, fmap, wprob = evaluate_out_of_fold(stack, windows, deps, splits, model="logistic", train_cfg=TrainConfig(model="logistic", device="cpu"))
+    res = evaluate_out_of_fold(stack, windows, deps, splits, model="logistic", train_cfg=TrainConfig(model="logistic", device="cpu"))
+    table, fmap, wprob = res.table, res.model_map, res.model_prob
+    assert [k for k, _ in res.fold_models] == [f.k for f in splits[0].folds if f.test.size]
     assert list(table) == ["logistic", "best_layer", "logistic_cell", "random_forest_cell"]
     assert [r["role"] for r in table.values()] == ["model", "baseline", "baseline", "baseline"]
     for r in table.values():

@@ -40,9 +40,11 @@ class CVResult:
     histories: list[list[dict]]
 
 
-def torch_fit_score(stack: Stack, row_off: np.ndarray, col_off: np.ndarray, labels: np.ndarray, size: int, model: str, train_cfg: TrainConfig, histories: list | None = None):
+def torch_fit_score(stack: Stack, row_off: np.ndarray, col_off: np.ndarray, labels: np.ndarray, size: int, model: str, train_cfg: TrainConfig, histories: list | None = None,
+                    models: list | None = None):
     """A fit-and-score function training ``model`` per fold through :func:`geoprospect.training.fit.fit`
-    (z-scores from the stack statistics); CNNs and scikit-learn baselines alike."""
+    (z-scores from the stack statistics); CNNs and scikit-learn baselines alike. With ``models``
+    given, each fold's trained model is appended to it as ``(k, model)``."""
 
     norm = normalise(stack.data, [s["mean"] for s in stack.stats], [s["std"] for s in stack.stats])
     offsets = np.column_stack([row_off, col_off])
@@ -52,6 +54,8 @@ def torch_fit_score(stack: Stack, row_off: np.ndarray, col_off: np.ndarray, labe
         net, h = fit(model, WindowDataset(norm, offsets[tr], size, labels[tr]), train_cfg)
         if histories is not None:
             histories.append(h.rows)
+        if models is not None:
+            models.append((int(k), net))
         s = score_batches(net, memory_batches(norm, offsets[te], size, 256, crop=train_cfg.crop), (te.size,), dev)
         return s.prob, s.margin
 

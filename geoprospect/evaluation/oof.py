@@ -10,6 +10,7 @@ chosen (band and sign) on each fold's training area.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import geopandas as gpd
@@ -120,6 +121,23 @@ def _row(name: str, role: str, oofs: list[tuple[CVSplit, OutOfFold, FullResMap]]
     return row
 
 
+@dataclass
+class OutOfFoldResult:
+    """What :func:`evaluate_out_of_fold` measured.
+
+    ``table``: name -> row (see :func:`evaluate_out_of_fold`); ``model_map``: the model's
+    out-of-fold full-resolution map of the first layout (NaN where no fold scored);
+    ``model_prob``: its (N,) out-of-fold window probabilities; ``fold_models``: the model's
+    ``(k, trained model)`` per fold of the first layout, in fold order (for uncertainty,
+    attribution and calibration); ``splits``: the fold layouts scored."""
+
+    table: dict
+    model_map: FullResMap
+    model_prob: np.ndarray
+    fold_models: list = field(default_factory=list)
+    splits: Sequence[CVSplit] = ()
+
+
 def evaluate_out_of_fold(
     stack: Stack,
     windows: gpd.GeoDataFrame,
@@ -129,14 +147,15 @@ def evaluate_out_of_fold(
     model: str,
     train_cfg: TrainConfig,
     baselines: Sequence[str] = (BEST_LAYER, "logistic_cell", "random_forest_cell"),
-) -> tuple[dict, FullResMap, np.ndarray]:
+) -> OutOfFoldResult:
     """Score ``model`` and ``baselines`` out of fold on every split of ``splits``.
 
-    Returns ``(table, model_map, model_prob)``: ``table`` maps each name to ``{"role", "success_rate_auc",
+    Returns an :class:`OutOfFoldResult`: its ``table`` maps each name to ``{"role", "success_rate_auc",
     "capture_top_5pct", "capture_top_10pct", "capture_top_20pct", "roc_auc", "per_fold"}``
     (means over layouts; ``*_spread`` with several layouts; ``best_layer`` adds ``"chosen"``);
     ``model_map`` is the model's out-of-fold full-resolution map of the first layout (cells no
-    fold scored are NaN), ``model_prob`` its (N,) out-of-fold window probabilities. Every row ranks the same cells: those the model's map scores.
+    fold scored are NaN), ``model_prob`` its (N,) out-of-fold window probabilities, ``fold_models``
+    the model's per-fold models of the first layout. Every row ranks the same cells: those the model's map scores.
     """
     y = windows["label"].to_numpy().astype(np.int64)
     ro, co = windows["row_off"].to_numpy(), windows["col_off"].to_numpy()
@@ -145,8 +164,10 @@ def evaluate_out_of_fold(
     check_training_folds(splits, y)
     maps: dict[str, list] = {}
     chosen: list = []
+    fold_models: list = []
     for name in (model, *baselines):
-        fs = _layer_scorer(stack, windows, dep, chosen) if name == BEST_LAYER else torch_fit_score(stack, ro, co, y, size, name, train_cfg)
+        keep = fold_models if name == model else None
+        fs = _layer_scorer(stack, windows, dep, chosen) if name == BEST_LAYER else torch_fit_score(stack, ro, co, y, size, name, train_cfg, models=keep)
         maps[name] = []
         for split in splits:
             oof = cross_val_scores(split, ro.size, fs)
@@ -157,7 +178,8 @@ def evaluate_out_of_fold(
     table = {name: _row(name, "model" if name == model else "baseline", maps[name], y, dep, area) for name in maps}
     if BEST_LAYER in table:
         table[BEST_LAYER]["chosen"] = chosen
-    return table, model_map, maps[model][0][1].prob
+    first = sum(1 for f in splits[0].folds if f.test.size)  # the first layout's models come first
+    return OutOfFoldResult(table, model_map, maps[model][0][1].prob, fold_models[:first], tuple(splits))
 
 
 def baselines_beating(table: dict, model: str, key: str = "success_rate_auc") -> list[str]:

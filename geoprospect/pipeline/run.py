@@ -187,7 +187,8 @@ def _crossval_stage(run: _Run, stack, windows, deposits) -> tuple[dict, FullResM
     px = (lambda v, least=1: None if v is None else max(least, int(round(v / res))))
     splits = make_splits(stack, windows, deposits, method=ev.method, folds=ev.folds, block_size=px(ev.block_size), buffer=px(ev.buffer, 0), layouts=ev.layouts, seed=cfg.train.seed)
     fold_cfg = cfg.train.model_copy(update={"epochs": _fold_epochs(cfg)})
-    table, fmap, wprob = evaluate_out_of_fold(stack, windows, deposits, splits, model=cfg.train.model, train_cfg=fold_cfg, baselines=ev.baselines)
+    res = evaluate_out_of_fold(stack, windows, deposits, splits, model=cfg.train.model, train_cfg=fold_cfg, baselines=ev.baselines)
+    table, fmap, wprob = res.table, res.model_map, res.model_prob
     info = {"method": ev.method, "label": splits[0].label if ev.method == "cv" else BLOCK_LABEL, "fold_epochs": fold_cfg.epochs,
             "ranked_cells": "cells with data scored out of fold (full resolution)", "layouts": [s.describe() for s in splits],
             "out_of_fold": table, "default_model": cfg.train.model,
