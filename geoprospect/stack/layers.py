@@ -138,7 +138,7 @@ def categorical_layer(polygons, grid: GridSpec, field: str, *, classes: Sequence
     if classes is None:
         if field not in polygons.columns:
             raise InputError(f"no column {field!r} in the polygons{did_you_mean([field], polygons.columns)}", hint=f"columns: {', '.join(map(str, polygons.columns))}")
-        classes = sorted(polygons[field].dropna().unique().tolist())
+        classes = sorted(polygons[field].dropna().unique().tolist(), key=str)  # as categorical_bands: sorted as text
     kw = dict(all_touched=all_touched, outside=outside, warn=False)
     one = GridSpec(grid.crs, grid.transform, 1, 1)
     gdf = polygons.to_crs(grid.crs) if getattr(polygons, "crs", None) is not None and not grid.crs.equals(polygons.crs, ignore_axis_order=True) else polygons
