@@ -17,7 +17,7 @@ import numpy as np
 from geoprospect.errors import GridError, InputError
 from geoprospect.evidence.categorical import categorical_bands, warn_unmapped
 from geoprospect.evidence.density import distance_with_density, feature_density
-from geoprospect.evidence.distance import distance_to_features
+from geoprospect.evidence.distance import distance_to_features, prepare_segments
 from geoprospect.evidence.idw import idw
 from geoprospect.evidence.kriging import fit_variogram, kriging
 from geoprospect.grid import GridSpec
@@ -60,13 +60,13 @@ class _IDW:
 
 
 class _Distance:
-    """Picklable distance block function."""
+    """Picklable distance block function (the features checked and split into segments once)."""
 
     def __init__(self, geoms: np.ndarray) -> None:
-        self.geoms = geoms
+        self.segments = prepare_segments(geoms)
 
     def __call__(self, g: GridSpec) -> np.ndarray:
-        return distance_to_features(self.geoms, g, block_rows=_rows(g))
+        return distance_to_features(self.segments, g, block_rows=_rows(g))
 
 
 class _Density:
