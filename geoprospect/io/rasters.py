@@ -171,7 +171,7 @@ class RasterWriter:
         self._parts: dict[tuple[int, int], list[RunningStats]] = {}
         self._cells = 0
         self._stack: contextlib.ExitStack | None = None
-        self._dst = None
+        self._dst: rasterio.io.DatasetWriter | None = None
         self._final: Path | None = None
 
     def __enter__(self) -> "RasterWriter":
@@ -217,9 +217,10 @@ class RasterWriter:
             raise OutputError(f"{self._cells} of {self.grid.width * self.grid.height} cells were written: blocks are missing or repeated", path=self.path)
         finish_raster(self._dst, self.grid, self.running_stats, self.overviews)
         if self.cog:
-            scratch = Path(self._dst.name)
-            self._dst.close()
-            copy_as_cog(scratch, self._final, self.options)
+            dst, final = self._dst, self._final
+            assert dst is not None and final is not None  # set by __enter__
+            dst.close()
+            copy_as_cog(Path(dst.name), final, self.options)
 
     def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         es, self._stack = self._stack, None
