@@ -229,9 +229,10 @@ def main() -> None:
         tmp = Path(d)
         for case in todo:
             print(f"{case}:", flush=True)
+            before = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_before": round(os.getloadavg()[0], 2)}
             r = {"import": import_time, "interpolate": lambda: bench_interpolate(args, tmp), "distance": lambda: bench_distance(args, tmp),
                  "memory": lambda: bench_memory(args, tmp)}[case]()
-            r["load_after"] = round(os.getloadavg()[0], 2)
+            r.update(before, load_after=round(os.getloadavg()[0], 2))
             for v in r.values():
                 if isinstance(v, dict):
                     v.pop("output", None)
