@@ -426,19 +426,6 @@ def write_qml(path: str | Path, kind: str, vmin: float, vmax: float) -> Path:
     return write_text(path, qml)
 
 
-def write_evidence_layer(path: str | Path, data: np.ndarray, grid: GridSpec, band_names: Sequence[str], kind: str) -> Path:
-    """Write one evidence layer (bands, rows, cols) as a GeoTIFF tagged ``GEOPROSPECT_KIND=kind``
-    (idw, kriging, distance, density, categorical...) with a QGIS style (``.qml``) beside it,
-    stretched over the finite values of all bands. Returns the GeoTIFF path."""
-    path = Path(path)
-    write_raster(path, data, grid, band_names, tags={"GEOPROSPECT_KIND": kind})
-    arr = np.asarray(data)
-    finite = arr[np.isfinite(arr)]
-    if finite.size:
-        write_qml(path.with_suffix(".qml"), "evidence", float(finite.min()), float(finite.max()))
-    return path
-
-
 def dumps_tags(obj: object) -> str:
     """Serialise metadata for a GeoTIFF tag."""
     return json.dumps(obj, separators=(",", ":"))
