@@ -19,7 +19,7 @@ def test_write_raster_is_read_back_right_by_gdal(tmp_path, crs):
         assert src.transform == g.transform
         assert src.nodatavals == (-9999.0, -9999.0)
         assert src.descriptions == ("a", "b")
-        assert src.profile["tiled"] and src.compression.name.lower() == "deflate"
+        assert src.profile["tiled"] and src.compression.name.lower() == "zstd" and src.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == "3"
         assert src.overviews(1) == [2]
         m = src.read(1, masked=True)
         assert m.mask[:10, :10].all() and not m.mask[10:, 10:].any()

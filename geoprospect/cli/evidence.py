@@ -8,7 +8,17 @@ from pathlib import Path
 import click
 
 from geoprospect.cli.app import run_command
-from geoprospect.cli.options import area_options, csv_list, grid_for_vectors, grid_options, point_options, prep_kwargs, prep_options, read_area_option
+from geoprospect.cli.options import (
+    area_options,
+    csv_list,
+    grid_for_vectors,
+    grid_options,
+    point_options,
+    prep_kwargs,
+    prep_options,
+    raster_output_options,
+    read_area_option,
+)
 
 log = logging.getLogger("geoprospect")
 
@@ -29,20 +39,23 @@ log = logging.getLogger("geoprospect")
               help="idw; kriging = ordinary kriging (pykrige, variogram fitted per element, --neighbors nearest samples); universal-kriging (linear drift, all samples).")
 @click.option("--variogram-model", type=click.Choice(["spherical", "exponential", "gaussian", "linear", "power"]), default="spherical", show_default=True, help="Kriging variogram model.")
 @click.option("--variance", is_flag=True, help="Kriging: also write the kriging variance of each element.")
+@raster_output_options
 def interpolate(points, out, elements, x_field, y_field, crs, layer, drop_missing_xy, censored, fraction, flag_columns, negative_censored, unknown_limit,
                 outliers, tukey_k, transform, duplicates, duplicate_tol, detection_limits, grid_crs, bounds, resolution, template, area, area_layer, power, neighbors, radius,
-                min_points, smoothing, log10, method, variogram_model, variance):
+                min_points, smoothing, log10, method, variogram_model, variance, cog, compress, block_size):
     """Interpolate element values of POINTS onto a grid (values at cell centres).
 
     IDW (default) has the definition of `gdal_grid -a invdistnn`: the NEIGHBORS nearest
     samples within RADIUS, weights 1/d^POWER. --method kriging uses ordinary kriging
     (paper 004) instead. Geochemistry as exported (censored "<0.5", flag columns, detection
     limits, outliers, duplicates) is prepared as by `prepare-geochem` when --censored is given.
+    IDW is computed and written block by block (--block-size): memory does not grow with the map.
     """
 
     def body():
-        from geoprospect.io.rasters import write_evidence_layer
         from geoprospect.pipeline import stages
+        from geoprospect.stack.layers import array_layer, idw_layer
+        from geoprospect.stack.single import write_layer
 
         pts = _read_interpolation_points(points, elements, x_field, y_field, crs, layer, drop_missing_xy,
                                          prep_kwargs(censored, fraction, flag_columns, negative_censored, unknown_limit, outliers, tukey_k,
@@ -53,24 +66,33 @@ def interpolate(points, out, elements, x_field, y_field, crs, layer, drop_missin
             pts = stages.log10_values(pts, hint=stages.CLI_LOG10_HINT)
         names = [f"log10_{e}" if log10 else e for e in pts.elements]
         if method == "idw":
-            arr = stages.interpolate(pts, grid, power=power, neighbors=None if neighbors == 0 else neighbors, radius=radius, min_points=min_points, smoothing=smoothing)
+            p = stages.check_points_on_grid(pts, grid)
+            lay = idw_layer(p.xy, p.values, names, power=power, neighbors=None if neighbors == 0 else neighbors, radius=radius, min_points=min_points, smoothing=smoothing)
         else:
-            import numpy as np
-
-            from geoprospect.evidence.kriging import kriging
-            from geoprospect.progress import Task
-
-            p = pts.to_crs(grid.crs)
-            kind = "universal" if method == "universal-kriging" else "ordinary"
-            with Task("kriging", grid.width * grid.height, message=kind, unit="cell") as task:
-                arr, var = kriging(p.xy, p.values, grid, method=kind, variogram_model=variogram_model, neighbors=(neighbors or None) if kind == "ordinary" else None, progress=task.update)
-            if variance:
-                arr = np.concatenate([arr, var])
-                names = names + [f"{n}_variance" for n in names]
-        write_evidence_layer(out, stages.mask_outside(arr, grid, study), grid, names, method)
+            arr, names = _kriging(pts, grid, names, method, variogram_model, neighbors, variance)
+            lay = array_layer(names, arr, grid)  # kriging: the whole map in memory, then written by blocks
+        sf = write_layer(lay, grid, out, method, area=study, block_size=block_size, compress=compress, cog=cog)
+        if method == "idw":
+            stages.log_empty_share(names, [int(s["valid"]) for s in sf.stats], grid.height * grid.width)
         return {"raster": out}
 
     run_command(body)
+
+
+def _kriging(pts, grid, names: list[str], method: str, variogram_model: str, neighbors: int, variance: bool):
+    """Kriged bands (and their variances with ``variance``) of every element, on the whole grid."""
+    import numpy as np
+
+    from geoprospect.evidence.kriging import kriging
+    from geoprospect.progress import Task
+
+    p = pts.to_crs(grid.crs)
+    kind = "universal" if method == "universal-kriging" else "ordinary"
+    with Task("kriging", grid.width * grid.height, message=kind, unit="cell") as task:
+        arr, var = kriging(p.xy, p.values, grid, method=kind, variogram_model=variogram_model, neighbors=(neighbors or None) if kind == "ordinary" else None, progress=task.update)
+    if variance:
+        return np.concatenate([arr, var]), names + [f"{n}_variance" for n in names]
+    return arr, names
 
 
 def _read_interpolation_points(points, elements, x_field, y_field, crs, layer, drop_missing_xy, kw: dict, log10: bool):
@@ -99,18 +121,21 @@ def _read_interpolation_points(points, elements, x_field, y_field, crs, layer, d
 @click.option("--layer", help="Layer of a multi-layer GeoPackage.")
 @click.option("--vector-crs", help="CRS of the vector layer when the file has none.")
 @grid_options
-def distance(vector, out, name, layer, vector_crs, grid_crs, bounds, resolution, template, area, area_layer):
-    """Distance (map units) from every cell centre to the nearest feature of VECTOR."""
+@raster_output_options
+def distance(vector, out, name, layer, vector_crs, grid_crs, bounds, resolution, template, area, area_layer, cog, compress, block_size):
+    """Distance (map units) from every cell centre to the nearest feature of VECTOR (computed and
+    written block by block)."""
 
     def body():
-        from geoprospect.io.rasters import write_evidence_layer
-        from geoprospect.pipeline import stages
+        from geoprospect.io.vectors import read_vectors
+        from geoprospect.stack.layers import distance_layer
+        from geoprospect.stack.single import write_layer
 
         study = read_area_option(area, area_layer)
         grid = grid_for_vectors(grid_crs, bounds, resolution, template, vector, layer, vector_crs, area=study)
         band = name or f"dist_{vector.stem}"
-        arr = stages.distance_layer(vector, grid, layer=layer, crs=vector_crs, name=band)
-        write_evidence_layer(out, stages.mask_outside(arr[None], grid, study), grid, [band], "distance")
+        gdf = read_vectors(vector, layer=layer, crs=vector_crs, target_crs=grid.crs, what=band)
+        write_layer(distance_layer(gdf.geometry.values, band), grid, out, "distance", area=study, block_size=block_size, compress=compress, cog=cog)
         return {"raster": out}
 
     run_command(body)
@@ -127,24 +152,21 @@ def distance(vector, out, name, layer, vector_crs, grid_crs, bounds, resolution,
 @click.option("--layer", help="Layer of a multi-layer GeoPackage.")
 @click.option("--vector-crs", help="CRS of the vector layer when the file has none.")
 @grid_options
-def density(vector, out, radius, mode, name, layer, vector_crs, grid_crs, bounds, resolution, template, area, area_layer):
+@raster_output_options
+def density(vector, out, radius, mode, name, layer, vector_crs, grid_crs, bounds, resolution, template, area, area_layer, cog, compress, block_size):
     """Feature density of VECTOR within --radius of every cell centre (a true kernel, not a buffered count)."""
 
     def body():
-        from geoprospect.evidence.density import distance_with_density, feature_density
-        from geoprospect.io.rasters import write_evidence_layer
         from geoprospect.io.vectors import read_vectors
-        from geoprospect.pipeline import stages
-        from geoprospect.progress import Task
+        from geoprospect.stack.layers import density_layer, distance_density_layer
+        from geoprospect.stack.single import write_layer
 
         study = read_area_option(area, area_layer)
         grid = grid_for_vectors(grid_crs, bounds, resolution, template, vector, layer, vector_crs, area=study)
         gdf = read_vectors(vector, layer=layer, crs=vector_crs, target_crs=grid.crs, what="features")
         band = name or f"{'density' if mode == 'density' else 'distdens'}_{vector.stem}"
-        fn = feature_density if mode == "density" else distance_with_density
-        with Task(mode, grid.height, message=band, unit="row") as task:
-            arr = fn(gdf.geometry.values, grid, radius, progress=task.update)
-        write_evidence_layer(out, stages.mask_outside(arr[None], grid, study), grid, [band], mode)
+        make = density_layer if mode == "density" else distance_density_layer
+        write_layer(make(gdf.geometry.values, band, radius), grid, out, mode, area=study, block_size=block_size, compress=compress, cog=cog)
         return {"raster": out}
 
     run_command(body)
@@ -161,20 +183,20 @@ def density(vector, out, radius, mode, name, layer, vector_crs, grid_crs, bounds
 @click.option("--layer", help="Layer of a multi-layer GeoPackage.")
 @click.option("--vector-crs", help="CRS of the polygons when the file has none.")
 @grid_options
-def geology(polygons, out, field, classes, all_touched, unmapped, layer, vector_crs, grid_crs, bounds, resolution, template, area, area_layer):
+@raster_output_options
+def geology(polygons, out, field, classes, all_touched, unmapped, layer, vector_crs, grid_crs, bounds, resolution, template, area, area_layer, cog, compress, block_size):
     """Geology (or any class) polygons to one-hot bands named after the classes."""
 
     def body():
-        from geoprospect.evidence.categorical import categorical_bands
-        from geoprospect.io.rasters import write_evidence_layer
         from geoprospect.io.vectors import read_vectors
-        from geoprospect.pipeline import stages
+        from geoprospect.stack.layers import categorical_layer
+        from geoprospect.stack.single import write_layer
 
         study = read_area_option(area, area_layer)
         grid = grid_for_vectors(grid_crs, bounds, resolution, template, polygons, layer, vector_crs, area=study)
         gdf = read_vectors(polygons, layer=layer, crs=vector_crs, target_crs=grid.crs, what="geology")
-        arr, names = categorical_bands(gdf, grid, field, classes=csv_list(classes), all_touched=all_touched, outside=0.0 if unmapped == "zero" else float("nan"))
-        write_evidence_layer(out, stages.mask_outside(arr, grid, study), grid, names, "categorical")
+        lay = categorical_layer(gdf, grid, field, classes=csv_list(classes), all_touched=all_touched, outside=0.0 if unmapped == "zero" else float("nan"))
+        write_layer(lay, grid, out, "categorical", area=study, block_size=block_size, compress=compress, cog=cog)
         return {"raster": out}
 
     run_command(body)

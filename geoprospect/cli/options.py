@@ -1,6 +1,7 @@
 """Options shared by several commands, and the parsing of their values.
 
 * :func:`grid_options`: --grid-crs, --bounds, --resolution, --template, --area (the output grid).
+* :func:`raster_output_options`: --cog, --compress, --block-size (how an evidence GeoTIFF is written).
 * :func:`area_options` / :func:`read_area_option`: --area and --area-layer (the study area).
 * :func:`point_options`: where the points' coordinates are (same names in every command).
 * :func:`prep_options` / :func:`prep_kwargs`: the geochemistry preparation.
@@ -48,6 +49,17 @@ def parse_flags(value: str | None, *, option: str = "--flag-columns", example: s
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
+
+
+def raster_output_options(f):
+    """--cog, --compress and --block-size: how an evidence GeoTIFF is written (block by block)."""
+    # the choices are io.rasters.COMPRESSIONS, spelt out so that --help does not import rasterio
+    f = click.option("--block-size", type=int, default=1024, show_default=True,
+                     help="Compute and write the map in blocks of this many pixels a side (memory grows with it, not with the map).")(f)
+    f = click.option("--compress", type=click.Choice(["zstd", "deflate"]), default="zstd", show_default=True,
+                     help="Tile compression (floating-point predictor, all cores); deflate for readers without ZSTD (GDAL < 2.3, ArcMap).")(f)
+    f = click.option("--cog", is_flag=True, help="Write a Cloud Optimized GeoTIFF (overviews first; `gdalinfo` shows LAYOUT=COG).")(f)
+    return f
 
 
 def area_options(f):

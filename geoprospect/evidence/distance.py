@@ -21,15 +21,49 @@ import shapely
 from geoprospect.errors import ConfigError
 from geoprospect.evidence._chunks import by_chunk as _by_chunk
 from geoprospect.evidence._chunks import chunks_for, default_workers, padded_batches, row_reporter, run_batches
-from geoprospect.evidence._vector import as_geometries, inside_mask, polygons_dissolved, segments, to_local
+from geoprospect.evidence._vector import as_geometries, inside_mask, polygons_dissolved, segments
 from geoprospect.grid import GridSpec
 
 _BATCH_ELEMS = 1_000_000
 _FAR = 1e15  # padding segment: this far away (local units), never the nearest
 
 
+class Segments:
+    """Checked features split once into straight segments (map coordinates, float64), their
+    STRtree and their dissolved polygons: what :func:`distance_to_features` needs, reused for
+    every block of a map (a stack layer prepares it once instead of once per block).
+
+    Attributes: ``a``, ``b`` (S, 2) segment starts and ends; ``polygons`` the dissolved polygon
+    parts (cells inside are at distance 0); ``tree`` a shapely STRtree of the segments
+    (rebuilt after unpickling, e.g. on a dask worker).
+    """
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, polygons: np.ndarray) -> None:
+        self.a, self.b, self.polygons = a, b, polygons
+        self.tree = self._tree()
+
+    def _tree(self) -> shapely.STRtree:
+        seg = shapely.linestrings(np.stack([self.a, self.b], axis=1))
+        seg = np.where(shapely.is_valid_input(seg), seg, shapely.points(self.a))  # points: zero-length segments
+        return shapely.STRtree(seg)
+
+    def __getstate__(self) -> dict:
+        return {"a": self.a, "b": self.b, "polygons": self.polygons}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["a"], state["b"], state["polygons"])
+
+
+def prepare_segments(geometries: object) -> Segments:
+    """:class:`Segments` of shapely geometries (GeometryError for an empty layer, non-finite
+    coordinates or an invalid polygon)."""
+    geoms = as_geometries(geometries)
+    a, b = segments(geoms)
+    return Segments(a, b, polygons_dissolved(geoms))
+
+
 def distance_to_features(
-    geometries: object,
+    geometries: object | Segments,
     grid: GridSpec,
     *,
     block_rows: int = 256,
@@ -43,7 +77,7 @@ def distance_to_features(
 
     Args:
         geometries: shapely geometries (lines, polygons, points; a GeoSeries/GeoDataFrame
-            works) in the grid's CRS.
+            works) in the grid's CRS, or their :func:`prepare_segments`.
         grid: target grid (square or non-square pixels).
         block_rows: kept for backward compatibility; memory is bounded by ``batch_elems``.
         progress: called with a number of rows finished (summing to the grid height).
@@ -60,17 +94,16 @@ def distance_to_features(
     """
     if precision not in ("float32", "float64"):
         raise ConfigError(f"precision must be 'float32' or 'float64', got {precision!r}")
-    geoms = as_geometries(geometries)
-    a, b = segments(to_local(geoms, grid))
+    prep = geometries if isinstance(geometries, Segments) else prepare_segments(geometries)
+    origin = np.array([grid.transform.c, grid.transform.f])
+    a, b = prep.a - origin, prep.b - origin  # chunk-local arithmetic starts from grid-local coordinates
     out = np.empty(grid.shape, dtype=np.float32)
     dtype = np.float64 if precision == "float64" else np.float32
     chunks = chunks_for(grid, chunk * max(grid.res), lo=4, hi=128)
     centres = chunks.centres()
     h = chunks.half_diagonal
-    seg = shapely.linestrings(np.stack([a, b], axis=1))
-    seg = np.where(shapely.is_valid_input(seg), seg, shapely.points(a))
-    tree = shapely.STRtree(seg)
-    cpts = shapely.points(centres)
+    tree = prep.tree  # in map coordinates: the candidate search only (its 2h margin dwarfs rounding)
+    cpts = shapely.points(centres + origin)
     # exact distance from each chunk centre to the nearest segment
     (ti, si), dc = tree.query_nearest(cpts, return_distance=True, all_matches=False)
     d_c = np.empty(len(centres))
@@ -94,9 +127,8 @@ def distance_to_features(
 
     run_batches(padded_batches(counts, pairs[1], s, batch_elems, m), work, workers or default_workers(),
                 row_reporter(progress, grid.height, chunks.n_chunks))
-    polys = polygons_dissolved(geoms)
-    if polys.size:
-        out[inside_mask(polys, grid)] = 0.0
+    if prep.polygons.size:
+        out[inside_mask(prep.polygons, grid)] = 0.0
     return out
 
 

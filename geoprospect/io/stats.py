@@ -21,11 +21,18 @@ class RunningStats:
 
     @classmethod
     def of(cls, band: np.ndarray) -> "RunningStats":
-        v = band[np.isfinite(band)].astype(np.float64)
-        if v.size == 0:
+        """Statistics of the finite values of ``band`` (float64 sums; one copy of the band, no
+        boolean-mask copy when every value is finite)."""
+        band = np.asarray(band)
+        finite = np.isfinite(band)
+        n = int(np.count_nonzero(finite))
+        if n == 0:
             return cls()
-        m = float(v.mean())
-        return cls(int(v.size), m, float(((v - m) ** 2).sum()), float(v.min()), float(v.max()))
+        v = band.ravel() if n == band.size else band[finite]
+        x = v.astype(np.float64)
+        m = float(x.mean())
+        x -= m
+        return cls(n, m, float(np.dot(x, x)), float(v.min()), float(v.max()))
 
     def merge(self, other: "RunningStats") -> "RunningStats":
         """Combined statistics of both sets of values (returns a new object)."""

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from geoprospect.errors import GridError, ValueParseError
+from geoprospect.errors import GridError, InputError, ValueParseError
 from geoprospect.evidence.distance import distance_to_features
 from geoprospect.evidence.idw import idw
 from geoprospect.grid import GridSpec, to_crs
@@ -95,21 +95,38 @@ def log10_values(points: PointTable, *, hint: str = RUN_LOG10_HINT) -> PointTabl
     return PointTable(points.xy, vals, points.elements, points.crs, points.source, points.rows)
 
 
-def interpolate(points: PointTable, grid: GridSpec, *, power: float = 2.0, neighbors: int | None = 12, radius: float | None = None, min_points: int = 1, smoothing: float = 0.0) -> np.ndarray:
-    """IDW of every element of ``points`` (reprojected to the grid's CRS) -> (E, rows, cols)."""
+def check_points_on_grid(points: PointTable, grid: GridSpec) -> PointTable:
+    """``points`` in the grid's CRS, after logging how many lie inside the grid (InputError when
+    none does: a CRS or column mistake) and warning when they are sparse for its cells."""
     pts = points.to_crs(grid.crs)
     inside = grid.contains(pts.xy[:, 0], pts.xy[:, 1])
     log.info("IDW of %d elements from %d points (%d inside the grid) onto %d x %d cells", len(pts.elements), len(pts), int(inside.sum()), grid.height, grid.width)
     if not inside.any():
-        log.warning("no sample point lies inside the grid: values are extrapolated from outside")
+        xmin, ymin, xmax, ymax = grid.bounds
+        x, y = pts.xy[:, 0], pts.xy[:, 1]
+        raise InputError(
+            f"none of the {len(pts)} samples lies inside the grid ({xmin:.6g}, {ymin:.6g}, {xmax:.6g}, {ymax:.6g}); samples span "
+            f"x {x.min():.6g}..{x.max():.6g}, y {y.min():.6g}..{y.max():.6g}",
+            path=points.source or None, hint="reproject the points to the grid's CRS or check x/y columns (swapped?)",
+        )
     elif (sparse := sparse_points_warning(int(inside.sum()), grid.height * grid.width)) is not None:
         log.warning("%s: %s", points.source or "points", sparse)
+    return pts
+
+
+def log_empty_share(names: Sequence[str], valid: Sequence[int], cells: int) -> None:
+    """Log the share of cells without a value (no sample within the search radius) per band."""
+    for name, n in zip(names, valid, strict=True):
+        if n < cells:
+            log.info("%s: %.1f%% of cells have no sample within the search radius (NaN)", name, 100 * (1 - n / cells))
+
+
+def interpolate(points: PointTable, grid: GridSpec, *, power: float = 2.0, neighbors: int | None = 12, radius: float | None = None, min_points: int = 1, smoothing: float = 0.0) -> np.ndarray:
+    """IDW of every element of ``points`` (reprojected to the grid's CRS) -> (E, rows, cols)."""
+    pts = check_points_on_grid(points, grid)
     with Task("idw", grid.height, message=",".join(pts.elements)[:40], unit="row") as task:
         out = idw(pts.xy, pts.values, grid, power=power, neighbors=neighbors, radius=radius, min_points=min_points, smoothing=smoothing, progress=task.update)
-    for e, name in enumerate(pts.elements):
-        frac = float(np.isnan(out[e]).mean())
-        if frac > 0:
-            log.info("%s: %.1f%% of cells have no sample within the search radius (NaN)", name, 100 * frac)
+    log_empty_share(pts.elements, [int(np.isfinite(b).sum()) for b in out], grid.height * grid.width)
     return out
 
 

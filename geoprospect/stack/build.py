@@ -18,7 +18,7 @@ import numpy as np
 
 from geoprospect.errors import GridError, InputError
 from geoprospect.grid import GridSpec
-from geoprospect.io.rasters import RasterWriter
+from geoprospect.io.rasters import COMPRESS, RasterWriter
 from geoprospect.progress import Task
 from geoprospect.stack.area import StudyArea
 from geoprospect.stack.blocks import Block, align_block_size, iter_blocks, n_blocks, sub_grid
@@ -75,7 +75,8 @@ def check_valid(names: Sequence[str], stats: Sequence[dict]) -> None:
         raise InputError(f"layer {empty[0]!r} holds no valid cells", hint="check its inputs cover the grid")
 
 
-def build_stack(layers: Sequence[StackLayer], grid: GridSpec, out: str | Path, *, executor: Executor | None = None, block_size: int = 1024, area: StudyArea | None = None) -> StackFile:
+def build_stack(layers: Sequence[StackLayer], grid: GridSpec, out: str | Path, *, executor: Executor | None = None, block_size: int = 1024, area: StudyArea | None = None,
+                tags: dict[str, str] | None = None, require_valid: bool = True, compress: str = COMPRESS, cog: bool = False) -> StackFile:
     """Compute ``layers`` block by block and write them as one tiled multiband GeoTIFF.
 
     Args:
@@ -86,6 +87,9 @@ def build_stack(layers: Sequence[StackLayer], grid: GridSpec, out: str | Path, *
         block_size: block side in pixels (rounded up to whole 256-pixel GeoTIFF tiles).
         area: study area; cells whose centre lies outside it are nodata in every band, and
             the area is recorded in the GEOPROSPECT_AREA tag.
+        tags: dataset tags added to (or replacing) the stack's (e.g. GEOPROSPECT_KIND).
+        require_valid: raise InputError (leaving no file) when a band holds no valid cell.
+        compress, cog: the tile compression and COG layout (:class:`~geoprospect.io.rasters.RasterWriter`).
 
     Peak memory in this process is about (bands + working arrays of the layer functions) x
     block_size² cells, whatever the grid size. Band descriptions are the layer names; each
@@ -93,16 +97,17 @@ def build_stack(layers: Sequence[StackLayer], grid: GridSpec, out: str | Path, *
     """
     executor = executor or LocalExecutor()
     names = band_names(layers)
-    tags, btags = stack_tags(layers)
+    tags, btags = {**stack_tags(layers)[0], **(tags or {})}, stack_tags(layers)[1]
     if area is not None:
         tags["GEOPROSPECT_AREA"] = area.describe()
     bs = align_block_size(block_size)
     blocks = list(iter_blocks(grid.height, grid.width, bs))
     with Task("stack", n_blocks(grid.height, grid.width, bs), message=f"{len(names)} bands", unit="block") as task:
-        with RasterWriter(out, grid, names, tags=tags, band_tags=btags) as w:
+        with RasterWriter(out, grid, names, tags=tags, band_tags=btags, compress=compress, cog=cog) as w:
             for block, data in executor.map_blocks(compute_area_block, blocks, list(layers), grid, area):
                 w.write(data, block.row_off, block.col_off)
                 task.update(1)
-            check_valid(names, w.stats)  # raising here leaves no file
+            if require_valid:
+                check_valid(names, w.stats)  # raising here leaves no file
     log.info("wrote stack %s (%s, %d px blocks): %d bands on %d x %d cells", out, executor.describe(), bs, len(names), grid.height, grid.width)
     return StackFile(Path(out), grid, names, w.stats)

@@ -17,7 +17,7 @@ import numpy as np
 from geoprospect.errors import GridError, InputError
 from geoprospect.evidence.categorical import categorical_bands, warn_unmapped
 from geoprospect.evidence.density import distance_with_density, feature_density
-from geoprospect.evidence.distance import distance_to_features
+from geoprospect.evidence.distance import distance_to_features, prepare_segments
 from geoprospect.evidence.idw import idw
 from geoprospect.evidence.kriging import fit_variogram, kriging
 from geoprospect.grid import GridSpec
@@ -60,13 +60,13 @@ class _IDW:
 
 
 class _Distance:
-    """Picklable distance block function."""
+    """Picklable distance block function (the features checked and split into segments once)."""
 
     def __init__(self, geoms: np.ndarray) -> None:
-        self.geoms = geoms
+        self.segments = prepare_segments(geoms)
 
     def __call__(self, g: GridSpec) -> np.ndarray:
-        return distance_to_features(self.geoms, g, block_rows=_rows(g))
+        return distance_to_features(self.segments, g, block_rows=_rows(g))
 
 
 class _Density:
@@ -138,7 +138,7 @@ def categorical_layer(polygons, grid: GridSpec, field: str, *, classes: Sequence
     if classes is None:
         if field not in polygons.columns:
             raise InputError(f"no column {field!r} in the polygons{did_you_mean([field], polygons.columns)}", hint=f"columns: {', '.join(map(str, polygons.columns))}")
-        classes = sorted(polygons[field].dropna().unique().tolist())
+        classes = sorted(polygons[field].dropna().unique().tolist(), key=str)  # as categorical_bands: sorted as text
     kw = dict(all_touched=all_touched, outside=outside, warn=False)
     one = GridSpec(grid.crs, grid.transform, 1, 1)
     gdf = polygons.to_crs(grid.crs) if getattr(polygons, "crs", None) is not None and not grid.crs.equals(polygons.crs, ignore_axis_order=True) else polygons

@@ -1,0 +1,194 @@
+"""The raster writer (ZSTD on all cores, optional COG) against the previous one (DEFLATE), read
+back with rasterio and with GDAL's own `gdalinfo -stats -json`; the standalone evidence commands,
+now computed and written block by block, against the whole-array computation; memory that
+grows with the block, not with the map."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tracemalloc
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from click.testing import CliRunner
+
+from geoprospect.cli import cli
+from geoprospect.evidence.categorical import categorical_bands
+from geoprospect.evidence.density import feature_density
+from geoprospect.evidence.distance import distance_to_features
+from geoprospect.evidence.idw import idw
+from geoprospect.grid import GridSpec
+from geoprospect.io.points import read_points
+from geoprospect.io.rasters import creation_options, write_raster
+from geoprospect.io.vectors import read_vectors
+from geoprospect.stack.layers import idw_layer
+from geoprospect.stack.single import write_layer
+
+GDALINFO = shutil.which("gdalinfo")
+needs_gdalinfo = pytest.mark.skipif(GDALINFO is None, reason="gdalinfo (GDAL command-line tools) not installed")
+GRID = GridSpec.from_bounds((500000.0, 2800000.0, 500000.0 + 300 * 25, 2800000.0 + 280 * 25), 25, "EPSG:32649")
+
+
+def gdalinfo(path, *extra) -> dict:
+    out = subprocess.run([GDALINFO, "-json", *extra, str(path)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def _data(rng) -> np.ndarray:
+    y, x = np.mgrid[0:280, 0:300]
+    data = np.stack([np.sin(x / 17.0) + np.cos(y / 23.0) + rng.normal(0, 0.01, x.shape), rng.lognormal(size=x.shape), np.hypot(x - 100, y - 80) * 25.0]).astype(np.float32)
+    data[0, :30, :50] = np.nan
+    data[2, 200:, 250:] = np.nan
+    return data
+
+
+def _read(path) -> tuple[dict, np.ndarray, dict]:
+    with rasterio.open(path) as src:
+        meta = {"crs": src.crs, "transform": src.transform, "nodata": src.nodatavals, "names": src.descriptions, "shape": (src.count, src.height, src.width),
+                "tags": src.tags(), "dtype": src.dtypes, "overviews": src.overviews(1)}
+        return meta, src.read(), {i: src.tags(i) for i in range(1, src.count + 1)}
+
+
+@needs_gdalinfo
+@pytest.mark.parametrize("cog", [False, True])
+def test_writer_output_equals_the_previous_writer(tmp_path, rng, cog):
+    """Values, CRS, transform, nodata, band names, tags and statistics are those of the previous
+    writer (DEFLATE, level 6, predictor 3), whether read by rasterio or by GDAL's gdalinfo."""
+    data = _data(rng)
+    names = ["smooth", "noise", "dist"]
+    old = write_raster(tmp_path / "old.tif", data, GRID, names, tags={"GEOPROSPECT_KIND": "x"}, compress="deflate")
+    new = write_raster(tmp_path / "new.tif", data, GRID, names, tags={"GEOPROSPECT_KIND": "x"}, cog=cog)
+    (m_old, a_old, t_old), (m_new, a_new, t_new) = _read(old), _read(new)
+    assert m_new == m_old and m_new["names"] == tuple(names) and m_new["nodata"] == (-9999.0,) * 3 and m_new["overviews"] == [2, 4]
+    assert np.array_equal(a_new, a_old)  # bit for bit, nodata included
+    assert np.array_equal(a_new == -9999.0, ~np.isfinite(data))
+    assert t_new == t_old
+    with rasterio.open(new) as src:
+        assert src.compression.name.lower() == "zstd" and src.profile["tiled"] and src.block_shapes[0] == (256, 256)
+        assert np.array_equal(src.read(1, out_shape=(140, 150)), rasterio.open(old).read(1, out_shape=(140, 150)))  # overviews too
+    g_old, g_new = gdalinfo(old, "-stats"), gdalinfo(new, "-stats")
+    assert g_new["coordinateSystem"]["wkt"] == g_old["coordinateSystem"]["wkt"] and g_new["geoTransform"] == g_old["geoTransform"]
+    for i, (bo, bn) in enumerate(zip(g_old["bands"], g_new["bands"], strict=True)):
+        v = data[i][np.isfinite(data[i])].astype(np.float64)
+        assert bn["description"] == bo["description"] == names[i] and bn["noDataValue"] == bo["noDataValue"] == -9999.0
+        assert bn["type"] == "Float32"
+        md, md_old = bn["metadata"][""], bo["metadata"][""]
+        for key, tag, ref in (("minimum", "MINIMUM", v.min()), ("maximum", "MAXIMUM", v.max()), ("mean", "MEAN", v.mean()), ("stdDev", "STDDEV", v.std())):
+            assert bn[key] == bo[key] == pytest.approx(ref, abs=1e-3), (names[i], key)  # gdalinfo prints 3 decimals
+            assert float(md[f"STATISTICS_{tag}"]) == pytest.approx(float(md_old[f"STATISTICS_{tag}"]), rel=1e-12)
+            assert float(md[f"STATISTICS_{tag}"]) == pytest.approx(ref, rel=1e-9), (names[i], key)
+        valid = float(md["STATISTICS_VALID_PERCENT"])
+        assert valid == pytest.approx(100.0 * v.size / data[i].size, rel=1e-9)
+    layout = g_new["metadata"].get("IMAGE_STRUCTURE", {})
+    assert layout.get("COMPRESSION") == "ZSTD" and layout.get("PREDICTOR") == "3"
+    assert (layout.get("LAYOUT") == "COG") == cog
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_creation_options():
+    assert creation_options() == {"compress": "zstd", "zstd_level": 1, "predictor": 3, "num_threads": "ALL_CPUS"}
+    assert creation_options("deflate")["compress"] == "deflate"
+    with pytest.raises(ValueError, match="lz4"):
+        creation_options("lz4")
+
+
+def test_cog_failure_leaves_no_file(tmp_path):
+    from geoprospect.errors import OutputError
+    from geoprospect.io.rasters import RasterWriter
+
+    with pytest.raises(OutputError, match="blocks are missing"):
+        with RasterWriter(tmp_path / "c.tif", GRID, ["a"], cog=True) as w:
+            w.write(np.ones((1, 64, 64), np.float32))
+    assert not list(tmp_path.iterdir())
+
+
+# -- the standalone commands, block by block ----------------------------------------------------
+def invoke(*args):
+    return CliRunner().invoke(cli, ["--progress", "none", *map(str, args)], catch_exceptions=False)
+
+
+BOUNDS = ("--bounds", 500000, 2800000, 505000, 2805000, "--resolution", 50, "--grid-crs", "EPSG:32649")
+G100 = GridSpec.from_bounds((500000.0, 2800000.0, 505000.0, 2805000.0), 50, "EPSG:32649")
+
+
+def _band(path, i=1) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read(i, masked=True).filled(np.nan)
+
+
+def test_interpolate_by_blocks_equals_whole_map(tiny_inputs):
+    d = tiny_inputs["dir"]
+    r = invoke("interpolate", tiny_inputs["points"], "--crs", "EPSG:32649", "--elements", "Au,Cu", "--radius", 400, "--block-size", 32, "--out", d / "i.tif", *BOUNDS)
+    assert r.exit_code == 0, r.output
+    pts = read_points(tiny_inputs["points"], ["Au", "Cu"], crs="EPSG:32649")
+    whole = idw(pts.xy, pts.values, G100, neighbors=12, radius=400.0)
+    assert np.isnan(whole).any() and np.isfinite(whole).any()
+    for e in range(2):
+        got = _band(d / "i.tif", e + 1)
+        assert np.array_equal(np.isnan(got), np.isnan(whole[e]))
+        np.testing.assert_allclose(got, whole[e], rtol=1e-6)
+    with rasterio.open(d / "i.tif") as src:
+        assert src.descriptions == ("Au", "Cu") and src.tags()["GEOPROSPECT_KIND"] == "idw" and src.crs.to_epsg() == 32649
+    assert (d / "i.qml").exists()
+
+
+def test_distance_density_geology_by_blocks_equal_whole_map(tiny_inputs, tmp_path):
+    geoms = read_vectors(tiny_inputs["faults"]).geometry.values
+    for args, whole, tol in [
+        (("distance", tiny_inputs["faults"]), distance_to_features(geoms, G100), 1e-3),  # float32 chunk-local arithmetic
+        (("density", tiny_inputs["faults"], "--radius", 700), feature_density(geoms, G100, 700.0), 1e-9),
+    ]:
+        out = tmp_path / f"{args[0]}.tif"
+        r = invoke(*args, "--block-size", 32, "--out", out, *BOUNDS)
+        assert r.exit_code == 0, r.output
+        got = _band(out)
+        np.testing.assert_allclose(got, whole, rtol=1e-6, atol=tol)
+    polys = [shapely.box(500000, 2800000, 502530, 2805000), shapely.box(502530, 2800000, 505000, 2803000)]
+    gdf = gpd.GeoDataFrame({"unit": ["granite", "basalt"]}, geometry=polys, crs="EPSG:32649")
+    gdf.to_file(tmp_path / "g.gpkg", driver="GPKG")
+    r = invoke("geology", tmp_path / "g.gpkg", "--field", "unit", "--block-size", 32, "--out", tmp_path / "geo.tif", *BOUNDS)
+    assert r.exit_code == 0, r.output
+    whole, names = categorical_bands(gdf, G100, "unit")
+    with rasterio.open(tmp_path / "geo.tif") as src:
+        assert list(src.descriptions) == names == ["basalt", "granite"]
+        assert np.array_equal(src.read(masked=True).filled(np.nan), whole, equal_nan=True)
+
+
+@needs_gdalinfo
+def test_command_writes_a_valid_cog(tiny_inputs):
+    d = tiny_inputs["dir"]
+    r = invoke("distance", tiny_inputs["faults"], "--cog", "--out", d / "c.tif", *BOUNDS)
+    assert r.exit_code == 0, r.output
+    r = invoke("distance", tiny_inputs["faults"], "--compress", "deflate", "--out", d / "p.tif", *BOUNDS)
+    assert r.exit_code == 0, r.output
+    info = gdalinfo(d / "c.tif")
+    assert info["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"] == "COG"
+    assert "LAYOUT" not in gdalinfo(d / "p.tif")["metadata"]["IMAGE_STRUCTURE"]
+    assert np.array_equal(_band(d / "c.tif"), _band(d / "p.tif"))
+
+
+def test_memory_grows_with_the_block_not_the_map(tmp_path, rng):
+    """Peak numpy memory of writing an 8-band IDW map block by block: the same for a map 16
+    times larger, and far below the map itself (tracemalloc sees numpy's allocations)."""
+    xy = rng.uniform(0, 20_000, (200, 2)) + [500000, 2800000]
+    vals = rng.lognormal(size=(200, 8))
+    lay = idw_layer(xy, vals, [f"e{i}" for i in range(8)], neighbors=4)
+
+    def peak(side: int) -> int:
+        g = GridSpec.from_bounds((500000, 2800000, 520000, 2820000), 20_000 / side, "EPSG:32649")
+        tracemalloc.start()
+        write_layer(lay, g, tmp_path / f"m{side}.tif", "idw", block_size=128)
+        p = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return p
+
+    small, big = peak(256), peak(1024)
+    whole_big = 8 * 1024 * 1024 * 4  # the 8-band float32 map: 32 MiB
+    print(f"peak traced memory: {small / 2**20:.1f} MiB on 256 x 256, {big / 2**20:.1f} MiB on 1024 x 1024 (map: 32 MiB)")
+    assert big < 0.5 * whole_big  # measured 2048 x 2048 (128 MiB): 12 MiB
+    assert big < 1.5 * small
