@@ -134,7 +134,8 @@ def fit_calibrator(margin: np.ndarray, labels: np.ndarray, method: str = DEFAULT
     lr = LogisticRegression(C=np.inf, fit_intercept=method == "platt", max_iter=1000).fit(m[:, None], y)
     a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])  # intercept 0 for temperature
     if a < 0:
-        log.warning("calibration: the out-of-fold margins rank deposit windows last (slope %.3g): probabilities set to the positive rate", a)
+        why = "temperature scaling (no intercept) cannot fit these margins: use platt" if method == "temperature" else "the out-of-fold margins rank deposit windows last"
+        log.warning("calibration: %s (slope %.3g): probabilities set to the positive rate", why, a)
         rate = pos / n
         return Calibrator(method, 0.0, float(np.log(rate / (1 - rate))), n=n, positives=pos)
     return Calibrator(method, a, b, n=n, positives=pos)
