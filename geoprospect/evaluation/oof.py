@@ -107,8 +107,9 @@ def _row(name: str, role: str, oofs: list[tuple[CVSplit, OutOfFold, FullResMap]]
         per_layout.append(cap)
         for f in split.folds:
             yt, pt = y[f.test], oof.prob[f.test]
+            scored = np.isfinite(pt)  # a window whose centre cell is nodata has no best-layer score
             per_fold.append({"layout": li, "fold": f.k, "test_windows": int(f.test.size), "positive_windows": f.positives, "deposits": f.deposits,
-                             "roc_auc": window_metrics(yt, pt)["roc_auc"] if f.test.size else None})
+                             "roc_auc": window_metrics(yt[scored], pt[scored])["roc_auc"] if scored.any() else None})
     row: dict = {"role": role}
     for k in KEYS:
         vals = [c[k] for c in per_layout if c.get(k) is not None]
