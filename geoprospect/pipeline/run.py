@@ -1,7 +1,7 @@
 """`geoprospect run`: the whole pipeline from one configuration, into one output folder.
 
-Outputs: stack.tif, windows.gpkg, model/, prospectivity.tif (+ .qml), scores.gpkg,
-metrics.json, map.png, history.csv and manifest.json (config, versions, input hashes,
+Outputs: stack.tif, windows.gpkg, model/, prospectivity.tif (+ .qml; calibrated probability),
+uncertainty.tif, scores.gpkg, metrics.json, map.png, history.csv and manifest.json (config, versions, input hashes,
 timings per stage, metrics). Each stage records itself in ``state.json`` when finished, so
 ``resume=True`` continues an interrupted run from the last finished stage.
 """
