@@ -97,3 +97,35 @@ def test_resume_skips_finished_stages(sample_run):
     man = json.loads((out / "manifest.json").read_text())
     assert man["timings_s"]["train"] < 5  # the model was loaded, not retrained
     assert man["timings_s"]["crossval"] < 5  # the out-of-fold table was read back
+
+
+def test_calibrated_map_uncertainty_and_their_figures(sample_run):
+    """Issue 13: calibrated probability band, uncertainty.tif like the map, targets with their
+    spread, metrics.json's calibration, and the report's figures (also after --resume)."""
+    import geopandas as gpd
+    import numpy as np
+
+    from geoprospect.evaluation.calibration import Calibrator
+
+    out, _ = sample_run
+    m = json.loads((out / "metrics.json").read_text())
+    cal = m["calibration"]
+    assert cal["method"] == "platt" and {"brier", "ece", "reliability", "description"} <= set(cal)
+    assert cal["brier"]["after"] < cal["brier"]["before"] and cal["ece"]["after"] < cal["ece"]["before"]  # blend_cell's sigmoid is no probability
+    assert len(cal["reliability"]["after"]) == 10
+    with rasterio.open(out / "prospectivity.tif") as src:
+        assert src.tags()["GEOPROSPECT_CALIBRATION"].startswith("Platt") and "Platt" in src.tags(1)["CALIBRATION"]
+        p, margin = src.read(1, masked=True), src.read(2, masked=True)
+    np.testing.assert_allclose(p.compressed(), Calibrator.from_dict(cal["calibrator"]).apply(margin.compressed()), rtol=1e-5)
+    with rasterio.open(out / "prospectivity_fullres.tif") as ref, rasterio.open(out / "uncertainty.tif") as src:
+        assert (src.crs, src.transform, src.shape, src.nodata) == (ref.crs, ref.transform, ref.shape, ref.nodata)
+        assert src.descriptions[:2] == ("member_std", "member_mean") and "5 fold models" in src.tags()["GEOPROSPECT_UNCERTAINTY"]
+        std = src.read(1, masked=True)
+        assert 0 <= std.min() and 0 < std.max() < 0.5
+        assert (std.mask == ref.read(1, masked=True).mask).all()  # the same cells as the map
+    assert m["uncertainty"]["members"].count("fold") == 5 and m["uncertainty"]["mc_dropout_passes"] == 0  # blend_cell has no dropout
+    t = gpd.read_file(out / "targets.gpkg")
+    assert len(t) and "mean_spread" in t and t["mean_spread"].between(0, 0.5).all()
+    html = (out / "report" / "index.html").read_text()
+    assert "Calibration" in html and "reliability.png" in html and "uncertainty.png" in html
+    assert (out / "report" / "reliability.png").stat().st_size > 0 and (out / "report" / "uncertainty.png").stat().st_size > 0

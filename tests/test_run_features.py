@@ -92,3 +92,16 @@ def test_crop_training_keeps_the_window_grid(feature_run):
     with rasterio.open(feature_run / "stack.tif") as st, rasterio.open(feature_run / "prospectivity.tif") as p:
         assert p.shape == ((st.height - 32) // 16 + 1, (st.width - 32) // 16 + 1)
         assert p.transform.a == st.transform.a * 16
+
+
+def test_mc_dropout_band_for_a_model_with_dropout(feature_run):
+    """LeNet has dropout: uncertainty.tif gains the Monte Carlo dropout band; with the single
+    test block there is one fold model, so the members' spread is nodata."""
+    with rasterio.open(feature_run / "uncertainty.tif") as src:
+        assert src.descriptions == ("member_std", "member_mean", "mc_dropout_std")
+        assert src.tags()["GEOPROSPECT_MC_DROPOUT_PASSES"] == "10"
+        assert src.read(1, masked=True).mask.all()
+        mc = src.read(3, masked=True)
+        assert mc.count() and mc.max() > 0
+    metrics = yaml.safe_load((feature_run / "metrics.json").read_text())
+    assert metrics["uncertainty"]["mc_dropout_passes"] == 10 and "mc_dropout_std" in metrics["uncertainty"]["bands"]

@@ -111,3 +111,15 @@ def test_run_on_corner_deposits_evaluates_out_of_fold(tmp_path):
             run_pipeline(load_config(p), tmp_path / f"out{len(ev)}")
         assert "evaluation.block_size" in e.value.hint or "evaluation.folds" in e.value.hint
         assert not (tmp_path / f"out{len(ev)}" / "model").exists()
+
+
+def test_windows_with_a_nodata_centre_do_not_break_the_per_fold_figures():
+    """The best layer scores a window by its centre cell: a nodata centre gives no score, and the
+    per-fold window ROC AUC is computed over the scored windows (the Murchison study area has such windows)."""
+    stack, windows, deps = _corner_area(spread=True)
+    size = int(windows["size"].iloc[0])
+    r0, c0 = int(windows["row_off"].iloc[-1]) + size // 2, int(windows["col_off"].iloc[-1]) + size // 2
+    stack.data[:, r0, c0] = np.nan  # the last window's centre cell (its other cells keep it valid)
+    splits = make_splits(stack, windows, deps, method="cv", folds=3, block_size=16, buffer=None, layouts=1, seed=0)
+    res = evaluate_out_of_fold(stack, windows, deps, splits, model="logistic_cell", train_cfg=TrainConfig(model="logistic_cell", device="cpu"), baselines=("best_layer",))
+    assert all(f["roc_auc"] is None or 0 <= f["roc_auc"] <= 1 for f in res.table["best_layer"]["per_fold"])

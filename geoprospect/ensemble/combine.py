@@ -7,6 +7,7 @@ Averages return probabilities; votes return class labels: 1 = ore-bearing, 0 = n
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal, Sequence
 
 import numpy as np
@@ -98,9 +99,11 @@ def spread(probs: np.ndarray) -> np.ndarray:
     """Uncertainty layer: standard deviation of the member probabilities per cell (population, ddof=0)."""
     p = _members(probs)
     n = np.isfinite(p).sum(0)
-    with np.errstate(invalid="ignore"):
-        mu = simple_average(p)
-        var = np.nansum((p - mu) ** 2, axis=0) / np.maximum(n, 1)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells: NaN, as wanted
+        d = p - np.nanmin(p, axis=0)  # shifted by a member's own value: members that agree give exactly 0
+        mu = simple_average(d)
+        var = np.nansum((d - mu) ** 2, axis=0) / np.maximum(n, 1)
     return np.where(n > 0, np.sqrt(var), np.nan)
 
 

@@ -107,8 +107,9 @@ def _row(name: str, role: str, oofs: list[tuple[CVSplit, OutOfFold, FullResMap]]
         per_layout.append(cap)
         for f in split.folds:
             yt, pt = y[f.test], oof.prob[f.test]
+            scored = np.isfinite(pt)  # a window whose centre cell is nodata has no best-layer score
             per_fold.append({"layout": li, "fold": f.k, "test_windows": int(f.test.size), "positive_windows": f.positives, "deposits": f.deposits,
-                             "roc_auc": window_metrics(yt, pt)["roc_auc"] if f.test.size else None})
+                             "roc_auc": window_metrics(yt[scored], pt[scored])["roc_auc"] if scored.any() else None})
     row: dict = {"role": role}
     for k in KEYS:
         vals = [c[k] for c in per_layout if c.get(k) is not None]
@@ -129,13 +130,17 @@ class OutOfFoldResult:
     out-of-fold full-resolution map of the first layout (NaN where no fold scored);
     ``model_prob``: its (N,) out-of-fold window probabilities; ``fold_models``: the model's
     ``(k, trained model)`` per fold of the first layout, in fold order (for uncertainty,
-    attribution and calibration); ``splits``: the fold layouts scored."""
+    attribution and calibration); ``splits``: the fold layouts scored; ``model_margin`` and
+    ``model_fold``: the (N,) out-of-fold logit margins and the fold that scored each window
+    (-1: none) of the first layout (calibration is fitted and cross-fitted on them)."""
 
     table: dict
     model_map: FullResMap
     model_prob: np.ndarray
     fold_models: list = field(default_factory=list)
     splits: Sequence[CVSplit] = ()
+    model_margin: np.ndarray | None = None
+    model_fold: np.ndarray | None = None
 
 
 def evaluate_out_of_fold(
@@ -179,7 +184,8 @@ def evaluate_out_of_fold(
     if BEST_LAYER in table:
         table[BEST_LAYER]["chosen"] = chosen
     first = sum(1 for f in splits[0].folds if f.test.size)  # the first layout's models come first
-    return OutOfFoldResult(table, model_map, maps[model][0][1].prob, fold_models[:first], tuple(splits))
+    first_oof = maps[model][0][1]
+    return OutOfFoldResult(table, model_map, first_oof.prob, fold_models[:first], tuple(splits), first_oof.margin, first_oof.fold)
 
 
 def baselines_beating(table: dict, model: str, key: str = "success_rate_auc") -> list[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -153,19 +153,23 @@ def window_grid(scores: np.ndarray, grid: GridSpec, deposits_xy: np.ndarray, *, 
     return gpd.GeoDataFrame(data, geometry=geom, crs=grid.crs.to_wkt())
 
 
-def target_areas(scores: np.ndarray, classes: np.ndarray, grid: GridSpec, deposits_xy: np.ndarray, *, min_cells: int = 1, level: int = 3) -> gpd.GeoDataFrame:
+def target_areas(scores: np.ndarray, classes: np.ndarray, grid: GridSpec, deposits_xy: np.ndarray, *, min_cells: int = 1, level: int = 3,
+                 extra: Mapping[str, np.ndarray] | None = None) -> gpd.GeoDataFrame:
     """Connected cells of class >= ``level`` (8-neighbour) as ranked, numbered polygons.
 
     Returns a GeoDataFrame (grid CRS): target (1 = best), mean_score, max_score, n_cells,
     area (map units squared), n_deposits, deposit_ids (comma-separated indices into
-    ``deposits_xy``); ranked by mean score, then area, both descending.
+    ``deposits_xy``), and ``mean_<name>`` for each (H, W) map of ``extra`` (mean over the
+    target's cells with a value, e.g. ``mean_prob``, ``mean_spread``); ranked by mean score,
+    then area, both descending.
     """
     from rasterio import features
     from scipy import ndimage
 
     hi = np.asarray(classes) >= level
     lab, n = ndimage.label(hi, structure=np.ones((3, 3), dtype=bool))
-    cols = ["target", "mean_score", "max_score", "n_cells", "area", "n_deposits", "deposit_ids"]
+    extra = dict(extra or {})
+    cols = ["target", "mean_score", "max_score", "n_cells", "area", "n_deposits", "deposit_ids", *[f"mean_{k}" for k in extra]]
     if n == 0:
         return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=grid.crs.to_wkt())
     idx = np.arange(1, n + 1)
@@ -174,6 +178,7 @@ def target_areas(scores: np.ndarray, classes: np.ndarray, grid: GridSpec, deposi
     n_cells = ndimage.sum_labels(np.ones_like(sz), lab, idx).astype(np.int64)
     mean = ndimage.mean(sz, lab, idx)
     mx = ndimage.maximum(sz, lab, idx)
+    extra_means = {k: _label_means(v, lab, idx) for k, v in extra.items()}
     r, c, dep_idx = _deposit_cells(grid, deposits_xy)
     dl = lab[r, c]
     geoms: dict[int, list] = {}
@@ -193,6 +198,7 @@ def target_areas(scores: np.ndarray, classes: np.ndarray, grid: GridSpec, deposi
             "area": float(n_cells[i - 1] * cell_area),
             "n_deposits": int(ids.size),
             "deposit_ids": ",".join(str(int(v)) for v in ids),
+            **{f"mean_{k}": float(v[i - 1]) for k, v in extra_means.items()},
             "geometry": shapely.union_all(geoms[int(i)]),
         })
     if not rows:
@@ -201,6 +207,18 @@ def target_areas(scores: np.ndarray, classes: np.ndarray, grid: GridSpec, deposi
     gdf = gdf.sort_values(["mean_score", "area"], ascending=[False, False], kind="stable").reset_index(drop=True)
     gdf.insert(0, "target", np.arange(1, len(gdf) + 1, dtype=np.int64))
     return gdf
+
+
+def _label_means(values: np.ndarray, lab: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Mean of the finite ``values`` over each label of ``idx`` (NaN for a label without any)."""
+    from scipy import ndimage
+
+    v = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(v)
+    s = ndimage.sum_labels(np.where(ok, v, 0.0), lab, idx)
+    n = ndimage.sum_labels(ok.astype(np.float64), lab, idx)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, s / np.maximum(n, 1), np.nan)
 
 
 def write_gpkg(gdf: gpd.GeoDataFrame, path: str | Path, layer: str) -> Path:

@@ -172,6 +172,8 @@ class EvaluationConfig(_Strict):
     buffer: Optional[float] = Field(None, ge=0, description="gap in MAP UNITS kept free between training windows and a test block; null = half a window")
     layouts: int = Field(1, ge=1, description="shifted block layouts (cv); > 1 reports the mean and spread over them")
     epochs: Optional[int] = Field(None, ge=1, description="training epochs of each fold's model; null = half of train.epochs (at least 1), to keep k folds affordable; the final map's model trains train.epochs")
+    calibration: Literal["platt", "temperature", "isotonic", "none"] = Field("platt", description="how the map's probability band is calibrated from the out-of-fold window margins: platt (logistic on the margin; robust with few deposits), temperature (margin / T), isotonic (overfits with few deposits), none (the model's own softmax)")
+    mc_dropout: int = Field(10, ge=0, description="Monte Carlo dropout passes of the final model for uncertainty.tif (only models with dropout layers; 0 = off)")
     baselines: list[str] = Field(["best_layer", "logistic_cell", "random_forest_cell"], description="rows beside the model on the same folds: best_layer (best single evidence band, chosen on each fold's training area, sign included) and registered models (see `geoprospect models`)")
 
 

@@ -1,7 +1,7 @@
 """`geoprospect run`: the whole pipeline from one configuration, into one output folder.
 
-Outputs: stack.tif, windows.gpkg, model/, prospectivity.tif (+ .qml), scores.gpkg,
-metrics.json, map.png, history.csv and manifest.json (config, versions, input hashes,
+Outputs: stack.tif, windows.gpkg, model/, prospectivity.tif (+ .qml; calibrated probability),
+uncertainty.tif, scores.gpkg, metrics.json, map.png, history.csv and manifest.json (config, versions, input hashes,
 timings per stage, metrics). Each stage records itself in ``state.json`` when finished, so
 ``resume=True`` continues an interrupted run from the last finished stage.
 """
@@ -31,6 +31,7 @@ from geoprospect.pipeline import stages
 from geoprospect.pipeline.config import RunConfig
 from geoprospect.pipeline.engine import Engine
 from geoprospect.pipeline.layers import pipeline_layers
+from geoprospect.pipeline.uncertainty import UNCERTAINTY, calibrate_and_spread, calibrate_prediction, ensure_mc_dropout, stack_scorer
 from geoprospect.prediction.fullres import FullResMap, write_fullres
 from geoprospect.prediction.predict import window_scores, write_prediction
 from geoprospect.report.figures import map_figure
@@ -181,7 +182,7 @@ def _crossval_stage(run: _Run, stack, windows, deposits) -> tuple[dict, FullResM
     """Out-of-fold table (model + baselines, same folds) and the model's out-of-fold map.
     Refuses (FoldError, fix named) before any training when a fold would hold no deposit."""
     cfg, out, ev = run.cfg, run.out, run.cfg.evaluation
-    if run.state.finished("crossval", out, [OOF_TABLE, OOF_MAP]):
+    if run.state.finished("crossval", out, [OOF_TABLE, OOF_MAP, UNCERTAINTY]):
         return json.loads((out / OOF_TABLE).read_text(encoding="utf-8")), _read_fullres(out / OOF_MAP)
     res = float(abs(stack.grid.transform.a))
     px = (lambda v, least=1: None if v is None else max(least, int(round(v / res))))
@@ -193,6 +194,8 @@ def _crossval_stage(run: _Run, stack, windows, deposits) -> tuple[dict, FullResM
             "ranked_cells": "cells with data scored out of fold (full resolution)", "layouts": [s.describe() for s in splits],
             "out_of_fold": table, "default_model": cfg.train.model,
             "window_prob": [None if not np.isfinite(v) else float(v) for v in wprob]}
+    # calibrator from the out-of-fold margins; uncertainty.tif from the fold models (issue 13)
+    info.update(calibrate_and_spread(out, res, stack, windows["label"].to_numpy(), cfg, stack_scorer(run.engine, out / "stack.tif", stack, cfg, cfg.train.crop)))
     for name in baselines_beating(table, cfg.train.model):
         log.info("baseline %s beats %s out of fold (success-rate AUC %.3f > %.3f)", name, cfg.train.model, table[name]["success_rate_auc"], table[cfg.train.model]["success_rate_auc"])
     write_fullres(fmap, out / OOF_MAP, model_name=f"{cfg.train.model} (out of fold)", tags={"GEOPROSPECT_OUT_OF_FOLD": "1"})
@@ -232,14 +235,15 @@ def _train_stage(run: _Run, source, windows):
     return model, meta, hist.rows
 
 
-def _predict_stage(run: _Run, model, meta, stack, windows):
-    """The final model over the whole stack: prospectivity.tif and scores.gpkg."""
+def _predict_stage(run: _Run, model, meta, stack, windows, oof: dict):
+    """The final model over the whole stack: prospectivity.tif (calibrated probability, margin) and scores.gpkg."""
     cfg, out, w = run.cfg, run.out, run.cfg.windows
     if run.state.finished("predict", out, ["prospectivity.tif", "scores.gpkg"]):
         return read_prediction(out / "prospectivity.tif")
     mean, std = [s["mean"] for s in stack.stats], [s["std"] for s in stack.stats]
     pred = run.engine.predict(model, out / "stack.tif", mean, std, size=w.size, stride=w.stride, min_valid=w.min_valid, batch_size=cfg.predict.batch_size, device=cfg.train.device, crop=meta.input_size)
-    write_prediction(pred, out / "prospectivity.tif", model_name=cfg.train.model)
+    pred, cal = calibrate_prediction(pred, oof["calibration"])
+    write_prediction(pred, out / "prospectivity.tif", model_name=cfg.train.model, calibration=cal.describe())
     write_windows(window_scores(pred, stack.grid, windows), out / "scores.gpkg", layer="scores")
     run.state.mark("predict", {"seconds": pred.seconds})
     return pred
@@ -255,11 +259,12 @@ def _evaluate_stage(run: _Run, pred, stack, windows, deposits, tile_summary, oof
         "evaluation": {k: oof[k] for k in ("method", "label", "fold_epochs", "ranked_cells", "layouts")},
         "out_of_fold": oof["out_of_fold"],
         "default_model": oof["default_model"],
+        "calibration": oof["calibration"],
         "in_sample": {"label": "training (in-sample): the final model scored on its own training windows (optimistic)",
                       "windows": window_metrics(windows["label"].to_numpy()[ok], pred.prob[r, c][ok]), "deposits": deposit_capture(pred.margin, dep)},
         "tiling": tile_summary,
     }
-    metrics.update(write_map_products(out, pred, stack, windows, deposits, oof_map=oof_map, table=oof["out_of_fold"], evaluation=metrics["evaluation"], oof_window_prob=oof.get("window_prob"),
+    metrics.update(write_map_products(out, pred, stack, windows, deposits, oof_map=oof_map, table=oof["out_of_fold"], evaluation=metrics["evaluation"], oof_window_prob=oof.get("window_prob"), calibration=oof["calibration"],
                                       title=cfg.name, model_name=cfg.train.model, history=history, settings=run.cfg_json))
     write_json(out / "metrics.json", metrics)
     map_figure(pred.prob, pred.grid, deposits, out / "map.png", title=f"{cfg.name}: {cfg.train.model} prospectivity (final model, all windows)")
@@ -307,7 +312,8 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     windows, tile_summary = _timed(run, "tile", _tile_stage, stack, grid, deposits)
     oof, oof_map = _timed(run, "crossval", _crossval_stage, stack, windows, deposits)
     model, meta, history = _timed(run, "train", _train_stage, source, windows)
-    pred = _timed(run, "predict", _predict_stage, model, meta, stack, windows)
+    pred = _timed(run, "predict", _predict_stage, model, meta, stack, windows, oof)
+    _timed(run, "mc_dropout", lambda r: ensure_mc_dropout(r.out, model, oof["calibration"], stack, cfg, stack_scorer(r.engine, r.out / "stack.tif", stack, cfg, meta.input_size)))
     compute_info = run.engine.describe()
     run.engine.close()
     metrics = _timed(run, "evaluate", _evaluate_stage, pred, stack, windows, deposits, tile_summary, oof, oof_map, history)

@@ -156,9 +156,14 @@ def _score_blocks(model, path: Path, grid: GridSpec, mean, std, size, stride, mi
         return score_batches(model, it, window_grid_shape(grid.height, grid.width, size, stride), dev, progress=task), len(blocks)
 
 
-def write_prediction(pred: Prediction, out: str | Path, *, model_name: str = "") -> Path:
-    """Write the prospectivity GeoTIFF (probability, logit margin) and its QML style."""
+def write_prediction(pred: Prediction, out: str | Path, *, model_name: str = "", calibration: str = "") -> Path:
+    """Write the prospectivity GeoTIFF (probability, logit margin) and its QML style.
+
+    ``calibration``: how band 1 was calibrated (tag ``GEOPROSPECT_CALIBRATION`` and band 1's
+    ``CALIBRATION`` item); empty = the model's own softmax probability.
+    """
     out = Path(out)
+    how = calibration or "uncalibrated: the model's softmax probability"
     write_raster(
         out,
         np.stack([pred.prob, pred.margin]).astype(np.float32),
@@ -169,7 +174,9 @@ def write_prediction(pred: Prediction, out: str | Path, *, model_name: str = "")
             "GEOPROSPECT_WINDOW_SIZE": str(pred.size),
             "GEOPROSPECT_WINDOW_STRIDE": str(pred.stride),
             "GEOPROSPECT_MODEL": model_name,
+            "GEOPROSPECT_CALIBRATION": how,
         },
+        band_tags=[{"CALIBRATION": how}, {"CALIBRATION": "raw logit margin (not calibrated; ranks without ties)"}],
     )
     write_qml(out.with_suffix(".qml"), "prospectivity", 0.0, 1.0)
     return out

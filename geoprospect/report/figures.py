@@ -1,5 +1,5 @@
-"""Every figure of geoprospect: the map (``map.png`` of a run and the report's), success-rate,
-P-A, ROC, confusion matrix and training curves. PNG, one file per function, written atomically.
+"""Every figure of geoprospect: the map (``map.png`` of a run and the report's), the map beside
+its uncertainty, success-rate, P-A, ROC, reliability diagram, confusion matrix and training curves. PNG, one file per function, written atomically.
 
 Figures are built on :class:`matplotlib.figure.Figure` directly (no pyplot): drawing one never
 switches the backend of a notebook or keeps a figure open.
@@ -112,8 +112,29 @@ def map_figure(
         held_out: (N,) booleans: deposits of the held-out area (drawn as stars) or None.
         test_line: ("x" or "y", coordinate) of the test block's edge (dashed) or None.
     """
-    x0, y0, x1, y1 = grid.bounds
     fig, ax = _subplots((7.5, 6.5), 120)
+    _draw_map(fig, ax, score, grid, deposits_xy, title=title, label=label, vmin=vmin, vmax=vmax, cmap=cmap, targets=targets, held_out=held_out, test_line=test_line)
+    fig.tight_layout()
+    return _save(fig, Path(out))
+
+
+def map_pair_figure(left: np.ndarray, right: np.ndarray, grid: GridSpec, deposits_xy: np.ndarray, out: str | Path, *, titles: tuple[str, str],
+                    labels: tuple[str, str] = ("deposit probability", "std"), right_cmap: str = "viridis", targets=None,
+                    left_range: tuple[float | None, float | None] = (0.0, 1.0)) -> Path:
+    """Two maps of one grid side by side (e.g. the calibrated probability and its uncertainty),
+    each with its colour bar, the deposits, scale bar and north arrow (as :func:`map_figure`).
+    The left map spans ``left_range`` (None = the data's); the right one [0, its maximum]."""
+    fig, axes = _subplots((13.5, 6.0), 110, nrows=1, ncols=2)
+    _draw_map(fig, axes[0], left, grid, deposits_xy, title=titles[0], label=labels[0], vmin=left_range[0], vmax=left_range[1], cmap="RdYlBu_r", targets=targets, held_out=None, test_line=None)
+    _draw_map(fig, axes[1], right, grid, deposits_xy, title=titles[1], label=labels[1], vmin=0.0, vmax=None, cmap=right_cmap, targets=targets, held_out=None, test_line=None)
+    fig.tight_layout()
+    return _save(fig, Path(out))
+
+
+def _draw_map(fig, ax, score: np.ndarray, grid: GridSpec, deposits_xy: np.ndarray, *, title: str, label: str, vmin: float | None, vmax: float | None, cmap: str,
+              targets, held_out: np.ndarray | None, test_line: tuple[str, float] | None) -> None:
+    """One map on ``ax``: raster, colour bar, deposits, targets, test line, scale bar, north arrow, legend."""
+    x0, y0, x1, y1 = grid.bounds
     im = ax.imshow(np.ma.masked_invalid(score), extent=(x0, x1, y0, y1), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     _draw_deposits(ax, deposits_xy, held_out)
     if targets is not None and len(targets):
@@ -132,6 +153,29 @@ def map_figure(
     _north_arrow(ax)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="lower left", fontsize=7, framealpha=0.8)
+
+
+def reliability_figure(curves: Mapping[str, Sequence[Mapping]], out: str | Path, *, title: str = "Reliability (out-of-fold windows)") -> Path:
+    """Reliability diagram: observed deposit fraction against mean predicted probability per bin.
+
+    ``curves``: name -> bins of :func:`geoprospect.evaluation.calibration.reliability_bins`
+    (lo, hi, n, mean_prob, observed); empty bins are skipped. Below: windows per bin (log scale).
+    """
+    fig, (ax, axh) = _subplots((5.2, 5.6), 110, nrows=2, ncols=1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8, label="perfectly calibrated")
+    for i, (name, bins) in enumerate(curves.items()):
+        full = [b for b in bins if b["n"]]
+        ax.plot([b["mean_prob"] for b in full], [b["observed"] for b in full], marker="o", ms=4, lw=1.3, label=name)
+        width = (bins[0]["hi"] - bins[0]["lo"]) / (len(curves) + 1) if bins else 0.1  # bars of the curves side by side in each bin
+        axh.bar([b["lo"] + (i + 0.5) * width for b in bins], [b["n"] for b in bins], width=width, label=name)
+    ax.set_ylabel("observed fraction of deposit windows")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="upper left")
+    axh.set_yscale("log")
+    axh.set_xlabel("predicted probability")
+    axh.set_ylabel("windows")
     fig.tight_layout()
     return _save(fig, Path(out))
 

@@ -22,6 +22,7 @@ from geoprospect.evaluation.oof import TABLE_HEAD, table_rows
 from geoprospect.grid import GridSpec
 from geoprospect.io.atomic import write_text
 from geoprospect.report import figures
+from geoprospect.report.calibration import calibration_summary
 
 CSS = """body{font-family:sans-serif;max-width:1100px;margin:1em auto;color:#222}
 table{border-collapse:collapse;margin:.5em 0;font-size:13px}td,th{border:1px solid #bbb;padding:3px 7px;text-align:right}
@@ -66,6 +67,7 @@ def write_report(
     settings: Mapping | None = None,
     notes: Sequence[str] = (),
     oof_table: Mapping | None = None,
+    calibration: Mapping | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` and its PNG figures; returns the HTML path.
 
@@ -82,11 +84,12 @@ def write_report(
         history: per-epoch training rows (epoch, loss, val_loss).
         element_table: rows of the element-selection table (any keys).
         ensemble_stats: :func:`geoprospect.ensemble.stats.ore_statistics` output.
-        uncertainty: (H, W) ensemble spread to map.
+        uncertainty: (H, W) ensemble spread, mapped beside the probability.
         targets: target-area GeoDataFrame (outlined and numbered on the map; listed).
         settings: the run's configuration (shown as JSON).
         notes: extra sentences shown under the headline.
         oof_table: the out-of-fold table of `run` (model and baselines on the same folds), shown first.
+        calibration: `run`'s calibration report (Brier, ECE, reliability bins), tabled with its reliability diagram.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -111,6 +114,10 @@ def write_report(
     if wrows:
         parts.append("<h2>Window classification (held-out windows)</h2>")
         parts.append(_table(["windows", "n", "positive", "accuracy", "precision", "recall", "F1", "F1 macro", "ROC AUC"], wrows))
+    if calibration:
+        chead, crows, cimgs, cnote = calibration_summary(out, calibration)
+        parts += ["<h2>Calibration (out-of-fold windows)</h2>", _table(chead, crows), f"<p>{_e(cnote)}</p>"]
+        imgs += cimgs
     parts.append("<h2>Figures</h2>")
     parts += [f"<figure style='display:inline-block;vertical-align:top'><img src='{_e(fn)}' alt='{_e(cap)}'><figcaption>{_e(cap)}</figcaption></figure>" for fn, cap in imgs]
     parts += _tables(targets, element_table, ensemble_stats, settings)
@@ -150,8 +157,10 @@ def _map_figures(out: Path, title: str, grid: GridSpec, deposits_xy: np.ndarray,
     figures.map_figure(mp, grid, deposits_xy, out / "map.png", title=f"{title}: prospectivity", vmin=0 if is_prob else None, vmax=1 if is_prob else None, label="deposit probability" if is_prob else "score", targets=targets)
     imgs = [("map.png", "Prospectivity with known deposits" + (" and numbered targets" if targets is not None and len(targets) else ""))]
     if uncertainty is not None:
-        figures.map_figure(uncertainty, grid, deposits_xy, out / "uncertainty.png", title="Ensemble spread (std of member probabilities)", label="std", vmin=0, vmax=None, cmap="viridis")
-        imgs.append(("uncertainty.png", "Uncertainty"))
+        figures.map_pair_figure(mp, uncertainty, grid, deposits_xy, out / "uncertainty.png", titles=("Prospectivity", "Uncertainty: spread of the ensemble members"),
+                                labels=("deposit probability" if is_prob else "score", "std of member probabilities"), targets=targets,
+                                left_range=(0.0, 1.0) if is_prob else (None, None))
+        imgs.append(("uncertainty.png", "Prospectivity and its uncertainty (std of the ensemble members' probabilities), side by side"))
     return imgs
 
 

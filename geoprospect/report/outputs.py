@@ -12,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geoprospect.ensemble.uncertainty import MC_STD, MEMBER_STD, UNCERTAINTY, read_uncertainty, summary
 from geoprospect.evaluation.metrics import deposit_flat
 from geoprospect.evaluation.targets import Thresholds, classify, pa_thresholds, target_areas, window_grid, write_classes, write_gpkg
 from geoprospect.grid import GridSpec
@@ -40,20 +41,26 @@ def write_map_products(
     model_name: str = "",
     history: Sequence[Mapping[str, float]] | None = None,
     settings: Mapping | None = None,
+    calibration: Mapping | None = None,
 ) -> dict:
     """Write the products listed in :data:`PRODUCTS` into ``out``; returns extra metrics.
 
     The map is the final model's (trained on all windows); every skill figure comes from the
     out-of-fold map ``oof_map`` and the out-of-fold ``table`` (model and baselines, same folds);
     the P-A classes are cut at thresholds read from the out-of-fold map's P-A plot.
+    ``calibration``: the run's calibration report (:func:`~geoprospect.evaluation.calibration.calibration_report`;
+    the prediction's probability is already calibrated); ``out/uncertainty.tif``, when there,
+    gives the targets their mean spread and the report its uncertainty map.
     """
     out = Path(out)
     g = stack.grid
     ii, jj = np.nonzero(np.isfinite(pred.prob))
     fmap = blend_windows(g, ii * pred.stride, jj * pred.stride, pred.size, pred.prob[ii, jj], pred.margin[ii, jj], valid=stack.valid)
-    write_fullres(fmap, out / "prospectivity_fullres.tif", model_name=model_name)
+    write_fullres(fmap, out / "prospectivity_fullres.tif", model_name=model_name, tags={"GEOPROSPECT_CALIBRATION": calibration["description"]} if calibration else None)
     dep = deposit_flat(g, deposits_xy)
-    targets, metrics = _classes_and_targets(out, fmap, oof_map, g, deposits_xy, dep, pred.size)
+    unc, unc_metrics = _uncertainty(out)
+    targets, metrics = _classes_and_targets(out, fmap, oof_map, g, deposits_xy, dep, pred.size, unc)  # mean_score is the mean calibrated probability
+    metrics.update(unc_metrics)
     scored = np.isfinite(oof_map.margin)
     wins = {}
     if oof_window_prob is not None:
@@ -74,20 +81,35 @@ def write_map_products(
         element_table=_element_table(out),
         notes=["Every skill figure is out of fold: each deposit is scored by a model that never saw its block. The map drawn is the final model's (trained on all windows)."],
         oof_table=table,
+        uncertainty=unc.get("spread", unc.get(MC_STD)),
+        calibration=calibration,
     )
     log.info("map products: %d high cells, %d targets", metrics["classes"]["cells"]["high"], metrics["targets"]["n"])
     return metrics
 
 
-def _classes_and_targets(out: Path, fmap: FullResMap, oof_map: FullResMap, grid: GridSpec, deposits_xy: np.ndarray, dep: np.ndarray, cell: int) -> tuple[gpd.GeoDataFrame, dict]:
+def _uncertainty(out: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """``uncertainty.tif``'s maps for the targets and the report ("spread": the members' std,
+    and the MC dropout std when there) and metrics.json's ``uncertainty``; empty without the file."""
+    if not (out / UNCERTAINTY).exists():
+        return {}, {}
+    bands, tags = read_uncertainty(out / UNCERTAINTY)
+    maps = {"spread": bands[MEMBER_STD]} if np.isfinite(bands[MEMBER_STD]).any() else {}
+    if MC_STD in bands:
+        maps[MC_STD] = bands[MC_STD]
+    return maps, {"uncertainty": summary(bands, tags)}
+
+
+def _classes_and_targets(out: Path, fmap: FullResMap, oof_map: FullResMap, grid: GridSpec, deposits_xy: np.ndarray, dep: np.ndarray, cell: int,
+                         extra: Mapping[str, np.ndarray] | None = None) -> tuple[gpd.GeoDataFrame, dict]:
     """Classes of the final map cut at the P-A thresholds of the OUT-OF-FOLD map (all known
     deposits, each scored by a model that never saw it), the numbered window grid and the
-    target areas, written into ``out``; returns the targets and their metrics."""
+    target areas (with ``mean_<name>`` of each ``extra`` map), written into ``out``; returns the targets and their metrics."""
     th = _oof_thresholds(fmap.prob, oof_map.prob, dep)
     cls = classify(fmap.prob, th)
     write_classes(cls, grid, out / "classes.tif", th)
     write_gpkg(window_grid(fmap.prob, grid, deposits_xy, cell=cell, classes=cls), out / "window_grid.gpkg", "window_grid")
-    targets = target_areas(fmap.prob, cls, grid, deposits_xy)
+    targets = target_areas(fmap.prob, cls, grid, deposits_xy, extra=extra)
     write_gpkg(targets, out / "targets.gpkg", "targets")
     metrics = {
         "classes": {"medium": th.medium, "high": th.high, "source": th.source, "cells": {k: int((cls == v).sum()) for k, v in (("low", 1), ("medium", 2), ("high", 3))}},
