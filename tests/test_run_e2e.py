@@ -60,7 +60,7 @@ def test_prospectivity_and_deposits_score_higher(sample_run):
     m = json.loads((out / "metrics.json").read_text())
     oof = m["out_of_fold"]
     assert m["default_model"] == "blend_cell" and oof["blend_cell"]["role"] == "model"
-    assert {n for n, r in oof.items() if r["role"] == "baseline"} == {"best_layer", "logistic_cell", "random_forest_cell"}
+    assert {n for n, r in oof.items() if r["role"] == "baseline"} == {"best_layer", "weights_of_evidence", "fuzzy", "logistic_cell", "random_forest_cell"}
     for r in oof.values():
         assert {"success_rate_auc", "capture_top_5pct", "capture_top_10pct", "capture_top_20pct", "roc_auc", "per_fold"} <= set(r)
         assert len(r["per_fold"]) == 5 and all(f["deposits"] > 0 for f in r["per_fold"])  # every fold held deposits out

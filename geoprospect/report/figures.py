@@ -224,3 +224,19 @@ def loss_figure(rows: Sequence[Mapping[str, float | None]], out: str | Path, *, 
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return _save(fig, Path(out))
+
+
+def importance_figure(layers: Mapping[str, Mapping[str, float]], out: Path, *, title: str = "Permutation importance (out of fold)") -> Path:
+    """Horizontal bars: drop in out-of-fold success-rate AUC per layer (``drop_success_rate_auc``,
+    error bar ``std``), largest on top."""
+    names = list(layers)[::-1]
+    drop = [layers[n]["drop_success_rate_auc"] for n in names]
+    std = [layers[n]["std"] for n in names]
+    fig, ax = _subplots((5.5, 0.8 + 0.28 * max(len(names), 1)), 110)
+    ax.barh(names, drop, xerr=std, color=["tab:blue" if d >= 0 else "tab:grey" for d in drop], capsize=2)
+    ax.axvline(0, color="k", lw=0.6)
+    ax.set_xlabel("drop in success-rate AUC when the layer is permuted")
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out)

@@ -66,6 +66,7 @@ def write_report(
     settings: Mapping | None = None,
     notes: Sequence[str] = (),
     oof_table: Mapping | None = None,
+    importance: Mapping | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` and its PNG figures; returns the HTML path.
 
@@ -87,6 +88,7 @@ def write_report(
         settings: the run's configuration (shown as JSON).
         notes: extra sentences shown under the headline.
         oof_table: the out-of-fold table of `run` (model and baselines on the same folds), shown first.
+        importance: permutation importance (layer -> drop_success_rate_auc, std), a bar chart.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -105,6 +107,9 @@ def write_report(
     imgs += _curve_figures(out, curves, pa_first, first)
     window_imgs, wrows = _window_figures(out, windows or {})
     imgs += window_imgs
+    if importance:
+        figures.importance_figure(importance, out / "importance.png")
+        imgs.append(("importance.png", "Permutation importance: drop in out-of-fold success-rate AUC per evidence layer"))
     if history:
         figures.loss_figure(history, out / "loss.png")
         imgs.append(("loss.png", "Loss curves"))
@@ -196,7 +201,9 @@ def _tables(targets, element_table: Sequence[Mapping[str, object]] | None, ensem
     parts = []
     if targets is not None and len(targets):
         parts.append("<h2>Target areas</h2>")
-        parts.append(_table(["target", "mean score", "cells", "area (map units²)", "known deposits"], [[int(t.target), _num(t.mean_score), int(t.n_cells), f"{t.area:.0f}", int(t.n_deposits)] for t in targets.head(30).itertuples()]))
+        tops = [c for c in ("top1", "top2", "top3") if c in targets.columns]  # most contributing layers (attribution.tif)
+        parts.append(_table(["target", "mean score", "cells", "area (map units²)", "known deposits", *[f"layer {c[3:]}" for c in tops]],
+                            [[int(t.target), _num(t.mean_score), int(t.n_cells), f"{t.area:.0f}", int(t.n_deposits), *[_top(t, c) for c in tops]] for t in targets.head(30).itertuples()]))
     if element_table:
         parts.append("<h2>Element selection</h2>")
         keys = list(element_table[0])
@@ -207,6 +214,12 @@ def _tables(targets, element_table: Sequence[Mapping[str, object]] | None, ensem
     if settings:
         parts.append("<h2>Settings</h2><pre>" + _e(json.dumps(settings, indent=1, default=str)) + "</pre>")
     return parts
+
+
+def _top(t, col: str) -> str:
+    """'layer (+0.42)': a target's contributing layer and its mean attribution (logit margin)."""
+    name, v = getattr(t, col), getattr(t, f"{col}_value")
+    return f"{name} ({v:+.2f})" if name else ""
 
 
 def _ensemble_table(ensemble_stats: Mapping) -> str:

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 
 from geoprospect.evaluation.metrics import deposit_flat
-from geoprospect.evaluation.targets import Thresholds, classify, pa_thresholds, target_areas, window_grid, write_classes, write_gpkg
+from geoprospect.evaluation.targets import Thresholds, classify, pa_thresholds, target_areas, top_layers, window_grid, write_classes, write_gpkg
 from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import Stack
+from geoprospect.prediction.attribution import Attribution
 from geoprospect.prediction.fullres import FullResMap, blend_windows, write_fullres
 from geoprospect.prediction.predict import Prediction
 from geoprospect.report.html import write_report
@@ -40,12 +41,16 @@ def write_map_products(
     model_name: str = "",
     history: Sequence[Mapping[str, float]] | None = None,
     settings: Mapping | None = None,
+    attribution: Attribution | None = None,
+    importance: Mapping | None = None,
 ) -> dict:
     """Write the products listed in :data:`PRODUCTS` into ``out``; returns extra metrics.
 
     The map is the final model's (trained on all windows); every skill figure comes from the
     out-of-fold map ``oof_map`` and the out-of-fold ``table`` (model and baselines, same folds);
-    the P-A classes are cut at thresholds read from the out-of-fold map's P-A plot.
+    the P-A classes are cut at thresholds read from the out-of-fold map's P-A plot. With
+    ``attribution`` the targets list their three most contributing layers (top1..top3);
+    ``importance`` (layer -> drop in AUC) is drawn in the report.
     """
     out = Path(out)
     g = stack.grid
@@ -53,7 +58,7 @@ def write_map_products(
     fmap = blend_windows(g, ii * pred.stride, jj * pred.stride, pred.size, pred.prob[ii, jj], pred.margin[ii, jj], valid=stack.valid)
     write_fullres(fmap, out / "prospectivity_fullres.tif", model_name=model_name)
     dep = deposit_flat(g, deposits_xy)
-    targets, metrics = _classes_and_targets(out, fmap, oof_map, g, deposits_xy, dep, pred.size)
+    targets, metrics = _classes_and_targets(out, fmap, oof_map, g, deposits_xy, dep, pred.size, attribution)
     scored = np.isfinite(oof_map.margin)
     wins = {}
     if oof_window_prob is not None:
@@ -74,12 +79,14 @@ def write_map_products(
         element_table=_element_table(out),
         notes=["Every skill figure is out of fold: each deposit is scored by a model that never saw its block. The map drawn is the final model's (trained on all windows)."],
         oof_table=table,
+        importance=importance,
     )
     log.info("map products: %d high cells, %d targets", metrics["classes"]["cells"]["high"], metrics["targets"]["n"])
     return metrics
 
 
-def _classes_and_targets(out: Path, fmap: FullResMap, oof_map: FullResMap, grid: GridSpec, deposits_xy: np.ndarray, dep: np.ndarray, cell: int) -> tuple[gpd.GeoDataFrame, dict]:
+def _classes_and_targets(out: Path, fmap: FullResMap, oof_map: FullResMap, grid: GridSpec, deposits_xy: np.ndarray, dep: np.ndarray, cell: int,
+                         attribution: Attribution | None = None) -> tuple[gpd.GeoDataFrame, dict]:
     """Classes of the final map cut at the P-A thresholds of the OUT-OF-FOLD map (all known
     deposits, each scored by a model that never saw it), the numbered window grid and the
     target areas, written into ``out``; returns the targets and their metrics."""
@@ -88,6 +95,8 @@ def _classes_and_targets(out: Path, fmap: FullResMap, oof_map: FullResMap, grid:
     write_classes(cls, grid, out / "classes.tif", th)
     write_gpkg(window_grid(fmap.prob, grid, deposits_xy, cell=cell, classes=cls), out / "window_grid.gpkg", "window_grid")
     targets = target_areas(fmap.prob, cls, grid, deposits_xy)
+    if attribution is not None:
+        targets = top_layers(targets, attribution.values, attribution.names, attribution.grid)
     write_gpkg(targets, out / "targets.gpkg", "targets")
     metrics = {
         "classes": {"medium": th.medium, "high": th.high, "source": th.source, "cells": {k: int((cls == v).sum()) for k, v in (("low", 1), ("medium", 2), ("high", 3))}},
