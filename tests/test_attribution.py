@@ -138,6 +138,23 @@ def test_attribution_of_a_one_band_model_goes_to_that_band(method):
     np.testing.assert_allclose(a[:, 1], expect, rtol=1e-4, atol=1e-4)
 
 
+def test_integrated_gradients_of_a_cnn_add_up_to_the_margin_change():
+    """Completeness (Sundararajan et al. 2017): per window, the layers' attributions add up to
+    margin(window) - margin(all-zero window), up to the integration error."""
+    from geoprospect.models.registry import build_model
+
+    torch.manual_seed(0)
+    model = build_model("lenet", 3, 2, 28, dropout=0.0).eval()
+    norm = np.random.default_rng(3).normal(size=(3, 40, 40)).astype(np.float32)
+    offs = np.array([[0, 0], [5, 9], [12, 12]])
+    a, used = window_attribution(model, norm, offs, 28, {"a": [0], "bc": [1, 2]}, steps=64, device="cpu")
+    assert used == IG and a.shape == (3, 2)
+    with torch.no_grad():
+        x = torch.stack([torch.from_numpy(norm[:, r:r + 28, c:c + 28]) for r, c in offs])
+        lg, l0 = model(x), model(torch.zeros_like(x))
+    np.testing.assert_allclose(a.sum(axis=1), (lg[:, 1] - lg[:, 0] - (l0[:, 1] - l0[:, 0])).numpy(), rtol=0.02, atol=1e-3)
+
+
 def test_occlusion_of_a_per_cell_logistic_is_coefficient_times_z():
     """scikit-learn (no gradients) -> occlusion; per-cell logistic: attribution = coef x z-value (scaler folded in)."""
     from geoprospect.models.registry import build_model

@@ -82,6 +82,28 @@ def test_manifest(sample_run):
     assert man["metrics"]["out_of_fold"]["blend_cell"]["success_rate_auc"] > 0.5
 
 
+def test_attribution_importance_and_target_layers(sample_run):
+    """The default run (blend_cell, scikit-learn: occlusion) writes attribution.tif on the grid of
+    prospectivity.tif, one band per evidence layer; the importance of every layer; targets' top layers."""
+    import geopandas as gpd
+
+    out, _ = sample_run
+    with rasterio.open(out / "attribution.tif") as a, rasterio.open(out / "prospectivity.tif") as p, rasterio.open(out / "stack.tif") as st:
+        assert a.crs == p.crs and a.transform == p.transform and (a.width, a.height) == (p.width, p.height)
+        assert a.descriptions == st.descriptions and a.nodata == -9999.0  # no categorical layer: one band per stack band
+        assert a.tags()["GEOPROSPECT_ATTRIBUTION"] == "occlusion"
+        scored = p.read(1, masked=True).mask == a.read(1, masked=True).mask
+        assert scored.all()  # attributed exactly where the map is scored
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m["importance"]) == set(st.descriptions)
+    assert all({"drop_success_rate_auc", "std"} == set(v) for v in m["importance"].values())
+    assert m["attribution"]["importance_base_success_rate_auc"] == pytest.approx(m["out_of_fold"]["blend_cell"]["success_rate_auc"])
+    t = gpd.read_file(out / "targets.gpkg")
+    assert len(t) and {"top1", "top1_value", "top2", "top3_value"} <= set(t.columns) and set(t["top1"]) <= set(st.descriptions)
+    html = (out / "report" / "index.html").read_text()
+    assert "importance.png" in html and "layer 1" in html and (out / "report" / "importance.png").exists()
+
+
 def test_existing_run_is_not_overwritten(sample_run):
     out, cfg = sample_run
     before = (out / "prospectivity.tif").read_bytes()

@@ -72,8 +72,9 @@ def _fold_parts(stack: Stack, windows: gpd.GeoDataFrame, dep: np.ndarray):
     return cr, cc, area_and_deposits
 
 
-def _fit_woe(layers: dict[str, np.ndarray], rc: np.ndarray, area: np.ndarray, k: int) -> tuple[WeightsOfEvidence, dict[str, np.ndarray]]:
-    """Weights of every layer on the training area; layers whose weights are undefined are left out."""
+def _fit_woe(layers: dict[str, np.ndarray], rc: np.ndarray, area: np.ndarray, k: int) -> tuple[WeightsOfEvidence | None, dict[str, np.ndarray]]:
+    """Weights of every layer on the training area; layers whose weights are undefined are left
+    out; (None, {}) when no layer is left (e.g. a single training deposit)."""
     try:
         return WeightsOfEvidence().fit(layers, rc, area), layers
     except GeoprospectError:
@@ -83,9 +84,10 @@ def _fit_woe(layers: dict[str, np.ndarray], rc: np.ndarray, area: np.ndarray, k:
                 WeightsOfEvidence().fit({name: v}, rc, area)
                 kept[name] = v
             except GeoprospectError as exc:
-                log.info("weights of evidence, fold %d: layer %s left out (%s)", k, name, exc)
+                log.info("weights of evidence, fold %d: layer %s left out (%s)", k, name, getattr(exc, "reason", exc))
         if not kept:
-            raise
+            log.warning("weights of evidence, fold %d: no layer has defined weights on the training area (%d deposits): the fold's windows all score the prior", k, len(rc))
+            return None, {}
         return WeightsOfEvidence().fit(kept, rc, area), kept
 
 
@@ -101,9 +103,11 @@ def woe_scorer(stack: Stack, windows: gpd.GeoDataFrame, dep: np.ndarray, chosen:
         layers = {n: stack.data[b] for b, n in enumerate(stack.band_names)}
         woe, used = _fit_woe(layers, rc, area, int(k))
         if chosen is not None:
-            chosen.append({"fold": int(k), "layers": {n: {"pattern": f.kind, "threshold": f.threshold} for n, f in woe.layers_.items()}})
-        post, _ = woe.predict(used)
-        p = post[cr[te], cc[te]]
+            chosen.append({"fold": int(k), "layers": {n: {"pattern": f.kind, "threshold": f.threshold} for n, f in (woe.layers_.items() if woe else ())}})
+        if woe is None:
+            p = np.full(te.size, max(len(rc), 0.5) / max(int(area.sum()), 1))  # the prior probability: no evidence
+        else:
+            p = woe.predict(used)[0][cr[te], cc[te]]
         return p, logit(p)
 
     return fit_score
