@@ -25,6 +25,8 @@ import numpy as np
 import rasterio
 
 from geoprospect.evaluation.oof import TABLE_HEAD, table_rows
+from geoprospect.pipeline.attribution import read_attribution
+from geoprospect.report.figures import dominant_layer_figure
 
 RESULTS = Path(__file__).resolve().parent / "results"
 EXPECTED = {"dist_greenstone": "host rocks: orogenic gold in the greenstone belts", "dist_faults": "structural control (shear zones, faults)",
@@ -80,6 +82,8 @@ def write(s: dict) -> None:
         "",
         _md_table(["layer", "AUC drop", "mean abs. attribution", "mean attribution, deposit windows", "what a geologist expects of it"], rows),
         "",
+        "![most contributing layer per window](murchison_attribution.png)",
+        "",
         "## Leading targets: their three most contributing layers",
         "",
         _md_table(["target", "cells", "known deposits", "layer 1", "layer 2", "layer 3"], trows),
@@ -89,4 +93,9 @@ def write(s: dict) -> None:
 
 
 if __name__ == "__main__":
-    write({**summarise(Path(sys.argv[1])), "note": " ".join(sys.argv[2:])})
+    run = Path(sys.argv[1])
+    write({**summarise(run), "note": " ".join(sys.argv[2:])})
+    a = read_attribution(run / "attribution.tif")
+    dep = gpd.read_file(json.loads((run / "manifest.json").read_text())["config"]["deposits"]["path"]).to_crs(a.grid.crs)
+    dominant_layer_figure(a.values, a.names, a.grid, np.column_stack([dep.geometry.x, dep.geometry.y]), RESULTS / "murchison_attribution.png",
+                          title="Murchison, blend_cell: most contributing layer per window (occlusion)")

@@ -240,3 +240,33 @@ def importance_figure(layers: Mapping[str, Mapping[str, float]], out: Path, *, t
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return _save(fig, out)
+
+
+def dominant_layer_figure(values: np.ndarray, names: Sequence[str], grid: GridSpec, deposits_xy: np.ndarray, out: Path, *, title: str = "Most contributing layer per window") -> Path:
+    """Map of the layer with the largest attribution in each window (``values``: (layers, H, W)
+    on ``grid``, NaN = not scored), one colour per layer, with the known deposits."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    finite = np.isfinite(values).any(axis=0)
+    top = np.where(finite, np.argmax(np.where(np.isfinite(values), values, -np.inf), axis=0), -1)
+    shown = [int(i) for i in np.unique(top[finite])]
+    colours = [tuple(c) for c in _tab20(len(names))]
+    x0, y0, x1, y1 = grid.bounds
+    fig, ax = _subplots((7.5, 6.5), 120)
+    ax.imshow(np.ma.masked_less(top, 0), extent=(x0, x1, y0, y1), cmap=ListedColormap(colours), vmin=-0.5, vmax=len(names) - 0.5, interpolation="nearest")
+    _draw_deposits(ax, deposits_xy, None)
+    handles = [Patch(color=colours[i], label=names[i]) for i in shown]
+    ax.legend(handles=handles + ax.get_legend_handles_labels()[0], loc="lower left", fontsize=6, framealpha=0.8)
+    ax.set_title(title, fontsize=10)
+    ax.ticklabel_format(style="plain", useOffset=False)
+    ax.tick_params(labelsize=6)
+    _scale_bar(ax, grid)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def _tab20(n: int) -> np.ndarray:
+    from matplotlib import colormaps
+
+    return colormaps["tab20"](np.arange(max(n, 1)) % 20)

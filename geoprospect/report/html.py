@@ -21,6 +21,7 @@ from geoprospect.evaluation.metrics import deposit_capture, prediction_area, roc
 from geoprospect.evaluation.oof import TABLE_HEAD, table_rows
 from geoprospect.grid import GridSpec
 from geoprospect.io.atomic import write_text
+from geoprospect.prediction.attribution import Attribution
 from geoprospect.report import figures
 
 CSS = """body{font-family:sans-serif;max-width:1100px;margin:1em auto;color:#222}
@@ -67,6 +68,7 @@ def write_report(
     notes: Sequence[str] = (),
     oof_table: Mapping | None = None,
     importance: Mapping | None = None,
+    attribution: Attribution | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` and its PNG figures; returns the HTML path.
 
@@ -89,6 +91,7 @@ def write_report(
         notes: extra sentences shown under the headline.
         oof_table: the out-of-fold table of `run` (model and baselines on the same folds), shown first.
         importance: permutation importance (layer -> drop_success_rate_auc, std), a bar chart.
+        attribution: the final model's attribution (attribution.tif): map of the leading layer per window.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -110,6 +113,9 @@ def write_report(
     if importance:
         figures.importance_figure(importance, out / "importance.png")
         imgs.append(("importance.png", "Permutation importance: drop in out-of-fold success-rate AUC per evidence layer"))
+    if attribution is not None:
+        figures.dominant_layer_figure(attribution.values, attribution.names, attribution.grid, deposits_xy, out / "attribution.png", title=f"Most contributing layer per window ({attribution.method.replace('_', ' ')}, attribution.tif)")
+        imgs.append(("attribution.png", "Most contributing evidence layer per window (final model, attribution.tif)"))
     if history:
         figures.loss_figure(history, out / "loss.png")
         imgs.append(("loss.png", "Loss curves"))

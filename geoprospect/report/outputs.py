@@ -80,6 +80,7 @@ def write_map_products(
         notes=["Every skill figure is out of fold: each deposit is scored by a model that never saw its block. The map drawn is the final model's (trained on all windows)."],
         oof_table=table,
         importance=importance,
+        attribution=attribution,
     )
     log.info("map products: %d high cells, %d targets", metrics["classes"]["cells"]["high"], metrics["targets"]["n"])
     return metrics
