@@ -102,6 +102,7 @@ def test_attribution_importance_and_target_layers(sample_run):
     assert len(t) and {"top1", "top1_value", "top2", "top3_value"} <= set(t.columns) and set(t["top1"]) <= set(st.descriptions)
     html = (out / "report" / "index.html").read_text()
     assert "importance.png" in html and "layer 1" in html and (out / "report" / "importance.png").exists()
+    assert "attribution.png" in html and (out / "report" / "attribution.png").exists()
 
 
 def test_existing_run_is_not_overwritten(sample_run):
