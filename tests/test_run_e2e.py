@@ -60,7 +60,7 @@ def test_prospectivity_and_deposits_score_higher(sample_run):
     m = json.loads((out / "metrics.json").read_text())
     oof = m["out_of_fold"]
     assert m["default_model"] == "blend_cell" and oof["blend_cell"]["role"] == "model"
-    assert {n for n, r in oof.items() if r["role"] == "baseline"} == {"best_layer", "logistic_cell", "random_forest_cell"}
+    assert {n for n, r in oof.items() if r["role"] == "baseline"} == {"best_layer", "weights_of_evidence", "fuzzy", "logistic_cell", "random_forest_cell"}
     for r in oof.values():
         assert {"success_rate_auc", "capture_top_5pct", "capture_top_10pct", "capture_top_20pct", "roc_auc", "per_fold"} <= set(r)
         assert len(r["per_fold"]) == 5 and all(f["deposits"] > 0 for f in r["per_fold"])  # every fold held deposits out
@@ -80,6 +80,29 @@ def test_manifest(sample_run):
     assert all(len(v["sha256"]) == 64 for v in man["inputs"].values())
     assert man["versions"]["torch"] and man["config"]["train"]["epochs"] == 4
     assert man["metrics"]["out_of_fold"]["blend_cell"]["success_rate_auc"] > 0.5
+
+
+def test_attribution_importance_and_target_layers(sample_run):
+    """The default run (blend_cell, scikit-learn: occlusion) writes attribution.tif on the grid of
+    prospectivity.tif, one band per evidence layer; the importance of every layer; targets' top layers."""
+    import geopandas as gpd
+
+    out, _ = sample_run
+    with rasterio.open(out / "attribution.tif") as a, rasterio.open(out / "prospectivity.tif") as p, rasterio.open(out / "stack.tif") as st:
+        assert a.crs == p.crs and a.transform == p.transform and (a.width, a.height) == (p.width, p.height)
+        assert a.descriptions == st.descriptions and a.nodata == -9999.0  # no categorical layer: one band per stack band
+        assert a.tags()["GEOPROSPECT_ATTRIBUTION"] == "occlusion"
+        scored = p.read(1, masked=True).mask == a.read(1, masked=True).mask
+        assert scored.all()  # attributed exactly where the map is scored
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m["importance"]) == set(st.descriptions)
+    assert all({"drop_success_rate_auc", "std"} == set(v) for v in m["importance"].values())
+    assert m["attribution"]["importance_base_success_rate_auc"] == pytest.approx(m["out_of_fold"]["blend_cell"]["success_rate_auc"])
+    t = gpd.read_file(out / "targets.gpkg")
+    assert len(t) and {"top1", "top1_value", "top2", "top3_value"} <= set(t.columns) and set(t["top1"]) <= set(st.descriptions)
+    html = (out / "report" / "index.html").read_text()
+    assert "importance.png" in html and "layer 1" in html and (out / "report" / "importance.png").exists()
+    assert "attribution.png" in html and (out / "report" / "attribution.png").exists()
 
 
 def test_existing_run_is_not_overwritten(sample_run):

@@ -58,8 +58,8 @@ def test_out_of_fold_table_has_the_model_and_the_three_baselines_computed():
     res = evaluate_out_of_fold(stack, windows, deps, splits, model="logistic", train_cfg=TrainConfig(model="logistic", device="cpu"))
     table, fmap, wprob = res.table, res.model_map, res.model_prob
     assert [k for k, _ in res.fold_models] == [f.k for f in splits[0].folds if f.test.size]
-    assert list(table) == ["logistic", "best_layer", "logistic_cell", "random_forest_cell"]
-    assert [r["role"] for r in table.values()] == ["model", "baseline", "baseline", "baseline"]
+    assert list(table) == ["logistic", "best_layer", "weights_of_evidence", "fuzzy", "logistic_cell", "random_forest_cell"]
+    assert [r["role"] for r in table.values()] == ["model"] + ["baseline"] * 5
     for r in table.values():
         for k in ("success_rate_auc", "capture_top_5pct", "capture_top_10pct", "capture_top_20pct", "roc_auc"):
             assert 0 <= r[k] <= 1, k

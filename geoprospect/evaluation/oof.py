@@ -17,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 
 from geoprospect.errors import FoldError
+from geoprospect.evaluation.classic import CLASSIC_ROWS, WOE, woe_scorer
 from geoprospect.evaluation.crossval import torch_fit_score
 from geoprospect.evaluation.metrics import deposit_capture, deposit_flat, success_rate, window_metrics
 from geoprospect.io.rasters import Stack
@@ -91,6 +92,7 @@ def _layer_scorer(stack: Stack, windows: gpd.GeoDataFrame, dep: np.ndarray, chos
         _, b, sign = best
         chosen.append({"fold": int(k), "band": stack.band_names[b], "better": "higher" if sign > 0 else "lower"})
         z = sign * (stack.data[b, cr[te], cc[te]].astype(np.float64) - mean[b]) / std[b]
+        z = np.nan_to_num(z, nan=0.0)  # a centre cell without data: the band's mean (as the models' z-scores)
         return 1.0 / (1.0 + np.exp(-z)), z
 
     return fit_score
@@ -151,13 +153,15 @@ def evaluate_out_of_fold(
     *,
     model: str,
     train_cfg: TrainConfig,
-    baselines: Sequence[str] = (BEST_LAYER, "logistic_cell", "random_forest_cell"),
+    baselines: Sequence[str] = (BEST_LAYER, "weights_of_evidence", "fuzzy", "logistic_cell", "random_forest_cell"),
 ) -> OutOfFoldResult:
     """Score ``model`` and ``baselines`` out of fold on every split of ``splits``.
 
     Returns an :class:`OutOfFoldResult`: its ``table`` maps each name to ``{"role", "success_rate_auc",
     "capture_top_5pct", "capture_top_10pct", "capture_top_20pct", "roc_auc", "per_fold"}``
-    (means over layouts; ``*_spread`` with several layouts; ``best_layer`` adds ``"chosen"``);
+    (means over layouts; ``*_spread`` with several layouts; ``best_layer`` and ``weights_of_evidence``
+    add ``"chosen"``); baselines: ``best_layer``, ``weights_of_evidence``, ``fuzzy`` (evaluation/classic.py)
+    or a registered model;
     ``model_map`` is the model's out-of-fold full-resolution map of the first layout (cells no
     fold scored are NaN), ``model_prob`` its (N,) out-of-fold window probabilities, ``fold_models``
     the model's per-fold models of the first layout. Every row ranks the same cells: those the model's map scores.
@@ -169,10 +173,16 @@ def evaluate_out_of_fold(
     check_training_folds(splits, y)
     maps: dict[str, list] = {}
     chosen: list = []
+    woe_chosen: list = []
     fold_models: list = []
     for name in (model, *baselines):
         keep = fold_models if name == model else None
-        fs = _layer_scorer(stack, windows, dep, chosen) if name == BEST_LAYER else torch_fit_score(stack, ro, co, y, size, name, train_cfg, models=keep)
+        if name == BEST_LAYER:
+            fs = _layer_scorer(stack, windows, dep, chosen)
+        elif name in CLASSIC_ROWS:  # weights of evidence, fuzzy overlay (evaluation/classic.py)
+            fs = woe_scorer(stack, windows, dep, woe_chosen) if name == WOE else CLASSIC_ROWS[name](stack, windows, dep)
+        else:
+            fs = torch_fit_score(stack, ro, co, y, size, name, train_cfg, models=keep)
         maps[name] = []
         for split in splits:
             oof = cross_val_scores(split, ro.size, fs)
@@ -183,6 +193,8 @@ def evaluate_out_of_fold(
     table = {name: _row(name, "model" if name == model else "baseline", maps[name], y, dep, area) for name in maps}
     if BEST_LAYER in table:
         table[BEST_LAYER]["chosen"] = chosen
+    if WOE in table:
+        table[WOE]["chosen"] = woe_chosen
     first = sum(1 for f in splits[0].folds if f.test.size)  # the first layout's models come first
     first_oof = maps[model][0][1]
     return OutOfFoldResult(table, model_map, first_oof.prob, fold_models[:first], tuple(splits), first_oof.margin, first_oof.fold)

@@ -18,6 +18,7 @@ from typing import Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from geoprospect.errors import GridError
@@ -234,3 +235,31 @@ def thresholds_from_user(values: Sequence[float]) -> Thresholds:
     if len(values) != 2:
         raise GridError(f"give two thresholds (medium, high), got {list(values)}")
     return Thresholds(float(values[0]), float(values[1]), "chosen by the user")
+
+
+def top_layers(targets: gpd.GeoDataFrame, values: np.ndarray, names: Sequence[str], grid: GridSpec, n: int = 3) -> gpd.GeoDataFrame:
+    """``targets`` with the ``n`` layers contributing most to each target: columns ``top1`` ..
+    ``top{n}`` (layer names) and ``top1_value`` .. (mean attribution, logit margin, over the
+    cells of ``grid`` whose centre lies in the target; a target holding no cell centre takes
+    the cells it touches). ``values``: (layers, rows, cols) attribution on ``grid``, NaN = none."""
+    from rasterio import features
+
+    out = targets.copy()
+    k = min(n, len(names))
+    tops: list[list] = [[] for _ in range(2 * n)]
+    for geom in targets.geometry:
+        mask = features.geometry_mask([geom], grid.shape, grid.transform, invert=True)
+        if not mask.any():
+            mask = features.geometry_mask([geom], grid.shape, grid.transform, invert=True, all_touched=True)
+        cells = values[:, mask]
+        has = np.isfinite(cells).any(axis=1)
+        mean = np.full(len(names), -np.inf)
+        mean[has] = np.nanmean(cells[has], axis=1)
+        order = [int(i) for i in np.argsort(-mean, kind="stable")[:k] if np.isfinite(mean[i])]
+        for j in range(n):
+            tops[2 * j].append(names[order[j]] if j < len(order) else "")
+            tops[2 * j + 1].append(float(mean[order[j]]) if j < len(order) else float("nan"))
+    for j in range(n):
+        out[f"top{j + 1}"] = pd.Series(tops[2 * j], index=out.index, dtype=object)
+        out[f"top{j + 1}_value"] = pd.Series(tops[2 * j + 1], index=out.index, dtype=np.float64)
+    return out

@@ -87,6 +87,21 @@ def gaussian(x: np.ndarray, midpoint: float | None = None, spread: float | None 
     return np.exp(-float(spread) * (x - m) ** 2)
 
 
+def percentile(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Data-driven membership: the share of the finite ``reference`` values below ``x`` (ties
+    count half), clipped to [0.5/n, 1 - 0.5/n] so no membership is exactly 0 or 1 (a single 0
+    would zero every product-based overlay and tie whole areas). NaN stays NaN.
+
+    Used by the out-of-fold fuzzy row of ``run`` (reference = the fold's training-area cells):
+    robust to the skewed, outlier-prone geochemical layers, where ``linear`` between the data's
+    min and max would squeeze most cells near 0."""
+    ref = np.sort(_finite(np.asarray(reference, dtype=np.float64).ravel(), "percentiles"))
+    x = np.asarray(x, dtype=np.float64)
+    n = ref.size
+    mu = (np.searchsorted(ref, x, side="left") + np.searchsorted(ref, x, side="right")) / (2.0 * n)
+    return np.where(np.isnan(x), np.nan, np.clip(mu, 0.5 / n, 1.0 - 0.5 / n))
+
+
 def membership(x: np.ndarray, kind: Membership, p1: float | None = None, p2: float | None = None) -> np.ndarray:
     """Dispatch: ``kind`` in MEMBERSHIPS with its two parameters (linear: low, high; others: midpoint, spread)."""
     if kind == "linear":

@@ -192,7 +192,9 @@ class SklearnModel(nn.Module):
         return np.column_stack([np.log1p(-p), np.log(p)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        arr = x.detach().to("cpu", torch.float64).numpy()
+        # float32 windows stay float32 here (no copy): the features are cast to float64 after the
+        # per-cell models have cut the centre cells, so a batch is not copied whole
+        arr = x.detach().to("cpu", torch.float64 if x.dtype == torch.float64 else torch.float32).numpy()
         return torch.from_numpy(self.logits(arr)).to(x.device)
 
     def get_extra_state(self) -> torch.Tensor:

@@ -174,11 +174,20 @@ class EvaluationConfig(_Strict):
     epochs: Optional[int] = Field(None, ge=1, description="training epochs of each fold's model; null = half of train.epochs (at least 1), to keep k folds affordable; the final map's model trains train.epochs")
     calibration: Literal["platt", "temperature", "isotonic", "none"] = Field("platt", description="how the map's probability band is calibrated from the out-of-fold window margins: platt (logistic on the margin; robust with few deposits), temperature (margin / T), isotonic (overfits with few deposits), none (the model's own softmax)")
     mc_dropout: int = Field(10, ge=0, description="Monte Carlo dropout passes of the final model for uncertainty.tif (only models with dropout layers; 0 = off)")
-    baselines: list[str] = Field(["best_layer", "logistic_cell", "random_forest_cell"], description="rows beside the model on the same folds: best_layer (best single evidence band, chosen on each fold's training area, sign included) and registered models (see `geoprospect models`)")
+    baselines: list[str] = Field(["best_layer", "weights_of_evidence", "fuzzy", "logistic_cell", "random_forest_cell"], description="rows beside the model on the same folds: best_layer (best single evidence band, chosen on each fold's training area, sign included), weights_of_evidence and fuzzy (fitted on each fold's training area, evaluation/classic.py) and registered models (see `geoprospect models`)")
 
 
 class PredictConfig(_Strict):
     batch_size: int = Field(256, ge=1)
+
+
+class AttributionConfig(_Strict):
+    """Why the model scores what it scores: attribution.tif and permutation importance."""
+
+    enabled: bool = Field(True, description="write attribution.tif (per window, per evidence layer) and the out-of-fold permutation importance of each layer")
+    method: Literal["auto", "integrated_gradients", "occlusion"] = Field("auto", description="auto: integrated gradients for models with gradients (CNNs), occlusion (layer set to its mean) for scikit-learn models")
+    steps: int = Field(16, ge=2, description="integration steps of integrated gradients")
+    repeats: int = Field(3, ge=1, description="permutations per layer (permutation importance: mean and std of the AUC drop)")
 
 
 class ComputeConfig(_Strict):
@@ -206,6 +215,7 @@ class RunConfig(_Strict):
     train: TrainConfig = TrainConfig()  # the one training configuration (geoprospect.training.config)
     evaluation: EvaluationConfig = EvaluationConfig()
     predict: PredictConfig = PredictConfig()
+    attribution: AttributionConfig = AttributionConfig()
     compute: ComputeConfig = ComputeConfig()
 
     @field_validator("vectors", "rasters")

@@ -1,7 +1,7 @@
 """`geoprospect run`: the whole pipeline from one configuration, into one output folder.
 
 Outputs: stack.tif, windows.gpkg, model/, prospectivity.tif (+ .qml; calibrated probability),
-uncertainty.tif, scores.gpkg, metrics.json, map.png, history.csv and manifest.json (config, versions, input hashes,
+uncertainty.tif, attribution.tif (config attribution:), scores.gpkg, metrics.json, map.png, history.csv and manifest.json (config, versions, input hashes,
 timings per stage, metrics). Each stage records itself in ``state.json`` when finished, so
 ``resume=True`` continues an interrupted run from the last finished stage.
 """
@@ -28,6 +28,7 @@ from geoprospect.io.atomic import remove_stale_temps, write_json
 from geoprospect.io.rasters import raster_band_names
 from geoprospect.models.checkpoint import load_checkpoint, save_checkpoint, versions
 from geoprospect.pipeline import stages
+from geoprospect.pipeline.attribution import ATTRIBUTION, attribution_metrics, read_attribution, run_attribution, run_importance
 from geoprospect.pipeline.config import RunConfig
 from geoprospect.pipeline.engine import Engine
 from geoprospect.pipeline.layers import pipeline_layers
@@ -46,7 +47,7 @@ from geoprospect.windows.tiling import make_windows, read_windows, write_windows
 log = logging.getLogger(__name__)
 
 OUTPUTS = ("stack.tif", "windows.gpkg", "model", "prospectivity.tif", "scores.gpkg", "metrics.json", "map.png", "manifest.json")
-STAGES = ("stack", "tile", "crossval", "train", "predict", "evaluate")
+STAGES = ("stack", "tile", "crossval", "train", "predict", "attribution", "evaluate")
 OOF_MAP = "prospectivity_oof.tif"  # the model's out-of-fold full-resolution map
 OOF_TABLE = "out_of_fold.json"  # the out-of-fold table (model and baselines) and the folds
 TRAIN_DIR = ".resume"  # per-epoch training state (last.pt) of an unfinished run, removed when training is done
@@ -196,6 +197,8 @@ def _crossval_stage(run: _Run, stack, windows, deposits) -> tuple[dict, FullResM
             "window_prob": [None if not np.isfinite(v) else float(v) for v in wprob]}
     # calibrator from the out-of-fold margins; uncertainty.tif from the fold models (issue 13)
     info.update(calibrate_and_spread(out, res, stack, windows["label"].to_numpy(), cfg, stack_scorer(run.engine, out / "stack.tif", stack, cfg, cfg.train.crop)))
+    if cfg.attribution.enabled:  # permutation importance of each layer, on the fold models (pipeline/attribution.py)
+        info["importance"] = run_importance(cfg, stack, windows, deposits, res)
     for name in baselines_beating(table, cfg.train.model):
         log.info("baseline %s beats %s out of fold (success-rate AUC %.3f > %.3f)", name, cfg.train.model, table[name]["success_rate_auc"], table[cfg.train.model]["success_rate_auc"])
     write_fullres(fmap, out / OOF_MAP, model_name=f"{cfg.train.model} (out of fold)", tags={"GEOPROSPECT_OUT_OF_FOLD": "1"})
@@ -249,7 +252,18 @@ def _predict_stage(run: _Run, model, meta, stack, windows, oof: dict):
     return pred
 
 
-def _evaluate_stage(run: _Run, pred, stack, windows, deposits, tile_summary, oof: dict, oof_map: FullResMap, history) -> dict:
+def _attribution_stage(run: _Run, model, stack, pred):
+    """attribution.tif: the final model's attribution per window and evidence layer (None when attribution.enabled is false)."""
+    if not run.cfg.attribution.enabled:
+        return None
+    if run.state.finished("attribution", run.out, [ATTRIBUTION]):
+        return read_attribution(run.out / ATTRIBUTION)
+    attr = run_attribution(run.cfg, model, stack, pred, run.out)
+    run.state.mark("attribution", {"method": attr.method})
+    return attr
+
+
+def _evaluate_stage(run: _Run, pred, stack, windows, deposits, tile_summary, oof: dict, oof_map: FullResMap, history, attr=None) -> dict:
     """metrics.json (out-of-fold headline, in-sample figures labelled so), map products, report, map.png."""
     cfg, out = run.cfg, run.out
     r, c = windows["row"].to_numpy(), windows["col"].to_numpy()
@@ -263,9 +277,11 @@ def _evaluate_stage(run: _Run, pred, stack, windows, deposits, tile_summary, oof
         "in_sample": {"label": "training (in-sample): the final model scored on its own training windows (optimistic)",
                       "windows": window_metrics(windows["label"].to_numpy()[ok], pred.prob[r, c][ok]), "deposits": deposit_capture(pred.margin, dep)},
         "tiling": tile_summary,
+        **attribution_metrics(oof.get("importance"), attr),
     }
     metrics.update(write_map_products(out, pred, stack, windows, deposits, oof_map=oof_map, table=oof["out_of_fold"], evaluation=metrics["evaluation"], oof_window_prob=oof.get("window_prob"), calibration=oof["calibration"],
-                                      title=cfg.name, model_name=cfg.train.model, history=history, settings=run.cfg_json))
+                                      title=cfg.name, model_name=cfg.train.model, history=history, settings=run.cfg_json,
+                                      attribution=attr, importance=metrics.get("importance")))
     write_json(out / "metrics.json", metrics)
     map_figure(pred.prob, pred.grid, deposits, out / "map.png", title=f"{cfg.name}: {cfg.train.model} prospectivity (final model, all windows)")
     run.state.mark("evaluate", {})
@@ -314,9 +330,10 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     model, meta, history = _timed(run, "train", _train_stage, source, windows)
     pred = _timed(run, "predict", _predict_stage, model, meta, stack, windows, oof)
     _timed(run, "mc_dropout", lambda r: ensure_mc_dropout(r.out, model, oof["calibration"], stack, cfg, stack_scorer(r.engine, r.out / "stack.tif", stack, cfg, meta.input_size)))
+    attr = _timed(run, "attribution", _attribution_stage, model, stack, pred)
     compute_info = run.engine.describe()
     run.engine.close()
-    metrics = _timed(run, "evaluate", _evaluate_stage, pred, stack, windows, deposits, tile_summary, oof, oof_map, history)
+    metrics = _timed(run, "evaluate", _evaluate_stage, pred, stack, windows, deposits, tile_summary, oof, oof_map, history, attr)
     source.close()
     run.timings["total"] = time.perf_counter() - t_all
     manifest = _manifest(run, grid, stack, metrics, compute_info)

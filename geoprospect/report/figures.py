@@ -268,3 +268,49 @@ def loss_figure(rows: Sequence[Mapping[str, float | None]], out: str | Path, *, 
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return _save(fig, Path(out))
+
+
+def importance_figure(layers: Mapping[str, Mapping[str, float]], out: Path, *, title: str = "Permutation importance (out of fold)") -> Path:
+    """Horizontal bars: drop in out-of-fold success-rate AUC per layer (``drop_success_rate_auc``,
+    error bar ``std``), largest on top."""
+    names = list(layers)[::-1]
+    drop = [layers[n]["drop_success_rate_auc"] for n in names]
+    std = [layers[n]["std"] for n in names]
+    fig, ax = _subplots((5.5, 0.8 + 0.28 * max(len(names), 1)), 110)
+    ax.barh(names, drop, xerr=std, color=["tab:blue" if d >= 0 else "tab:grey" for d in drop], capsize=2)
+    ax.axvline(0, color="k", lw=0.6)
+    ax.set_xlabel("drop in success-rate AUC when the layer is permuted")
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def dominant_layer_figure(values: np.ndarray, names: Sequence[str], grid: GridSpec, deposits_xy: np.ndarray, out: Path, *, title: str = "Most contributing layer per window") -> Path:
+    """Map of the layer with the largest attribution in each window (``values``: (layers, H, W)
+    on ``grid``, NaN = not scored), one colour per layer, with the known deposits."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    finite = np.isfinite(values).any(axis=0)
+    top = np.where(finite, np.argmax(np.where(np.isfinite(values), values, -np.inf), axis=0), -1)
+    shown = [int(i) for i in np.unique(top[finite])]
+    colours = [tuple(c) for c in _tab20(len(names))]
+    x0, y0, x1, y1 = grid.bounds
+    fig, ax = _subplots((7.5, 6.5), 120)
+    ax.imshow(np.ma.masked_less(top, 0), extent=(x0, x1, y0, y1), cmap=ListedColormap(colours), vmin=-0.5, vmax=len(names) - 0.5, interpolation="nearest")
+    _draw_deposits(ax, deposits_xy, None)
+    handles = [Patch(color=colours[i], label=names[i]) for i in shown]
+    ax.legend(handles=handles + ax.get_legend_handles_labels()[0], loc="lower left", fontsize=6, framealpha=0.8)
+    ax.set_title(title, fontsize=10)
+    ax.ticklabel_format(style="plain", useOffset=False)
+    ax.tick_params(labelsize=6)
+    _scale_bar(ax, grid)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def _tab20(n: int) -> np.ndarray:
+    from matplotlib import colormaps
+
+    return colormaps["tab20"](np.arange(max(n, 1)) % 20)

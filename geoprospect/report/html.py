@@ -21,6 +21,7 @@ from geoprospect.evaluation.metrics import deposit_capture, prediction_area, roc
 from geoprospect.evaluation.oof import TABLE_HEAD, table_rows
 from geoprospect.grid import GridSpec
 from geoprospect.io.atomic import write_text
+from geoprospect.prediction.attribution import Attribution
 from geoprospect.report import figures
 from geoprospect.report.calibration import calibration_summary
 
@@ -68,6 +69,8 @@ def write_report(
     notes: Sequence[str] = (),
     oof_table: Mapping | None = None,
     calibration: Mapping | None = None,
+    importance: Mapping | None = None,
+    attribution: Attribution | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` and its PNG figures; returns the HTML path.
 
@@ -90,6 +93,8 @@ def write_report(
         notes: extra sentences shown under the headline.
         oof_table: the out-of-fold table of `run` (model and baselines on the same folds), shown first.
         calibration: `run`'s calibration report (Brier, ECE, reliability bins), tabled with its reliability diagram.
+        importance: permutation importance (layer -> drop_success_rate_auc, std), a bar chart.
+        attribution: the final model's attribution (attribution.tif): map of the leading layer per window.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,6 +113,7 @@ def write_report(
     imgs += _curve_figures(out, curves, pa_first, first)
     window_imgs, wrows = _window_figures(out, windows or {})
     imgs += window_imgs
+    imgs += _why_figures(out, importance, attribution, deposits_xy)
     if history:
         figures.loss_figure(history, out / "loss.png")
         imgs.append(("loss.png", "Loss curves"))
@@ -123,6 +129,18 @@ def write_report(
     parts += _tables(targets, element_table, ensemble_stats, settings)
     parts.append("</body></html>")
     return write_text(out / "index.html", "\n".join(parts))
+
+
+def _why_figures(out: Path, importance: Mapping | None, attribution: Attribution | None, deposits_xy: np.ndarray) -> list[tuple[str, str]]:
+    """Permutation-importance bars and the leading-layer map (attribution.tif), when given."""
+    imgs = []
+    if importance:
+        figures.importance_figure(importance, out / "importance.png")
+        imgs.append(("importance.png", "Permutation importance: drop in out-of-fold success-rate AUC per evidence layer"))
+    if attribution is not None:
+        figures.dominant_layer_figure(attribution.values, attribution.names, attribution.grid, deposits_xy, out / "attribution.png", title=f"Most contributing layer per window ({attribution.method.replace('_', ' ')}, attribution.tif)")
+        imgs.append(("attribution.png", "Most contributing evidence layer per window (final model, attribution.tif)"))
+    return imgs
 
 
 def _header(title: str, split_label: str) -> list[str]:
@@ -205,7 +223,9 @@ def _tables(targets, element_table: Sequence[Mapping[str, object]] | None, ensem
     parts = []
     if targets is not None and len(targets):
         parts.append("<h2>Target areas</h2>")
-        parts.append(_table(["target", "mean score", "cells", "area (map units²)", "known deposits"], [[int(t.target), _num(t.mean_score), int(t.n_cells), f"{t.area:.0f}", int(t.n_deposits)] for t in targets.head(30).itertuples()]))
+        tops = [c for c in ("top1", "top2", "top3") if c in targets.columns]  # most contributing layers (attribution.tif)
+        parts.append(_table(["target", "mean score", "cells", "area (map units²)", "known deposits", *[f"layer {c[3:]}" for c in tops]],
+                            [[int(t.target), _num(t.mean_score), int(t.n_cells), f"{t.area:.0f}", int(t.n_deposits), *[_top(t, c) for c in tops]] for t in targets.head(30).itertuples()]))
     if element_table:
         parts.append("<h2>Element selection</h2>")
         keys = list(element_table[0])
@@ -216,6 +236,12 @@ def _tables(targets, element_table: Sequence[Mapping[str, object]] | None, ensem
     if settings:
         parts.append("<h2>Settings</h2><pre>" + _e(json.dumps(settings, indent=1, default=str)) + "</pre>")
     return parts
+
+
+def _top(t, col: str) -> str:
+    """'layer (+0.42)': a target's contributing layer and its mean attribution (logit margin)."""
+    name, v = getattr(t, col), getattr(t, f"{col}_value")
+    return f"{name} ({v:+.2f})" if name else ""
 
 
 def _ensemble_table(ensemble_stats: Mapping) -> str:

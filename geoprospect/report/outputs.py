@@ -14,9 +14,10 @@ import pandas as pd
 
 from geoprospect.ensemble.uncertainty import MC_STD, MEMBER_STD, UNCERTAINTY, read_uncertainty, summary
 from geoprospect.evaluation.metrics import deposit_flat
-from geoprospect.evaluation.targets import Thresholds, classify, pa_thresholds, target_areas, window_grid, write_classes, write_gpkg
+from geoprospect.evaluation.targets import Thresholds, classify, pa_thresholds, target_areas, top_layers, window_grid, write_classes, write_gpkg
 from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import Stack
+from geoprospect.prediction.attribution import Attribution
 from geoprospect.prediction.fullres import FullResMap, blend_windows, write_fullres
 from geoprospect.prediction.predict import Prediction
 from geoprospect.report.html import write_report
@@ -42,6 +43,8 @@ def write_map_products(
     history: Sequence[Mapping[str, float]] | None = None,
     settings: Mapping | None = None,
     calibration: Mapping | None = None,
+    attribution: Attribution | None = None,
+    importance: Mapping | None = None,
 ) -> dict:
     """Write the products listed in :data:`PRODUCTS` into ``out``; returns extra metrics.
 
@@ -51,6 +54,8 @@ def write_map_products(
     ``calibration``: the run's calibration report (:func:`~geoprospect.evaluation.calibration.calibration_report`;
     the prediction's probability is already calibrated); ``out/uncertainty.tif``, when there,
     gives the targets their mean spread and the report its uncertainty map.
+    With ``attribution`` the targets list their three most contributing layers (top1..top3);
+    ``importance`` (layer -> drop in AUC) is drawn in the report.
     """
     out = Path(out)
     g = stack.grid
@@ -59,7 +64,7 @@ def write_map_products(
     write_fullres(fmap, out / "prospectivity_fullres.tif", model_name=model_name, tags={"GEOPROSPECT_CALIBRATION": calibration["description"]} if calibration else None)
     dep = deposit_flat(g, deposits_xy)
     unc, unc_metrics = _uncertainty(out)
-    targets, metrics = _classes_and_targets(out, fmap, oof_map, g, deposits_xy, dep, pred.size, unc)  # mean_score is the mean calibrated probability
+    targets, metrics = _classes_and_targets(out, fmap, oof_map, g, deposits_xy, dep, pred.size, unc, attribution)  # mean_score is the mean calibrated probability
     metrics.update(unc_metrics)
     scored = np.isfinite(oof_map.margin)
     wins = {}
@@ -83,6 +88,8 @@ def write_map_products(
         oof_table=table,
         uncertainty=unc.get("spread", unc.get(MC_STD)),
         calibration=calibration,
+        importance=importance,
+        attribution=attribution,
     )
     log.info("map products: %d high cells, %d targets", metrics["classes"]["cells"]["high"], metrics["targets"]["n"])
     return metrics
@@ -101,7 +108,7 @@ def _uncertainty(out: Path) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def _classes_and_targets(out: Path, fmap: FullResMap, oof_map: FullResMap, grid: GridSpec, deposits_xy: np.ndarray, dep: np.ndarray, cell: int,
-                         extra: Mapping[str, np.ndarray] | None = None) -> tuple[gpd.GeoDataFrame, dict]:
+                         extra: Mapping[str, np.ndarray] | None = None, attribution: Attribution | None = None) -> tuple[gpd.GeoDataFrame, dict]:
     """Classes of the final map cut at the P-A thresholds of the OUT-OF-FOLD map (all known
     deposits, each scored by a model that never saw it), the numbered window grid and the
     target areas (with ``mean_<name>`` of each ``extra`` map), written into ``out``; returns the targets and their metrics."""
@@ -110,6 +117,8 @@ def _classes_and_targets(out: Path, fmap: FullResMap, oof_map: FullResMap, grid:
     write_classes(cls, grid, out / "classes.tif", th)
     write_gpkg(window_grid(fmap.prob, grid, deposits_xy, cell=cell, classes=cls), out / "window_grid.gpkg", "window_grid")
     targets = target_areas(fmap.prob, cls, grid, deposits_xy, extra=extra)
+    if attribution is not None:
+        targets = top_layers(targets, attribution.values, attribution.names, attribution.grid)
     write_gpkg(targets, out / "targets.gpkg", "targets")
     metrics = {
         "classes": {"medium": th.medium, "high": th.high, "source": th.source, "cells": {k: int((cls == v).sum()) for k, v in (("low", 1), ("medium", 2), ("high", 3))}},
