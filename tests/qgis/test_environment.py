@@ -300,7 +300,7 @@ def _index_unreachable() -> str:
 def test_panel_installs_online_with_cpu_torch_and_an_algorithm_runs(provider, qgis_app, plugin_zip, tmp_path, monkeypatch, tiny_faults):
     """The panel's real install: a Python it finds, a fresh venv (no system packages), the
     dependencies from PyPI and torch's CPU build from download.pytorch.org, then the bundled
-    wheel; the distance algorithm then runs in that environment. Downloads ~1 GB: deselected by
+    wheel; the distance algorithm then runs in that environment. Downloads ~0.5 GB: deselected by
     default (pytest.ini), run with ``-m network``; skipped when the indexes are unreachable."""
     why = _index_unreachable()
     if why:

@@ -5,7 +5,7 @@ Python) and checked against values computed here by hand (IDW, distances, chord 
 masks, W+, fuzzy memberships, ensemble means, AUC by Mann-Whitney).
 
 The grid: 60 x 60 cells of 100 m in EPSG:32649; two straight faults crossing it edge to edge
-(so distances and chords are exact), two geology polygons leaving a strip unmapped, five
+(so distances and chords are exact), two geology polygons leaving a strip unmapped, ten
 deposits, 90 samples whose Au decays away from the deposits.
 
 Skipped when qgis_process or the geoprospect environment is missing (see conftest.py).
@@ -26,7 +26,8 @@ RES, N = 100.0, 60
 TOP = Y0 + N * RES
 FAULT_Y, FAULT_X = Y0 + 3050.0, X0 + 1950.0  # a horizontal and a vertical fault, edge to edge
 # off cell edges, so 'in a window' and 'in a cell' have one answer
-DEPOSITS = [(X0 + 1030, Y0 + 1020), (X0 + 4530, Y0 + 1540), (X0 + 2030, Y0 + 4520), (X0 + 5030, Y0 + 5040), (X0 + 3030, Y0 + 3020)]
+DEPOSITS = [(X0 + 1030, Y0 + 1020), (X0 + 4530, Y0 + 1540), (X0 + 2030, Y0 + 4520), (X0 + 5030, Y0 + 5040), (X0 + 3030, Y0 + 3020),
+            (X0 + 530, Y0 + 4030), (X0 + 5530, Y0 + 520), (X0 + 1530, Y0 + 2530), (X0 + 4030, Y0 + 3530), (X0 + 2530, Y0 + 5530)]  # spread: every CV fold trains on some
 RADIUS = 1000.0  # density search radius
 EXTENT = f"{X0},{X0 + N * RES},{Y0},{TOP} [EPSG:32649]"
 ALL = ["prepare_geochem", "interpolate", "kriging_cv", "distance", "density", "geology", "stack", "select_elements", "tile", "train", "predict",
@@ -305,7 +306,7 @@ def test_select_elements_auc_by_hand(qp, data, tmp_path):
     auc = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
     col = next(k for k in rows["Au"] if k.lower() in {"auc", "auc_raw"})
     assert float(rows["Au"][col]) == pytest.approx(auc, abs=1e-6)
-    assert auc > 0.9
+    assert auc > 0.8  # Au decays away from the deposits
 
 
 def test_tile_labels_by_hand(out):
