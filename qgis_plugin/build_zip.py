@@ -3,12 +3,16 @@
     python qgis_plugin/build_zip.py            # -> dist/geoprospect_qgis.zip
     python qgis_plugin/build_zip.py --out X.zip
     python qgis_plugin/build_zip.py --wheel dist/geoprospect-0.1.0-py3-none-any.whl
+    python qgis_plugin/build_zip.py --publish  # for plugins.qgis.org: placeholders refused
 
 The zip holds one top-level folder, ``geoprospect_qgis/``, with metadata.txt, the icon, the
 provider, the algorithms, the styles (no caches) and ``wheels/geoprospect-<version>-*.whl``:
 the geoprospect of the same version, built here with ``python -m pip wheel --no-deps .``,
 which the plugin's environment panel installs into a private environment. metadata.txt is
-checked against the QGIS plugin repository's rules first.
+checked against the QGIS plugin repository's rules first. The repository, tracker, homepage
+and e-mail are still placeholders (github.com/geoprospect/geoprospect, example.org): a plain
+build says so in a warning and goes on (CI and local installs need no real URLs); ``--publish``
+refuses to build until they are set.
 """
 
 from __future__ import annotations
@@ -39,14 +43,16 @@ def plugin_files(root: Path = PLUGIN) -> list[Path]:
     return files
 
 
-#: keys plugins.qgis.org refuses a zip without
+#: keys plugins.qgis.org refuses a zip without (its validator, QGIS-Django plugins/validator.py)
 REQUIRED = ("name", "qgisMinimumVersion", "description", "about", "version", "author", "email", "repository", "tracker")
 URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 
 
 def check_metadata(root: Path = PLUGIN) -> dict[str, str]:
     """metadata.txt as the QGIS plugin repository validates it: the required keys, a numeric
-    version, URLs for repository/tracker/homepage, an e-mail, the icon present."""
+    version, URLs for repository/tracker/homepage, an e-mail, the icon and LICENSE present, no
+    slash in the author, an identifier as folder name. (The repository also opens each URL:
+    see check_publishable for the placeholders.)"""
     cp = configparser.ConfigParser(interpolation=None)
     cp.optionxform = str  # keep qgisMinimumVersion's case
     cp.read(root / "metadata.txt", encoding="utf-8")
@@ -67,7 +73,58 @@ def check_metadata(root: Path = PLUGIN) -> dict[str, str]:
         raise SystemExit("the icon named in metadata.txt is missing")
     if not (root / "__init__.py").read_text(encoding="utf-8").count("def classFactory"):
         raise SystemExit("__init__.py has no classFactory")
+    if "/" in meta["author"]:
+        raise SystemExit("metadata.txt: author cannot contain slashes")
+    if not root.name.isidentifier():
+        raise SystemExit(f"the plugin folder {root.name!r} must be a Python identifier (plugins.qgis.org refuses new plugins otherwise)")
+    if not (root / "LICENSE").is_file():  # required by plugins.qgis.org since June 2024
+        raise SystemExit(f"{root / 'LICENSE'} is missing (plugins.qgis.org refuses a plugin without a LICENSE file)")
     return meta
+
+
+#: plugins.qgis.org's upload limit (bytes)
+MAX_ZIP_BYTES = 25_000_000
+
+
+def check_zip(path: Path) -> None:
+    """The built zip as plugins.qgis.org opens it: one top folder, LICENSE, no caches, size limit."""
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        bad = zf.testzip()
+    tops = {n.split("/")[0] for n in names}
+    forbidden = [n for n in names if n.endswith((".pyc", ".pyo")) or {"__pycache__", "__MACOSX", ".git"} & set(n.split("/"))]
+    problems = [
+        f"{len(tops)} top-level folders ({', '.join(sorted(tops))})" if len(tops) != 1 else "",
+        f"{PLUGIN.name}/LICENSE missing" if f"{PLUGIN.name}/LICENSE" not in names else "",
+        f"forbidden entries: {', '.join(forbidden[:5])}" if forbidden else "",
+        f"CRC error in {bad}" if bad else "",
+        f"{path.stat().st_size / 1e6:.1f} MB, over plugins.qgis.org's 25 MB" if path.stat().st_size > MAX_ZIP_BYTES else "",
+    ]
+    problems = [p for p in problems if p]
+    if problems:
+        raise SystemExit(f"{path}: " + "; ".join(problems))
+
+
+#: values that only hold a place: the project has no public repository or contact yet
+PLACEHOLDERS = ("github.com/geoprospect/geoprospect", "@example.org", "@example.com")
+
+
+def placeholder_keys(meta: dict[str, str]) -> list[str]:
+    """metadata.txt keys (repository, tracker, homepage, email) that still hold a placeholder."""
+    return [k for k in ("repository", "tracker", "homepage", "email") if any(p in meta.get(k, "") for p in PLACEHOLDERS)]
+
+
+def check_publishable(meta: dict[str, str], publish: bool) -> list[str]:
+    """Warn (or with ``publish``, refuse) when metadata.txt still holds placeholders."""
+    keys = placeholder_keys(meta)
+    if not keys:
+        return []
+    msg = (f"metadata.txt: {', '.join(f'{k}={meta[k]}' for k in keys)} {'is a placeholder' if len(keys) == 1 else 'are placeholders'}; "
+           "set the real repository, tracker, homepage and e-mail in qgis_plugin/geoprospect_qgis/metadata.txt before publishing on plugins.qgis.org")
+    if publish:
+        raise SystemExit(msg + " (--publish refuses to build with them)")
+    print(f"WARNING: {msg} (this zip installs fine from a file; build with --publish to make this an error)", file=sys.stderr)
+    return keys
 
 
 def project_version(repo: Path = REPO) -> str:
@@ -88,9 +145,12 @@ def build_wheel(dest: Path, repo: Path = REPO) -> Path:
             return wheels[-1]
     raise SystemExit(f"building the geoprospect wheel failed:\n{r.stderr[-2000:]}")
 
-def build(out: Path, wheel: Path | None = None) -> Path:
-    """Write the plugin zip with the geoprospect wheel of the same version inside."""
+
+def build(out: Path, wheel: Path | None = None, publish: bool = False) -> Path:
+    """Write the plugin zip with the geoprospect wheel of the same version inside
+    (``publish``: refuse metadata placeholders, see check_publishable)."""
     meta = check_metadata()
+    check_publishable(meta, publish)
     version = project_version()
     if meta["version"] != version:
         raise SystemExit(f"metadata.txt says version {meta['version']} but pyproject.toml {version}: make them equal")
@@ -108,6 +168,7 @@ def build(out: Path, wheel: Path | None = None) -> Path:
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
                 zf.writestr(info, src.read_bytes())
+        check_zip(tmp)
         tmp.replace(out)  # atomic: no half-written zip
     print(f"{out} (geoprospect_qgis {meta['version']}, {len(files)} files, with {wheel.name})")
     return out
@@ -117,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=REPO / "dist" / "geoprospect_qgis.zip")
     ap.add_argument("--wheel", type=Path, default=None, help="a geoprospect wheel already built (default: build one)")
+    ap.add_argument("--publish", action="store_true", help="for plugins.qgis.org: fail while metadata.txt holds placeholder URLs or e-mail")
     args = ap.parse_args(argv)
-    build(args.out, args.wheel)
+    build(args.out, args.wheel, args.publish)
     return 0
 
 

@@ -12,6 +12,7 @@ import json
 import subprocess
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,10 +133,14 @@ def _fetch(executable: str, pythonpath: str) -> CliInfo:
         return CliInfo(error=str(exc))
     env = runner.child_environment(pythonpath)
     info = CliInfo()
+    # the three questions at once: each starts a Python (listing the models imports torch), and
+    # every qgis_process call waits for them
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        asked = [pool.submit(_ask, prefix, env, *args) for args in (("--version",), ("models", "--json"), ("config-schema",))]
     try:
-        info.version = _ask(prefix, env, "--version").strip().rsplit(" ", 1)[-1]
-        info.models = json.loads(_ask(prefix, env, "models", "--json"))
-        info.schema = json.loads(_ask(prefix, env, "config-schema"))
+        info.version = asked[0].result().strip().rsplit(" ", 1)[-1]
+        info.models = json.loads(asked[1].result())
+        info.schema = json.loads(asked[2].result())
     except (runner.GeoprospectRunError, OSError, subprocess.TimeoutExpired, ValueError) as exc:
         info.error = (
             f"Cannot read the model list and defaults from the geoprospect environment ({exc}). "

@@ -26,11 +26,23 @@ PLUGIN_DIR = Path(__file__).resolve().parent
 #: where build_zip.py puts the geoprospect wheel inside the plugin
 WHEEL_DIR = PLUGIN_DIR / "wheels"
 MIN_PYTHON = (3, 10)
+#: PyTorch's index of CPU-only builds; a mirror of it (behind a firewall) can be named in this
+#: environment variable, since the explicit --index-url overrides pip's own PIP_INDEX_URL
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+ENV_TORCH_CPU_INDEX = "GEOPROSPECT_TORCH_CPU_INDEX_URL"
 #: torch builds offered by the panel: (label, extra pip arguments for torch)
 TORCH_CHOICES = {
-    "cpu": ("CPU only (smaller download)", ["--index-url", "https://download.pytorch.org/whl/cpu"]),
+    "cpu": ("CPU only (smaller download)", ["--index-url", TORCH_CPU_INDEX]),
     "cuda": ("NVIDIA GPU (CUDA build from the package index)", []),
 }
+
+
+def torch_index_args(torch: str) -> list[str]:
+    """pip arguments that pick the torch build: the CPU index (or its mirror) for "cpu"."""
+    args = list(TORCH_CHOICES[torch][1])
+    if torch == "cpu" and os.environ.get(ENV_TORCH_CPU_INDEX, "").strip():
+        args[1] = os.environ[ENV_TORCH_CPU_INDEX].strip()
+    return args
 PROBE_TIMEOUT_S = 120.0
 
 _PROBE = r"""
@@ -206,6 +218,25 @@ def interpreter_of(setting: str) -> str:
     return str(beside) if beside.exists() else ""
 
 
+def wheel_requirements(wheel: str | os.PathLike, names: Sequence[str]) -> list[str]:
+    """The wheel's own requirements (``Requires-Dist``) on ``names``, e.g. ``torch<=2.14.1,>=2.1``;
+    a bare name for one the wheel does not bound (or when the wheel cannot be read)."""
+    import zipfile
+
+    found: dict[str, str] = {}
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            meta = next((n for n in zf.namelist() if n.endswith(".dist-info/METADATA")), "")
+            text = zf.read(meta).decode("utf-8") if meta else ""
+    except (OSError, zipfile.BadZipFile, KeyError):
+        text = ""
+    for line in text.splitlines():
+        m = re.match(r"Requires-Dist:\s*([A-Za-z0-9_.-]+)\s*\(?([^;)]*)\)?\s*(;.*)?$", line)
+        if m and m.group(1).lower() in names and not m.group(3):
+            found[m.group(1).lower()] = m.group(1).lower() + m.group(2).replace(" ", "")
+    return [found.get(n, n) for n in names]
+
+
 @dataclass
 class InstallPlan:
     """The commands that create or update the environment, in order (argv lists, no shell)."""
@@ -245,7 +276,10 @@ def install_plan(
         steps.append(("Updating pip", [*pip, "--upgrade", "pip"]))
         if torch not in TORCH_CHOICES:
             raise EnvironmentError_(f"torch build {torch!r}: choose one of {', '.join(TORCH_CHOICES)}")
-        steps.append((f"Installing torch ({torch.upper()})", [*pip, "--upgrade", "torch", "torchvision", *TORCH_CHOICES[torch][1]]))
+        # torch alone first, from the chosen index, within the wheel's own bounds (a torch pip
+        # would later replace to meet them would come from PyPI: the CUDA build)
+        pins = wheel_requirements(wheel, ("torch", "torchvision"))
+        steps.append((f"Installing torch ({torch.upper()})", [*pip, "--upgrade", *pins, *torch_index_args(torch)]))
         steps.append(("Installing geoprospect's dependencies", [*pip, "--upgrade", wheel]))
     # the wheel shipped with the plugin, even when the same version is already there
     steps.append(("Installing geoprospect from the plugin's wheel", [*pip, "--force-reinstall", "--no-deps", wheel]))

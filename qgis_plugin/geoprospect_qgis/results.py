@@ -1,8 +1,9 @@
 """Load a finished `geoprospect run` into QGIS as one layer-tree group, in reading order.
 
 Top to bottom: known deposits, targets (outlines, rank labels), prospectivity classes,
-full-resolution prospectivity, uncertainty, window scores (by probability), the
-window-stride prospectivity, then the evidence stack and the window grids (hidden).
+full-resolution prospectivity, uncertainty, attribution (band 1, diverging ramp), window
+scores (by probability), the window-stride prospectivity, then the evidence stack and the
+window grids (hidden).
 Every layer gets a style (styles.apply_style).
 """
 
@@ -38,7 +39,8 @@ RUN_LAYERS = [
     RunLayer("targets", "Targets (rank)", "targets.gpkg", "vector", "targets", True),
     RunLayer("classes", "Prospectivity classes", "classes.tif", "raster", "classes", False),
     RunLayer("prospectivity_fullres", "Prospectivity", "prospectivity_fullres.tif", "raster", "prospectivity", True),
-    RunLayer("uncertainty", "Uncertainty (ensemble spread)", "uncertainty.tif", "raster", "uncertainty", False),
+    RunLayer("uncertainty", "Uncertainty (spread between models)", "uncertainty.tif", "raster", "uncertainty", False),
+    RunLayer("attribution", "Attribution", "attribution.tif", "raster", "attribution", False),
     RunLayer("scores", "Window scores (probability)", "scores.gpkg", "vector", "scores", False),
     RunLayer("prospectivity", "Prospectivity per window (stride grid)", "prospectivity.tif", "raster", "prospectivity", False),
     RunLayer("stack", "Evidence stack", "stack.tif", "raster", "stack", False),
@@ -108,7 +110,7 @@ def queue_run_layers(folder: str, context: QgsProcessingContext, group: str) -> 
             continue
         found[spec.key] = path
         name = spec.name
-        if spec.key == "stack":
+        if spec.key in ("stack", "attribution"):  # multiband: band 1 shown, named
             band = stack_band_name(path)
             name = f"{spec.name} (band 1{': ' + band if band else ''})"
         details = QgsProcessingContext.LayerDetails(name, context.project(), name)

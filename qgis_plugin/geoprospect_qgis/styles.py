@@ -67,6 +67,37 @@ def style_band(layer, band: int = 1) -> None:
     layer.setRenderer(renderer)
 
 
+def _diverging():
+    """Blue (negative) - white (0) - red (positive): QGIS's RdBu, reversed."""
+    ramp = QgsStyle.defaultStyle().colorRamp("RdBu")
+    if ramp is None:
+        return QgsGradientColorRamp(QColor("#2166ac"), QColor("#b2182b"))
+    ramp.invert()
+    return ramp
+
+
+def style_attribution(layer, band: int = 1) -> None:
+    """One band of the attribution raster: a diverging ramp centred on 0 when the values have both
+    signs (pushes the probability down / up), else viridis over the range."""
+    stats = layer.dataProvider().bandStatistics(band, QgsRasterBandStats.Min | QgsRasterBandStats.Max)
+    lo, hi = float(stats.minimumValue), float(stats.maximumValue)
+    if not (lo < 0 < hi):
+        style_band(layer, band)
+        return
+    m = max(-lo, hi)
+    ramp = QgsColorRampShader(-m, m)
+    ramp.setSourceColorRamp(_diverging())
+    linear = Qgis.ShaderInterpolationMethod.Linear if hasattr(Qgis, "ShaderInterpolationMethod") else QgsColorRampShader.Interpolated
+    ramp.setColorRampType(linear)
+    ramp.classifyColorRamp(5, band, layer.extent(), layer.dataProvider())
+    shader = QgsRasterShader(-m, m)
+    shader.setRasterShaderFunction(ramp)
+    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), band, shader)
+    renderer.setClassificationMin(-m)
+    renderer.setClassificationMax(m)
+    layer.setRenderer(renderer)
+
+
 def style_scores(layer) -> None:
     """Window scores graduated by their probability (``prob``), low blue to high red."""
     field = "prob" if layer.fields().indexOf("prob") >= 0 else layer.fields()[0].name()
@@ -114,7 +145,8 @@ def style_deposits(layer) -> None:
     layer.setRenderer(QgsSingleSymbolRenderer(sym))
 
 
-BUILDERS = {"stack": style_band, "evidence": style_band, "scores": style_scores, "targets": style_targets, "deposits": style_deposits}
+BUILDERS = {"stack": style_band, "evidence": style_band, "scores": style_scores, "targets": style_targets, "deposits": style_deposits,
+            "attribution": style_attribution}
 #: kinds whose style is built here even when a QML file exists (the QML cannot hold the data's range)
 BUILT_FIRST = {"stack", "scores", "targets", "deposits"}
 

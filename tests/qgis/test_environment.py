@@ -22,13 +22,53 @@ import pytest
 from conftest import PLUGIN_ROOT, X0, Y0
 from test_provider import EXPECTED
 
+BUILD_LOG: dict[str, str] = {}
+
 
 @pytest.fixture(scope="module")
 def plugin_zip(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("zip") / "geoprospect_qgis.zip"
     r = subprocess.run([sys.executable, str(PLUGIN_ROOT / "build_zip.py"), "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
+    BUILD_LOG["stderr"] = r.stderr
     return out
+
+
+def _build_zip_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_zip", PLUGIN_ROOT / "build_zip.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_placeholders_warned_and_refused_for_publishing(plugin_zip, tmp_path):
+    """The placeholder URLs/e-mail: a plain build warns by name, --publish refuses to build."""
+    assert "WARNING" in BUILD_LOG["stderr"] and "repository=https://github.com/geoprospect/geoprospect" in BUILD_LOG["stderr"]
+    assert "before publishing" in BUILD_LOG["stderr"]
+    out = tmp_path / "pub.zip"
+    r = subprocess.run([sys.executable, str(PLUGIN_ROOT / "build_zip.py"), "--out", str(out), "--publish"], capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and "placeholder" in r.stderr and not out.exists()
+    mod = _build_zip_module()
+    real = {"repository": "https://gitlab.example.net/geo/gp", "tracker": "https://gitlab.example.net/geo/gp/-/issues",
+            "homepage": "https://gitlab.example.net/geo/gp", "email": "team@geo-survey.net"}
+    assert mod.check_publishable(real, publish=True) == []
+
+
+def test_zip_passes_the_plugin_repository_package_checks(plugin_zip, tmp_path):
+    """LICENSE inside, one identifier folder, no caches, under 25 MB; a zip without LICENSE is refused."""
+    mod = _build_zip_module()
+    mod.check_zip(plugin_zip)
+    assert plugin_zip.stat().st_size < mod.MAX_ZIP_BYTES
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(plugin_zip) as src, zipfile.ZipFile(bad, "w") as dst:
+        for n in src.namelist():
+            if not n.endswith("/LICENSE"):
+                dst.writestr(n, src.read(n))
+        dst.writestr("geoprospect_qgis/__pycache__/x.pyc", b"")
+    with pytest.raises(SystemExit, match="LICENSE missing.*__pycache__"):
+        mod.check_zip(bad)
 
 
 def test_zip_holds_the_matching_wheel_and_valid_metadata(plugin_zip):
@@ -44,6 +84,7 @@ def test_zip_holds_the_matching_wheel_and_valid_metadata(plugin_zip):
     for key in ("name", "qgisMinimumVersion", "description", "about", "version", "author", "email", "repository", "tracker"):
         assert general.get(key, "").strip(), key
     assert general["repository"].startswith("https://") and general["tracker"].startswith("https://")
+    assert "geoprospect_qgis/LICENSE" in names and "MIT" in general["license"]
     wheels = [n for n in names if n.startswith("geoprospect_qgis/wheels/") and n.endswith(".whl")]
     assert wheels == [f"geoprospect_qgis/wheels/geoprospect-{general['version']}-py3-none-any.whl"]
 
@@ -189,10 +230,11 @@ def test_panel_refuses_a_python_too_old_or_missing(provider, qgis_app, tmp_path,
     assert got and not got[0][0] and "3.10" in got[0][1]
 
 
-def test_install_plan_never_touches_qgis_python(tmp_path):
+def test_install_plan_never_touches_qgis_python(tmp_path, monkeypatch):
     from geoprospect_qgis import environment
 
     wheel = tmp_path / "geoprospect-0.1.0-py3-none-any.whl"
+    monkeypatch.delenv(environment.ENV_TORCH_CPU_INDEX, raising=False)
     plan = environment.install_plan("/usr/bin/python3", tmp_path / "env", wheel, "cpu")
     steps = [argv for _, argv in plan.steps]
     assert steps[0] == ["/usr/bin/python3", "-m", "venv", str(tmp_path / "env")]
@@ -203,6 +245,27 @@ def test_install_plan_never_touches_qgis_python(tmp_path):
     cuda = environment.install_plan("/usr/bin/python3", tmp_path / "env", wheel, "cuda")
     assert not any("download.pytorch.org" in " ".join(argv) for _, argv in cuda.steps)
     assert [str(wheel) in argv for _, argv in plan.steps].count(True) == 2  # dependencies, then the bundled build itself
+    monkeypatch.setenv(environment.ENV_TORCH_CPU_INDEX, "https://mirror.example.org/torch-cpu")  # a mirror behind a firewall
+    mirrored = environment.install_plan("/usr/bin/python3", tmp_path / "env", wheel, "cpu")
+    torch = next(argv for title, argv in mirrored.steps if "torch" in title)
+    assert "https://mirror.example.org/torch-cpu" in torch and "https://download.pytorch.org/whl/cpu" not in torch
+
+
+def test_torch_is_bounded_by_the_wheel(tmp_path):
+    """The torch step asks for the wheel's own torch bounds, so pip never swaps in another build later."""
+    import zipfile as zf_mod
+
+    from geoprospect_qgis import environment
+
+    wheel = tmp_path / "geoprospect-0.1.0-py3-none-any.whl"
+    with zf_mod.ZipFile(wheel, "w") as zf:
+        zf.writestr("geoprospect-0.1.0.dist-info/METADATA", "Name: geoprospect\nRequires-Dist: numpy>=1.24\nRequires-Dist: torch<=2.14.1,>=2.1\n"
+                    "Requires-Dist: torchvision (<=0.29.1,>=0.16)\nRequires-Dist: torch>=3; extra == \"future\"\n")
+    assert environment.wheel_requirements(wheel, ("torch", "torchvision")) == ["torch<=2.14.1,>=2.1", "torchvision<=0.29.1,>=0.16"]
+    assert environment.wheel_requirements(tmp_path / "missing.whl", ("torch",)) == ["torch"]
+    plan = environment.install_plan("/usr/bin/python3", tmp_path / "env", wheel, "cpu")
+    torch = next(argv for title, argv in plan.steps if "torch" in title)
+    assert "torch<=2.14.1,>=2.1" in torch and "torchvision<=0.29.1,>=0.16" in torch
 
 
 def test_version_mismatch_names_the_panel(provider):
@@ -211,3 +274,95 @@ def test_version_mismatch_names_the_panel(provider):
     assert environment.mismatch_message(environment.plugin_version()) == ""
     msg = environment.mismatch_message("9.9.9")
     assert "9.9.9" in msg and "Install / update geoprospect" in msg and environment.plugin_version() in msg
+
+
+def _index_unreachable() -> str:
+    """Why the package indexes cannot be used from here ('' when both answer)."""
+    import urllib.request
+
+    from geoprospect_qgis import environment
+
+    for url in ("https://pypi.org/simple/pip/", environment.torch_index_args("cpu")[1].rstrip("/") + "/torch/"):
+        if url.startswith("file://"):  # a local mirror
+            if not os.path.isdir(url[len("file://"):]):
+                return f"package index mirror missing ({url})"
+            continue
+        try:
+            with urllib.request.urlopen(url, timeout=15) as r:  # noqa: S310 - fixed https URLs
+                r.read(64)
+        except Exception as exc:  # noqa: BLE001 - any failure means: no index
+            return f"package index unreachable ({url}: {exc})"
+    return ""
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_panel_installs_online_with_cpu_torch_and_an_algorithm_runs(provider, qgis_app, plugin_zip, tmp_path, monkeypatch, tiny_faults):
+    """The panel's real install: a Python it finds, a fresh venv (no system packages), the
+    dependencies from PyPI and torch's CPU build from download.pytorch.org, then the bundled
+    wheel; the distance algorithm then runs in that environment. Downloads ~0.5 GB: deselected by
+    default (pytest.ini), run with ``-m network``; skipped when the indexes are unreachable."""
+    why = _index_unreachable()
+    if why:
+        pytest.skip(why)
+    import processing
+    from geoprospect_qgis import cli_info, env_panel, environment
+    from osgeo import gdal
+    from processing.core.ProcessingConfig import ProcessingConfig
+
+    with zipfile.ZipFile(plugin_zip) as zf:
+        zf.extractall(tmp_path / "unzipped")
+    wheel_dir = tmp_path / "unzipped" / "geoprospect_qgis" / "wheels"
+    monkeypatch.setattr(environment, "WHEEL_DIR", wheel_dir)
+    monkeypatch.setattr(environment.bundled_wheel, "__defaults__", (wheel_dir,))
+    monkeypatch.delenv("GEOPROSPECT_EXECUTABLE", raising=False)
+    monkeypatch.delenv("GEOPROSPECT_PYTHONPATH", raising=False)
+    monkeypatch.setenv("PIP_CACHE_DIR", str(tmp_path / "pip-cache"))  # a clean download, not this machine's cache
+    before = ProcessingConfig.getSetting("GEOPROSPECT_EXECUTABLE")
+    ProcessingConfig.setSettingValue("GEOPROSPECT_PYTHONPATH", "")
+    try:
+        panel = env_panel.EnvironmentPanel(profile_dir=str(tmp_path / "profile"))
+        base = panel.python.currentText()
+        assert base and environment.python_version(base) >= environment.MIN_PYTHON, base  # found by the panel itself
+        env_dir = tmp_path / "venv"
+        panel.env_dir.setText(str(env_dir))
+        panel.torch.setCurrentIndex(panel.torch.findData("cpu"))
+        assert not panel.offline.isChecked()
+        results = []
+        panel.installed.connect(lambda ok, msg: results.append((ok, msg)))
+        t0 = time.monotonic()
+        task = panel.install()
+        assert task is not None
+        _wait(task, timeout_s=3600)
+        took = time.monotonic() - t0
+        print(f"online install took {took:.0f} s")
+        assert results and results[-1][0], (results, panel.log.toPlainText()[-4000:])
+        log = panel.log.toPlainText()
+        torch_line = next(line for line in log.splitlines() if "Installing torch (CPU)" in line)
+        assert f"--index-url {environment.torch_index_args('cpu')[1]}" in torch_line and " torch<=" in torch_line  # the wheel's bounds
+        new_python = environment.venv_python(env_dir)
+        assert ProcessingConfig.getSetting("GEOPROSPECT_EXECUTABLE") == str(new_python)
+        cfg = (env_dir / "pyvenv.cfg").read_text()
+        assert "include-system-site-packages = false" in cfg  # everything came from the indexes
+        info = environment.probe(str(new_python))
+        assert info.ok and info.geoprospect == environment.plugin_version(), info
+        assert info.torch.endswith("+cpu") and not info.cuda, info  # the CPU build, from the PyTorch CPU index
+        where = subprocess.run([str(new_python), "-c", "import geoprospect, torch; print(geoprospect.__file__); print(torch.__file__)"],
+                               capture_output=True, text=True, env={"PATH": os.environ["PATH"]}, cwd=str(tmp_path)).stdout.split()
+        assert all(w.startswith(str(env_dir)) for w in where), where
+        import numpy  # QGIS's own Python is untouched
+
+        assert numpy.__version__.startswith("1.") and "torch" not in sys.modules
+
+        cli_info.clear()
+        out = tmp_path / "dist.tif"
+        res = processing.run("geoprospect:distance", {"INPUT": str(tiny_faults), "RESOLUTION": 100.0, "GRID_CRS": "EPSG:32649",
+                                                      "EXTENT": f"{X0},{X0 + 3000},{Y0},{Y0 + 3000} [EPSG:32649]", "OUTPUT": str(out)})
+        assert res["COMMAND"].startswith(str(new_python) + " -m geoprospect")
+        ds = gdal.Open(str(out))
+        arr = ds.GetRasterBand(1).ReadAsArray()
+        # faults: y = Y0 + 1500 and x = X0 + 1000; the cell (row 0, col 29) centre is (X0 + 2950, Y0 + 2950)
+        assert arr[0, 29] == pytest.approx(min(2950 - 1500, 2950 - 1000), abs=0.05)
+    finally:
+        ProcessingConfig.setSettingValue("GEOPROSPECT_EXECUTABLE", before or "")
+        cli_info.clear()

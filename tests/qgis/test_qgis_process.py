@@ -39,9 +39,9 @@ def test_list_and_help(qp):
     r = qp("list")
     assert r.returncode == 0, r.stderr
     for alg in ("interpolate", "distance", "stack", "tile", "train", "predict", "evaluate", "run", "ensemble", "select_elements", "density", "prepare_geochem",
-                "geology", "kriging_cv", "evaluate_cv", "run_layers"):
+                "geology", "kriging_cv", "evaluate_cv", "run_layers", "weights_of_evidence", "fuzzy"):
         assert f"geoprospect:{alg}" in r.stdout
-    assert r.stdout.count("geoprospect:") >= 16
+    assert r.stdout.count("geoprospect:") >= 18
     h = qp("help", "geoprospect:interpolate")
     assert h.returncode == 0 and "ELEMENTS" in h.stdout and "RESOLUTION" in h.stdout
 

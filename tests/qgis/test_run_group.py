@@ -144,3 +144,65 @@ def test_canvas_shows_prospectivity_with_deposits(loaded_run, tmp_path):
         dest = REPO / "docs" / "img" / "qgis_run.png"
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(png, dest)
+
+
+def _tif(path: Path, bands: dict, nodata: float = -9999.0) -> Path:
+    """A small GeoTIFF in EPSG:32649 with named bands (QGIS's GDAL)."""
+    import numpy as np
+    from osgeo import gdal, osr
+
+    arrays = list(bands.values())
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), arrays[0].shape[1], arrays[0].shape[0], len(arrays), gdal.GDT_Float32)
+    ds.SetGeoTransform((500000, 100, 0, 2503000, 0, -100))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32649)
+    ds.SetProjection(srs.ExportToWkt())
+    for i, (name, a) in enumerate(bands.items()):
+        b = ds.GetRasterBand(i + 1)
+        b.SetDescription(name)
+        b.SetNoDataValue(nodata)
+        b.WriteArray(np.asarray(a, dtype="float32"))
+    ds = None
+    return path
+
+
+def test_attribution_and_uncertainty_load_hidden_with_styles(provider, tmp_path):
+    """A run folder with uncertainty.tif and attribution.tif (as the CLI writes them when asked):
+    both in the group, hidden, below the prospectivity; uncertainty with its QML ramp, attribution
+    as one band (the first evidence band) on a diverging ramp centred on 0."""
+    import numpy as np
+    from geoprospect_qgis.results import queue_run_layers
+    from processing.gui.Postprocessing import handleAlgorithmResults
+    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback, QgsProject
+
+    run = tmp_path / "run"
+    run.mkdir()
+    yy, xx = np.mgrid[0:30, 0:30]
+    _tif(run / "prospectivity_fullres.tif", {"prospectivity": xx / 29.0})
+    _tif(run / "uncertainty.tif", {"uncertainty": yy / 120.0})
+    _tif(run / "attribution.tif", {"log10_Au": (xx - 10) / 20.0, "dist_faults": (yy - 15) / 30.0})
+    project = QgsProject.instance()
+    project.clear()
+    ctx = QgsProcessingContext()
+    ctx.setProject(project)
+    found = queue_run_layers(str(run), ctx, "geoprospect run: run")
+    assert set(found) == {"prospectivity_fullres", "uncertainty", "attribution"}
+    alg = QgsApplication.processingRegistry().createAlgorithmById("geoprospect:run")
+    assert handleAlgorithmResults(alg, ctx, QgsProcessingFeedback(), {})
+    group = _group(project)
+    names = [n.name() for n in group.children()]
+    assert names == ["Prospectivity", "Uncertainty (spread between models)", "Attribution (band 1: log10_Au)"], names
+    nodes = {n.name(): n for n in group.findLayers()}
+    assert nodes["Prospectivity"].itemVisibilityChecked()
+    unc = nodes["Uncertainty (spread between models)"]
+    att = nodes["Attribution (band 1: log10_Au)"]
+    assert not unc.itemVisibilityChecked() and not att.itemVisibilityChecked()
+    assert unc.layer().renderer().type() == "singlebandpseudocolor"
+    items = unc.layer().renderer().shader().rasterShaderFunction().colorRampItemList()
+    assert items and items[0].value == 0  # the plugin's uncertainty.qml: white at 0
+    r = att.layer().renderer()
+    assert r.type() == "singlebandpseudocolor" and r.band() == 1
+    assert r.classificationMin() == pytest.approx(-r.classificationMax()) and r.classificationMax() == pytest.approx(19 / 20.0, rel=1e-5)
+    ramp = r.shader().rasterShaderFunction().colorRampItemList()
+    lo, mid, hi = ramp[0].color, ramp[len(ramp) // 2].color, ramp[-1].color
+    assert lo.blue() > lo.red() and hi.red() > hi.blue() and min(mid.red(), mid.green(), mid.blue()) > 200  # blue - white - red

@@ -7,6 +7,7 @@ from .stages import (
     Ensemble,
     Evaluate,
     EvaluateCV,
+    FuzzyOverlay,
     Geology,
     Interpolate,
     KrigingCV,
@@ -17,6 +18,7 @@ from .stages import (
     RunPipelineFromLayers,
     SelectElements,
     TrainModel,
+    WeightsOfEvidence,
 )
 
 ALGORITHMS = [
@@ -31,6 +33,8 @@ ALGORITHMS = [
     MakeWindows,
     TrainModel,
     Predict,
+    WeightsOfEvidence,
+    FuzzyOverlay,
     Evaluate,
     EvaluateCV,
     Ensemble,

@@ -490,6 +490,8 @@ class Geology(GeoprospectAlgorithm):
             Arg(QgsProcessingParameterField("FIELD", "Class column", parentLayerParameterName="INPUT", type=ANY_FIELD), flag="--field", help="Column holding the class (rock unit, alteration type…)."),
             Arg(QgsProcessingParameterString("CLASSES", "Classes to keep (comma-separated, in band order)", optional=True), flag="--classes", help="Empty: every class present."),
             Arg(QgsProcessingParameterBoolean("ALL_TOUCHED", "Every touched cell", False), flag="--all-touched", help="Burn every cell a polygon touches (default: cells whose centre is inside).", advanced=True),
+            Arg(QgsProcessingParameterEnum("UNMAPPED", "Cells outside every polygon", options=["nodata (unmapped)", "0 (none of the classes)"], defaultValue=0), flag="--unmapped", choices=["nodata", "zero"],
+                help="nodata: cells no polygon covers are nodata in every class band (the map does not say what is there); 0: they read as 'none of the classes'. The share of such cells is warned in the log."),
             Arg(QgsProcessingParameterCrs("VECTOR_CRS", "CRS of the polygons (when the file has none)", optional=True), flag="--vector-crs", help="Only for files without a CRS.", advanced=True),
             *_grid_args("INPUT"),
             Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Geology bands"), flag="--out", style="evidence", help="Multiband GeoTIFF, one 0/1 band per class."),
@@ -566,6 +568,7 @@ RUN_OUTPUTS = [
     ResultOutput("prospectivity", "Prospectivity per window (stride grid)", "file", None, "prospectivity.tif"),
     ResultOutput("classes", "Prospectivity classes", "file", None, "classes.tif"),
     ResultOutput("uncertainty", "Uncertainty", "file", None, "uncertainty.tif"),
+    ResultOutput("attribution", "Attribution (per evidence band)", "file", None, "attribution.tif"),
     ResultOutput("targets", "Targets", "file", None, "targets.gpkg"),
     ResultOutput("scores", "Window scores", "file", None, "scores.gpkg"),
     ResultOutput("stack", "Evidence stack", "file", None, "stack.tif"),
@@ -883,3 +886,82 @@ class RunPipelineFromLayers(_RunBase):
         p = self.parameterDefinition("_CONFIG")
         hidden = Qgis.ProcessingParameterFlag.Hidden if hasattr(Qgis, "ProcessingParameterFlag") else p.FlagHidden
         p.setFlags(p.flags() | hidden)
+
+
+# ---- classic methods on a stack (issues 13 and 15): weights of evidence, fuzzy overlay ----------
+
+def _repeated(name: str, flag: str):
+    """A text parameter of entries separated by ';', ',' or new lines -> ``flag ENTRY`` per entry."""
+
+    def fn(alg, parameters, context, feedback) -> list[str]:
+        text = alg.parameterAsString(parameters, name, context) if parameters.get(name) not in (None, "") else ""
+        entries = [e.strip() for e in text.replace("\n", ";").replace(",", ";").split(";") if e.strip()]
+        return [v for e in entries for v in (flag, e)]
+
+    return fn
+
+
+class WeightsOfEvidence(GeoprospectAlgorithm):
+    NAME = "weights_of_evidence"
+    DISPLAY = "7b · Weights of evidence (classic, data-driven)"
+    COMMAND = "weights-of-evidence"
+    GROUP = "prediction"
+    TAGS = ("weights of evidence", "woe", "bayes", "classic", "bonham-carter")
+    STAGES = ("weights-of-evidence",)
+    HELP = (
+        "Weights of evidence (Bonham-Carter 1994) of the stack's bands against known deposits: each continuous band is "
+        "binarised at the threshold of maximum studentized contrast (or the one given), categorical bands are weighed per "
+        "class. Writes the posterior probability per unit cell and its variance, the weights table (W+, W-, contrast, "
+        "studentized contrast per band) and, in the log, the Agterberg-Cheng conditional-independence test."
+    )
+
+    def arguments(self):
+        return [
+            Arg(QgsProcessingParameterRasterLayer("STACK", "Evidence stack"), help="Multiband stack from 'Build evidence stack' (band names are the evidence names)."),
+            Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), flag="--deposits", layer_flag="--deposits-layer", help="Known (training) deposits, points or polygons; one deposit = one unit cell."),
+            Arg(QgsProcessingParameterString("BANDS", "Bands to use (comma-separated)", optional=True), flag="--bands", help="Evidence bands by name, e.g. dist_faults,log10_As; empty: every band."),
+            Arg(QgsProcessingParameterString("CATEGORICAL", "Categorical bands (comma-separated)", optional=True), flag="--categorical", help="Bands weighed per class (rock units…) instead of binarised."),
+            Arg(QgsProcessingParameterString("THRESHOLDS", "Fixed thresholds (BAND=VALUE; …)", optional=True), to_argv=_repeated("THRESHOLDS", "--threshold"),
+                help="e.g. dist_faults=1500; log10_As=1.2. Empty: the threshold of maximum studentized contrast.", advanced=True),
+            Arg(QgsProcessingParameterString("DIRECTIONS", "Directions (BAND=ascending|descending; …)", optional=True), to_argv=_repeated("DIRECTIONS", "--direction"),
+                help="ascending: the pattern is value <= threshold (distances); descending: value >= threshold. Empty: the one of larger contrast.", advanced=True),
+            Arg(QgsProcessingParameterNumber("MIN_STUDENTIZED", "Pool classes with studentized contrast below", NUM_DBL, None, optional=True, minValue=0.0), flag="--min-studentized",
+                help="Categorical bands: classes whose studentized contrast is below this (e.g. 2) are pooled. Empty: no pooling.", advanced=True),
+            Arg(QgsProcessingParameterNumber("UNIT_AREA", "Unit-cell area (square map units)", NUM_DBL, None, optional=True, minValue=0.0), flag="--unit-area",
+                help="Area of the unit cell one deposit occupies, e.g. 1000000 for 1 km²; empty: one grid cell.", advanced=True),
+            Arg(QgsProcessingParameterString("MASK_BAND", "Study-area band", optional=True), flag="--mask-band", help="Cells where this band is valid and non-zero form the study area; empty: where every used band is valid.", advanced=True),
+            _area_arg(),
+            Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Posterior probability"), flag="--out", style="prospectivity", help="GeoTIFF: band 1 posterior probability (per unit cell), band 2 its variance."),
+            Arg(QgsProcessingParameterFileDestination("TABLE", "Weights table", "CSV (*.csv)"), flag="--table", help="CSV of the weights per band (and class): W+, W-, contrast C, its studentized value, the threshold used."),
+        ]
+
+
+FUZZY_OPERATORS = ["and", "or", "product", "sum", "gamma"]
+
+
+class FuzzyOverlay(GeoprospectAlgorithm):
+    NAME = "fuzzy"
+    DISPLAY = "7c · Fuzzy overlay (classic, knowledge-driven)"
+    COMMAND = "fuzzy"
+    GROUP = "prediction"
+    TAGS = ("fuzzy", "membership", "gamma", "overlay", "classic", "knowledge-driven")
+    STAGES = ("fuzzy",)
+    HELP = (
+        "Fuzzy overlay of bands of the stack: a membership per band (linear, large, small or gaussian, as ArcGIS's Fuzzy "
+        "Membership), then one operator over them (and = min, or = max, product, sum, gamma). Writes the overlay and, "
+        "optionally, each band's membership."
+    )
+
+    def arguments(self):
+        return [
+            Arg(QgsProcessingParameterRasterLayer("STACK", "Evidence stack"), help="Multiband stack from 'Build evidence stack'."),
+            Arg(QgsProcessingParameterString("MEMBERSHIPS", "Bands and memberships (NAME:KIND[:P1[:P2]]; …)", multiLine=True), to_argv=_repeated("MEMBERSHIPS", "--band"),
+                help="One entry per band, separated by ';' or new lines: linear:MIN:MAX, large:MIDPOINT:SPREAD, small:MIDPOINT:SPREAD or "
+                     "gaussian:MIDPOINT:SPREAD, e.g. 'log10_As:large; dist_faults:linear:5000:0'. An omitted parameter comes from the data."),
+            Arg(QgsProcessingParameterEnum("OPERATOR", "Operator", options=["and (minimum)", "or (maximum)", "product", "sum (1 - prod(1 - mu))", "gamma"], defaultValue=4),
+                flag="--operator", choices=FUZZY_OPERATORS, help="How the memberships are combined; gamma = sum^gamma x product^(1 - gamma)."),
+            Arg(QgsProcessingParameterNumber("GAMMA", "Gamma", NUM_DBL, 0.9, minValue=0.0, maxValue=1.0), flag="--gamma", help="The gamma operator's exponent (only for gamma)."),
+            Arg(QgsProcessingParameterBoolean("WITH_MEMBERSHIPS", "Also write each band's membership", False), flag="--with-memberships", help="Adds bands mu_<band> after the overlay band."),
+            _area_arg(),
+            Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Fuzzy overlay"), flag="--out", style="prospectivity", help="GeoTIFF: band fuzzy_<operator> (0–1), then the memberships when asked."),
+        ]
