@@ -106,9 +106,9 @@ def _row(name: str, role: str, oofs: list[tuple[CVSplit, OutOfFold, FullResMap]]
         cap["roc_auc"] = window_metrics(y[ok], oof.prob[ok])["roc_auc"] if ok.any() else None
         per_layout.append(cap)
         for f in split.folds:
-            yt, pt = y[f.test], oof.prob[f.test]
+            te = f.test[np.isfinite(oof.prob[f.test])]  # a window whose centre cell has no data has no score (best_layer)
             per_fold.append({"layout": li, "fold": f.k, "test_windows": int(f.test.size), "positive_windows": f.positives, "deposits": f.deposits,
-                             "roc_auc": window_metrics(yt, pt)["roc_auc"] if f.test.size else None})
+                             "roc_auc": window_metrics(y[te], oof.prob[te])["roc_auc"] if te.size else None})
     row: dict = {"role": role}
     for k in KEYS:
         vals = [c[k] for c in per_layout if c.get(k) is not None]
