@@ -115,3 +115,13 @@ def test_train_section_is_the_one_train_config(tiny_inputs):
     c["train"] = {"flip": True}
     with pytest.raises(ConfigError, match=r"train\.flip: unknown key \(did you mean 'flips'\?\)"):
         load_config(_write(tiny_inputs["dir"], c))
+
+
+def test_the_murchison_config_is_the_issue_17_protocol():
+    """benchmarks/murchison.yaml: the default model, 5-fold CV of 40 km blocks, the study area."""
+    if not (ROOT.parent / "shared" / "datasets" / "murchison").is_dir():
+        pytest.skip("the shared Murchison data is not beside the checkout")
+    cfg = load_config(ROOT / "benchmarks" / "murchison.yaml")
+    ev = cfg.evaluation
+    assert (ev.method, ev.folds, ev.block_size, ev.buffer) == ("cv", 5, 40000, 8000)
+    assert cfg.area is not None and cfg.train.model == "blend_cell" and cfg.windows.size == 1

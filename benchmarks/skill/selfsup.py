@@ -110,7 +110,7 @@ def pretrain(Z: np.ndarray, area: np.ndarray, cfg: Pretext = Pretext(), seed: in
         opt.step()
         sched.step()
     enc.eval()
-    enc.final_loss = float(loss)  # type: ignore[attr-defined]
+    enc.final_loss = float(loss.detach())  # type: ignore[attr-defined]
     return enc
 
 
@@ -120,7 +120,7 @@ def features(Z: np.ndarray, area: np.ndarray, cfg: Pretext = Pretext(), seed: in
     path = CACHE / f"{key}.pt"
     enc = MaskedEncoder(Z.shape[0], cfg.width, cfg.feat)
     if path.exists():
-        enc.load_state_dict(torch.load(path))
+        enc.load_state_dict(torch.load(path, weights_only=True))
         enc.eval()
     else:
         enc = pretrain(Z, area, cfg, seed)

@@ -26,7 +26,7 @@ from geoprospect.models.checkpoint import ModelMeta
 from geoprospect.models.registry import build_model
 from geoprospect.training.config import TrainConfig
 from geoprospect.training.history import History, write_history
-from geoprospect.training.loop import CURVES, evaluate_loss, subset, train_torch
+from geoprospect.training.loop import CURVES, subset, train_torch
 from geoprospect.windows.augment import WindowAugment
 from geoprospect.windows.dataset import WindowDataset
 
