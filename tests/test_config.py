@@ -56,6 +56,29 @@ def test_crop_larger_than_the_windows_is_refused(tiny_inputs):
     assert load_config(_write(tiny_inputs["dir"], c)).train.crop == 28
 
 
+def test_element_selection_is_refused_with_cross_validation(tiny_inputs):
+    """One element choice before the stack would see every CV fold's test deposits (a leak)."""
+    c = _base(tiny_inputs)
+    c["selection"] = {"enabled": True}
+    c["evaluation"] = {"method": "cv"}
+    with pytest.raises(ConfigError, match=r"selection\.enabled with evaluation\.method cv.*evaluation\.method: block"):
+        load_config(_write(tiny_inputs["dir"], c))
+    c["evaluation"] = {"method": "block"}
+    assert load_config(_write(tiny_inputs["dir"], c)).selection.enabled
+    c["selection"], c["evaluation"] = {"enabled": False}, {"method": "cv"}
+    assert load_config(_write(tiny_inputs["dir"], c)).evaluation.method == "cv"
+
+
+def test_one_cell_windows_only_for_per_cell_models(tiny_inputs):
+    c = _base(tiny_inputs)
+    c["windows"] = {"size": 1, "stride": 1}
+    c["train"] = {"model": "blend_cell"}
+    assert load_config(_write(tiny_inputs["dir"], c)).windows.size == 1
+    c["train"] = {"model": "lenet"}
+    with pytest.raises(ConfigError, match=r"windows\.size 1 is for per-cell models.*lenet"):
+        load_config(_write(tiny_inputs["dir"], c))
+
+
 def test_missing_file_is_named(tiny_inputs):
     c = _base(tiny_inputs)
     c["deposits"]["path"] = "nowhere.gpkg"
@@ -92,3 +115,13 @@ def test_train_section_is_the_one_train_config(tiny_inputs):
     c["train"] = {"flip": True}
     with pytest.raises(ConfigError, match=r"train\.flip: unknown key \(did you mean 'flips'\?\)"):
         load_config(_write(tiny_inputs["dir"], c))
+
+
+def test_the_murchison_config_is_the_issue_17_protocol():
+    """benchmarks/murchison.yaml: the default model, 5-fold CV of 40 km blocks, the study area."""
+    if not (ROOT.parent / "shared" / "datasets" / "murchison").is_dir():
+        pytest.skip("the shared Murchison data is not beside the checkout")
+    cfg = load_config(ROOT / "benchmarks" / "murchison.yaml")
+    ev = cfg.evaluation
+    assert (ev.method, ev.folds, ev.block_size, ev.buffer) == ("cv", 5, 40000, 8000)
+    assert cfg.area is not None and cfg.train.model == "blend_cell" and cfg.windows.size == 1

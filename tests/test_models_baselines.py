@@ -114,6 +114,12 @@ def test_fit_trains_a_baseline_through_the_one_entry_point(tmp_path):
     again, _ = fit("random_forest_cell", ds, cfg)
     xt = torch.from_numpy(x[:, :, 1:7, 1:7].copy())  # centre crops, as scored
     assert torch.equal(again(xt), model(xt))  # seeded
+    # the history's loss (scored in one chunk) is scikit-learn's log loss of the model's probabilities
+    from sklearn.metrics import log_loss
+
+    p = torch.softmax(model(xt).double(), 1)[:, 1].numpy()
+    assert hist.rows[0]["loss"] == pytest.approx(log_loss(y, p, labels=[0, 1]), rel=1e-9)
+    assert hist.rows[0]["accuracy"] == pytest.approx(float(((p > 0.5) == y).mean()))
 
 
 # ---------------------------------------------------------------- paper 004

@@ -71,6 +71,12 @@ def registry() -> dict:
         reg.update(cnn.CANDIDATES)
     except ImportError:
         pass
+    try:
+        import selfsup
+
+        reg.update(selfsup.CANDIDATES)
+    except ImportError:
+        pass
     return reg
 
 

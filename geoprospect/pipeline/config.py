@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from geoprospect.errors import ConfigError
+from geoprospect.models import MODELS
 from geoprospect.training.config import TrainConfig
 
 
@@ -155,7 +156,7 @@ class AreaConfig(_Strict):
 
 
 class WindowsConfig(_Strict):
-    size: int = Field(32, ge=4)
+    size: int = Field(32, ge=1, description="window side in cells; below 4 only for per-cell models (size 1: one window per cell, labelled by the deposits in it)")
     stride: int = Field(16, ge=1)
     min_valid: float = Field(0.5, ge=0, le=1)
     test_fraction: float = Field(0.3, gt=0, lt=1)
@@ -227,6 +228,24 @@ class RunConfig(_Strict):
     def _crop_fits(self) -> "RunConfig":
         if self.train.crop is not None and self.train.crop > self.windows.size:
             raise ValueError(f"train.crop ({self.train.crop}) is larger than windows.size ({self.windows.size}): set windows.size to at least the crop")
+        return self
+
+    @model_validator(mode="after")
+    def _small_windows_for_cell_models(self) -> "RunConfig":
+        kind = getattr(MODELS.get(self.train.model), "sees", "window")
+        if self.windows.size < 4 and kind != "cell":
+            raise ValueError(f"windows.size {self.windows.size} is for per-cell models (e.g. blend_cell, logistic_cell); {self.train.model} sees {kind} windows: set windows.size to at least 4")
+        return self
+
+    @model_validator(mode="after")
+    def _selection_needs_a_held_out_block(self) -> "RunConfig":
+        # Element selection runs once, before the stack is built, from the deposits outside the
+        # single held-out block. Under cv every deposit is in some fold's test set, so one choice
+        # would have seen each fold's test deposits (an optimistic out-of-fold table); a choice per
+        # fold would need one stack per fold. Refused rather than silently leaking.
+        if self.selection.enabled and self.evaluation.method == "cv":
+            raise ValueError("selection.enabled with evaluation.method cv: the element choice would see every fold's test deposits (optimistic out-of-fold table); "
+                             "set evaluation.method: block (selection then uses the training-area deposits only) or selection.enabled: false")
         return self
 
     def resolve(self, base: Path) -> "RunConfig":

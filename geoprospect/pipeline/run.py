@@ -148,7 +148,7 @@ def _read_inputs(run: _Run):
     # deposits outside the study area cannot be ranked: left out (with a warning) of labels and capture
     deposits = deposits_in_area(stages.load_deposits(cfg.deposits.path, grid, layer=cfg.deposits.layer, crs=cfg.deposits.crs), area, grid.crs)
     if cfg.selection.enabled:  # Z_AUC element selection from the training-area deposits only
-        # (with evaluation.method cv the choice sees every deposit: the out-of-fold table is then optimistic for it)
+        # (evaluation.method block only: the configuration refuses selection with cv, where no deposit is outside every test fold)
         points = stages.select_run_elements(points, deposits[~_held_out_deposits(deposits, grid, cfg.windows)], grid, cfg.selection, run.out)
     return points, grid, deposits, area
 
