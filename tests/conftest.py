@@ -92,3 +92,28 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def deposit_area(n_dep: int = 12, *, spread: bool = False, jitter: float = 0.0, seed: int = 1):
+    """A 64 x 64-cell Stack (EPSG:32750, 100 m) with ``n_dep`` deposits in the north-west corner (or
+    spread over the area), bands: distance to them (+ uniform noise of up to ``jitter`` cells),
+    noise, a trend; returns ``(stack, windows (8-cell, stride 4), deposits_xy)``."""
+    from geoprospect.grid import GridSpec
+    from geoprospect.io.rasters import Stack
+    from geoprospect.windows.tiling import make_windows
+
+    grid = GridSpec.from_bounds((300000.0, 6000000.0, 306400.0, 6006400.0), 100.0, "EPSG:32750")
+    H, W = grid.shape
+    rr, cc = np.mgrid[0:H, 0:W]
+    rng = np.random.default_rng(seed)
+    step = (14, 20) if spread else (5, 7)
+    cells = np.array([(3 + step[0] * i, 3 + step[1] * j) for i in range(4) for j in range(3)])[:n_dep]  # 12 distinct cells
+    dist = np.min([np.hypot(rr - r, cc - c) for r, c in cells], axis=0)
+    if jitter:
+        dist = dist + rng.uniform(0, jitter, size=(H, W))
+    data = np.stack([dist.astype(np.float32), rng.normal(size=(H, W)).astype(np.float32), (rr + cc).astype(np.float32)])
+    stack = Stack(data, grid, ["dist", "noise", "trend"], [{"mean": float(b.mean()), "std": float(b.std())} for b in data])
+    t = grid.transform
+    deps = np.array([[t.c + (c + 0.5) * t.a, t.f + (r + 0.5) * t.e] for r, c in cells])
+    windows, _ = make_windows(stack.valid, grid, deps, size=8, stride=4, check_split=False)
+    return stack, windows, deps

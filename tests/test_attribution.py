@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import shapely
 import torch
+from conftest import deposit_area
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
@@ -20,30 +21,17 @@ from geoprospect.evaluation.oof import evaluate_out_of_fold, make_splits
 from geoprospect.evaluation.targets import top_layers
 from geoprospect.evidence.fuzzy import percentile
 from geoprospect.grid import GridSpec
-from geoprospect.io.rasters import Stack
 from geoprospect.pipeline.attribution import layer_groups, read_attribution
 from geoprospect.pipeline.config import RunConfig
 from geoprospect.prediction.attribution import IG, OCCLUSION, Attribution, window_attribution, write_attribution
 from geoprospect.training.config import TrainConfig
 from geoprospect.windows.dataset import normalise
-from geoprospect.windows.tiling import make_windows
 
 
 def _area(seed: int = 1):
     """A 64 x 64-cell area: 12 deposits spread over it, bands: distance to them (plus up to 3 cells
     of noise, so that some deposits lie outside every pattern near 0 and weights are defined), noise, a trend."""
-    grid = GridSpec.from_bounds((300000.0, 6000000.0, 306400.0, 6006400.0), 100.0, "EPSG:32750")
-    H, W = grid.shape
-    rr, cc = np.mgrid[0:H, 0:W]
-    cells = np.array([(3 + 14 * i, 3 + 20 * j) for i in range(4) for j in range(3)])
-    rng = np.random.default_rng(seed)
-    dist = (np.min([np.hypot(rr - r, cc - c) for r, c in cells], axis=0) + rng.uniform(0, 3, size=(H, W))).astype(np.float32)
-    data = np.stack([dist, rng.normal(size=(H, W)).astype(np.float32), (rr + cc).astype(np.float32)])
-    stack = Stack(data, grid, ["dist", "noise", "trend"], [{"mean": float(b.mean()), "std": float(b.std())} for b in data])
-    t = grid.transform
-    deps = np.array([[t.c + (c + 0.5) * t.a, t.f + (r + 0.5) * t.e] for r, c in cells])
-    windows, _ = make_windows(stack.valid, grid, deps, size=8, stride=4, check_split=False)
-    return stack, windows, deps
+    return deposit_area(12, spread=True, jitter=3.0, seed=seed)
 
 
 def test_percentile_membership_by_hand():

@@ -3,31 +3,17 @@
 
 import numpy as np
 import pytest
+from conftest import deposit_area
 
 from geoprospect.errors import FoldError, GridError
 from geoprospect.evaluation.metrics import window_metrics
 from geoprospect.evaluation.oof import evaluate_out_of_fold, make_splits
-from geoprospect.grid import GridSpec
-from geoprospect.io.rasters import Stack
 from geoprospect.training.config import TrainConfig
-from geoprospect.windows.tiling import make_windows
 
 
 def _corner_area(n_dep: int = 12, spread: bool = False):
     """A 64 x 64-cell area whose 12 deposits all sit in the north-west corner (or spread over it)."""
-    grid = GridSpec.from_bounds((300000.0, 6000000.0, 306400.0, 6006400.0), 100.0, "EPSG:32750")
-    H, W = grid.shape
-    rr, cc = np.mgrid[0:H, 0:W]
-    rng = np.random.default_rng(1)
-    step = (14, 20) if spread else (5, 7)
-    cells = np.array([(3 + step[0] * i, 3 + step[1] * j) for i in range(4) for j in range(3)])[:n_dep]  # 12 distinct cells
-    dist = np.min([np.hypot(rr - r, cc - c) for r, c in cells], axis=0).astype(np.float32)
-    data = np.stack([dist, rng.normal(size=(H, W)).astype(np.float32), (rr + cc).astype(np.float32)])
-    stack = Stack(data, grid, ["dist", "noise", "trend"], [{"mean": float(b.mean()), "std": float(b.std())} for b in data])
-    t = grid.transform
-    deps = np.array([[t.c + (c + 0.5) * t.a, t.f + (r + 0.5) * t.e] for r, c in cells])
-    windows, _ = make_windows(stack.valid, grid, deps, size=8, stride=4, check_split=False)
-    return stack, windows, deps
+    return deposit_area(n_dep, spread=spread)
 
 
 def test_corner_deposits_the_single_block_is_refused_with_the_fix_named():
