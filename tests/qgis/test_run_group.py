@@ -20,6 +20,8 @@ EXPECTED_ORDER = [
     "Targets (rank)",
     "Prospectivity classes",
     "Prospectivity",
+    "Uncertainty (spread between models)",
+    "Attribution",
     "Window scores (probability)",
     "Prospectivity per window (stride grid)",
     "Evidence stack",
@@ -70,9 +72,10 @@ def test_run_loads_as_one_ordered_group(loaded_run):
     group = _group(project)
     assert group.name() == "geoprospect run: run"
     names = [n.name() for n in group.children()]
-    names = [("Evidence stack" if n.startswith("Evidence stack") else n) for n in names]
+    names = [("Evidence stack" if n.startswith("Evidence stack") else "Attribution" if n.startswith("Attribution") else n) for n in names]
     assert names == [n for n in EXPECTED_ORDER if n in names]
-    for must in ("Known deposits", "Targets (rank)", "Prospectivity", "Prospectivity classes", "Window scores (probability)", "Evidence stack", "Windows (train / test split)"):
+    for must in ("Known deposits", "Targets (rank)", "Prospectivity", "Prospectivity classes", "Uncertainty (spread between models)", "Attribution", "Window scores (probability)", "Evidence stack",
+                 "Windows (train / test split)"):
         assert must in names, names
     # nothing of the run outside its group
     assert all(n.parent() == group for n in project.layerTreeRoot().findLayers())
