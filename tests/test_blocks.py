@@ -9,7 +9,6 @@ import pytest
 import rasterio
 import shapely
 import torch
-from threadpoolctl import threadpool_limits
 from torch import nn
 
 from geoprospect.errors import GridError, InputError, OutputError
@@ -210,14 +209,3 @@ def test_stack_errors(tmp_path):
     with pytest.raises(GridError, match="returned"):
         build_stack([bad], grid, tmp_path / "b.tif", block_size=64)
     assert not list(tmp_path.iterdir())
-
-
-def test_block_statistics_do_not_depend_on_blas_threads(rng):
-    """The sum of squares is numpy's pairwise sum (as np.std), not a BLAS dot product whose last
-    digits change with BLAS's thread count (the evidence kernels set it to 1 while they run)."""
-    a = rng.normal(5.0, 3.0, (1500, 1500)).astype(np.float32)
-    with threadpool_limits(limits=1, user_api="blas"):
-        one = RunningStats.of(a).to_dict()
-    many = RunningStats.of(a).to_dict()
-    assert one == many
-    assert one["std"] == float(np.std(a.astype(np.float64)))

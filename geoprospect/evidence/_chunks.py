@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from geoprospect.grid import GridSpec
 
@@ -167,11 +166,6 @@ def run_batches(batches, work, workers: int, on_done=None) -> None:
 
     Each call writes its own chunks (disjoint parts of the output), so no locking is
     needed for the results; at most ``workers`` batches are in memory at a time.
-
-    With several workers, BLAS (OpenBLAS) runs single-threaded meanwhile (threadpoolctl): its
-    own threads on the kernels' small per-chunk products (IDW's matmul) oversubscribe the cores
-    and spin. Measured on the IDW command (3072² x 8, 2 cores, load ~2): 12.0 -> 9.4 CPU s,
-    12.1 -> 9.7 s wall, same values bit for bit (threads split a product by output blocks).
     """
     lock = threading.Lock()
 
@@ -185,7 +179,7 @@ def run_batches(batches, work, workers: int, on_done=None) -> None:
         for batch in batches:
             task(batch)
         return
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = []
         for batch in batches:
             pending.append(pool.submit(task, batch))

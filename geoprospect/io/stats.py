@@ -32,9 +32,7 @@ class RunningStats:
         x = v.astype(np.float64)
         m = float(x.mean())
         x -= m
-        np.square(x, out=x)  # then numpy's pairwise sum, as np.var: not np.dot, whose BLAS result
-        # depends on BLAS's thread count (which evidence kernels limit while they run)
-        return cls(n, m, float(x.sum()), float(v.min()), float(v.max()))
+        return cls(n, m, float(np.dot(x, x)), float(v.min()), float(v.max()))
 
     def merge(self, other: "RunningStats") -> "RunningStats":
         """Combined statistics of both sets of values (returns a new object)."""
