@@ -209,3 +209,13 @@ def test_stack_errors(tmp_path):
     with pytest.raises(GridError, match="returned"):
         build_stack([bad], grid, tmp_path / "b.tif", block_size=64)
     assert not list(tmp_path.iterdir())
+
+
+def test_block_statistics_are_numpys_std_exactly(rng):
+    """One block's std is np.std's to the last bit: the sum of squares is numpy's pairwise sum, not
+    a BLAS dot product whose last digits depend on BLAS's threads (and on concurrent callers)."""
+    a = rng.normal(5.0, 3.0, (1500, 1500)).astype(np.float32)
+    ref = a.ravel().astype(np.float64)
+    st = RunningStats.of(a).to_dict()
+    assert st["std"] == float(np.std(ref))
+    assert st["mean"] == float(np.mean(ref))

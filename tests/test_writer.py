@@ -26,6 +26,8 @@ from geoprospect.grid import GridSpec
 from geoprospect.io.points import read_points
 from geoprospect.io.rasters import creation_options, write_raster
 from geoprospect.io.vectors import read_vectors
+from geoprospect.stack.blocks import Block
+from geoprospect.stack.build import write_behind
 from geoprospect.stack.layers import idw_layer
 from geoprospect.stack.single import write_layer
 
@@ -192,3 +194,52 @@ def test_memory_grows_with_the_block_not_the_map(tmp_path, rng):
     print(f"peak traced memory: {small / 2**20:.1f} MiB on 256 x 256, {big / 2**20:.1f} MiB on 1024 x 1024 (map: 32 MiB)")
     assert big < 0.5 * whole_big  # measured 2048 x 2048 (128 MiB): 12 MiB
     assert big < 1.5 * small
+
+
+# -- the background writer (stack.build.write_behind) ---------------------------------------------
+class _Recorder:
+    """A stand-in RasterWriter recording the blocks written (and failing on request)."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.written: list[tuple[int, int]] = []
+        self.fail_at = fail_at
+
+    def write(self, data, row_off, col_off):
+        if self.fail_at is not None and len(self.written) == self.fail_at:
+            raise OSError("disk full")
+        self.written.append((row_off, col_off))
+
+
+def _blocks(n):
+    return [(Block(i * 256, 0, 256, 256), np.full((1, 2, 2), i, np.float32)) for i in range(n)]
+
+
+def test_write_behind_writes_every_block_in_order():
+    w, seen = _Recorder(), []
+    write_behind(w, iter(_blocks(7)), seen.append, depth=2)
+    assert w.written == [(i * 256, 0) for i in range(7)]
+    assert seen == [1] * 7
+
+
+def test_write_behind_raises_a_writer_failure_and_stops_computing():
+    pulled = []
+
+    def results():
+        for item in _blocks(50):
+            pulled.append(item)
+            yield item
+
+    with pytest.raises(OSError, match="disk full"):
+        write_behind(_Recorder(fail_at=2), results(), depth=1)
+    assert len(pulled) < 50  # the computation stopped soon after the failure
+
+
+def test_write_behind_raises_a_compute_failure():
+    def results():
+        yield from _blocks(3)
+        raise ValueError("layer failed")
+
+    w = _Recorder()
+    with pytest.raises(ValueError, match="layer failed"):
+        write_behind(w, results())
+    assert len(w.written) == 3  # the thread was joined: no write after the call returned

@@ -33,7 +33,6 @@ import sys
 from typing import Callable, Sequence
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from geoprospect.errors import ConfigError, InputError
 from geoprospect.evidence._chunks import chunks_for, csr_from_lists, default_workers, padded_batches, run_batches
@@ -237,6 +236,8 @@ def _idw_group(pts, vals, grid, out, el_idx, power, neighbors, radius, min_point
     n = pts.shape[0]
     k = None if neighbors is None or neighbors >= n else int(neighbors)
     r = np.inf if radius is None else float(radius)
+    from scipy.spatial import cKDTree  # here: scipy.spatial costs ~0.2 s to import, which `geoprospect distance` etc. skip
+
     tree = cKDTree(pts)
     # chunk size: a fraction of the typical k-th neighbour distance (or of the radius),
     # so a chunk's candidate set stays close to k while per-chunk overhead stays small

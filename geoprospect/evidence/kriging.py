@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass, field
@@ -28,12 +29,19 @@ log = logging.getLogger(__name__)
 
 MODELS = ("spherical", "exponential", "gaussian", "linear", "power")
 
-try:  # pykrige's compiled moving-neighbourhood backend (pure-Python loop otherwise)
-    import pykrige.lib.cok  # noqa: F401
 
-    _BACKEND = "C"
-except ImportError:  # pragma: no cover
-    _BACKEND = "loop"
+
+@functools.cache
+def _backend() -> str:
+    """pykrige's compiled moving-neighbourhood backend "C" (pure-Python "loop" otherwise).
+
+    Looked up on first use, like pykrige itself (imported in the functions that krige): pykrige
+    imports scipy.optimize (~0.3 s), which the other evidence commands do not need."""
+    try:
+        import pykrige.lib.cok  # noqa: F401
+    except ImportError:  # pragma: no cover
+        return "loop"
+    return "C"
 
 
 @dataclass
@@ -231,7 +239,7 @@ def _execute_rows(k, frame: "_Frame", grid: GridSpec, n_samples: int, neighbors:
         c = frame(grid.cell_centers(r0, 0, h, grid.width))
         try:
             if neighbors is not None:
-                zz, ss = k.execute("points", c[:, 0], c[:, 1], backend=_BACKEND, n_closest_points=min(int(neighbors), n_samples))
+                zz, ss = k.execute("points", c[:, 0], c[:, 1], backend=_backend(), n_closest_points=min(int(neighbors), n_samples))
             else:
                 zz, ss = k.execute("points", c[:, 0], c[:, 1])
         except np.linalg.LinAlgError as exc:
@@ -373,7 +381,7 @@ def _loo_refit(preds: dict, held: np.ndarray, xy: np.ndarray, z: np.ndarray, u: 
             elif m in ("ordinary", "universal"):
                 k = _ok(u[keep], z[keep], vario, model, frame, nlags) if m == "ordinary" else _uk(u[keep], z[keep], vario, model, frame, nlags, drift)
                 if neighbors is not None:
-                    zz, _ = k.execute("points", u[i : i + 1, 0], u[i : i + 1, 1], backend=_BACKEND, n_closest_points=min(int(neighbors), n - 1))
+                    zz, _ = k.execute("points", u[i : i + 1, 0], u[i : i + 1, 1], backend=_backend(), n_closest_points=min(int(neighbors), n - 1))
                 else:
                     zz, _ = k.execute("points", u[i : i + 1, 0], u[i : i + 1, 1])
                 preds[m][j] = float(np.asarray(zz)[0])

@@ -32,7 +32,10 @@ class RunningStats:
         x = v.astype(np.float64)
         m = float(x.mean())
         x -= m
-        return cls(n, m, float(np.dot(x, x)), float(v.min()), float(v.max()))
+        np.square(x, out=x)  # then numpy's pairwise sum, as np.var; not np.dot: OpenBLAS splits a dot
+        # product by thread differently when called from two threads at once (the background writer
+        # and the IDW kernels' matmul), which changed STATISTICS_STDDEV's last digit from run to run
+        return cls(n, m, float(x.sum()), float(v.min()), float(v.max()))
 
     def merge(self, other: "RunningStats") -> "RunningStats":
         """Combined statistics of both sets of values (returns a new object)."""

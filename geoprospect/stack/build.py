@@ -10,9 +10,11 @@ one raster writer (:class:`geoprospect.io.rasters.RasterWriter`) in this process
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -75,6 +77,43 @@ def check_valid(names: Sequence[str], stats: Sequence[dict]) -> None:
         raise InputError(f"layer {empty[0]!r} holds no valid cells", hint="check its inputs cover the grid")
 
 
+WRITE_QUEUE = 2  # blocks computed ahead of the writer (memory: about this many blocks more)
+
+
+def write_behind(writer: RasterWriter, results: Iterable[tuple[Block, np.ndarray]], done=None, depth: int = WRITE_QUEUE) -> None:
+    """Write every ``(block, data)`` of ``results`` with ``writer`` on a background thread, so
+    that GDAL compresses and writes a block while the next one is computed (GDAL and numpy
+    release the GIL). The queue holds at most ``depth`` blocks. ``done(1)`` is called (on this
+    thread) per block handed over. A failure on either side stops both and is raised here."""
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    failed: list[BaseException] = []
+
+    def drain() -> None:
+        item = q.get()
+        while item is not None:
+            if not failed:
+                try:
+                    writer.write(item[1], item[0].row_off, item[0].col_off)
+                except BaseException as e:  # handed to the computing thread, raised there
+                    failed.append(e)
+            item = q.get()  # after a failure: keep taking blocks so that the producer never blocks
+
+    t = threading.Thread(target=drain, name="geoprospect-writer", daemon=True)
+    t.start()
+    try:
+        for block, data in results:
+            if failed:
+                break
+            q.put((block, data))
+            if done is not None:
+                done(1)
+    finally:
+        q.put(None)
+        t.join()
+    if failed:
+        raise failed[0]
+
+
 def build_stack(layers: Sequence[StackLayer], grid: GridSpec, out: str | Path, *, executor: Executor | None = None, block_size: int = 1024, area: StudyArea | None = None,
                 tags: dict[str, str] | None = None, require_valid: bool = True, compress: str = COMPRESS, cog: bool = False) -> StackFile:
     """Compute ``layers`` block by block and write them as one tiled multiband GeoTIFF.
@@ -91,6 +130,7 @@ def build_stack(layers: Sequence[StackLayer], grid: GridSpec, out: str | Path, *
         require_valid: raise InputError (leaving no file) when a band holds no valid cell.
         compress, cog: the tile compression and COG layout (:class:`~geoprospect.io.rasters.RasterWriter`).
 
+    Blocks are written on a background thread while the next is computed (:func:`write_behind`).
     Peak memory in this process is about (bands + working arrays of the layer functions) x
     block_size² cells, whatever the grid size. Band descriptions are the layer names; each
     band's statistics go into GDAL STATISTICS_* tags and its provenance into GEOPROSPECT_SOURCE.
@@ -104,9 +144,7 @@ def build_stack(layers: Sequence[StackLayer], grid: GridSpec, out: str | Path, *
     blocks = list(iter_blocks(grid.height, grid.width, bs))
     with Task("stack", n_blocks(grid.height, grid.width, bs), message=f"{len(names)} bands", unit="block") as task:
         with RasterWriter(out, grid, names, tags=tags, band_tags=btags, compress=compress, cog=cog) as w:
-            for block, data in executor.map_blocks(compute_area_block, blocks, list(layers), grid, area):
-                w.write(data, block.row_off, block.col_off)
-                task.update(1)
+            write_behind(w, executor.map_blocks(compute_area_block, blocks, list(layers), grid, area), task.update)
             if require_valid:
                 check_valid(names, w.stats)  # raising here leaves no file
     log.info("wrote stack %s (%s, %d px blocks): %d bands on %d x %d cells", out, executor.describe(), bs, len(names), grid.height, grid.width)
