@@ -143,6 +143,19 @@ print(json.dumps({{"algs": sorted(a.name() for a in prov.algorithms()), "file": 
     assert got["settings"].startswith(str(profile))
 
 
+def _use_zip_wheel(plugin_zip: Path, tmp_path: Path, monkeypatch) -> None:
+    """The panel installs from the wheel inside the built plugin zip, with no executable preset."""
+    from geoprospect_qgis import environment
+
+    with zipfile.ZipFile(plugin_zip) as zf:
+        zf.extractall(tmp_path / "unzipped")
+    wheel_dir = tmp_path / "unzipped" / "geoprospect_qgis" / "wheels"
+    monkeypatch.setattr(environment, "WHEEL_DIR", wheel_dir)
+    monkeypatch.setattr(environment.bundled_wheel, "__defaults__", (wheel_dir,))
+    monkeypatch.delenv("GEOPROSPECT_EXECUTABLE", raising=False)
+    monkeypatch.delenv("GEOPROSPECT_PYTHONPATH", raising=False)
+
+
 def _wait(task, timeout_s: float = 600) -> None:
     from qgis.core import QgsTask
     from qgis.PyQt.QtWidgets import QApplication
@@ -165,13 +178,7 @@ def test_panel_installs_an_environment_and_an_algorithm_runs_through_it(provider
     from processing.core.ProcessingConfig import ProcessingConfig
     from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProject
 
-    with zipfile.ZipFile(plugin_zip) as zf:
-        zf.extractall(tmp_path / "unzipped")
-    wheel_dir = tmp_path / "unzipped" / "geoprospect_qgis" / "wheels"
-    monkeypatch.setattr(environment, "WHEEL_DIR", wheel_dir)
-    monkeypatch.setattr(environment.bundled_wheel, "__defaults__", (wheel_dir,))
-    monkeypatch.delenv("GEOPROSPECT_EXECUTABLE", raising=False)
-    monkeypatch.delenv("GEOPROSPECT_PYTHONPATH", raising=False)
+    _use_zip_wheel(plugin_zip, tmp_path, monkeypatch)
     before = ProcessingConfig.getSetting("GEOPROSPECT_EXECUTABLE")
     ProcessingConfig.setSettingValue("GEOPROSPECT_PYTHONPATH", "")
     try:
@@ -310,13 +317,7 @@ def test_panel_installs_online_with_cpu_torch_and_an_algorithm_runs(provider, qg
     from osgeo import gdal
     from processing.core.ProcessingConfig import ProcessingConfig
 
-    with zipfile.ZipFile(plugin_zip) as zf:
-        zf.extractall(tmp_path / "unzipped")
-    wheel_dir = tmp_path / "unzipped" / "geoprospect_qgis" / "wheels"
-    monkeypatch.setattr(environment, "WHEEL_DIR", wheel_dir)
-    monkeypatch.setattr(environment.bundled_wheel, "__defaults__", (wheel_dir,))
-    monkeypatch.delenv("GEOPROSPECT_EXECUTABLE", raising=False)
-    monkeypatch.delenv("GEOPROSPECT_PYTHONPATH", raising=False)
+    _use_zip_wheel(plugin_zip, tmp_path, monkeypatch)
     monkeypatch.setenv("PIP_CACHE_DIR", str(tmp_path / "pip-cache"))  # a clean download, not this machine's cache
     before = ProcessingConfig.getSetting("GEOPROSPECT_EXECUTABLE")
     ProcessingConfig.setSettingValue("GEOPROSPECT_PYTHONPATH", "")
