@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 
 from geoprospect.errors import FoldError
-from geoprospect.evaluation.classic import CLASSIC_ROWS, WOE, woe_scorer
+from geoprospect.evaluation.classic import CLASSIC_ROWS, WOE, window_area, window_centres, woe_scorer
 from geoprospect.evaluation.crossval import torch_fit_score
 from geoprospect.evaluation.metrics import deposit_capture, deposit_flat, success_rate, window_metrics
 from geoprospect.io.rasters import Stack
@@ -72,15 +72,12 @@ def _layer_scorer(stack: Stack, windows: gpd.GeoDataFrame, dep: np.ndarray, chos
     training cells by success-rate AUC; a window scores the band's value at its centre cell."""
     size = int(windows["size"].iloc[0])
     ro, co = windows["row_off"].to_numpy(), windows["col_off"].to_numpy()
-    H, W = stack.grid.shape
-    cr, cc = np.clip(ro + size // 2, 0, H - 1), np.clip(co + size // 2, 0, W - 1)
+    cr, cc = window_centres(stack.grid.shape, ro, co, size)
     mean = np.array([s["mean"] for s in stack.stats], dtype=np.float64)
     std = np.array([s["std"] or 1.0 for s in stack.stats], dtype=np.float64)
 
     def fit_score(tr, te, k):
-        area = np.zeros((H, W), dtype=bool)
-        for r, c in zip(ro[tr], co[tr]):
-            area[r:r + size, c:c + size] = True
+        area = window_area(stack.grid.shape, ro[tr], co[tr], size)
         inside = area.ravel()[dep]
         best = (-1.0, 0, 1.0)
         for b in range(stack.data.shape[0]):
