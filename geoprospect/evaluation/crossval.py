@@ -20,7 +20,7 @@ import numpy as np
 from geoprospect.device import resolve_device
 from geoprospect.evaluation.metrics import deposit_capture, window_metrics
 from geoprospect.io.rasters import Stack
-from geoprospect.models.baselines import SklearnModel
+from geoprospect.models.baselines import scoring_batch
 from geoprospect.prediction.fullres import FullResMap, blend_windows
 from geoprospect.prediction.score import score_batches
 from geoprospect.prediction.sources import memory_batches
@@ -41,12 +41,6 @@ class CVResult:
     histories: list[list[dict]]
 
 
-def _score_batch(net, bands: int, size: int) -> int:
-    """Windows per scoring call: 256 for networks; for a scikit-learn baseline as many as fit in
-    about 64 MiB, since a forest pays a fixed cost per call (one joblib dispatch per tree)."""
-    return max(256, (64 << 20) // (4 * bands * size * size)) if isinstance(net, SklearnModel) else 256
-
-
 def torch_fit_score(stack: Stack, row_off: np.ndarray, col_off: np.ndarray, labels: np.ndarray, size: int, model: str, train_cfg: TrainConfig, histories: list | None = None,
                     models: list | None = None):
     """A fit-and-score function training ``model`` per fold through :func:`geoprospect.training.fit.fit`
@@ -63,7 +57,7 @@ def torch_fit_score(stack: Stack, row_off: np.ndarray, col_off: np.ndarray, labe
             histories.append(h.rows)
         if models is not None:
             models.append((int(k), net))
-        s = score_batches(net, memory_batches(norm, offsets[te], size, _score_batch(net, norm.shape[0], size), crop=train_cfg.crop), (te.size,), dev)
+        s = score_batches(net, memory_batches(norm, offsets[te], size, scoring_batch(net, norm.shape[0] * size * size, 256), crop=train_cfg.crop), (te.size,), dev)
         return s.prob, s.margin
 
     return fit_score

@@ -24,7 +24,7 @@ import torch
 
 from geoprospect.evaluation.metrics import deposit_capture
 from geoprospect.io.rasters import Stack
-from geoprospect.prediction.attribution import has_gradients
+from geoprospect.models.baselines import scoring_batch
 from geoprospect.prediction.fullres import blend_windows
 from geoprospect.prediction.score import Batch, score_batches
 from geoprospect.windows.dataset import WindowDataset, normalise
@@ -104,8 +104,7 @@ def permutation_importance(
     for fi, (_, m, test) in enumerate(models):
         x = ds.batch(test)
         variants = [(None, [])] + [(p[fi], groups_l[j // repeats]) for j, p in enumerate(perms)]
-        # scikit-learn models see centre cells: large batches (their per-call cost dominates); CNNs: batch_size
-        most = batch_size if has_gradients(m) else max(batch_size, (1 << 25) // max(int(np.prod(x.shape[1:])), 1))
+        most = scoring_batch(m, int(np.prod(x.shape[1:])), batch_size)
         s = score_batches(m, _variant_batches(x, variants, most), (len(variants), test.size), device)
         margins[:, test] = s.margin
     base = _auc(windows, stack, margins[0], area, dep)

@@ -54,6 +54,7 @@ TRUSTED_TYPES = (
     "imblearn.pipeline.Pipeline",
 )
 _EPS = 1e-15  # probabilities are clipped to [eps, 1 - eps] before the log
+SCORE_CHUNK_BYTES = 64 << 20  # float32 window data handed to a baseline in one scoring call
 
 
 def make_estimator(name: str, random_state: int | None = 0, **params: Any) -> Pipeline:
@@ -222,6 +223,15 @@ def _builder(estimator: str, features: Literal["flattened", "cell"], doc: str):
 
     build.__doc__ = doc
     return build
+
+
+def scoring_batch(model: nn.Module, window_values: int, default: int) -> int:
+    """Windows per scoring call: ``default`` for networks; for a scikit-learn baseline as many
+    float32 windows of ``window_values`` values as fit in about 64 MiB (never fewer than
+    ``default``), since a forest pays a fixed cost per call (one joblib dispatch per tree)."""
+    if not isinstance(model, SklearnModel):
+        return default
+    return max(default, SCORE_CHUNK_BYTES // (4 * max(1, int(window_values))))
 
 
 _DOCS = {

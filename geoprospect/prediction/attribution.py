@@ -31,6 +31,7 @@ from torch import nn
 from geoprospect.device import resolve_device
 from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import write_raster
+from geoprospect.models.baselines import scoring_batch
 from geoprospect.windows.dataset import WindowDataset
 
 IG = "integrated_gradients"
@@ -124,7 +125,7 @@ def window_attribution(
     out = np.empty((len(ds), len(gs)))
     if method == OCCLUSION:  # one forward holds (layers + 1) copies of each window
         cells = (len(gs) + 1) * norm.shape[0] * side * side
-        batch_size = max(1, batch_size // (len(gs) + 1)) if has_gradients(model) else max(batch_size, (1 << 25) // cells)
+        batch_size = scoring_batch(model, cells, max(1, batch_size // (len(gs) + 1)))
     for b0 in range(0, len(ds), batch_size):
         i = np.arange(b0, min(b0 + batch_size, len(ds)))
         x = ds.batch(i).to(dev)

@@ -21,7 +21,7 @@ from torch import nn
 
 from geoprospect.device import seed_everything
 from geoprospect.errors import ConfigError, InputError
-from geoprospect.models.baselines import SklearnModel
+from geoprospect.models.baselines import SklearnModel, scoring_batch
 from geoprospect.models.checkpoint import ModelMeta
 from geoprospect.models.registry import build_model
 from geoprospect.training.config import TrainConfig
@@ -102,13 +102,13 @@ def _arrays(ds: WindowDataset) -> tuple[np.ndarray, np.ndarray]:
 def _loss_accuracy(model: SklearnModel, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of a fitted baseline on (N, C, h, w) windows and (N,) labels.
 
-    Scored in chunks of about 64 MiB of windows, not in ``train.batch_size`` batches: a forest
-    pays a fixed cost per call (one joblib dispatch per tree), which made batches of 128 take
-    90 % of a per-cell fit on 55k windows.
+    Scored in :func:`~geoprospect.models.baselines.scoring_batch` chunks, not in
+    ``train.batch_size`` batches: a forest pays a fixed cost per call (one joblib dispatch per
+    tree), which made batches of 128 take 90 % of a per-cell fit on 55k windows.
     """
     if not len(y):
         return 0.0, 0.0
-    step = max(1, (64 << 20) // max(1, x[0].nbytes))
+    step = scoring_batch(model, x[0].size, 1)
     out = torch.from_numpy(np.concatenate([model.logits(x[i:i + step].astype(np.float64)) for i in range(0, len(y), step)]))
     t = torch.from_numpy(np.asarray(y, dtype=np.int64))
     return float(nn.functional.cross_entropy(out, t, reduction="sum")) / len(y), float((out.argmax(1) == t).sum()) / len(y)
