@@ -6,9 +6,14 @@ import pytest
 import shapely
 
 from geoprospect.errors import CRSError, GeometryError, InputError
+from geoprospect.evidence.distance import distance_to_features
 from geoprospect.grid import GridSpec
 from geoprospect.io.vectors import read_vectors
-from geoprospect.pipeline.stages import distance_layer
+
+
+def distance_layer(path, grid: GridSpec) -> np.ndarray:
+    """Distance from each cell centre to the features of a vector file read onto the grid's CRS."""
+    return distance_to_features(read_vectors(path, target_crs=grid.crs).geometry.values, grid)
 
 
 def test_layer_in_another_crs_is_reprojected_and_logged(tmp_path, caplog):

@@ -10,7 +10,6 @@ from typing import Sequence
 import numpy as np
 
 from geoprospect.errors import GridError, InputError, ValueParseError
-from geoprospect.evidence.distance import distance_to_features
 from geoprospect.evidence.idw import idw
 from geoprospect.grid import GridSpec, to_crs
 from geoprospect.io.points import PointTable, sparse_points_warning
@@ -61,15 +60,6 @@ def make_grid(
 def load_area(ac) -> StudyArea | None:
     """The run config's study area (``ac`` is its ``area`` section, or None)."""
     return None if ac is None else read_area(ac.path, layer=ac.layer, crs=ac.crs)
-
-
-def mask_outside(arr: np.ndarray, grid: GridSpec, area: StudyArea | None) -> np.ndarray:
-    """``arr`` ((bands,) rows, cols) with NaN in the cells whose centre is outside ``area``."""
-    if area is None:
-        return arr
-    out = np.array(arr, dtype=np.result_type(arr.dtype, np.float32), copy=True)
-    out[..., ~area.mask(grid)] = np.nan
-    return out
 
 
 RUN_LOG10_HINT = ("zeros or negatives often mean 'below detection': mark them with points.flag_columns (and points.detection_limits), "
@@ -128,13 +118,6 @@ def interpolate(points: PointTable, grid: GridSpec, *, power: float = 2.0, neigh
         out = idw(pts.xy, pts.values, grid, power=power, neighbors=neighbors, radius=radius, min_points=min_points, smoothing=smoothing, progress=task.update)
     log_empty_share(pts.elements, [int(np.isfinite(b).sum()) for b in out], grid.height * grid.width)
     return out
-
-
-def distance_layer(path: str | Path, grid: GridSpec, *, layer: str | None = None, crs: str | None = None, name: str = "") -> np.ndarray:
-    """Distance (map units) from each cell centre to the nearest feature of a vector file."""
-    gdf = read_vectors(path, layer=layer, crs=crs, target_crs=grid.crs, what=name or "vector")
-    with Task("distance", grid.height, message=name or Path(path).stem, unit="row") as task:
-        return distance_to_features(gdf.geometry.values, grid, progress=task.update)
 
 
 def load_deposits(path: str | Path, grid: GridSpec, *, layer: str | None = None, crs: str | None = None) -> np.ndarray:
