@@ -137,7 +137,8 @@ def build_stack(layers: Sequence[StackLayer], grid: GridSpec, out: str | Path, *
     """
     executor = executor or LocalExecutor()
     names = band_names(layers)
-    tags, btags = {**stack_tags(layers)[0], **(tags or {})}, stack_tags(layers)[1]
+    base_tags, btags = stack_tags(layers)
+    tags = {**base_tags, **(tags or {})}
     if area is not None:
         tags["GEOPROSPECT_AREA"] = area.describe()
     bs = align_block_size(block_size)
