@@ -259,6 +259,7 @@ def _idw_group(pts, vals, grid, out, el_idx, power, neighbors, radius, min_point
         counts, flat = csr_from_lists(tree.query_ball_point(centres, cand_r, workers=-1, return_sorted=False))
     offsets = chunks.cell_offsets()
     m = offsets.shape[0]
+    ox, oy = offsets[: chunks.cc, 0], offsets[:: chunks.cc, 1]
     # padding sample: infinitely far (never selected), value 0
     pts_pad = np.vstack([pts, [np.inf, np.inf]])
     vals_pad = np.vstack([vals, np.zeros((1, vals.shape[1]))])
@@ -283,7 +284,7 @@ def _idw_group(pts, vals, grid, out, el_idx, power, neighbors, radius, min_point
 
         def work(ids, idx):
             rel = pts_pad[idx] - centres[ids][:, None, :]  # (B, C, 2) float64, chunk-local
-            res = _numpy_kernel(offsets, rel, vals_pad[idx], k, r, min_points, smoothing, power, dtype)
+            res = _numpy_kernel(ox, oy, rel, vals_pad[idx], k, r, min_points, smoothing, power, dtype)
             chunks.scatter(out, ids, res, el_idx)
 
         run_batches(padded_batches(counts, flat, n, batch_elems, m), work, workers, finished)
@@ -322,31 +323,39 @@ def _fix_on_node(pts, vals, grid, tree, out, el_idx, k, r, min_points, smoothing
         out[el_idx, cell[0], cell[1]] = vals[i]
 
 
-def _numpy_kernel(offsets, rel, v, k, r, min_points, smoothing, power, dtype=np.float32) -> np.ndarray:
+def _numpy_kernel(ox, oy, rel, v, k, r, min_points, smoothing, power, dtype=np.float32) -> np.ndarray:
     """Dense IDW for a batch of chunks.
 
-    offsets (M, 2) cell centres, rel (B, C, 2) candidate samples (both relative to the chunk
-    centre, so float32 keeps ~0.1 mm at 1 km), v (B, C, E) candidate values.
-    Returns (B, M, E) float32; cells on a sample may come out NaN or inf (fixed by the caller).
+    ox (cc,), oy (cr,) cell-centre offsets of a chunk's columns and rows, rel (B, C, 2)
+    candidate samples (both relative to the chunk centre, so float32 keeps ~0.1 mm at 1 km),
+    v (B, C, E) candidate values. Returns (B, cr*cc, E) float32, cells row-major; cells on a
+    sample may come out NaN or inf (fixed by the caller).
     """
-    o = offsets.astype(dtype, copy=False)
-    rl = rel.astype(dtype)
-    d2 = np.subtract(o[None, :, None, 0], rl[:, None, :, 0])  # (B, M, C)
-    np.square(d2, out=d2)
-    dy = np.subtract(o[None, :, None, 1], rl[:, None, :, 1])
-    np.square(dy, out=dy)
-    d2 += dy
-    del dy
-    c = d2.shape[2]
-    thr = np.full(d2.shape[:2] + (1,), r * r, dtype=dtype)
+    # the cells of a chunk form a lattice: dx² depends on the column only and dy² on the row
+    # only, so two small (B, cc, C) / (B, cr, C) arrays and one broadcast sum give every d²
+    # (6x fewer operations than per cell; the same float operations, so the same values)
+    b, c = rel.shape[:2]
+    rx = np.ascontiguousarray(rel[:, :, 0], dtype=dtype)
+    ry = np.ascontiguousarray(rel[:, :, 1], dtype=dtype)
+    dx2 = np.square(ox.astype(dtype)[None, :, None] - rx[:, None, :])  # (B, cc, C)
+    dy2 = np.square(oy.astype(dtype)[None, :, None] - ry[:, None, :])  # (B, cr, C)
+    d2 = np.add(dx2[:, None, :, :], dy2[:, :, None, :]).reshape(b, -1, c)  # (B, M, C)
+    del dx2, dy2
     if k is not None and c > k:
-        np.minimum(thr, np.partition(d2, k - 1, axis=2)[:, :, k - 1 : k], out=thr)
-    sel = d2 <= thr
+        thr = np.partition(d2, k - 1, axis=2)[:, :, k - 1 : k]  # the k-th smallest d² of each cell
+        if np.isfinite(r):
+            np.minimum(thr, dtype(r * r), out=thr)
+    else:
+        thr = np.full(d2.shape[:2] + (1,), r * r, dtype=dtype)
+    far = d2 > thr  # not among the cell's samples
+    if min_points > 1:
+        n_sel = c - np.count_nonzero(far, axis=2)
     if smoothing:
         d2 += dtype(smoothing * smoothing)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        w = np.reciprocal(d2) if power == 2.0 else np.power(d2, dtype(-0.5 * power))
-        w *= sel
+        # weights computed in place of d² (one (B, M, C) array less to allocate)
+        w = np.reciprocal(d2, out=d2) if power == 2.0 else np.power(d2, dtype(-0.5 * power), out=d2)
+        np.putmask(w, far, 0)
         # one batched product gives every element's numerator and (ones column) the denominator;
         # faster than a sum over the short last axis
         ve = np.concatenate([v.astype(dtype, copy=False), np.ones(v.shape[:2] + (1,), dtype=dtype)], axis=2)
@@ -355,7 +364,7 @@ def _numpy_kernel(offsets, rel, v, k, r, min_points, smoothing, power, dtype=np.
         res = num[:, :, :-1] / den[:, :, None]
     empty = den <= 0
     if min_points > 1:
-        empty |= np.count_nonzero(sel, axis=2) < min_points
+        empty |= n_sel < min_points
     res[empty] = np.nan
     return res.astype(np.float32, copy=False)
 
