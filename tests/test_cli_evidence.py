@@ -52,3 +52,24 @@ def test_interpolate_by_kriging(tiny_inputs):
         assert src.descriptions == ("Au", "Au_variance")
         est, var = src.read(1), src.read(2)
         assert np.isfinite(est).all() and (var >= 0).all()
+
+
+def test_kriging_streams_by_blocks_with_the_whole_map_values(tiny_inputs):
+    """interpolate --method kriging writes block by block (variograms fitted once): the cells
+    equal one whole-grid kriging call with the same variogram, whatever the block size."""
+    from geoprospect.evidence.kriging import fit_variogram, kriging
+    from geoprospect.grid import GridSpec
+    from geoprospect.io.points import read_points
+
+    d = tiny_inputs["dir"]
+    r = invoke("interpolate", tiny_inputs["points"], "--crs", "EPSG:32649", "--elements", "Au", "--method", "kriging", "--variance",
+               "--neighbors", 12, "--block-size", 256, "--out", d / "kb.tif", "--bounds", 500000, 2800000, 505000, 2805000, "--resolution", 10, "--grid-crs", "EPSG:32649")
+    assert r.exit_code == 0, r.output
+    pts = read_points(tiny_inputs["points"], ["Au"], crs="EPSG:32649")
+    grid = GridSpec.from_bounds((500000, 2800000, 505000, 2805000), 10, "EPSG:32649")
+    vario = fit_variogram(pts.xy, pts.values[:, 0], "spherical")
+    est, var = kriging(pts.xy, pts.values, grid, variogram=vario, neighbors=12)
+    with rasterio.open(d / "kb.tif") as src:
+        assert src.block_shapes[0] == (256, 256) and src.descriptions == ("Au", "Au_variance")
+        np.testing.assert_allclose(src.read(1), est[0], rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(src.read(2), var[0], rtol=1e-5, atol=1e-6)

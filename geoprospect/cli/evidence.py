@@ -49,12 +49,13 @@ def interpolate(points, out, elements, x_field, y_field, crs, layer, drop_missin
     samples within RADIUS, weights 1/d^POWER. --method kriging uses ordinary kriging
     (paper 004) instead. Geochemistry as exported (censored "<0.5", flag columns, detection
     limits, outliers, duplicates) is prepared as by `prepare-geochem` when --censored is given.
-    IDW is computed and written block by block (--block-size): memory does not grow with the map.
+    IDW and kriging are computed and written block by block (--block-size): memory does not grow
+    with the map.
     """
 
     def body():
         from geoprospect.pipeline import stages
-        from geoprospect.stack.layers import array_layer, idw_layer
+        from geoprospect.stack.layers import idw_layer, kriging_layer
         from geoprospect.stack.single import write_layer
 
         pts = _read_interpolation_points(points, elements, x_field, y_field, crs, layer, drop_missing_xy,
@@ -68,31 +69,17 @@ def interpolate(points, out, elements, x_field, y_field, crs, layer, drop_missin
         if method == "idw":
             p = stages.check_points_on_grid(pts, grid)
             lay = idw_layer(p.xy, p.values, names, power=power, neighbors=None if neighbors == 0 else neighbors, radius=radius, min_points=min_points, smoothing=smoothing)
-        else:
-            arr, names = _kriging(pts, grid, names, method, variogram_model, neighbors, variance)
-            lay = array_layer(names, arr, grid)  # kriging: the whole map in memory, then written by blocks
+        else:  # variograms fitted once on all samples; each block kriged and written in turn
+            p = pts.to_crs(grid.crs)
+            kind = "universal" if method == "universal-kriging" else "ordinary"
+            lay = kriging_layer(p.xy, p.values, names, method=kind, variogram_model=variogram_model,
+                                neighbors=(neighbors or None) if kind == "ordinary" else None, variance=variance)
         sf = write_layer(lay, grid, out, method, area=study, block_size=block_size, compress=compress, cog=cog)
         if method == "idw":
             stages.log_empty_share(names, [int(s["valid"]) for s in sf.stats], grid.height * grid.width)
         return {"raster": out}
 
     run_command(body)
-
-
-def _kriging(pts, grid, names: list[str], method: str, variogram_model: str, neighbors: int, variance: bool):
-    """Kriged bands (and their variances with ``variance``) of every element, on the whole grid."""
-    import numpy as np
-
-    from geoprospect.evidence.kriging import kriging
-    from geoprospect.progress import Task
-
-    p = pts.to_crs(grid.crs)
-    kind = "universal" if method == "universal-kriging" else "ordinary"
-    with Task("kriging", grid.width * grid.height, message=kind, unit="cell") as task:
-        arr, var = kriging(p.xy, p.values, grid, method=kind, variogram_model=variogram_model, neighbors=(neighbors or None) if kind == "ordinary" else None, progress=task.update)
-    if variance:
-        return np.concatenate([arr, var]), names + [f"{n}_variance" for n in names]
-    return arr, names
 
 
 def _read_interpolation_points(points, elements, x_field, y_field, crs, layer, drop_missing_xy, kw: dict, log10: bool):

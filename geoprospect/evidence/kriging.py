@@ -202,7 +202,8 @@ def kriging(
         u = frame(pxy)
         k = _ok(u, z, varios[e], model, frame, nlags) if method == "ordinary" else _uk(u, z, varios[e], model, frame, nlags, drift)
         fitted = Variogram.from_scaled_list(model, k.variogram_model_parameters, frame.scale)
-        log.info("kriging element %d (%s, %s): %s", e, method, model, fitted.parameters)
+        # fitted here: say so; given (a stack layer's block): the caller said it once
+        log.log(logging.INFO if varios[e] is None else logging.DEBUG, "kriging element %d (%s, %s): %s", e, method, model, fitted.parameters)
         _execute_rows(k, frame, grid, len(z), neighbors, block_cells, est[e], var[e], progress)
     return est, var
 

@@ -9,6 +9,7 @@ functions are picklable classes, so the same layers run on dask workers.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -24,6 +25,7 @@ from geoprospect.grid import GridSpec
 from geoprospect.io.names import did_you_mean
 
 BlockFn = Callable[[GridSpec], np.ndarray]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -101,22 +103,28 @@ class _DistanceDensity:
 
 class _Kriging:
     """Picklable kriging block function; the variograms are fitted once on all samples, so
-    every block uses the same model."""
+    every block uses the same model (and a cell's value does not depend on the blocking)."""
 
-    def __init__(self, xy: np.ndarray, values: np.ndarray, kwargs: dict) -> None:
-        self.xy, self.values, self.kwargs = xy, values, kwargs
+    def __init__(self, xy: np.ndarray, values: np.ndarray, kwargs: dict, variance: bool = False) -> None:
+        self.xy, self.values, self.kwargs, self.variance = xy, values, kwargs, variance
 
     def __call__(self, g: GridSpec) -> np.ndarray:
-        return kriging(self.xy, self.values, g, **self.kwargs)[0]
+        est, var = kriging(self.xy, self.values, g, **self.kwargs)
+        return np.concatenate([est, var]) if self.variance else est
 
 
-def kriging_layer(xy: np.ndarray, values: np.ndarray, names: Sequence[str], *, method: str = "ordinary", variogram_model: str = "spherical", neighbors: int | None = 32, provenance: dict | None = None) -> StackLayer:
-    """Kriged bands of every element column (variograms fitted once, here, on all samples)."""
+def kriging_layer(xy: np.ndarray, values: np.ndarray, names: Sequence[str], *, method: str = "ordinary", variogram_model: str = "spherical",
+                  neighbors: int | None = 32, variance: bool = False, provenance: dict | None = None) -> StackLayer:
+    """Kriged bands of every element column (variograms fitted once, here, on all samples);
+    with ``variance``, the kriging variance of each element follows as ``<name>_variance`` bands."""
     xy = np.asarray(xy, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64).reshape(len(xy), -1)
     varios = [fit_variogram(xy, values[:, e], variogram_model) for e in range(values.shape[1])]
+    for n, v in zip(names, varios):
+        log.info("kriging %s (%s, %s variogram): %s", n, method, variogram_model, v.parameters)
     kw = dict(method=method, variogram_model=variogram_model, variogram=varios, neighbors=neighbors if method == "ordinary" else None)
-    return StackLayer(list(names), _Kriging(xy, values, kw), 0, dict(provenance or {}))
+    bands = list(names) + ([f"{n}_variance" for n in names] if variance else [])
+    return StackLayer(bands, _Kriging(xy, values, kw, variance), 0, dict(provenance or {}))
 
 
 def distance_density_layer(geometries: object, name: str, radius: float, *, provenance: str = "") -> StackLayer:
