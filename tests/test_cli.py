@@ -146,3 +146,19 @@ def test_config_schema_describes_the_run_config():
     schema = json.loads(r.output)
     assert schema == json.loads(json.dumps(RunConfig.model_json_schema()))
     assert {"points", "deposits", "grid", "windows", "train"} <= set(schema["properties"])
+
+
+def test_tune_malloc_applies_on_glibc_and_respects_the_users_settings(monkeypatch):
+    import os
+
+    from geoprospect.cli import app
+
+    try:
+        glibc = os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError):
+        glibc = None
+    for k in [k for k in os.environ if k.startswith(("MALLOC_", "GLIBC_TUNABLES"))]:
+        monkeypatch.delenv(k)
+    assert app.tune_malloc() is bool(glibc)
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "2")  # the user's own malloc settings win
+    assert app.tune_malloc() is False

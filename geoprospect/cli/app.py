@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import signal
 import sys
 import traceback
@@ -43,9 +45,37 @@ def cli(progress_mode: str, log_level: str) -> None:
       geoprospect run my_area.yaml         # your own data (format: see the README)
       geoprospect COMMAND --help           # one stage at a time
     """
+    tune_malloc()
     progress.set_mode(progress_mode)  # type: ignore[arg-type]
     progress.setup_logging(log_level)
     signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+#: glibc malloc settings for a command's process (bytes): allocations below MMAP come from the
+#: heap and up to TRIM of free heap is kept. The evidence kernels allocate and free (B, cells,
+#: candidates) temporaries of 4-30 MB per batch on every thread; with glibc's defaults each one is
+#: a fresh mmap, i.e. page faults on every batch. Measured, whole `geoprospect interpolate` of
+#: 3,072² x 8 (2-core machine, idle): 6.25 s wall / 2.0 s system time -> 5.5 s / 0.85 s, minor
+#: page faults 482k -> 148k, peak RSS +14 MiB; `distance` on 5,000²: 2.95 s -> 2.8 s.
+MALLOC_MMAP_THRESHOLD = 32 * 2**20  # glibc's largest allowed value (64-bit)
+MALLOC_TRIM_THRESHOLD = 256 * 2**20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
+
+
+def tune_malloc() -> bool:
+    """Apply MALLOC_MMAP_THRESHOLD / MALLOC_TRIM_THRESHOLD with glibc's mallopt (no-op elsewhere,
+    or when the user set MALLOC_* variables). Returns whether it was applied."""
+    try:
+        glibc = os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError, AttributeError):
+        glibc = None
+    if not glibc or any(k.startswith("MALLOC_") or k.startswith("GLIBC_TUNABLES") for k in os.environ):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD))
+    except (OSError, AttributeError):
+        return False
 
 
 def run_command(fn: Callable[[], dict | None]) -> None:
