@@ -66,11 +66,6 @@ def kinds(geoms: np.ndarray) -> set[str]:
     return out
 
 
-def to_local(geoms: np.ndarray, grid: GridSpec) -> np.ndarray:
-    origin = np.array([grid.transform.c, grid.transform.f])
-    return shapely.transform(geoms, lambda c: c - origin)
-
-
 def segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All straight segments of lines and polygon rings (points as zero-length segments).
 

@@ -36,15 +36,8 @@ import shapely
 from geoprospect.errors import ConfigError, GeometryError
 from geoprospect.evidence._chunks import by_chunk as _by_chunk
 from geoprospect.evidence._chunks import chunks_for, default_workers, padded_batches, row_reporter, run_batches
-from geoprospect.evidence._vector import (
-    as_geometries,
-    inside_mask,
-    kinds,
-    polygons_dissolved,
-    segments,
-    to_local,
-)
-from geoprospect.evidence.distance import distance_to_features
+from geoprospect.evidence._vector import as_geometries, inside_mask, kinds, polygons_dissolved, segments
+from geoprospect.evidence.distance import Segments, distance_to_features
 from geoprospect.grid import GridSpec
 
 _BATCH_ELEMS = 500_000
@@ -78,8 +71,25 @@ def _check_radius(radius: float, grid: GridSpec) -> float:
     return float(radius)
 
 
+class DensityFeatures:
+    """Features checked once for :func:`feature_density`: their kind ("line", "polygon" or
+    "point") and their segments (map coordinates; polygons dissolved and oriented first, so
+    overlaps count once). A stack layer prepares it once for every block of a map."""
+
+    def __init__(self, geometries: object) -> None:
+        geoms = _lines_without_points(as_geometries(geometries))
+        self.kind = _kind(geoms)
+        if self.kind == "polygon":
+            polys = polygons_dissolved(geoms)
+            a, b = segments(polys)
+            self.segments = Segments(a, b, polys)
+        else:
+            a, b = segments(geoms)
+            self.segments = Segments(a, b, np.empty(0, dtype=object))
+
+
 def feature_density(
-    geometries: object,
+    geometries: object | DensityFeatures,
     grid: GridSpec,
     radius: float,
     *,
@@ -91,7 +101,8 @@ def feature_density(
     """Amount of feature within ``radius`` of each cell centre, per unit area (see module doc).
 
     Args:
-        geometries: lines, polygons or points (one kind) in the grid's CRS.
+        geometries: lines, polygons or points (one kind) in the grid's CRS, or their
+            :class:`DensityFeatures`.
         grid: target grid.
         radius: kernel radius in map units.
         progress: called with a number of rows finished (summing to the grid height).
@@ -107,25 +118,17 @@ def feature_density(
         ConfigError: radius not positive.
     """
     r = _check_radius(radius, grid)
-    geoms = _lines_without_points(as_geometries(geometries))
-    kind = _kind(geoms)
-    local = to_local(geoms, grid)
-    if kind == "polygon":
-        polys = polygons_dissolved(local)
-        a, b = segments(polys)
-        base = np.pi * r * r * inside_mask(polygons_dissolved(geoms), grid)
-        kernel = _poly_kernel
-    else:
-        a, b = segments(local)
-        base = None
-        kernel = _line_kernel if kind == "line" else _point_kernel
+    feats = geometries if isinstance(geometries, DensityFeatures) else DensityFeatures(geometries)
+    seg = feats.segments
+    kernel = {"polygon": _poly_kernel, "line": _line_kernel, "point": _point_kernel}[feats.kind]
+    base = np.pi * r * r * inside_mask(seg.polygons, grid) if feats.kind == "polygon" else None
+    origin = np.array([grid.transform.c, grid.transform.f])
+    a, b = seg.a - origin, seg.b - origin  # grid-local coordinates (float64), as the kernels expect
     out = np.zeros(grid.shape, dtype=np.float64)
     chunks = chunks_for(grid, chunk * max(grid.res), lo=4, hi=128)
     centres = chunks.centres()
     h = chunks.half_diagonal
-    seg = shapely.linestrings(np.stack([a, b], axis=1)) if kind != "point" else shapely.points(a)
-    tree = shapely.STRtree(seg)
-    pairs = tree.query(shapely.points(centres), predicate="dwithin", distance=r + h + 1e-9 * (1 + r + h))
+    pairs = seg.tree.query(shapely.points(centres + origin), predicate="dwithin", distance=r + h + 1e-9 * (1 + r + h))
     pairs = _by_chunk(pairs)
     counts = np.bincount(pairs[0], minlength=len(centres))
     s = a.shape[0]
@@ -224,7 +227,7 @@ def reference_density(kind: str, radius: float) -> float:
 
 
 def distance_with_density(
-    geometries: object,
+    geometries: object | DensityFeatures,
     grid: GridSpec,
     radius: float,
     *,
@@ -234,7 +237,8 @@ def distance_with_density(
     """Paper 003's buffer-distance density layer (our reading; see the module doc).
 
     Args:
-        geometries: lines, polygons or points (one kind) in the grid's CRS.
+        geometries: lines, polygons or points (one kind) in the grid's CRS, or their
+            :class:`DensityFeatures`.
         grid: target grid.
         radius: buffer radius R in map units (the influence reaches 0 at R).
         reference: density of "one feature" (default: ``reference_density(kind, radius)``).
@@ -244,8 +248,7 @@ def distance_with_density(
         (rows, cols) float32 influence, 0 beyond R from every feature.
     """
     r = _check_radius(radius, grid)
-    geoms = _lines_without_points(as_geometries(geometries))
-    kind = _kind(geoms)
+    feats = geometries if isinstance(geometries, DensityFeatures) else DensityFeatures(geometries)
     half = None
     if progress is not None:
         acc = [0, 0]
@@ -257,8 +260,8 @@ def distance_with_density(
                 progress(target - acc[1])
                 acc[1] = target
 
-    d = distance_to_features(geoms, grid, progress=half)
-    rho = feature_density(geoms, grid, r, progress=half)
+    d = distance_to_features(feats.segments, grid, progress=half)  # to the union of polygons = to any polygon
+    rho = feature_density(feats, grid, r, progress=half)
     if progress is not None and acc[1] < grid.height:
         progress(grid.height - acc[1])
-    return combine_distance_density(d, rho, r, reference or reference_density(kind, r))
+    return combine_distance_density(d, rho, r, reference or reference_density(feats.kind, r))

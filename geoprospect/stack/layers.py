@@ -17,7 +17,7 @@ import numpy as np
 
 from geoprospect.errors import GridError, InputError
 from geoprospect.evidence.categorical import categorical_bands, warn_unmapped
-from geoprospect.evidence.density import distance_with_density, feature_density
+from geoprospect.evidence.density import DensityFeatures, distance_with_density, feature_density
 from geoprospect.evidence.distance import distance_to_features, prepare_segments
 from geoprospect.evidence.idw import idw
 from geoprospect.evidence.kriging import fit_variogram, kriging
@@ -75,10 +75,10 @@ class _Density:
     """Picklable feature-density block function (an exact kernel of global features: no halo)."""
 
     def __init__(self, geoms: np.ndarray, radius: float) -> None:
-        self.geoms, self.radius = geoms, radius
+        self.features, self.radius = DensityFeatures(geoms), radius  # checked and split once, not per block
 
     def __call__(self, g: GridSpec) -> np.ndarray:
-        return feature_density(self.geoms, g, self.radius)
+        return feature_density(self.features, g, self.radius)
 
 
 class _Categorical:
@@ -95,10 +95,10 @@ class _DistanceDensity:
     """Picklable paper-003 distance-with-density block function (global features: no halo)."""
 
     def __init__(self, geoms: np.ndarray, radius: float) -> None:
-        self.geoms, self.radius = geoms, radius
+        self.features, self.radius = DensityFeatures(geoms), radius
 
     def __call__(self, g: GridSpec) -> np.ndarray:
-        return distance_with_density(self.geoms, g, self.radius)
+        return distance_with_density(self.features, g, self.radius)
 
 
 class _Kriging:
