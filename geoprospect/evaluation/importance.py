@@ -25,7 +25,7 @@ import torch
 from geoprospect.evaluation.metrics import deposit_capture
 from geoprospect.io.rasters import Stack
 from geoprospect.models.baselines import scoring_batch
-from geoprospect.prediction.fullres import blend_windows
+from geoprospect.prediction.fullres import blend_window_table
 from geoprospect.prediction.score import Batch, score_batches
 from geoprospect.windows.dataset import WindowDataset, normalise
 from geoprospect.windows.folds import CVSplit
@@ -56,8 +56,7 @@ def _variant_batches(x: torch.Tensor, variants: Sequence[tuple[np.ndarray | None
 
 
 def _auc(windows: gpd.GeoDataFrame, stack: Stack, margin: np.ndarray, area: np.ndarray, dep: np.ndarray) -> float:
-    size = int(windows["size"].iloc[0])
-    fmap = blend_windows(stack.grid, windows["row_off"].to_numpy(), windows["col_off"].to_numpy(), size, 1.0 / (1.0 + np.exp(-margin)), margin, valid=stack.valid)
+    fmap = blend_window_table(stack.grid, windows, 1.0 / (1.0 + np.exp(-margin)), margin, valid=stack.valid)
     return float(deposit_capture(np.where(area, fmap.margin, np.nan), dep)["success_rate_auc"])
 
 

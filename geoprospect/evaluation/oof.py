@@ -21,7 +21,7 @@ from geoprospect.evaluation.classic import CLASSIC_ROWS, WOE, window_area, windo
 from geoprospect.evaluation.crossval import torch_fit_score
 from geoprospect.evaluation.metrics import deposit_capture, deposit_flat, success_rate, window_metrics
 from geoprospect.io.rasters import Stack
-from geoprospect.prediction.fullres import FullResMap, blend_windows
+from geoprospect.prediction.fullres import FullResMap, blend_window_table
 from geoprospect.training.config import TrainConfig
 from geoprospect.windows.folds import CVSplit, Fold, OutOfFold, cross_val_scores, deposit_pixels, make_folds, spatial_fold_layouts
 
@@ -63,8 +63,7 @@ def check_training_folds(splits: Sequence[CVSplit], labels: np.ndarray) -> None:
 
 
 def _oof_map(stack: Stack, windows: gpd.GeoDataFrame, oof: OutOfFold) -> FullResMap:
-    size = int(windows["size"].iloc[0])
-    return blend_windows(stack.grid, windows["row_off"].to_numpy(), windows["col_off"].to_numpy(), size, oof.prob, oof.margin, valid=stack.valid)
+    return blend_window_table(stack.grid, windows, oof.prob, oof.margin, valid=stack.valid)
 
 
 def _layer_scorer(stack: Stack, windows: gpd.GeoDataFrame, dep: np.ndarray, chosen: list) -> Callable:

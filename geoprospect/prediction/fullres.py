@@ -13,12 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from geoprospect.errors import ParameterError
 from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import write_qml, write_raster
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 
 @dataclass
@@ -125,6 +129,13 @@ def blend_windows(
         p = np.where(has, sp / np.where(has, wsum, 1.0), np.nan)
         m = np.where(has, sm / np.where(has, wsum, 1.0), np.nan)
     return FullResMap(p, m, np.where(has, n, 0), grid)
+
+
+
+def blend_window_table(grid: GridSpec, windows: "gpd.GeoDataFrame", prob: np.ndarray, margin: np.ndarray | None = None,
+                       valid: np.ndarray | None = None) -> FullResMap:
+    """:func:`blend_windows` of a window table (its ``row_off``, ``col_off`` and ``size`` columns)."""
+    return blend_windows(grid, windows["row_off"].to_numpy(), windows["col_off"].to_numpy(), int(windows["size"].iloc[0]), prob, margin, valid=valid)
 
 
 def write_fullres(fmap: FullResMap, out: str | Path, *, model_name: str = "", uncertainty: np.ndarray | None = None, tags: dict[str, str] | None = None) -> Path:
