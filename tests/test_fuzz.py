@@ -40,6 +40,15 @@ northing = st.floats(min_value=100000, max_value=9000000, allow_nan=False).map(r
 coord_cell = st.one_of(easting, easting, easting, northing, st.just(""), garbage, st.floats(-200, 200).map(repr))
 
 
+def _also_utf8(data: bytes) -> bool:
+    """Bytes that decode as UTF-8 too (and are not plain ASCII)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return not data.isascii()
+
+
 @st.composite
 def csv_files(draw, clean: bool = False):
     elements = draw(st.lists(names, min_size=1, max_size=3, unique=True))
@@ -63,6 +72,10 @@ def csv_files(draw, clean: bool = False):
     except UnicodeEncodeError:
         data = text.encode("utf-8")
         encoding = "utf-8"
+    if encoding == "latin-1" and _also_utf8(data):
+        # e.g. "Åµ" in latin-1 is the bytes C5 B5, which are also valid UTF-8 ("ŵ"): such a file
+        # is ambiguous by construction and the reader rightly takes UTF-8; write it as UTF-8
+        data, encoding = text.encode("utf-8"), "utf-8"
     event(f"sep={sep!r} encoding={encoding}")
     return data, elements, rows, sep
 
