@@ -333,7 +333,8 @@ def _numpy_kernel(ox, oy, rel, v, k, r, min_points, smoothing, power, dtype=np.f
     """
     # the cells of a chunk form a lattice: dx² depends on the column only and dy² on the row
     # only, so two small (B, cc, C) / (B, cr, C) arrays and one broadcast sum give every d²
-    # (6x fewer operations than per cell; the same float operations, so the same values)
+    # (one full-size operation per (cell, candidate) instead of five; the same float operations,
+    # so the same values)
     b, c = rel.shape[:2]
     rx = np.ascontiguousarray(rel[:, :, 0], dtype=dtype)
     ry = np.ascontiguousarray(rel[:, :, 1], dtype=dtype)

@@ -131,7 +131,6 @@ def blend_windows(
     return FullResMap(p, m, np.where(has, n, 0), grid)
 
 
-
 def blend_window_table(grid: GridSpec, windows: "gpd.GeoDataFrame", prob: np.ndarray, margin: np.ndarray | None = None,
                        valid: np.ndarray | None = None) -> FullResMap:
     """:func:`blend_windows` of a window table (its ``row_off``, ``col_off`` and ``size`` columns)."""
