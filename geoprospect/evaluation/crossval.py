@@ -26,7 +26,7 @@ from geoprospect.prediction.score import score_batches
 from geoprospect.prediction.sources import memory_batches
 from geoprospect.training.config import TrainConfig
 from geoprospect.training.fit import fit
-from geoprospect.windows.dataset import WindowDataset, normalise
+from geoprospect.windows.dataset import WindowDataset, normalise_stack
 from geoprospect.windows.folds import CVSplit, OutOfFold, cross_val_scores, deposit_pixels, make_folds
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def torch_fit_score(stack: Stack, row_off: np.ndarray, col_off: np.ndarray, labe
     (z-scores from the stack statistics); CNNs and scikit-learn baselines alike. With ``models``
     given, each fold's trained model is appended to it as ``(k, model)``."""
 
-    norm = normalise(stack.data, [s["mean"] for s in stack.stats], [s["std"] for s in stack.stats])
+    norm = normalise_stack(stack)
     offsets = np.column_stack([row_off, col_off])
     dev = resolve_device(train_cfg.device)
 

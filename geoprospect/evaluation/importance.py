@@ -27,7 +27,7 @@ from geoprospect.io.rasters import Stack
 from geoprospect.models.baselines import scoring_batch
 from geoprospect.prediction.fullres import blend_window_table
 from geoprospect.prediction.score import Batch, score_batches
-from geoprospect.windows.dataset import WindowDataset, normalise
+from geoprospect.windows.dataset import WindowDataset, normalise_stack
 from geoprospect.windows.folds import CVSplit
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def permutation_importance(
     Returns ``{"base_success_rate_auc", "repeats", "layers": {layer: {KEY, "std"}}}``, layers
     sorted by decreasing drop.
     """
-    norm = normalise(stack.data, [s["mean"] for s in stack.stats], [s["std"] for s in stack.stats])
+    norm = normalise_stack(stack)
     size = int(windows["size"].iloc[0])
     side = size if crop is None else crop
     offsets = windows[["row_off", "col_off"]].to_numpy().astype(np.int64) + (size - side) // 2

@@ -72,8 +72,9 @@ def _layer_scorer(stack: Stack, windows: gpd.GeoDataFrame, dep: np.ndarray, chos
     size = int(windows["size"].iloc[0])
     ro, co = windows["row_off"].to_numpy(), windows["col_off"].to_numpy()
     cr, cc = window_centres(stack.grid.shape, ro, co, size)
-    mean = np.array([s["mean"] for s in stack.stats], dtype=np.float64)
-    std = np.array([s["std"] or 1.0 for s in stack.stats], dtype=np.float64)
+    m, s = stack.moments()
+    mean = np.array(m, dtype=np.float64)
+    std = np.array([v or 1.0 for v in s], dtype=np.float64)
 
     def fit_score(tr, te, k):
         area = window_area(stack.grid.shape, ro[tr], co[tr], size)

@@ -303,6 +303,10 @@ class Stack:
     stats: list[dict[str, float]] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
 
+    def moments(self) -> tuple[list[float], list[float]]:
+        """Per-band mean and standard deviation of :attr:`stats`: what the models are z-scored with."""
+        return [s["mean"] for s in self.stats], [s["std"] for s in self.stats]
+
     @property
     def valid(self) -> np.ndarray:
         """(rows, cols) bool: True where every band is valid.

@@ -23,7 +23,7 @@ from geoprospect.io.rasters import Stack
 from geoprospect.pipeline.config import RunConfig
 from geoprospect.prediction.attribution import Attribution, window_attribution, write_attribution
 from geoprospect.prediction.predict import Prediction
-from geoprospect.windows.dataset import normalise
+from geoprospect.windows.dataset import normalise_stack
 
 ATTRIBUTION = "attribution.tif"
 
@@ -50,7 +50,7 @@ def run_attribution(cfg: RunConfig, model: torch.nn.Module, stack: Stack, pred: 
     """Attribution of the final model at every scored window position; writes ``out/attribution.tif``."""
     groups = layer_groups(cfg, stack.band_names)
     ii, jj = np.nonzero(np.isfinite(pred.prob))
-    norm = normalise(stack.data, [s["mean"] for s in stack.stats], [s["std"] for s in stack.stats])
+    norm = normalise_stack(stack)
     a = cfg.attribution
     vals, method = window_attribution(model, norm, np.column_stack([ii, jj]) * pred.stride, pred.size, groups, method=a.method, steps=a.steps, crop=cfg.train.crop, device=cfg.train.device)
     cube = np.full((len(groups), *pred.prob.shape), np.nan)

@@ -33,7 +33,7 @@ from geoprospect.models.registry import MODELS
 from geoprospect.prediction.predict import Prediction, predict
 from geoprospect.training.config import TrainConfig
 from geoprospect.training.fit import fit, model_meta
-from geoprospect.windows.dataset import WindowDataset, normalise
+from geoprospect.windows.dataset import WindowDataset, normalise_stack
 from geoprospect.windows.tiling import make_windows
 
 StackLike = str | Path | Stack
@@ -127,8 +127,8 @@ class ProspectivityModel:
         windows, _ = make_windows(st.valid, st.grid, xy, size=self.window, stride=self.stride, min_valid=self.min_valid,
                                   test_fraction=self.test_fraction, **self.split)
         train = windows[windows["split"] == "train"]
-        mean, std = [s["mean"] for s in st.stats], [s["std"] for s in st.stats]
-        ds = WindowDataset(normalise(st.data, mean, std), train[["row_off", "col_off"]].to_numpy(), self.window, train["label"].to_numpy())
+        mean, std = st.moments()
+        ds = WindowDataset(normalise_stack(st), train[["row_off", "col_off"]].to_numpy(), self.window, train["label"].to_numpy())
         net, hist = fit(self.config.model, ds, self.config)
         self.network_, self.windows_, self.history_ = net, windows, hist.rows
         self.meta_ = model_meta(self.config.model, self.config, hist, band_names=st.band_names, mean=mean, std=std, window_size=self.window,

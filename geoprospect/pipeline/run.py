@@ -226,7 +226,8 @@ def _train_stage(run: _Run, source, windows):
     train_ds = WindowDataset(source.norm, offsets, w.size, windows["label"].to_numpy())
     model, hist = fit(tc.model, train_ds, tc, val_ds=None, out_dir=out / TRAIN_DIR, resume=run.resume and (out / TRAIN_DIR / "last.pt").exists())
     stopping = tc.patience > 0
-    meta = model_meta(tc.model, tc, hist, band_names=stack.band_names, mean=[s["mean"] for s in stack.stats], std=[s["std"] for s in stack.stats],
+    mean, std = stack.moments()
+    meta = model_meta(tc.model, tc, hist, band_names=stack.band_names, mean=mean, std=std,
                       window_size=w.size, stride=w.stride, grid=stack.grid.to_dict(), n_train_windows=len(train_ds),
                       val_is=f"{tc.val_fraction:.0%} of the training windows, random (early stopping)" if stopping else "none: trained on all windows (skill is measured out of fold)")
     save_checkpoint(out / "model", model, meta)
@@ -243,7 +244,7 @@ def _predict_stage(run: _Run, model, meta, stack, windows, oof: dict):
     cfg, out, w = run.cfg, run.out, run.cfg.windows
     if run.state.finished("predict", out, ["prospectivity.tif", "scores.gpkg"]):
         return read_prediction(out / "prospectivity.tif")
-    mean, std = [s["mean"] for s in stack.stats], [s["std"] for s in stack.stats]
+    mean, std = stack.moments()
     pred = run.engine.predict(model, out / "stack.tif", mean, std, size=w.size, stride=w.stride, min_valid=w.min_valid, batch_size=cfg.predict.batch_size, device=cfg.train.device, crop=meta.input_size)
     pred, cal = calibrate_prediction(pred, oof["calibration"])
     write_prediction(pred, out / "prospectivity.tif", model_name=cfg.train.model, calibration=cal.describe())

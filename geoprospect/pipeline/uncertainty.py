@@ -36,7 +36,7 @@ Scorer = Callable[[nn.Module], np.ndarray]  # model -> (nr, nc) margins of every
 def stack_scorer(engine, stack_path: Path, stack: Stack, cfg, crop: int | None) -> Scorer:
     """``model -> (nr, nc) logit margins`` of every window of the stack, through the run's engine
     (block by block, or on dask) with the run's window and batch settings."""
-    mean, std, w = [s["mean"] for s in stack.stats], [s["std"] for s in stack.stats], cfg.windows
+    (mean, std), w = stack.moments(), cfg.windows
 
     def score(model: nn.Module) -> np.ndarray:
         return engine.predict(model, stack_path, mean, std, size=w.size, stride=w.stride, min_valid=w.min_valid, batch_size=cfg.predict.batch_size,

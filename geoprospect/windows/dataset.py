@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+if TYPE_CHECKING:
+    from geoprospect.io.rasters import Stack
 
 
 def normalise(data: np.ndarray, mean: Sequence[float], std: Sequence[float], out: np.ndarray | None = None) -> np.ndarray:
@@ -29,6 +32,11 @@ def normalise(data: np.ndarray, mean: Sequence[float], std: Sequence[float], out
         np.divide(o, std, out=o)
         np.nan_to_num(o, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     return out
+
+
+def normalise_stack(stack: "Stack", out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`normalise` of a stack's data with its own statistics (:meth:`Stack.moments`)."""
+    return normalise(stack.data, *stack.moments(), out=out)
 
 
 class WindowDataset(Dataset):

@@ -139,6 +139,5 @@ def open_windows_source(
 
 
 def _stats(stack: Stack, mean, std) -> tuple[list[float], list[float]]:
-    m = list(mean) if mean is not None else [s["mean"] for s in stack.stats]
-    s = list(std) if std is not None else [s["std"] for s in stack.stats]
-    return m, s
+    m, s = stack.moments()
+    return list(mean) if mean is not None else m, list(std) if std is not None else s
