@@ -34,6 +34,7 @@ from typing import Literal
 import numpy as np
 
 from geoprospect.errors import ParameterError
+from geoprospect.windows.folds import sigmoid
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,6 @@ DESCRIPTIONS = {
     "isotonic": "isotonic regression of the window label on the out-of-fold margin",
     "none": "uncalibrated: the model's softmax probability sigmoid(margin)",
 }
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-z))
 
 
 @dataclass
@@ -80,7 +76,7 @@ class Calibrator:
         if self.method == "isotonic":
             out = np.interp(m, np.asarray(self.x), np.asarray(self.y))
             return np.where(np.isfinite(m), out, np.nan)
-        return _sigmoid(self.slope * m + self.intercept)
+        return sigmoid(self.slope * m + self.intercept)
 
     def describe(self) -> str:
         """One line for band descriptions and tags: the method and its parameters."""

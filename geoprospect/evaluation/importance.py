@@ -28,7 +28,7 @@ from geoprospect.models.baselines import scoring_batch
 from geoprospect.prediction.fullres import blend_window_table
 from geoprospect.prediction.score import Batch, score_batches
 from geoprospect.windows.dataset import WindowDataset, normalise_stack
-from geoprospect.windows.folds import CVSplit
+from geoprospect.windows.folds import CVSplit, sigmoid
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def _variant_batches(x: torch.Tensor, variants: Sequence[tuple[np.ndarray | None
 
 
 def _auc(windows: gpd.GeoDataFrame, stack: Stack, margin: np.ndarray, area: np.ndarray, dep: np.ndarray) -> float:
-    fmap = blend_window_table(stack.grid, windows, 1.0 / (1.0 + np.exp(-margin)), margin, valid=stack.valid)
+    fmap = blend_window_table(stack.grid, windows, sigmoid(margin), margin, valid=stack.valid)
     return float(deposit_capture(np.where(area, fmap.margin, np.nan), dep)["success_rate_auc"])
 
 

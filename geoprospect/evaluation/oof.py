@@ -23,7 +23,7 @@ from geoprospect.evaluation.metrics import deposit_capture, deposit_flat, succes
 from geoprospect.io.rasters import Stack
 from geoprospect.prediction.fullres import FullResMap, blend_window_table
 from geoprospect.training.config import TrainConfig
-from geoprospect.windows.folds import CVSplit, Fold, OutOfFold, cross_val_scores, deposit_pixels, make_folds, spatial_fold_layouts
+from geoprospect.windows.folds import CVSplit, Fold, OutOfFold, cross_val_scores, deposit_pixels, make_folds, sigmoid, spatial_fold_layouts
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def _layer_scorer(stack: Stack, windows: gpd.GeoDataFrame, dep: np.ndarray, chos
         chosen.append({"fold": int(k), "band": stack.band_names[b], "better": "higher" if sign > 0 else "lower"})
         z = sign * (stack.data[b, cr[te], cc[te]].astype(np.float64) - mean[b]) / std[b]
         z = np.nan_to_num(z, nan=0.0)  # a centre cell without data: the band's mean (as the models' z-scores)
-        return 1.0 / (1.0 + np.exp(-z)), z
+        return sigmoid(z), z
 
     return fit_score
 

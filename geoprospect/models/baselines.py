@@ -38,6 +38,7 @@ from torch import nn
 
 from geoprospect.errors import InputError, ModelError
 from geoprospect.models.registry import register
+from geoprospect.windows.folds import sigmoid
 
 BASELINES = ("svm", "knn", "random_forest", "decision_tree", "logistic", "blend")
 CELL_BASELINES = tuple(f"{name}_cell" for name in BASELINES)
@@ -123,7 +124,7 @@ class ForestLogisticBlend(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         d = self.decision_function(x)
-        p = 1.0 / (1.0 + np.exp(-d))
+        p = sigmoid(d)
         return np.column_stack([1 - p, p])
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -414,6 +414,12 @@ def logit(p: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-z)), the inverse of :func:`logit` (float64; overflow to 0 without a warning)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
+
+
 def overlapping_pairs(row_off_a: Sequence[int], col_off_a: Sequence[int], row_off_b: Sequence[int], col_off_b: Sequence[int], size: int, gap: int = 0) -> int:
     """Number of (a, b) window pairs whose footprints overlap or come within ``gap`` pixels (a check)."""
     ra, ca = np.asarray(row_off_a)[:, None], np.asarray(col_off_a)[:, None]
