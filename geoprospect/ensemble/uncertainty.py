@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-import rasterio
 
 from geoprospect.ensemble.combine import simple_average, spread
 from geoprospect.evaluation.calibration import Calibrator
 from geoprospect.grid import GridSpec
-from geoprospect.io.rasters import write_qml, write_raster
+from geoprospect.io.rasters import read_bands, write_qml, write_raster
 from geoprospect.prediction.fullres import blend_windows
 
 UNCERTAINTY = "uncertainty.tif"
@@ -71,10 +70,7 @@ def write_uncertainty(path: str | Path, bands: dict[str, np.ndarray], grid: Grid
 
 def read_uncertainty(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The bands (name -> (H, W) float64, NaN = nodata) and dataset tags of ``uncertainty.tif``."""
-    with rasterio.open(path) as src:
-        data = src.read(masked=True).astype("float64").filled(np.nan)
-        names = [d or f"band_{i + 1}" for i, d in enumerate(src.descriptions)]
-        tags = dict(src.tags())
+    data, names, tags, _ = read_bands(path)
     return dict(zip(names, data, strict=True)), tags
 
 

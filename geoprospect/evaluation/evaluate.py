@@ -7,11 +7,10 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import rasterio
 
 from geoprospect.errors import InputError
 from geoprospect.evaluation.metrics import deposit_capture, window_metrics
-from geoprospect.grid import GridSpec
+from geoprospect.io.rasters import read_bands
 from geoprospect.prediction.predict import Prediction
 
 log = logging.getLogger(__name__)
@@ -22,12 +21,10 @@ def read_prediction(path: str | Path) -> Prediction:
     path = Path(path)
     if not path.exists():
         raise InputError("prospectivity raster not found", path=path)
-    with rasterio.open(path) as src:
-        tags = src.tags()
-        if "GEOPROSPECT_WINDOW_SIZE" not in tags:
-            raise InputError("not a geoprospect prospectivity raster (no window tags)", path=path, hint="use the prospectivity.tif written by `geoprospect predict`")
-        arr = src.read(masked=True).astype("float64").filled(np.nan)
-    return Prediction(arr[0], arr[1], GridSpec.from_raster(path), int(tags["GEOPROSPECT_WINDOW_SIZE"]), int(tags["GEOPROSPECT_WINDOW_STRIDE"]))
+    arr, _, tags, grid = read_bands(path)
+    if "GEOPROSPECT_WINDOW_SIZE" not in tags:
+        raise InputError("not a geoprospect prospectivity raster (no window tags)", path=path, hint="use the prospectivity.tif written by `geoprospect predict`")
+    return Prediction(arr[0], arr[1], grid, int(tags["GEOPROSPECT_WINDOW_SIZE"]), int(tags["GEOPROSPECT_WINDOW_STRIDE"]))
 
 
 def evaluate_prediction(pred: Prediction, windows: gpd.GeoDataFrame, deposits_xy: np.ndarray) -> dict:

@@ -322,6 +322,17 @@ class Stack:
         return out
 
 
+def read_bands(path: str | Path) -> tuple[np.ndarray, list[str], dict[str, str], GridSpec]:
+    """A small product raster read whole (the map, uncertainty, attribution): (bands, rows, cols)
+    float64 with NaN for nodata, the band descriptions (``band_<i>`` when unset), the dataset
+    tags and the grid."""
+    with rasterio.open(path) as src:
+        data = src.read(masked=True).astype("float64").filled(np.nan)
+        names = [d or f"band_{i + 1}" for i, d in enumerate(src.descriptions)]
+        tags = dict(src.tags())
+    return data, names, tags, GridSpec.from_raster(path)
+
+
 def read_stack(path: str | Path, *, memmap: str | Path | None = None) -> Stack:
     """Read a multiband GeoTIFF into a :class:`Stack` (nodata -> NaN).
 

@@ -12,14 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import rasterio
 import torch
 
 from geoprospect.evaluation.importance import permutation_importance
 from geoprospect.evaluation.metrics import deposit_flat
 from geoprospect.evaluation.oof import OutOfFoldResult
-from geoprospect.grid import GridSpec
-from geoprospect.io.rasters import Stack
+from geoprospect.io.rasters import Stack, read_bands
 from geoprospect.pipeline.config import RunConfig
 from geoprospect.prediction.attribution import Attribution, window_attribution, write_attribution
 from geoprospect.prediction.predict import Prediction
@@ -62,9 +60,8 @@ def run_attribution(cfg: RunConfig, model: torch.nn.Module, stack: Stack, pred: 
 
 def read_attribution(path: Path) -> Attribution:
     """``attribution.tif`` read back (a resumed run)."""
-    with rasterio.open(path) as src:
-        values = src.read(masked=True).astype("float64").filled(np.nan)
-        return Attribution(values, [str(d) for d in src.descriptions], GridSpec.from_raster(path), src.tags().get("GEOPROSPECT_ATTRIBUTION", ""))
+    values, names, tags, grid = read_bands(path)
+    return Attribution(values, names, grid, tags.get("GEOPROSPECT_ATTRIBUTION", ""))
 
 
 def attribution_metrics(importance: dict | None, attr: Attribution | None) -> dict:

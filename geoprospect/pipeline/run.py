@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import rasterio
 import torch
 
 from geoprospect.errors import OutputError
@@ -25,7 +24,7 @@ from geoprospect.evaluation.evaluate import read_prediction
 from geoprospect.evaluation.metrics import deposit_capture, deposit_flat, window_metrics
 from geoprospect.evaluation.oof import BLOCK_LABEL, baselines_beating, evaluate_out_of_fold, make_splits
 from geoprospect.io.atomic import remove_stale_temps, write_json
-from geoprospect.io.rasters import raster_band_names
+from geoprospect.io.rasters import raster_band_names, read_bands
 from geoprospect.models.checkpoint import load_checkpoint, save_checkpoint, versions
 from geoprospect.pipeline import stages
 from geoprospect.pipeline.attribution import ATTRIBUTION, attribution_metrics, read_attribution, run_attribution, run_importance
@@ -208,11 +207,8 @@ def _crossval_stage(run: _Run, stack, windows, deposits) -> tuple[dict, FullResM
 
 
 def _read_fullres(path: Path) -> FullResMap:
-    from geoprospect.grid import GridSpec
-
-    with rasterio.open(path) as src:
-        a = src.read(masked=True).astype("float64").filled(np.nan)
-    return FullResMap(a[0], a[1], np.isfinite(a[1]).astype(np.int64), GridSpec.from_raster(path))
+    a, _, _, grid = read_bands(path)
+    return FullResMap(a[0], a[1], np.isfinite(a[1]).astype(np.int64), grid)
 
 
 def _train_stage(run: _Run, source, windows):
