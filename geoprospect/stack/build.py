@@ -141,6 +141,7 @@ def build_stack(layers: Sequence[StackLayer], grid: GridSpec, out: str | Path, *
     tags = {**base_tags, **(tags or {})}
     if area is not None:
         tags["GEOPROSPECT_AREA"] = area.describe()
+        area = area.to_crs(grid.crs)  # once, not in every block's mask
     bs = align_block_size(block_size)
     blocks = list(iter_blocks(grid.height, grid.width, bs))
     with Task("stack", n_blocks(grid.height, grid.width, bs), message=f"{len(names)} bands", unit="block") as task:
