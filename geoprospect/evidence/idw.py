@@ -159,14 +159,8 @@ def _checked_inputs(xy, values, grid: GridSpec, names, require_inside: bool) -> 
                          hint="drop rows without coordinates before interpolating")
     # a whole map with no sample on it is a CRS or column mistake; a block of a map, or the
     # single cell of a leave-one-out prediction, legitimately has none (require_inside=False)
-    if require_inside and not grid.contains(xy[:, 0], xy[:, 1]).any():
-        xmin, ymin, xmax, ymax = grid.bounds
-        raise InputError(
-            f"none of the {xy.shape[0]} samples lies inside the grid "
-            f"({xmin:.6g}, {ymin:.6g}, {xmax:.6g}, {ymax:.6g}); samples span "
-            f"x {xy[:, 0].min():.6g}..{xy[:, 0].max():.6g}, y {xy[:, 1].min():.6g}..{xy[:, 1].max():.6g}",
-            hint="reproject the points to the grid's CRS or check x/y columns (swapped?)",
-        )
+    if require_inside:
+        check_samples_inside(xy, grid, grid.contains(xy[:, 0], xy[:, 1]))
     masks = np.isfinite(vals)
     for e in range(vals.shape[1]):
         v = vals[masks[:, e], e]
@@ -177,6 +171,19 @@ def _checked_inputs(xy, values, grid: GridSpec, names, require_inside: bool) -> 
                 hint="drop this element (it carries no evidence) or check its parsing",
             )
     return xy, vals
+
+
+def check_samples_inside(xy: np.ndarray, grid: GridSpec, inside: np.ndarray, *, path: object = None) -> None:
+    """InputError when none of the (N, 2) samples ``xy`` (grid CRS) lies inside ``grid``
+    (``inside``: their (N,) grid.contains): a CRS or column mistake. ``path`` names the file."""
+    if inside.any():
+        return
+    xmin, ymin, xmax, ymax = grid.bounds
+    raise InputError(
+        f"none of the {xy.shape[0]} samples lies inside the grid ({xmin:.6g}, {ymin:.6g}, {xmax:.6g}, {ymax:.6g}); samples span "
+        f"x {xy[:, 0].min():.6g}..{xy[:, 0].max():.6g}, y {xy[:, 1].min():.6g}..{xy[:, 1].max():.6g}",
+        path=path, hint="reproject the points to the grid's CRS or check x/y columns (swapped?)",
+    )
 
 
 def _row_reporter(progress, height: int, n_groups: int):

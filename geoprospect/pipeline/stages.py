@@ -9,8 +9,8 @@ from typing import Sequence
 
 import numpy as np
 
-from geoprospect.errors import GridError, InputError, ValueParseError
-from geoprospect.evidence.idw import idw
+from geoprospect.errors import GridError, ValueParseError
+from geoprospect.evidence.idw import check_samples_inside, idw
 from geoprospect.grid import GridSpec, to_crs
 from geoprospect.io.points import PointTable, sparse_points_warning
 from geoprospect.io.vectors import deposit_points, read_vectors
@@ -91,15 +91,8 @@ def check_points_on_grid(points: PointTable, grid: GridSpec) -> PointTable:
     pts = points.to_crs(grid.crs)
     inside = grid.contains(pts.xy[:, 0], pts.xy[:, 1])
     log.info("IDW of %d elements from %d points (%d inside the grid) onto %d x %d cells", len(pts.elements), len(pts), int(inside.sum()), grid.height, grid.width)
-    if not inside.any():
-        xmin, ymin, xmax, ymax = grid.bounds
-        x, y = pts.xy[:, 0], pts.xy[:, 1]
-        raise InputError(
-            f"none of the {len(pts)} samples lies inside the grid ({xmin:.6g}, {ymin:.6g}, {xmax:.6g}, {ymax:.6g}); samples span "
-            f"x {x.min():.6g}..{x.max():.6g}, y {y.min():.6g}..{y.max():.6g}",
-            path=points.source or None, hint="reproject the points to the grid's CRS or check x/y columns (swapped?)",
-        )
-    elif (sparse := sparse_points_warning(int(inside.sum()), grid.height * grid.width)) is not None:
+    check_samples_inside(pts.xy, grid, inside, path=points.source or None)
+    if (sparse := sparse_points_warning(int(inside.sum()), grid.height * grid.width)) is not None:
         log.warning("%s: %s", points.source or "points", sparse)
     return pts
 
