@@ -31,7 +31,7 @@ from geoprospect.pipeline.attribution import ATTRIBUTION, attribution_metrics, r
 from geoprospect.pipeline.config import RunConfig
 from geoprospect.pipeline.engine import Engine
 from geoprospect.pipeline.layers import pipeline_layers
-from geoprospect.pipeline.uncertainty import UNCERTAINTY, calibrate_and_spread, calibrate_prediction, ensure_mc_dropout, stack_scorer
+from geoprospect.pipeline.uncertainty import UNCERTAINTY, calibrate_and_spread, calibrate_prediction, ensure_mc_dropout, predict_stack, stack_scorer
 from geoprospect.prediction.fullres import FullResMap, write_fullres
 from geoprospect.prediction.predict import window_scores, write_prediction
 from geoprospect.report.figures import map_figure
@@ -237,11 +237,10 @@ def _train_stage(run: _Run, source, windows):
 
 def _predict_stage(run: _Run, model, meta, stack, windows, oof: dict):
     """The final model over the whole stack: prospectivity.tif (calibrated probability, margin) and scores.gpkg."""
-    cfg, out, w = run.cfg, run.out, run.cfg.windows
+    cfg, out = run.cfg, run.out
     if run.state.finished("predict", out, ["prospectivity.tif", "scores.gpkg"]):
         return read_prediction(out / "prospectivity.tif")
-    mean, std = stack.moments()
-    pred = run.engine.predict(model, out / "stack.tif", mean, std, size=w.size, stride=w.stride, min_valid=w.min_valid, batch_size=cfg.predict.batch_size, device=cfg.train.device, crop=meta.input_size)
+    pred = predict_stack(run.engine, model, out / "stack.tif", stack, cfg, meta.input_size)
     pred, cal = calibrate_prediction(pred, oof["calibration"])
     write_prediction(pred, out / "prospectivity.tif", model_name=cfg.train.model, calibration=cal.describe())
     write_windows(window_scores(pred, stack.grid, windows), out / "scores.gpkg", layer="scores")

@@ -33,14 +33,19 @@ log = logging.getLogger(__name__)
 Scorer = Callable[[nn.Module], np.ndarray]  # model -> (nr, nc) margins of every window of the stack
 
 
+def predict_stack(engine, model: nn.Module, stack_path: Path, stack: Stack, cfg, crop: int | None) -> Prediction:
+    """``model`` over every window of the stack, through the run's engine (block by block, or on
+    dask) with the run's window, batch and device settings."""
+    w = cfg.windows
+    return engine.predict(model, stack_path, *stack.moments(), size=w.size, stride=w.stride, min_valid=w.min_valid, batch_size=cfg.predict.batch_size,
+                          device=cfg.train.device, crop=crop)
+
+
 def stack_scorer(engine, stack_path: Path, stack: Stack, cfg, crop: int | None) -> Scorer:
-    """``model -> (nr, nc) logit margins`` of every window of the stack, through the run's engine
-    (block by block, or on dask) with the run's window and batch settings."""
-    (mean, std), w = stack.moments(), cfg.windows
+    """``model -> (nr, nc) logit margins`` of every window of the stack (:func:`predict_stack`)."""
 
     def score(model: nn.Module) -> np.ndarray:
-        return engine.predict(model, stack_path, mean, std, size=w.size, stride=w.stride, min_valid=w.min_valid, batch_size=cfg.predict.batch_size,
-                              device=cfg.train.device, crop=crop).margin
+        return predict_stack(engine, model, stack_path, stack, cfg, crop).margin
 
     return score
 
