@@ -196,7 +196,7 @@ def fuzzy(stack, specs, operator, gamma, out, with_memberships, area, area_layer
         st = read_stack(stack)
         study = read_area_option(area, area_layer)
         if study is not None:  # memberships from data inside the study area; nodata outside
-            st.data[:, ~study.mask(st.grid)] = np.nan
+            study.nodata_outside(st.data, st.grid)
         parsed = [_parse_band_spec(s) for s in specs]
         _check_bands([p[0] for p in parsed], st.band_names, "--band", stack)
         mus = [membership(st.data[st.band_names.index(name)], kind, p1, p2) for name, kind, p1, p2 in parsed]

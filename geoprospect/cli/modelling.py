@@ -155,7 +155,7 @@ def evaluate(prospectivity, windows_path, deposits, deposits_layer, out, area, a
         study = read_area_option(area, area_layer)
         dep = deposits_in_area(stages.load_deposits(deposits, dgrid, layer=deposits_layer), study, dgrid.crs)
         if study is not None:  # rank the scored cells whose centre is inside the study area only
-            outside = ~study.mask(pred.grid)
+            outside = ~study.mask(pred.grid)  # one mask for both bands
             pred.prob[outside] = pred.margin[outside] = float("nan")
         m = evaluate_prediction(pred, win, dep)
         if out:
@@ -204,7 +204,7 @@ def evaluate_cv(stack_path, windows_path, deposits, deposits_layer, out, model, 
         study = read_area_option(area, area_layer)
         dep = deposits_in_area(stages.load_deposits(deposits, stack.grid, layer=deposits_layer), study, stack.grid.crs)
         if study is not None:  # cells outside the study area are nodata: never ranked
-            stack.data[:, ~study.mask(stack.grid)] = float("nan")
+            study.nodata_outside(stack.data, stack.grid)
         cfg = train_config(model=model, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed)
         res = cross_validate(stack, win, dep, model=model, train_cfg=cfg, k=folds, kind=kind, block_size=block_size, buffer=buffer, seed=seed)
         cv = res.split.describe()

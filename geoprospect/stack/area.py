@@ -65,6 +65,12 @@ class StudyArea:
         geoms = self.to_crs(grid.crs).geoms
         return geometry_mask(list(geoms), out_shape=grid.shape, transform=grid.transform, all_touched=False, invert=True)
 
+    def nodata_outside(self, data: np.ndarray, grid: GridSpec) -> np.ndarray:
+        """``data`` ((..., rows, cols) float on ``grid``) with NaN (nodata) in every cell whose
+        centre lies outside the area, in place; returned for chaining."""
+        data[..., ~self.mask(grid)] = np.nan
+        return data
+
     def contains(self, xy: np.ndarray, crs: object) -> np.ndarray:
         """(N,) bool: points ``xy`` (in ``crs``) inside the area (boundary counts as inside)."""
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)

@@ -65,9 +65,7 @@ def compute_block(layers: Sequence[StackLayer], grid: GridSpec, block: Block) ->
 def compute_area_block(layers: Sequence[StackLayer], grid: GridSpec, area: StudyArea | None, block: Block) -> np.ndarray:
     """:func:`compute_block`, then every band set to NaN (nodata) outside the study area."""
     data = compute_block(layers, grid, block)
-    if area is not None:
-        data[:, ~area.mask(sub_grid(grid, block))] = np.nan
-    return data
+    return data if area is None else area.nodata_outside(data, sub_grid(grid, block))
 
 
 def check_valid(names: Sequence[str], stats: Sequence[dict]) -> None:
