@@ -47,15 +47,11 @@ def _viridis():
     return ramp if ramp is not None else QgsGradientColorRamp(QColor("#440154"), QColor("#fde725"))
 
 
-def style_band(layer, band: int = 1) -> None:
-    """One band of a raster (an evidence layer or the stack) with a viridis ramp over its min/max."""
+def _pseudocolor(layer, band: int, lo: float, hi: float, source_ramp) -> None:
+    """A pseudo-colour renderer of ``band`` stretched over [lo, hi] with ``source_ramp`` (5 classes, linear)."""
     provider = layer.dataProvider()
-    stats = provider.bandStatistics(band, QgsRasterBandStats.Min | QgsRasterBandStats.Max)
-    lo, hi = float(stats.minimumValue), float(stats.maximumValue)
-    if not hi > lo:
-        hi = lo + 1.0
     ramp = QgsColorRampShader(lo, hi)
-    ramp.setSourceColorRamp(_viridis())
+    ramp.setSourceColorRamp(source_ramp)
     linear = Qgis.ShaderInterpolationMethod.Linear if hasattr(Qgis, "ShaderInterpolationMethod") else QgsColorRampShader.Interpolated
     ramp.setColorRampType(linear)
     ramp.classifyColorRamp(5, band, layer.extent(), provider)
@@ -65,6 +61,19 @@ def style_band(layer, band: int = 1) -> None:
     renderer.setClassificationMin(lo)
     renderer.setClassificationMax(hi)
     layer.setRenderer(renderer)
+
+
+def _band_range(layer, band: int) -> tuple[float, float]:
+    stats = layer.dataProvider().bandStatistics(band, QgsRasterBandStats.Min | QgsRasterBandStats.Max)
+    return float(stats.minimumValue), float(stats.maximumValue)
+
+
+def style_band(layer, band: int = 1) -> None:
+    """One band of a raster (an evidence layer or the stack) with a viridis ramp over its min/max."""
+    lo, hi = _band_range(layer, band)
+    if not hi > lo:
+        hi = lo + 1.0
+    _pseudocolor(layer, band, lo, hi, _viridis())
 
 
 def _diverging():
@@ -79,23 +88,12 @@ def _diverging():
 def style_attribution(layer, band: int = 1) -> None:
     """One band of the attribution raster: a diverging ramp centred on 0 when the values have both
     signs (pushes the probability down / up), else viridis over the range."""
-    stats = layer.dataProvider().bandStatistics(band, QgsRasterBandStats.Min | QgsRasterBandStats.Max)
-    lo, hi = float(stats.minimumValue), float(stats.maximumValue)
+    lo, hi = _band_range(layer, band)
     if not (lo < 0 < hi):
         style_band(layer, band)
         return
     m = max(-lo, hi)
-    ramp = QgsColorRampShader(-m, m)
-    ramp.setSourceColorRamp(_diverging())
-    linear = Qgis.ShaderInterpolationMethod.Linear if hasattr(Qgis, "ShaderInterpolationMethod") else QgsColorRampShader.Interpolated
-    ramp.setColorRampType(linear)
-    ramp.classifyColorRamp(5, band, layer.extent(), layer.dataProvider())
-    shader = QgsRasterShader(-m, m)
-    shader.setRasterShaderFunction(ramp)
-    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), band, shader)
-    renderer.setClassificationMin(-m)
-    renderer.setClassificationMax(m)
-    layer.setRenderer(renderer)
+    _pseudocolor(layer, band, -m, m, _diverging())
 
 
 def style_scores(layer) -> None:
