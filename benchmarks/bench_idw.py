@@ -4,7 +4,7 @@ Default problem (paper 001): 7,237 samples over a 41 x 41 km area, a 3072 x 3072
 8 elements, k = 12 nearest, search radius 2 km. Samples are synthetic (clustered like a
 soil survey) in UTM-sized coordinates, so the float32 pitfall of DESIGN.md would show.
 
-    python benchmarks/bench_idw.py                    # ours (numpy) + gdal_grid on 1 element
+    python benchmarks/bench_idw.py                    # ours (compiled cpu kernel) + gdal_grid on 1 element
     python benchmarks/bench_idw.py --gdal-elements 0  # ours only
     python benchmarks/bench_idw.py --size 1024 --backend torch --device cuda
 
@@ -92,7 +92,7 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=12)
     ap.add_argument("--radius", type=float, default=2000.0)
     ap.add_argument("--power", type=float, default=2.0)
-    ap.add_argument("--backend", default="numpy", choices=["numpy", "torch", "auto"])
+    ap.add_argument("--backend", default="cpu", choices=["cpu", "torch", "auto"])
     ap.add_argument("--device", default=None)
     ap.add_argument("--precision", default="float64", choices=["float32", "float64"])
     ap.add_argument("--gdal-elements", type=int, default=1, help="elements to run through gdal_grid (0 = skip)")

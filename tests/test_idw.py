@@ -72,7 +72,7 @@ def test_matches_gdal_grid(tmp_path, power, smoothing, radius, k, min_points, pr
     # one sample exactly on a cell centre: gdal_grid gives its value there
     xy[0] = grid.cell_centers(7, 11, 1, 1)[0]
     ours = idw(xy, vals, grid, power=power, neighbors=k, radius=radius, min_points=min_points,
-               smoothing=smoothing, backend="numpy", precision=precision)
+               smoothing=smoothing, backend="cpu", precision=precision)
     tol = 1e-4 if precision == "float32" else 2e-7  # float64 arithmetic, float32 output
     for e in range(vals.shape[1]):
         ref = _gdal_grid(tmp_path, xy, vals[:, e], grid, power=power, smoothing=smoothing, radius=radius,
@@ -123,7 +123,7 @@ def test_torch_backend_agrees_with_numpy():
     xy, vals = _points(200, seed=5)
     grid = _grid(res=(75.0, 60.0))
     for kw in ({"neighbors": 12, "radius": 300.0, "min_points": 2}, {"neighbors": None, "power": 3.0}):
-        a = idw(xy, vals, grid, backend="numpy", precision="float64", **kw)
+        a = idw(xy, vals, grid, backend="cpu", precision="float64", **kw)
         b = idw(xy, vals, grid, backend="torch", device="cpu", precision="float64", **kw)
         assert np.array_equal(np.isnan(a), np.isnan(b))
         np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)], rtol=1e-6)
@@ -137,7 +137,7 @@ def test_torch_backend_partial_chunks_groups_and_batches():
     vals[::4, 1] = np.nan
     grid = GridSpec.from_bounds((X0, Y0, X0 + 3010.0, Y0 + 2390.0), 37.0, "EPSG:32750")
     for precision, rtol in (("float64", 1e-9), ("float32", 2e-4)):
-        a = idw(xy, vals, grid, neighbors=10, radius=250.0, min_points=3, backend="numpy", precision=precision)
+        a = idw(xy, vals, grid, neighbors=10, radius=250.0, min_points=3, backend="cpu", precision=precision)
         b = idw(xy, vals, grid, neighbors=10, radius=250.0, min_points=3, backend="torch", device="cpu", precision=precision, batch_elems=20_000)
         assert np.isnan(a).any() and not np.isnan(a).all() and np.array_equal(np.isnan(a), np.isnan(b))
         np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)], rtol=rtol)
@@ -154,14 +154,19 @@ def test_missing_values_form_their_own_group():
     np.testing.assert_allclose(out[0], idw(xy, vals[:, 0], grid, neighbors=8)[0], rtol=1e-6)
 
 
-def test_partial_chunks_and_small_batches():
-    """A grid whose size no tile divides, processed in tiny batches, equals one big batch."""
+def test_partial_chunks_threads_and_batches():
+    """A grid whose size no tile divides gives the same map on one thread and on three (the
+    compiled kernel), and with tiny or huge batches (torch): all equal the all-pairs formula."""
     xy, vals = _points(150, seed=7)
     grid = GridSpec.from_bounds((X0, Y0, X0 + 3010.0, Y0 + 2390.0), 37.0, "EPSG:32750")
-    a = idw(xy, vals, grid, neighbors=6, radius=350.0, batch_elems=500)
-    b = idw(xy, vals, grid, neighbors=6, radius=350.0, batch_elems=50_000_000)
-    assert np.array_equal(np.isnan(a), np.isnan(b)) and not np.isnan(a).all()
-    np.testing.assert_allclose(a, b, rtol=1e-6)  # only the summation order differs
+    a = idw(xy, vals, grid, neighbors=6, radius=350.0, workers=1)
+    b = idw(xy, vals, grid, neighbors=6, radius=350.0, workers=3)
+    assert np.array_equal(a, b, equal_nan=True) and not np.isnan(a).all()
+    pytest.importorskip("torch")
+    for batch in (500, 50_000_000):
+        t = idw(xy, vals, grid, neighbors=6, radius=350.0, backend="torch", device="cpu", batch_elems=batch)
+        assert np.array_equal(np.isnan(a), np.isnan(t))
+        np.testing.assert_allclose(a, t, rtol=1e-6)  # only the summation order differs
     # and both equal the all-pairs formula restricted to the 6 nearest within the radius
     c = grid.cell_centers()
     d = np.hypot(c[:, None, 0] - xy[None, :, 0], c[:, None, 1] - xy[None, :, 1])
@@ -177,7 +182,7 @@ def test_progress_sums_to_height():
     xy, vals = _points(100, seed=8)
     grid = _grid(res=100.0)
     rows: list[int] = []
-    idw(xy, vals, grid, progress=rows.append, batch_elems=2000)
+    idw(xy, vals, grid, progress=rows.append)
     assert sum(rows) == grid.height and len(rows) > 1
 
 

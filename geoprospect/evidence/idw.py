@@ -14,12 +14,12 @@ into small chunks (see ``_chunks``). For each chunk centre c, a k-d tree gives d
 distance to its k-th nearest sample. Any cell x of the chunk lies within h (the chunk's
 half-diagonal) of c, so x has k samples within d_k(c) + h, and every sample x needs lies
 within min(radius, d_k(c) + h) + h of c. One ball query per chunk therefore yields a
-candidate set that contains every cell's exact neighbour set; the rest is dense arithmetic
-on (chunks, cells, candidates) arrays: squared distances, a partial sort for the k-th
-smallest, weights, and one batched matrix product for all elements. Arithmetic is float64
-relative to each chunk's centre (DESIGN.md pitfall on large projected coordinates; float32
-is an option). The torch backend runs the same dense part on a torch device (CUDA when
-present).
+candidate set that contains every cell's exact neighbour set; the rest is per-cell arithmetic
+over the chunk's candidates: squared distances, the k-th smallest, weights and the weighted
+means of all elements, in a compiled kernel on CPU (:mod:`geoprospect.evidence._idw_kernel`,
+numba, on all cores) or as dense (chunks, cells, candidates) arrays on a torch device (CUDA when
+present). Arithmetic is float64 relative to each chunk's centre (DESIGN.md pitfall on large
+projected coordinates; float32 is an option).
 
 Ties: when several samples are exactly as far as the k-th nearest, all of them are used
 (gdal_grid keeps whichever its quadtree met first); results then differ from gdal_grid only
@@ -41,7 +41,7 @@ from geoprospect.grid import GridSpec
 log = logging.getLogger(__name__)
 
 _EXACT_D2 = 1e-13  # gdal_grid's threshold for "sample on the node"
-_BATCH_ELEMS = 1_000_000  # cells x candidates per batch: 4-8 MB per temporary (cache-sized)
+_BATCH_ELEMS = 1_000_000  # torch on CPU: cells x candidates per batch, 4-8 MB per temporary (cache-sized)
 _BATCH_ELEMS_GPU = 32_000_000  # few, large batches: launch and transfer overheads dominate on a GPU
 _CHUNK_FACTOR = 0.35  # chunk side as a fraction of the typical k-th neighbour distance
 
@@ -82,19 +82,20 @@ def idw(
         smoothing: smoothing distance added in quadrature (map units).
         block_rows: kept for backward compatibility; memory is bounded by ``batch_elems``.
         progress: called with a number of rows finished (summing to the grid height).
-        backend: "numpy", "torch" or "auto": torch when ``device`` names a CUDA device, or
-            when torch is already imported and sees CUDA; numpy otherwise.
+        backend: "cpu" (the compiled kernel; "numpy" is accepted as its former name), "torch"
+            or "auto": torch when ``device`` names a CUDA device, or when torch is already
+            imported and sees CUDA; cpu otherwise.
         device: torch device for the torch backend (default "cuda" if available, else "cpu").
         names: element names, used in error messages only.
-        batch_elems: cells x candidates per batch (bounds memory: ~8 bytes each, a few
-            times). Default: 1 M on CPU (cache-sized), 32 M on a CUDA device.
+        batch_elems: torch backend: cells x candidates per batch (bounds memory: ~8 bytes
+            each, a few times). Default: 1 M on CPU, 32 M on a CUDA device. The cpu kernel
+            needs no batches (its memory is a few candidate lists per thread).
         precision: "float64" (default) or "float32" for the per-cell arithmetic. Both work on
             coordinates relative to a chunk centre (< a few km). float64 reproduces gdal_grid
-            at every cell (to the float32 output's rounding). float32 is ~25 % faster on CPU
-            and keeps distances to ~0.1 mm, but where two samples are within that of the
+            at every cell (to the float32 output's rounding). float32 keeps distances to ~0.1 mm, but where two samples are within that of the
             k-th neighbour distance (or of the radius) it may pick the other one: measured at
             3072 x 3072, 6 of 9.4 M cells differed from gdal_grid by up to 2 %.
-        workers: threads for the numpy kernel (default: CPU count, at most 8).
+        workers: threads for the cpu kernel (default: CPU count, at most 8).
 
     Returns:
         (E, rows, cols) float32 array, NaN where undefined.
@@ -214,8 +215,8 @@ def _check_params(power, neighbors, radius, min_points, smoothing, backend) -> N
         raise ConfigError(f"IDW min_points ({min_points}) exceeds neighbors ({neighbors}): every cell would be empty")
     if not np.isfinite(smoothing) or smoothing < 0:
         raise ConfigError(f"IDW smoothing must be >= 0, got {smoothing}")
-    if backend not in ("auto", "numpy", "torch"):
-        raise ConfigError(f"IDW backend must be 'auto', 'numpy' or 'torch', got {backend!r}")
+    if backend not in ("auto", "cpu", "numpy", "torch"):
+        raise ConfigError(f"IDW backend must be 'auto', 'cpu' or 'torch', got {backend!r}")
 
 
 def _cuda() -> bool:
@@ -225,7 +226,7 @@ def _cuda() -> bool:
 
 
 def _resolve_backend(backend: str, device: str | None) -> bool:
-    if backend == "numpy":
+    if backend in ("cpu", "numpy"):
         return False
     if backend == "torch":
         try:
@@ -233,7 +234,7 @@ def _resolve_backend(backend: str, device: str | None) -> bool:
         except ImportError as exc:  # pragma: no cover - torch is a dependency
             raise ConfigError("backend='torch' needs PyTorch installed") from exc
         return True
-    # auto: torch only where it brings a GPU (on CPU the numpy path is faster and lighter)
+    # auto: torch only where it brings a GPU (on CPU the compiled kernel is faster and lighter)
     return bool(device and device.startswith("cuda")) or _cuda()
 
 
@@ -265,11 +266,6 @@ def _idw_group(pts, vals, grid, out, el_idx, power, neighbors, radius, min_point
     else:
         counts, flat = csr_from_lists(tree.query_ball_point(centres, cand_r, workers=-1, return_sorted=False))
     offsets = chunks.cell_offsets()
-    m = offsets.shape[0]
-    ox, oy = offsets[: chunks.cc, 0], offsets[:: chunks.cc, 1]
-    # padding sample: infinitely far (never selected), value 0
-    pts_pad = np.vstack([pts, [np.inf, np.inf]])
-    vals_pad = np.vstack([vals, np.zeros((1, vals.shape[1]))])
     dtype = np.float64 if precision == "float64" else np.float32
     done = [0]
 
@@ -282,19 +278,15 @@ def _idw_group(pts, vals, grid, out, el_idx, power, neighbors, radius, min_point
         # are uploaded once, each batch sends only its candidate indices, results are kept in
         # a device chunk buffer and copied back once (a host-side gather and scatter cost more
         # than the GPU kernel itself at the papers' scale)
+        pts_pad = np.vstack([pts, [np.inf, np.inf]])  # padding sample: infinitely far (never selected), value 0
+        vals_pad = np.vstack([vals, np.zeros((1, vals.shape[1]))])
         dev = _TorchDevice(device, dtype, pts_pad, vals_pad, centres, offsets, chunks.n_chunks)
-        for ids, idx in padded_batches(counts, flat, n, batch_elems, m):
+        for ids, idx in padded_batches(counts, flat, n, batch_elems, offsets.shape[0]):
             dev.run(ids, idx, k, r, min_points, smoothing, power)
             finished(len(ids))
         out[el_idx] = dev.raster(chunks)
     else:
-
-        def work(ids, idx):
-            rel = pts_pad[idx] - centres[ids][:, None, :]  # (B, C, 2) float64, chunk-local
-            res = _numpy_kernel(ox, oy, rel, vals_pad[idx], k, r, min_points, smoothing, power, dtype)
-            chunks.scatter(out, ids, res, el_idx)
-
-        run_batches(padded_batches(counts, flat, n, batch_elems, m), work, workers, finished)
+        _cpu_chunks(pts, vals.astype(dtype), counts, flat, chunks, centres, offsets.astype(dtype), (k, r, min_points, smoothing, power), out, el_idx, workers, finished)
     _fix_on_node(pts, vals, grid, tree, out, el_idx, k, r, min_points, smoothing)
 
 
@@ -330,51 +322,27 @@ def _fix_on_node(pts, vals, grid, tree, out, el_idx, k, r, min_points, smoothing
         out[el_idx, cell[0], cell[1]] = vals[i]
 
 
-def _numpy_kernel(ox, oy, rel, v, k, r, min_points, smoothing, power, dtype=np.float32) -> np.ndarray:
-    """Dense IDW for a batch of chunks.
+def _cpu_chunks(pts, vals, counts, flat, chunks, centres, offsets, params, out, el_idx, workers, finished) -> None:
+    """The compiled per-cell kernel over every chunk, in row-major runs of chunks on ``workers``
+    threads (it releases the GIL); ``vals`` and ``offsets`` are in the working precision."""
+    # imported here: numba costs ~0.2 s to import, which the commands without IDW skip
+    from geoprospect.evidence._idw_kernel import idw_chunks
 
-    ox (cc,), oy (cr,) cell-centre offsets of a chunk's columns and rows, rel (B, C, 2)
-    candidate samples (both relative to the chunk centre, so float32 keeps ~0.1 mm at 1 km),
-    v (B, C, E) candidate values. Returns (B, cr*cc, E) float32, cells row-major; cells on a
-    sample may come out NaN or inf (fixed by the caller).
-    """
-    # the cells of a chunk form a lattice: dx² depends on the column only and dy² on the row
-    # only, so two small (B, cc, C) / (B, cr, C) arrays and one broadcast sum give every d²
-    # (one full-size operation per (cell, candidate) instead of five; the same float operations,
-    # so the same values)
-    b, c = rel.shape[:2]
-    rx = np.ascontiguousarray(rel[:, :, 0], dtype=dtype)
-    ry = np.ascontiguousarray(rel[:, :, 1], dtype=dtype)
-    dx2 = np.square(ox.astype(dtype)[None, :, None] - rx[:, None, :])  # (B, cc, C)
-    dy2 = np.square(oy.astype(dtype)[None, :, None] - ry[:, None, :])  # (B, cr, C)
-    d2 = np.add(dx2[:, None, :, :], dy2[:, :, None, :]).reshape(b, -1, c)  # (B, M, C)
-    del dx2, dy2
-    if k is not None and c > k:
-        thr = np.partition(d2, k - 1, axis=2)[:, :, k - 1 : k]  # the k-th smallest d² of each cell
-        if np.isfinite(r):
-            np.minimum(thr, dtype(r * r), out=thr)
-    else:
-        thr = np.full(d2.shape[:2] + (1,), r * r, dtype=dtype)
-    far = d2 > thr  # not among the cell's samples
-    if min_points > 1:
-        n_sel = c - np.count_nonzero(far, axis=2)
-    if smoothing:
-        d2 += dtype(smoothing * smoothing)
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        # weights computed in place of d² (one (B, M, C) array less to allocate)
-        w = np.reciprocal(d2, out=d2) if power == 2.0 else np.power(d2, dtype(-0.5 * power), out=d2)
-        np.putmask(w, far, 0)
-        # one batched product gives every element's numerator and (ones column) the denominator;
-        # faster than a sum over the short last axis
-        ve = np.concatenate([v.astype(dtype, copy=False), np.ones(v.shape[:2] + (1,), dtype=dtype)], axis=2)
-        num = np.matmul(w, ve)  # (B, M, E + 1)
-        den = num[:, :, -1]
-        res = num[:, :, :-1] / den[:, :, None]
-    empty = den <= 0
-    if min_points > 1:
-        empty |= n_sel < min_points
-    res[empty] = np.nan
-    return res.astype(np.float32, copy=False)
+    k, r, min_points, smoothing, power = params
+    dtype = offsets.dtype.type
+    consts = np.array([r * r, smoothing * smoothing, -0.5 * power, 1.0], dtype=dtype)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    counts, flat = np.asarray(counts, dtype=np.int64), np.asarray(flat, dtype=np.int64)
+    ox, oy = np.ascontiguousarray(offsets[: chunks.cc, 0]), np.ascontiguousarray(offsets[:: chunks.cc, 1])
+    bands = np.asarray(el_idx, dtype=np.int64)
+    grid, kk = chunks.grid, -1 if k is None else int(k)
+
+    def work(ids):
+        idw_chunks(ids, starts, counts, flat, pts, vals, centres, ox, oy, chunks.nx, grid.height, grid.width, kk, consts, int(min_points), out, bands)
+
+    step = int(np.clip(chunks.n_chunks // (8 * max(workers, 1)), 1, 256))  # runs of chunks: balance and progress
+    runs = ((np.arange(i, min(i + step, chunks.n_chunks), dtype=np.int64),) for i in range(0, chunks.n_chunks, step))
+    run_batches(runs, work, workers, finished)
 
 
 class _TorchDevice:
