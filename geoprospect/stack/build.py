@@ -59,7 +59,7 @@ def compute_block(layers: Sequence[StackLayer], grid: GridSpec, block: Block) ->
             raise GridError(f"layer {lay.names} returned {arr.shape} for a block of ({len(lay.names)}, {big.height}, {big.width})")
         r0, c0 = block.row_off - big.row_off, block.col_off - big.col_off
         out.append(arr[:, r0 : r0 + block.height, c0 : c0 + block.width])
-    return np.concatenate(out, axis=0)
+    return out[0] if len(out) == 1 else np.concatenate(out, axis=0)  # one layer: no copy (0.2 s of a 3072² x 8 map)
 
 
 def compute_area_block(layers: Sequence[StackLayer], grid: GridSpec, area: StudyArea | None, block: Block) -> np.ndarray:
