@@ -243,3 +243,135 @@ def test_write_behind_raises_a_compute_failure():
     with pytest.raises(ValueError, match="layer failed"):
         write_behind(w, results())
     assert len(w.written) == 3  # the thread was joined: no write after the call returned
+
+
+# -- overviews reduced from the blocks while writing (geoprospect.io.overviews) -----------------
+def _gdal_reference(path, data, grid) -> list[np.ndarray]:
+    """GDAL's own average overviews of ``data`` (the independent reference): full resolution
+    written with rasterio, then ``build_overviews(..., Resampling.average)``."""
+    from rasterio.enums import Resampling
+
+    from geoprospect.io.rasters import overview_factors
+
+    prof = grid.profile(count=data.shape[0])
+    prof.update(tiled=True, blockxsize=256, blockysize=256)
+    with rasterio.open(path, "w", **prof) as dst:
+        dst.write(np.where(np.isfinite(data), data, -9999.0).astype(np.float32))
+        dst.build_overviews(overview_factors(grid), Resampling.average)
+    return _levels(path)
+
+
+def _levels(path) -> list[np.ndarray]:
+    with rasterio.open(path) as src:
+        n = len(src.overviews(1))
+    out = []
+    for i in range(n):
+        with rasterio.open(path, overview_level=i) as src:
+            out.append(src.read())
+    return out
+
+
+def _ovr_data(rng, h, w, bands=3) -> np.ndarray:
+    data = (rng.lognormal(size=(bands, h, w)) * 100).astype(np.float32)
+    data[rng.random(data.shape) < 0.3] = np.nan  # uneven nodata: mean of means != mean of cells
+    data[0, :40, :70] = np.nan
+    data[1, :, :3] = np.nan
+    return data
+
+
+def _write_blocks(path, data, grid, block, compress="deflate", **kw):
+    from geoprospect.io.rasters import RasterWriter
+    from geoprospect.stack.blocks import iter_blocks
+
+    with RasterWriter(path, grid, [f"b{i}" for i in range(data.shape[0])], compress=compress, **kw) as w:
+        spool = w._spool
+        for b in iter_blocks(grid.height, grid.width, block):
+            w.write(data[:, b.slices[0], b.slices[1]], b.row_off, b.col_off)
+        levels = None if spool is None else spool.levels
+    return levels
+
+
+OVR_GRIDS = {"EPSG:32649": (500000.0, 2800000.0, 25.0), "EPSG:4326": (116.0, -31.0, 0.0002)}
+
+
+@pytest.mark.parametrize("crs", sorted(OVR_GRIDS))
+@pytest.mark.parametrize(("h", "w", "block", "exact"), [
+    (384, 512, 128, 2),     # every level from the blocks
+    (1280, 1204, 512, 2),   # 1204 / 8 is not whole: levels 2 and 4 from the blocks, 8 and 16 by GDAL from 4
+    (640, 640, 100, 2),     # blocks of 100 cells align to 4, not 8: levels 2 and 4 from the blocks
+    (640, 640, 75, 0),      # blocks at odd offsets: GDAL's builder for all levels
+    (777, 1001, 256, None),  # odd sides: GDAL's builder (it weights partial cells there)
+])
+def test_overviews_from_blocks_equal_gdal_average(tmp_path, rng, crs, h, w, block, exact):
+    """The overviews reduced from the blocks are bit for bit GDAL's average overviews (nodata
+    aware, cascaded level from level); on grids or blocks where they cannot be, GDAL builds them."""
+    x0, y0, res = OVR_GRIDS[crs]
+    grid = GridSpec.from_bounds((x0, y0, x0 + w * res, y0 + h * res), res, crs)
+    assert grid.shape == (h, w)
+    data = _ovr_data(rng, h, w)
+    ref = _gdal_reference(tmp_path / "ref.tif", data, grid)
+    assert exact == _write_blocks(tmp_path / "ours.tif", data, grid, block)
+    got = _levels(tmp_path / "ours.tif")
+    assert [g.shape for g in got] == [r.shape for r in ref] == [(3, -(-h // f), -(-w // f)) for f in (2, 4, 8, 16, 32)[: len(ref)]]
+    for g, r in zip(got, ref, strict=True):
+        assert np.array_equal(g, r)
+    with rasterio.open(tmp_path / "ours.tif") as src:
+        assert src.tags(ns="rio_overview") == {"resampling": "average"} and src.compression.name.lower() == "deflate"
+        assert np.array_equal(src.read(), np.where(np.isfinite(data), data, -9999.0))
+    with rasterio.open(tmp_path / "ours.tif", overview_level=0) as src:
+        assert src.tags(1)["RESAMPLING"] == "AVERAGE" and src.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == "3"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ours.tif", "ref.tif"]  # no scratch left
+
+
+def test_halve_is_the_nodata_aware_mean_of_2x2_cells():
+    from geoprospect.io.overviews import halve
+
+    nd = -9999.0
+    a = np.array([[[1, 2, nd, nd], [3, 4, nd, 5]], [[nd, nd, 7, 7], [nd, nd, 7, 8]]], dtype=np.float32)
+    got = halve(a, nd)
+    assert got.dtype == np.float32 and got.shape == (2, 1, 2)
+    assert got[0].tolist() == [[2.5, 5.0]]  # (1+2+3+4)/4 and the one valid cell
+    assert got[1, 0, 0] == nd and got[1, 0, 1] == np.float32(29 / 4)
+
+
+def test_spool_is_used_where_it_pays():
+    from geoprospect.io.rasters import creation_options, spool_pays
+
+    assert spool_pays(creation_options("deflate"), cog=False)
+    assert not spool_pays(creation_options("zstd"), cog=False)  # level-9 rewrite: no faster (docstring)
+    assert not spool_pays(creation_options("deflate"), cog=True)
+
+
+@needs_gdalinfo
+def test_overviews_from_blocks_read_back_like_gdal_builder(tmp_path, rng):
+    """The spool path (DEFLATE) and GDAL's builder (ZSTD, COG) give the same file contents as
+    read by rasterio and by gdalinfo -stats: values, overviews, CRS, nodata, names, statistics."""
+    grid = GridSpec.from_bounds((500000.0, 2800000.0, 500000.0 + 512 * 25, 2800000.0 + 384 * 25), 25, "EPSG:32649")
+    data = _ovr_data(rng, 384, 512)
+    assert _write_blocks(tmp_path / "d.tif", data, grid, 128) == 2
+    assert _write_blocks(tmp_path / "z.tif", data, grid, 128, compress="zstd") is None
+    assert _write_blocks(tmp_path / "c.tif", data, grid, 128, compress="deflate", cog=True) is None
+    (m_d, a_d, t_d), (m_z, a_z, t_z), (m_c, a_c, t_c) = _read(tmp_path / "d.tif"), _read(tmp_path / "z.tif"), _read(tmp_path / "c.tif")
+    assert m_d == m_z == m_c and t_d == t_z == t_c and m_d["overviews"] == [2, 4]
+    assert np.array_equal(a_d, a_z) and np.array_equal(a_d, a_c)
+    for lz, ld, lc in zip(_levels(tmp_path / "z.tif"), _levels(tmp_path / "d.tif"), _levels(tmp_path / "c.tif"), strict=True):
+        assert np.array_equal(ld, lz) and np.array_equal(ld, lc)
+    g_d, g_z = gdalinfo(tmp_path / "d.tif", "-stats"), gdalinfo(tmp_path / "z.tif", "-stats")
+    assert g_d["coordinateSystem"] == g_z["coordinateSystem"] and g_d["geoTransform"] == g_z["geoTransform"]
+    for bd, bz in zip(g_d["bands"], g_z["bands"], strict=True):
+        assert bd["metadata"] == bz["metadata"] and bd["noDataValue"] == bz["noDataValue"] == -9999.0
+        assert [bd[k] for k in ("description", "minimum", "maximum", "mean", "stdDev")] == [bz[k] for k in ("description", "minimum", "maximum", "mean", "stdDev")]
+        assert [o["size"] for o in bd["overviews"]] == [o["size"] for o in bz["overviews"]]
+    assert gdalinfo(tmp_path / "c.tif")["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"] == "COG"
+
+
+def test_spool_scratch_is_removed_on_error(tmp_path, rng):
+    from geoprospect.io.rasters import RasterWriter
+
+    grid = GridSpec.from_bounds((500000.0, 2800000.0, 500000.0 + 512 * 25, 2800000.0 + 384 * 25), 25, "EPSG:32649")
+    with pytest.raises(RuntimeError, match="stop"):
+        with RasterWriter(tmp_path / "x.tif", grid, ["a"], compress="deflate") as w:
+            w.write(np.ones((1, 128, 128), np.float32), 0, 0)
+            assert w._spool is not None and w._spool.path.exists()
+            raise RuntimeError("stop")
+    assert not list(tmp_path.iterdir())
