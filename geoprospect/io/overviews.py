@@ -15,10 +15,10 @@ side GDAL weights partial cells; those (small) levels are left to GDAL, built fr
 exact level in a scratch GeoTIFF. A grid with an odd side, or a block not aligned to the
 factors, keeps GDAL's builder on the whole file (:class:`OverviewSpool` ``usable`` is False).
 
-Used by :class:`geoprospect.io.rasters.RasterWriter` where it pays (``spool_pays``: DEFLATE;
-with ZSTD, libtiff recompresses the tiles written in update mode at level 9, which costs what
-GDAL's builder costs). The computed levels go to a scratch file beside the output (plain appends, so they take no
-memory), indexed in memory, and are written into the overview levels of the closed GeoTIFF
+Used by :class:`geoprospect.io.rasters.RasterWriter` where it pays (``spool_pays``: every
+GeoTIFF but the COG, whose driver copies GDAL's levels). The computed levels go to a scratch
+file beside the output (plain appends, so they take no memory), indexed in memory, and are
+written into the (uncompressed) overview levels of the closed GeoTIFF
 (``rasterio.open(path, "r+", overview_level=i)``) when it is complete.
 """
 

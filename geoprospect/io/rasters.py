@@ -148,26 +148,22 @@ def finish_raster(dst, grid: GridSpec, stats: Sequence[RunningStats], overviews:
             dst.update_tags(ns="rio_overview", resampling="average")
 
 
-#: Codecs whose overviews are reduced from the blocks and written into the finished file
-#: (:func:`spool_pays`); the others keep GDAL's builder.
-SPOOL_CODECS = ("deflate",)
-
-
 def spool_pays(options: dict, cog: bool) -> bool:
-    """True where writing our block-reduced overviews into the finished file beats GDAL's builder.
+    """True where the overviews are reduced from the blocks as they are written
+    (:mod:`geoprospect.io.overviews`) rather than built by GDAL from the finished file.
 
-    They are written with the file reopened in update mode, where libtiff compresses at its
-    default level: ZSTD level 9, not the level 1 of the creation options (a session setting, not
-    stored in the file, and no open option sets it). Measured on the benchmark ``geoprospect
-    interpolate`` (3,072 x 3,072 x 8 cells, 2 cores, load 1-2): with ZSTD the level-9 overview
-    tiles cost what GDAL's builder costs (5.5 s both), so ZSTD keeps GDAL's builder; DEFLATE's
-    default level (6) is also its creation level, and there the command took 7.5 s instead of
-    7.8-8.5 s. COG (uncompressed scratch, cheap for GDAL to re-read): 5.4-6.1 s against
-    5.5-5.6 s and 250 MB more peak memory, so COG keeps GDAL's builder too. The writer alone
-    (3,072 x 3,072 x 8 synthetic cells, blocks of 1,024, load 1): DEFLATE finish 2.3 s -> 1.2 s,
-    total 5.6 s -> 4.8 s; ZSTD with the spool forced: total 3.2 s -> 3.6-5.0 s.
+    GDAL's builder re-reads and decompresses the whole full-resolution file; the blocks were in
+    memory a moment before. The reduced levels are written into the finished file reopened in
+    update mode, where libtiff would compress at its default level (ZSTD 9, not the creation
+    options' 1: a session setting, not stored in the file, and no open option sets it), which
+    costs what GDAL's builder costs; so their levels are stored uncompressed
+    (``COMPRESS_OVERVIEW=NONE`` when the empty levels are created). Float maps hardly compress
+    (ratio ~1.2), so the file grows by ~13 % (3,072² x 8 IDW map: 255 -> 288 MiB) while the
+    whole ``geoprospect interpolate`` of it went from 4.3 s to 3.8 s (2 cores, idle). The COG
+    path (uncompressed scratch, compressed once by the COG driver) keeps GDAL's builder: there
+    the spool measured no faster and took 250 MB more memory.
     """
-    return not cog and str(options.get("compress", "")).lower() in SPOOL_CODECS
+    return not cog
 
 
 class RasterWriter:
@@ -191,10 +187,10 @@ class RasterWriter:
     to an uncompressed scratch GeoTIFF beside the output, which the COG driver then copies,
     compressing once, into the COG layout (overviews before the full-resolution tiles).
 
-    Overviews: with DEFLATE (:func:`spool_pays`) on a grid whose sides are even, the average
+    Overviews (not COG, :func:`spool_pays`): on a grid whose sides are even, the average
     overviews are reduced from each block as it is written (:mod:`geoprospect.io.overviews`,
-    bit for bit GDAL's average) and written into the overview levels at the end, instead of
-    GDAL re-reading the whole file;
+    bit for bit GDAL's average) and written, uncompressed, into the overview levels at the end,
+    instead of GDAL re-reading the whole file;
     their (empty) levels are created when the file is opened, which needs SPARSE_OK (tiles
     holding only nodata are then not stored; readers return nodata for them). An odd grid side
     or a block not aligned to the overview factors leaves the overviews to GDAL's builder.
@@ -232,7 +228,8 @@ class RasterWriter:
             if self._spool is not None:
                 # rasterio cannot ask GDAL for empty levels (resampling "NONE"); "nearest" of a file
                 # without tiles writes none (SPARSE_OK) and costs 0.1-0.2 s at 3,072^2 x 8 cells
-                self._dst.build_overviews(self._spool.factors, Resampling.nearest)
+                with rasterio.Env(COMPRESS_OVERVIEW="NONE"):  # levels stored uncompressed: see spool_pays
+                    self._dst.build_overviews(self._spool.factors, Resampling.nearest)
         except BaseException:
             es.close()
             raise
