@@ -127,7 +127,9 @@ def bench_interpolate(args, tmp: Path) -> dict:
     # a fresh cache here, so the first run shows that one-off cost; the second is every later run
     os.environ["NUMBA_CACHE_DIR"] = str(tmp / "numba-cache")
     first = timed(cmd)
+    (tmp / "ours.tif").unlink()  # as a first write: replacing a file would add freeing the old one
     ours = timed(cmd)
+    ours["output_mib"] = round((tmp / "ours.tif").stat().st_size / 2**20, 1)
     print(f"  geoprospect interpolate: {ours['wall_s']:.1f} s, peak RSS {ours.get('peak_rss_mib', '?')} MiB "
           f"(first run after installation, compiling the IDW kernel: {first['wall_s']:.1f} s)", flush=True)
     m = min(args.gdal_elements, args.elements)
