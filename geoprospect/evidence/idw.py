@@ -92,8 +92,9 @@ def idw(
             needs no batches (its memory is a few candidate lists per thread).
         precision: "float64" (default) or "float32" for the per-cell arithmetic. Both work on
             coordinates relative to a chunk centre (< a few km). float64 reproduces gdal_grid
-            at every cell (to the float32 output's rounding). float32 keeps distances to ~0.1 mm, but where two samples are within that of the
-            k-th neighbour distance (or of the radius) it may pick the other one: measured at
+            at every cell (to the float32 output's rounding). float32 keeps distances to
+            ~0.1 mm, but where two samples are within that of the k-th neighbour distance (or
+            of the radius) it may pick the other one: measured at
             3072 x 3072, 6 of 9.4 M cells differed from gdal_grid by up to 2 %.
         workers: threads for the cpu kernel (default: CPU count, at most 8).
 
@@ -286,7 +287,10 @@ def _idw_group(pts, vals, grid, out, el_idx, power, neighbors, radius, min_point
             finished(len(ids))
         out[el_idx] = dev.raster(chunks)
     else:
-        _cpu_chunks(pts, vals.astype(dtype), counts, flat, chunks, centres, offsets.astype(dtype), (k, r, min_points, smoothing, power), out, el_idx, workers, finished)
+        # C-contiguous arrays of one dtype each: one compiled signature per precision (another
+        # memory layout would make numba compile, and cache, the kernel once more)
+        _cpu_chunks(np.ascontiguousarray(pts, dtype=np.float64), np.ascontiguousarray(vals, dtype=dtype), counts, flat, chunks, np.ascontiguousarray(centres, dtype=np.float64),
+                    offsets.astype(dtype), (k, r, min_points, smoothing, power), out, el_idx, workers, finished)
     _fix_on_node(pts, vals, grid, tree, out, el_idx, k, r, min_points, smoothing)
 
 
