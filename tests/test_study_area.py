@@ -83,9 +83,11 @@ def test_stack_area_in_another_crs_than_the_grid(tmp_path):
     grid = stages.make_grid(None, crs="EPSG:4326", resolution=0.001, area=area)
     inside = _centres_inside(grid, _triangle_utm())
     assert inside.any() and (~inside).any()
-    st = build_stack([array_layer(["one"], np.ones(grid.shape, np.float32), grid)], grid, tmp_path / "s.tif", area=area)
+    ones = np.ones(grid.shape, np.float32)
+    st = build_stack([array_layer(["one"], ones, grid)], grid, tmp_path / "s.tif", area=area)
     with rasterio.open(st.path) as src:
         assert ((src.read_masks(1) > 0) == inside).all()
+    assert (ones == 1.0).all()  # the caller's bands are not masked in place (a single layer's block is its own view)
 
 
 def test_capture_counts_cells_and_deposits_inside_the_area_only(caplog):

@@ -48,7 +48,8 @@ class StackFile:
 
 
 def compute_block(layers: Sequence[StackLayer], grid: GridSpec, block: Block) -> np.ndarray:
-    """Every band of ``layers`` on one block -> (bands, h, w) float32 (NaN = nodata)."""
+    """Every band of ``layers`` on one block -> (bands, h, w) float32 (NaN = nodata); with one
+    layer, that layer's own array (possibly a view of its data: read only)."""
     out = []
     for lay in layers:
         big = block.grow(lay.halo, grid.height, grid.width) if lay.halo else block
@@ -59,13 +60,18 @@ def compute_block(layers: Sequence[StackLayer], grid: GridSpec, block: Block) ->
             raise GridError(f"layer {lay.names} returned {arr.shape} for a block of ({len(lay.names)}, {big.height}, {big.width})")
         r0, c0 = block.row_off - big.row_off, block.col_off - big.col_off
         out.append(arr[:, r0 : r0 + block.height, c0 : c0 + block.width])
-    return out[0] if len(out) == 1 else np.concatenate(out, axis=0)  # one layer: no copy (0.2 s of a 3072² x 8 map)
+    # one layer: its array as is, not copied (0.2 s of a 3072² x 8 map); callers must not modify it
+    return out[0] if len(out) == 1 else np.concatenate(out, axis=0)
 
 
 def compute_area_block(layers: Sequence[StackLayer], grid: GridSpec, area: StudyArea | None, block: Block) -> np.ndarray:
     """:func:`compute_block`, then every band set to NaN (nodata) outside the study area."""
     data = compute_block(layers, grid, block)
-    return data if area is None else area.nodata_outside(data, sub_grid(grid, block))
+    if area is None:
+        return data
+    # one layer's block is that layer's own array (a view of in-memory bands for array_layer):
+    # masked in a copy, so that no input is changed
+    return area.nodata_outside(data if data.flags.owndata else data.copy(), sub_grid(grid, block))
 
 
 def check_valid(names: Sequence[str], stats: Sequence[dict]) -> None:
