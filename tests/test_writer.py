@@ -320,7 +320,7 @@ def test_overviews_from_blocks_equal_gdal_average(tmp_path, rng, crs, h, w, bloc
         assert np.array_equal(src.read(), np.where(np.isfinite(data), data, -9999.0))
     with rasterio.open(tmp_path / "ours.tif", overview_level=0) as src:
         assert src.tags(1)["RESAMPLING"] == "AVERAGE"
-        # levels created for the spool are stored uncompressed (spool_pays); GDAL's own are compressed like the image
+        # levels created for the spool are stored uncompressed (RasterWriter._open_spool); GDAL's own are compressed like the image
         assert (src.compression is None) if exact is not None else (src.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == "3")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ours.tif", "ref.tif"]  # no scratch left
 
@@ -336,11 +336,17 @@ def test_halve_is_the_nodata_aware_mean_of_2x2_cells():
     assert got[1, 0, 0] == nd and got[1, 0, 1] == np.float32(29 / 4)
 
 
-def test_spool_is_used_where_it_pays():
-    from geoprospect.io.rasters import creation_options, spool_pays
+def test_spool_is_used_where_it_pays(tmp_path):
+    from geoprospect.io.rasters import RasterWriter
 
-    assert spool_pays(creation_options("deflate"), cog=False) and spool_pays(creation_options("zstd"), cog=False)
-    assert not spool_pays(creation_options("zstd"), cog=True)  # the COG driver copies GDAL's levels
+    grid = GridSpec.from_bounds((500000.0, 2800000.0, 500000.0 + 512 * 25, 2800000.0 + 384 * 25), 25, "EPSG:32649")
+    used = {}
+    for compress, cog in (("deflate", False), ("zstd", False), ("zstd", True)):
+        with RasterWriter(tmp_path / f"{compress}{cog}.tif", grid, ["a"], compress=compress, cog=cog) as w:
+            used[compress, cog] = w._spool is not None
+            w.write(np.ones((1, *grid.shape), np.float32))
+    assert used["deflate", False] and used["zstd", False]
+    assert not used["zstd", True]  # the COG driver copies GDAL's levels
 
 
 @needs_gdalinfo

@@ -15,8 +15,8 @@ side GDAL weights partial cells; those (small) levels are left to GDAL, built fr
 exact level in a scratch GeoTIFF. A grid with an odd side, or a block not aligned to the
 factors, keeps GDAL's builder on the whole file (:class:`OverviewSpool` ``usable`` is False).
 
-Used by :class:`geoprospect.io.rasters.RasterWriter` where it pays (``spool_pays``: every
-GeoTIFF but the COG, whose driver copies GDAL's levels). The computed levels go to a scratch
+Used by :class:`geoprospect.io.rasters.RasterWriter` for every GeoTIFF but the COG (whose
+driver copies GDAL's levels). The computed levels go to a scratch
 file beside the output (plain appends, so they take no memory), indexed in memory, and are
 written into the (uncompressed) overview levels of the closed GeoTIFF
 (``rasterio.open(path, "r+", overview_level=i)``) when it is complete.
@@ -34,7 +34,8 @@ from rasterio.enums import Resampling
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
-#: Rows of a block reduced at a time (a multiple of every overview factor, 2 ... 32).
+#: Rows written, and reduced to overview levels, at a time (the writer's strips; one GeoTIFF
+#: tile row, a multiple of every overview factor 2 ... 32).
 STRIP_ROWS = 256
 
 

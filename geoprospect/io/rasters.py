@@ -23,7 +23,7 @@ from rasterio.windows import Window
 from geoprospect.errors import GridError, InputError, OutputError, ParameterError
 from geoprospect.grid import GridSpec
 from geoprospect.io.atomic import atomic_path
-from geoprospect.io.overviews import OverviewSpool
+from geoprospect.io.overviews import STRIP_ROWS, OverviewSpool
 from geoprospect.io.stats import RunningStats
 
 NODATA = -9999.0
@@ -36,7 +36,6 @@ def band_stats(band: np.ndarray) -> dict[str, float]:
 
 # -- the raster writer: whole arrays and blocks share it ----------------------------------------
 CACHE_MB = 256  # GDAL block cache while writing (GDAL's default is 5 % of RAM)
-STRIP_ROWS = 256  # rows converted to float32 + nodata at a time (one GeoTIFF tile row; a multiple of every overview factor)
 OVERVIEW_CACHE_MAX_MB = 2048
 
 #: Tile compression of every raster written (``RasterWriter(compress=...)``). ZSTD level 1 with
@@ -148,24 +147,6 @@ def finish_raster(dst, grid: GridSpec, stats: Sequence[RunningStats], overviews:
             dst.update_tags(ns="rio_overview", resampling="average")
 
 
-def spool_pays(options: dict, cog: bool) -> bool:
-    """True where the overviews are reduced from the blocks as they are written
-    (:mod:`geoprospect.io.overviews`) rather than built by GDAL from the finished file.
-
-    GDAL's builder re-reads and decompresses the whole full-resolution file; the blocks were in
-    memory a moment before. The reduced levels are written into the finished file reopened in
-    update mode, where libtiff would compress at its default level (ZSTD 9, not the creation
-    options' 1: a session setting, not stored in the file, and no open option sets it), which
-    costs what GDAL's builder costs; so their levels are stored uncompressed
-    (``COMPRESS_OVERVIEW=NONE`` when the empty levels are created). Float maps hardly compress
-    (ratio ~1.2), so the file grows by ~13 % (3,072² x 8 IDW map: 255 -> 288 MiB) while the
-    whole ``geoprospect interpolate`` of it went from 4.3 s to 3.8 s (2 cores, idle). The COG
-    path (uncompressed scratch, compressed once by the COG driver) keeps GDAL's builder: there
-    the spool measured no faster and took 250 MB more memory.
-    """
-    return not cog
-
-
 class RasterWriter:
     """A tiled, compressed float32 GeoTIFF on ``grid`` written block by block, atomically.
 
@@ -187,7 +168,7 @@ class RasterWriter:
     to an uncompressed scratch GeoTIFF beside the output, which the COG driver then copies,
     compressing once, into the COG layout (overviews before the full-resolution tiles).
 
-    Overviews (not COG, :func:`spool_pays`): on a grid whose sides are even, the average
+    Overviews (not COG, see ``_open_spool``): on a grid whose sides are even, the average
     overviews are reduced from each block as it is written (:mod:`geoprospect.io.overviews`,
     bit for bit GDAL's average) and written, uncompressed, into the overview levels at the end,
     instead of GDAL re-reading the whole file;
@@ -228,7 +209,7 @@ class RasterWriter:
             if self._spool is not None:
                 # rasterio cannot ask GDAL for empty levels (resampling "NONE"); "nearest" of a file
                 # without tiles writes none (SPARSE_OK) and costs 0.1-0.2 s at 3,072^2 x 8 cells
-                with rasterio.Env(COMPRESS_OVERVIEW="NONE"):  # levels stored uncompressed: see spool_pays
+                with rasterio.Env(COMPRESS_OVERVIEW="NONE"):  # levels stored uncompressed: see _open_spool
                     self._dst.build_overviews(self._spool.factors, Resampling.nearest)
         except BaseException:
             es.close()
@@ -238,8 +219,20 @@ class RasterWriter:
 
     def _open_spool(self, es: contextlib.ExitStack, tmp: Path) -> OverviewSpool | None:
         """The scratch of the overviews reduced from the blocks (removed on every exit), or None
-        where GDAL builds them (no overviews, or an odd grid side)."""
-        factors = overview_factors(self.grid) if self.overviews and spool_pays(self.options, self.cog) else []
+        where GDAL builds them (no overviews, a COG, or an odd grid side).
+
+        GDAL's builder re-reads and decompresses the whole full-resolution file; the blocks were
+        in memory a moment before. The reduced levels are written into the finished file reopened
+        in update mode, where libtiff would compress at its default level (ZSTD 9, not the
+        creation options' 1: a session setting, not stored in the file, and no open option sets
+        it), which costs what GDAL's builder costs; so their levels are stored uncompressed
+        (``COMPRESS_OVERVIEW=NONE`` when the empty levels are created). Float maps hardly
+        compress (ratio ~1.2), so the file grows by ~13 % (3,072² x 8 IDW map: 255 -> 288 MiB)
+        while the whole ``geoprospect interpolate`` of it went from 4.3 s to 3.8 s (2 cores,
+        idle). A COG (uncompressed scratch, compressed once by the COG driver) keeps GDAL's
+        builder: there the spool measured no faster and took 250 MB more memory.
+        """
+        factors = overview_factors(self.grid) if self.overviews and not self.cog else []
         spool = OverviewSpool(tmp.with_name(tmp.name + ".levels"), self.grid.width, self.grid.height, len(self.band_names), factors, self.nodata)
         if not factors or not spool.usable:
             return None
