@@ -80,7 +80,8 @@ def idw(
         radius: search radius in map units (None = unlimited).
         min_points: fewer neighbours than this within the radius gives NaN.
         smoothing: smoothing distance added in quadrature (map units).
-        block_rows: kept for backward compatibility; memory is bounded by ``batch_elems``.
+        block_rows: kept for backward compatibility (memory: ``batch_elems`` on torch, a few
+            candidate lists per thread on cpu).
         progress: called with a number of rows finished (summing to the grid height).
         backend: "cpu" (the compiled kernel; "numpy" is accepted as its former name), "torch"
             or "auto": torch when ``device`` names a CUDA device, or when torch is already
