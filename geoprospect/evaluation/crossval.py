@@ -42,17 +42,18 @@ class CVResult:
 
 
 def torch_fit_score(stack: Stack, row_off: np.ndarray, col_off: np.ndarray, labels: np.ndarray, size: int, model: str, train_cfg: TrainConfig, histories: list | None = None,
-                    models: list | None = None):
+                    models: list | None = None, weights: np.ndarray | None = None):
     """A fit-and-score function training ``model`` per fold through :func:`geoprospect.training.fit.fit`
     (z-scores from the stack statistics); CNNs and scikit-learn baselines alike. With ``models``
-    given, each fold's trained model is appended to it as ``(k, model)``."""
+    given, each fold's trained model is appended to it as ``(k, model)``; ``weights``: per-sample
+    weights (soft labels, :mod:`geoprospect.windows.cells`)."""
 
     norm = normalise_stack(stack)
     offsets = np.column_stack([row_off, col_off])
     dev = resolve_device(train_cfg.device)
 
     def fit_score(tr, te, k):
-        net, h = fit(model, WindowDataset(norm, offsets[tr], size, labels[tr]), train_cfg)
+        net, h = fit(model, WindowDataset(norm, offsets[tr], size, labels[tr], weights=None if weights is None else weights[tr]), train_cfg)
         if histories is not None:
             histories.append(h.rows)
         if models is not None:

@@ -179,7 +179,7 @@ def evaluate_out_of_fold(
         elif name in CLASSIC_ROWS:  # weights of evidence, fuzzy overlay (evaluation/classic.py)
             fs = woe_scorer(stack, windows, dep, woe_chosen) if name == WOE else CLASSIC_ROWS[name](stack, windows, dep)
         else:
-            fs = torch_fit_score(stack, ro, co, y, size, name, train_cfg, models=keep)
+            fs = torch_fit_score(stack, ro, co, y, size, name, train_cfg, models=keep, weights=windows["weight"].to_numpy() if "weight" in windows else None)
         maps[name] = []
         for split in splits:
             oof = cross_val_scores(split, ro.size, fs)

@@ -106,13 +106,13 @@ class ForestLogisticBlend(ClassifierMixin, BaseEstimator):
         p = np.clip(self.forest_.predict_proba(x)[:, 1], _EPS, 1 - _EPS)
         return np.column_stack([np.log(p) - np.log1p(-p), self.logistic_.decision_function(x)])
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> "ForestLogisticBlend":
+    def fit(self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "ForestLogisticBlend":
         from imblearn.ensemble import BalancedRandomForestClassifier
         from sklearn.linear_model import LogisticRegression
 
         self.forest_ = BalancedRandomForestClassifier(n_estimators=self.n_estimators, sampling_strategy="all", replacement=True, bootstrap=False,
-                                                      max_features="sqrt", n_jobs=self.n_jobs, random_state=self.random_state).fit(x, y)
-        self.logistic_ = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000).fit(x, y)
+                                                      max_features="sqrt", n_jobs=self.n_jobs, random_state=self.random_state).fit(x, y, sample_weight=sample_weight)
+        self.logistic_ = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000).fit(x, y, sample_weight=sample_weight)
         s = self._members(x)
         self.mean_, self.std_ = s.mean(axis=0), s.std(axis=0) + 1e-12
         self.classes_ = self.logistic_.classes_
@@ -171,15 +171,20 @@ class SklearnModel(nn.Module):
             raise InputError(f"windows of shape {tuple(np.asarray(x).shape[1:])} given to a {self.estimator} baseline built for {self.input_shape}")
         return centre_cells(x) if self.features == "cell" else flatten_windows(x)
 
-    def fit_arrays(self, x: np.ndarray, y: np.ndarray, random_state: int | None = 0) -> "SklearnModel":
-        """Fit on (N, C, H, W) windows and their (N,) 0/1 labels."""
+    def fit_arrays(self, x: np.ndarray, y: np.ndarray, random_state: int | None = 0, sample_weight: np.ndarray | None = None) -> "SklearnModel":
+        """Fit on (N, C, H, W) windows and their (N,) 0/1 labels (``sample_weight``: soft labels near
+        deposits; ignored by the estimators that take none: KNN)."""
         feats = self._features(x)
         y = np.asarray(y).ravel()
         if len(y) != len(feats):
             raise InputError(f"{len(feats)} windows but {len(y)} labels")
         if len(np.unique(y)) < 2:
             raise InputError("a baseline needs windows of both classes to train", hint="check the labels / deposits")
-        self.pipeline = make_estimator(self.estimator, random_state, **self.params).fit(feats, y)
+        pipe = make_estimator(self.estimator, random_state, **self.params)
+        fit_params = {}
+        if sample_weight is not None and not np.all(sample_weight == 1.0) and self.estimator != "knn":
+            fit_params[f"{pipe.steps[-1][0]}__sample_weight"] = np.asarray(sample_weight, dtype=np.float64)
+        self.pipeline = pipe.fit(feats, y, **fit_params)
         return self
 
     def logits(self, x: np.ndarray) -> np.ndarray:

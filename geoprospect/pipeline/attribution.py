@@ -50,7 +50,7 @@ def run_attribution(cfg: RunConfig, model: torch.nn.Module, stack: Stack, pred: 
     ii, jj = np.nonzero(np.isfinite(pred.prob))
     norm = normalise_stack(stack)
     a = cfg.attribution
-    vals, method = window_attribution(model, norm, np.column_stack([ii, jj]) * pred.stride, pred.size, groups, method=a.method, steps=a.steps, crop=cfg.train.crop, device=cfg.train.device)
+    vals, method = window_attribution(model, norm, pred.offsets(ii, jj), pred.size, groups, method=a.method, steps=a.steps, crop=cfg.train.crop, device=cfg.train.device)
     cube = np.full((len(groups), *pred.prob.shape), np.nan)
     cube[:, ii, jj] = vals.T
     attr = Attribution(cube, list(groups), pred.grid, method)

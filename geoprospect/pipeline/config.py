@@ -156,12 +156,37 @@ class AreaConfig(_Strict):
 
 
 class WindowsConfig(_Strict):
-    size: int = Field(32, ge=1, description="window side in cells; below 4 only for per-cell models (size 1: one window per cell, labelled by the deposits in it)")
-    stride: int = Field(16, ge=1)
-    min_valid: float = Field(0.5, ge=0, le=1)
-    test_fraction: float = Field(0.3, gt=0, lt=1)
+    """The sample unit: every cell (default) or the papers' windows."""
+
+    unit: Literal["cell", "window"] = Field("cell", description="cell: every cell with data is a sample labelled by the deposits in that cell (labels.radius), models see a patch centred on it, the map has one score per grid cell; "
+                                                                 "window: the papers' recipe (windows of `size` every `stride` cells, positive when a deposit lies anywhere inside, one score per window) to reproduce them")
+    size: Optional[int] = Field(None, ge=1, description="cells a side of what the model sees: with unit cell the patch centred on each cell (null = 1 for per-cell models, the model's context for CNNs, e.g. 15 for dense_cnn); with unit window the window (null = 32)")
+    stride: Optional[int] = Field(None, ge=1, description="unit window only: cells between windows (null = 16); with unit cell every cell is a sample")
+    min_valid: float = Field(0.5, ge=0, le=1, description="unit window only: windows with a smaller share of valid cells are dropped; with unit cell a sample is a cell with data in every band")
+    test_fraction: float = Field(0.3, gt=0, lt=1, description="evaluation.method block only: the share of the rows (or columns) held out")
     split_axis: Literal["rows", "cols"] = "rows"
     test_side: Literal["start", "end"] = "end"
+
+    def patch(self, model: str) -> int:
+        """Cells a side of what ``model`` sees (``size``, or its default for the unit and model)."""
+        if self.size is not None:
+            return self.size
+        if self.unit == "window":
+            return 32
+        builder = MODELS.get(model)
+        if getattr(builder, "sees", "window") == "cell":
+            return 1
+        return int(getattr(builder, "context", 33))
+
+    def step(self) -> int:
+        """Cells between samples: 1 for cells, ``stride`` (default 16) for windows."""
+        return 1 if self.unit == "cell" else (self.stride or 16)
+
+
+class LabelsConfig(_Strict):
+    """How deposits label the cells (windows.unit cell)."""
+
+    radius: float = Field(0.0, ge=0, description="map units: cells whose centre lies within this distance of a deposit cell are positive too, with weight exp(-d²/2σ²), σ = radius/2 (0 = the deposit's own cell only)")
 
 
 class EvaluationConfig(_Strict):
@@ -169,9 +194,9 @@ class EvaluationConfig(_Strict):
 
     method: Literal["cv", "block"] = Field("cv", description="cv: deposit-stratified spatial k-fold cross-validation (every deposit scored by a model that never saw its block); block: the single test block of windows.test_fraction")
     folds: int = Field(5, ge=2, description="number of folds (cv)")
-    block_size: Optional[float] = Field(None, gt=0, description="side of the spatial blocks in MAP UNITS (e.g. 40000 for 40 km in metres); null = automatic (4 windows, at least 1/8 of the shorter side)")
-    buffer: Optional[float] = Field(None, ge=0, description="gap in MAP UNITS kept free between training windows and a test block; null = half a window")
-    layouts: int = Field(1, ge=1, description="shifted block layouts (cv); > 1 reports the mean and spread over them")
+    block_size: Optional[float] = Field(None, gt=0, description="side of the spatial blocks in MAP UNITS (e.g. 40000 for 40 km in metres); null = automatic from the area's size and deposit count (the log and metrics.json say the choice; windows.folds.auto_block_side)")
+    buffer: Optional[float] = Field(None, ge=0, description="gap in MAP UNITS kept free between the training samples' patches and a test block; null = the model's context radius (none for a per-cell model; half a window with unit window)")
+    layouts: int = Field(3, ge=1, description="shifted block layouts (cv): the block grid shifted by 0, 1/n, 2/n ... of a block; > 1 reports the mean and spread over them")
     epochs: Optional[int] = Field(None, ge=1, description="training epochs of each fold's model; null = half of train.epochs (at least 1), to keep k folds affordable; the final map's model trains train.epochs")
     calibration: Literal["platt", "temperature", "isotonic", "none"] = Field("platt", description="how the map's probability band is calibrated from the out-of-fold window margins: platt (logistic on the margin; robust with few deposits), temperature (margin / T), isotonic (overfits with few deposits), none (the model's own softmax)")
     mc_dropout: int = Field(10, ge=0, description="Monte Carlo dropout passes of the final model for uncertainty.tif (only models with dropout layers; 0 = off)")
@@ -213,6 +238,7 @@ class RunConfig(_Strict):
     deposits: DepositsConfig
     area: Optional[AreaConfig] = Field(None, description="study-area polygons: the grid's bounds default to them; cells outside are nodata and not ranked")
     windows: WindowsConfig = WindowsConfig()
+    labels: LabelsConfig = LabelsConfig()
     train: TrainConfig = TrainConfig()  # the one training configuration (geoprospect.training.config)
     evaluation: EvaluationConfig = EvaluationConfig()
     predict: PredictConfig = PredictConfig()
@@ -226,15 +252,17 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _crop_fits(self) -> "RunConfig":
-        if self.train.crop is not None and self.train.crop > self.windows.size:
-            raise ValueError(f"train.crop ({self.train.crop}) is larger than windows.size ({self.windows.size}): set windows.size to at least the crop")
+        size = self.windows.patch(self.train.model)
+        if self.train.crop is not None and self.train.crop > size:
+            raise ValueError(f"train.crop ({self.train.crop}) is larger than windows.size ({size}): set windows.size to at least the crop")
         return self
 
     @model_validator(mode="after")
     def _small_windows_for_cell_models(self) -> "RunConfig":
         kind = getattr(MODELS.get(self.train.model), "sees", "window")
-        if self.windows.size < 4 and kind != "cell":
-            raise ValueError(f"windows.size {self.windows.size} is for per-cell models (e.g. blend_cell, logistic_cell); {self.train.model} sees {kind} windows: set windows.size to at least 4")
+        size = self.windows.patch(self.train.model)
+        if size < 4 and kind != "cell":
+            raise ValueError(f"windows.size {size} is for per-cell models (e.g. blend_cell, logistic_cell); {self.train.model} sees {kind} windows: set windows.size to at least 4 (or leave it out: the model's own context)")
         return self
 
     @model_validator(mode="after")
@@ -247,6 +275,11 @@ class RunConfig(_Strict):
             raise ValueError("selection.enabled with evaluation.method cv: the element choice would see every fold's test deposits (optimistic out-of-fold table); "
                              "set evaluation.method: block (selection then uses the training-area deposits only) or selection.enabled: false")
         return self
+
+    def sample_geometry(self) -> tuple[int, int, bool]:
+        """(size, stride, centred) of the run's samples: a ``size``-cell patch centred on every cell
+        (windows.unit cell: stride 1, centred), or the papers' windows (stride, not centred)."""
+        return self.windows.patch(self.train.model), self.windows.step(), self.windows.unit == "cell"
 
     def resolve(self, base: Path) -> "RunConfig":
         """Resolve relative input paths against ``base`` (the config's folder)."""

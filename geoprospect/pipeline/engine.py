@@ -57,10 +57,11 @@ class Engine:
         executor = DaskExecutor(self.client) if self.distributed else LocalExecutor()
         return build_stack(layers, grid, out, executor=executor, block_size=self.block_size, area=area)
 
-    def predict(self, model, stack_path: str | Path, mean, std, *, size: int, stride: int, min_valid: float = 0.5, batch_size: int = 256, device: str = "auto", crop: int | None = None) -> Prediction:
-        """Score the stack GeoTIFF's windows block by block here, or one task per window block on dask."""
+    def predict(self, model, stack_path: str | Path, mean, std, *, size: int, stride: int, min_valid: float = 0.5, batch_size: int = 256, device: str = "auto", crop: int | None = None,
+                centred: bool = False) -> Prediction:
+        """Score the stack GeoTIFF's windows (``centred``: one centred on every cell) block by block here, or one task per window block on dask."""
         return predict(model, stack_path, mean, std, size=size, stride=stride, min_valid=min_valid, batch_size=batch_size, device=device,
-                       crop=crop, block_size=self.block_size, prefetch=self.prefetch, client=self.client if self.distributed else None)
+                       crop=crop, block_size=self.block_size, prefetch=self.prefetch, client=self.client if self.distributed else None, centred=centred)
 
     @staticmethod
     def _close_all(objs: list) -> None:

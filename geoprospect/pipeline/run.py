@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from geoprospect.errors import OutputError
+from geoprospect.errors import FoldError, OutputError
 from geoprospect.evaluation.evaluate import read_prediction
 from geoprospect.evaluation.metrics import deposit_capture, deposit_flat, window_metrics
 from geoprospect.evaluation.oof import BLOCK_LABEL, baselines_beating, evaluate_out_of_fold, make_splits
@@ -41,7 +41,9 @@ from geoprospect.training.fit import fit, model_meta
 from geoprospect.training.history import write_history
 from geoprospect.windows.dataset import WindowDataset
 from geoprospect.windows.store import SCRATCH, open_windows_source
-from geoprospect.windows.tiling import make_windows, read_windows, write_windows
+from geoprospect.windows.cells import deposit_cells, make_cells, unscored_deposits
+from geoprospect.windows.folds import auto_block_side, deposit_pixels
+from geoprospect.windows.tiling import make_windows, read_windows, split_windows, write_windows
 
 log = logging.getLogger(__name__)
 
@@ -162,15 +164,30 @@ def _stack_stage(run: _Run, points, grid, area) -> None:
 
 
 def _tile_stage(run: _Run, stack, grid, deposits):
-    """The window table (labels, the single-block split kept for evaluation.method: block)."""
+    """The sample table: every cell with data (windows.unit cell: cheap, always rebuilt, nothing
+    written) or the papers' windows (windows.gpkg, with the single-block split kept for
+    evaluation.method: block)."""
     w = run.cfg.windows
+    size, stride, _ = run.cfg.sample_geometry()
+    if w.unit == "cell":
+        cells, summary = make_cells(stack.valid, grid, deposits, size=size, radius=run.cfg.labels.radius)
+        if run.cfg.evaluation.method == "block":
+            cells["split"] = _block_split(cells, grid, w)
+        run.state.mark("tile", summary.__dict__)
+        return cells, summary.__dict__
     if run.state.finished("tile", run.out, ["windows.gpkg"]):
         return read_windows(run.out / "windows.gpkg"), run.state.done["tile"]
-    windows, summary = make_windows(stack.valid, grid, deposits, size=w.size, stride=w.stride, min_valid=w.min_valid, test_fraction=w.test_fraction, split_axis=w.split_axis, test_side=w.test_side,
+    windows, summary = make_windows(stack.valid, grid, deposits, size=size, stride=stride, min_valid=w.min_valid, test_fraction=w.test_fraction, split_axis=w.split_axis, test_side=w.test_side,
                                     check_split=run.cfg.evaluation.method == "block")
     write_windows(windows, run.out / "windows.gpkg")
     run.state.mark("tile", summary.__dict__)
     return windows, summary.__dict__
+
+
+def _block_split(cells, grid, w) -> np.ndarray:
+    """'train' / 'test' / 'buffer' of each cell for evaluation.method block (the window split with 1-cell windows)."""
+    lab = split_windows(grid.height, grid.width, 1, 1, grid.shape, w.test_fraction, w.split_axis, w.test_side)
+    return lab[cells["row"].to_numpy(), cells["col"].to_numpy()].astype(str)
 
 
 def _fold_epochs(cfg: RunConfig) -> int:
@@ -184,13 +201,13 @@ def _crossval_stage(run: _Run, stack, windows, deposits) -> tuple[dict, FullResM
     cfg, out, ev = run.cfg, run.out, run.cfg.evaluation
     if run.state.finished("crossval", out, [OOF_TABLE, OOF_MAP, UNCERTAINTY]):
         return json.loads((out / OOF_TABLE).read_text(encoding="utf-8")), _read_fullres(out / OOF_MAP)
-    res = float(abs(stack.grid.transform.a))
-    px = (lambda v, least=1: None if v is None else max(least, int(round(v / res))))
-    splits = make_splits(stack, windows, deposits, method=ev.method, folds=ev.folds, block_size=px(ev.block_size), buffer=px(ev.buffer, 0), layouts=ev.layouts, seed=cfg.train.seed)
+    block, buffer, choice = _fold_geometry(cfg, stack, deposits)
+    splits = make_splits(stack, windows, deposits, method=ev.method, folds=ev.folds, block_size=block, buffer=buffer, layouts=ev.layouts, seed=cfg.train.seed)
     fold_cfg = cfg.train.model_copy(update={"epochs": _fold_epochs(cfg)})
     res = evaluate_out_of_fold(stack, windows, deposits, splits, model=cfg.train.model, train_cfg=fold_cfg, baselines=ev.baselines)
     table, fmap, wprob = res.table, res.model_map, res.model_prob
-    info = {"method": ev.method, "label": splits[0].label if ev.method == "cv" else BLOCK_LABEL, "fold_epochs": fold_cfg.epochs,
+    _check_scored(cfg, stack, deposits, fmap)
+    info = {"method": ev.method, "blocks": choice, "label": splits[0].label if ev.method == "cv" else BLOCK_LABEL, "fold_epochs": fold_cfg.epochs,
             "ranked_cells": "cells with data scored out of fold (full resolution)", "layouts": [s.describe() for s in splits],
             "out_of_fold": table, "default_model": cfg.train.model,
             "window_prob": [None if not np.isfinite(v) else float(v) for v in wprob]}
@@ -206,6 +223,47 @@ def _crossval_stage(run: _Run, stack, windows, deposits) -> tuple[dict, FullResM
     return info, fmap
 
 
+def _fold_geometry(cfg: RunConfig, stack, deposits) -> tuple[int | None, int | None, str]:
+    """Block side and buffer in cells (from evaluation.block_size / buffer in map units, or
+    automatic: windows.folds.auto_block_side; buffer = the model's context radius) and a sentence
+    saying the choice (logged, and kept in out_of_fold.json)."""
+    ev = cfg.evaluation
+    res = float(abs(stack.grid.transform.a))
+    size, _, centred = cfg.sample_geometry()
+    context = size // 2 if centred else 0
+    buffer = (context if centred else None) if ev.buffer is None else max(0, int(round(ev.buffer / res)))
+    if ev.method != "cv":
+        return None, buffer, "single test block (evaluation.method block)"
+    if ev.block_size is not None:
+        block = max(1, int(round(ev.block_size / res)))
+        what = f"{ev.block_size:g}-map-unit blocks ({block} cells, evaluation.block_size)"
+    else:
+        choice = auto_block_side(stack.grid, stack.valid, deposit_pixels(stack.grid, deposits), ev.folds, context=context)
+        block, what = choice.cells, choice.describe()
+    what += f"; buffer {buffer if buffer is not None else size // 2} cells ({'evaluation.buffer' if ev.buffer is not None else 'the model context radius' if centred else 'half a window'})"
+    log.info("folds: %s", what)
+    return block, buffer, what
+
+
+def _check_scored(cfg: RunConfig, stack, deposits, fmap: FullResMap) -> None:
+    """Every deposit inside the area must carry an out-of-fold score (FoldError naming the cells
+    and why); with the window recipe, deposits no whole window covers are only warned about."""
+    hits, _, _ = deposit_cells(stack.grid, deposits)
+    missing = unscored_deposits(hits, np.isfinite(fmap.margin))
+    if not len(missing):
+        return
+    nodata = [stack.band_names[b] for b in range(stack.data.shape[0]) if np.isnan(stack.data[b, missing[:, 0], missing[:, 1]]).any()]
+    r, c = int(missing[0, 0]), int(missing[0, 1])
+    where = f"cell row {r}, col {c} (centre x {stack.grid.x_centers(c, 1)[0]:.1f}, y {stack.grid.y_centers(r, 1)[0]:.1f})"
+    msg = (f"{len(missing)} deposit cell(s) carry no out-of-fold score, e.g. {where}"
+           + (f": no data there in {', '.join(nodata[:5])}" if nodata else ": no fold scored them"))
+    if cfg.windows.unit == "window":
+        log.warning("%s (the windows of the papers' recipe cover only whole windows; windows.unit: cell scores every cell)", msg)
+        return
+    raise FoldError(msg, hint="widen the evidence's coverage (idw.radius, the rasters' extent) or move the study area (area:) so that every deposit's cell has data in every band; "
+                              "deposits outside the area are left out with a warning")
+
+
 def _read_fullres(path: Path) -> FullResMap:
     a, _, _, grid = read_bands(path)
     return FullResMap(a[0], a[1], np.isfinite(a[1]).astype(np.int64), grid)
@@ -219,12 +277,13 @@ def _train_stage(run: _Run, source, windows):
         model, meta = load_checkpoint(out / "model", stack.band_names)
         return model, meta, meta.training.get("history", [])
     offsets = windows[["row_off", "col_off"]].to_numpy()
-    train_ds = WindowDataset(source.norm, offsets, w.size, windows["label"].to_numpy())
+    size, stride, _ = run.cfg.sample_geometry()
+    train_ds = WindowDataset(source.norm, offsets, size, windows["label"].to_numpy(), weights=windows["weight"].to_numpy() if "weight" in windows else None)
     model, hist = fit(tc.model, train_ds, tc, val_ds=None, out_dir=out / TRAIN_DIR, resume=run.resume and (out / TRAIN_DIR / "last.pt").exists())
     stopping = tc.patience > 0
     mean, std = stack.moments()
     meta = model_meta(tc.model, tc, hist, band_names=stack.band_names, mean=mean, std=std,
-                      window_size=w.size, stride=w.stride, grid=stack.grid.to_dict(), n_train_windows=len(train_ds),
+                      window_size=size, stride=stride, grid=stack.grid.to_dict(), n_train_windows=len(train_ds), sample_unit=w.unit,
                       val_is=f"{tc.val_fraction:.0%} of the training windows, random (early stopping)" if stopping else "none: trained on all windows (skill is measured out of fold)")
     save_checkpoint(out / "model", model, meta)
     del train_ds
@@ -238,12 +297,13 @@ def _train_stage(run: _Run, source, windows):
 def _predict_stage(run: _Run, model, meta, stack, windows, oof: dict):
     """The final model over the whole stack: prospectivity.tif (calibrated probability, margin) and scores.gpkg."""
     cfg, out = run.cfg, run.out
-    if run.state.finished("predict", out, ["prospectivity.tif", "scores.gpkg"]):
+    if run.state.finished("predict", out, ["prospectivity.tif"] + (["scores.gpkg"] if cfg.windows.unit == "window" else [])):
         return read_prediction(out / "prospectivity.tif")
     pred = predict_stack(run.engine, model, out / "stack.tif", stack, cfg, meta.input_size)
     pred, cal = calibrate_prediction(pred, oof["calibration"])
     write_prediction(pred, out / "prospectivity.tif", model_name=cfg.train.model, calibration=cal.describe())
-    write_windows(window_scores(pred, stack.grid, windows), out / "scores.gpkg", layer="scores")
+    if cfg.windows.unit == "window":  # with every cell a sample, prospectivity.tif holds every score
+        write_windows(window_scores(pred, stack.grid, windows), out / "scores.gpkg", layer="scores")
     run.state.mark("predict", {"seconds": pred.seconds})
     return pred
 
@@ -266,7 +326,7 @@ def _evaluate_stage(run: _Run, pred, stack, windows, deposits, tile_summary, oof
     ok = np.isfinite(pred.prob[r, c])
     dep = deposit_flat(pred.grid, deposits)
     metrics = {
-        "evaluation": {k: oof[k] for k in ("method", "label", "fold_epochs", "ranked_cells", "layouts")},
+        "evaluation": {k: oof.get(k) for k in ("method", "label", "blocks", "fold_epochs", "ranked_cells", "layouts")},
         "out_of_fold": oof["out_of_fold"],
         "default_model": oof["default_model"],
         "calibration": oof["calibration"],

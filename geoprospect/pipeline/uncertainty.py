@@ -36,9 +36,9 @@ Scorer = Callable[[nn.Module], np.ndarray]  # model -> (nr, nc) margins of every
 def predict_stack(engine, model: nn.Module, stack_path: Path, stack: Stack, cfg, crop: int | None) -> Prediction:
     """``model`` over every window of the stack, through the run's engine (block by block, or on
     dask) with the run's window, batch and device settings."""
-    w = cfg.windows
-    return engine.predict(model, stack_path, *stack.moments(), size=w.size, stride=w.stride, min_valid=w.min_valid, batch_size=cfg.predict.batch_size,
-                          device=cfg.train.device, crop=crop)
+    size, stride, centred = cfg.sample_geometry()
+    return engine.predict(model, stack_path, *stack.moments(), size=size, stride=stride, min_valid=cfg.windows.min_valid, batch_size=cfg.predict.batch_size,
+                          device=cfg.train.device, crop=crop, centred=centred)
 
 
 def stack_scorer(engine, stack_path: Path, stack: Stack, cfg, crop: int | None) -> Scorer:
@@ -50,9 +50,14 @@ def stack_scorer(engine, stack_path: Path, stack: Stack, cfg, crop: int | None) 
     return score
 
 
-def _window_offsets(shape: tuple[int, int], stride: int) -> tuple[np.ndarray, np.ndarray]:
+def _footprints(shape: tuple[int, int], cfg) -> tuple[np.ndarray, np.ndarray, int]:
+    """Upper-left stack cells and side of the map area each score of a (nr, nc) prediction stands
+    for: the cell itself (windows.unit cell) or the window's footprint (the window recipe)."""
+    size, stride, centred = cfg.sample_geometry()
     ii, jj = np.indices(shape)
-    return (ii * stride).ravel(), (jj * stride).ravel()
+    if centred or size == 1:
+        return ii.ravel(), jj.ravel(), 1
+    return (ii * stride).ravel(), (jj * stride).ravel(), size
 
 
 def calibrate_and_spread(out: Path, res: OutOfFoldResult, stack: Stack, labels: np.ndarray, cfg, score: Scorer) -> dict:
@@ -61,7 +66,7 @@ def calibrate_and_spread(out: Path, res: OutOfFoldResult, stack: Stack, labels: 
     Returns ``{"calibration": report (with the calibrator), "uncertainty": {"members", "seconds"}}``
     for ``out_of_fold.json`` (a resumed run reads the calibrator back from there).
     """
-    ev, w = cfg.evaluation, cfg.windows
+    ev = cfg.evaluation
     margin = res.model_margin if res.model_margin is not None else np.full(len(labels), np.nan)
     fold = res.model_fold if res.model_fold is not None else np.full(len(labels), -1)
     cal, rep = calibration_report(margin, res.model_prob, labels, fold, ev.calibration)
@@ -71,8 +76,8 @@ def calibrate_and_spread(out: Path, res: OutOfFoldResult, stack: Stack, labels: 
     models = [m for _, m in res.fold_models]
     margins = member_margins(models, score)
     std, mean = window_spread(margins, cal)
-    ro, co = _window_offsets(std.shape, w.stride)
-    bands = blend_spread(stack.grid, ro, co, w.size, {MEMBER_STD: std.ravel(), MEMBER_MEAN: mean.ravel()}, valid=stack.valid)
+    ro, co, side = _footprints(std.shape, cfg)
+    bands = blend_spread(stack.grid, ro, co, side, {MEMBER_STD: std.ravel(), MEMBER_MEAN: mean.ravel()}, valid=stack.valid)
     write_uncertainty(out / UNCERTAINTY, bands, stack.grid, {
         "GEOPROSPECT_UNCERTAINTY": f"std (ddof 0) of the calibrated probabilities of {len(models)} fold models (each trained without one fold's blocks), per window, blended to full resolution like the map",
         "GEOPROSPECT_MEMBERS": ",".join(f"fold {k}" for k, _ in res.fold_models),
@@ -87,7 +92,7 @@ def calibrate_and_spread(out: Path, res: OutOfFoldResult, stack: Stack, labels: 
 def calibrate_prediction(pred: Prediction, calibration: dict) -> tuple[Prediction, Calibrator]:
     """The prediction with its probability replaced by the calibrated probability of its margin."""
     cal = Calibrator.from_dict(calibration["calibrator"])
-    return Prediction(cal.apply(pred.margin), pred.margin, pred.grid, pred.size, pred.stride, pred.seconds), cal
+    return Prediction(cal.apply(pred.margin), pred.margin, pred.grid, pred.size, pred.stride, pred.seconds, pred.pad), cal
 
 
 def ensure_mc_dropout(out: Path, model: nn.Module, calibration: dict, stack: Stack, cfg, score: Scorer) -> bool:
@@ -103,8 +108,8 @@ def ensure_mc_dropout(out: Path, model: nn.Module, calibration: dict, stack: Sta
     cal = Calibrator.from_dict(calibration["calibrator"])
     margins = mc_dropout_margins(model, score, passes, seed=cfg.train.seed)
     std, _ = window_spread(margins, cal)
-    ro, co = _window_offsets(std.shape, cfg.windows.stride)
-    bands[MC_STD] = blend_spread(stack.grid, ro, co, cfg.windows.size, {MC_STD: std.ravel()}, valid=stack.valid)[MC_STD]
+    ro, co, side = _footprints(std.shape, cfg)
+    bands[MC_STD] = blend_spread(stack.grid, ro, co, side, {MC_STD: std.ravel()}, valid=stack.valid)[MC_STD]
     tags = {k: v for k, v in tags.items() if k.startswith("GEOPROSPECT_") and k != "GEOPROSPECT_KIND"}
     tags["GEOPROSPECT_MC_DROPOUT_PASSES"] = str(passes)
     tags["GEOPROSPECT_UNCERTAINTY"] += f"; {MC_STD}: std of {passes} Monte Carlo dropout passes of the final model (seeded, dropout on, calibrated)"

@@ -21,16 +21,16 @@ from geoprospect.windows.tiling import window_grid_shape
 
 
 def score_window_block(model: nn.Module, path: str, wb: WindowBlock, mean, std, size: int, stride: int, min_valid: float,
-                       batch_size: int, device: str, crop: int | None = None) -> np.ndarray:
+                       batch_size: int, device: str, crop: int | None = None, pad: int = 0) -> np.ndarray:
     """(2, ni, nj) float64 probability and logit margin of one window block (NaN = not scored)."""
     with gdal_env(), rasterio.open(path) as src:
-        bw = BlockWindows(read_region(src, wb.pixels), wb, mean, std, size, stride, min_valid, crop)
+        bw = BlockWindows(read_region(src, wb.pixels, pad), wb, mean, std, size, stride, min_valid, crop, pad)
     s = score_batches(model, bw.batches(batch_size), (wb.ni, wb.nj), device)
     return np.stack([s.prob, s.margin])
 
 
 def score_dask(model: nn.Module, path: str | Path, mean, std, *, size: int, stride: int, min_valid: float, batch_size: int,
-               device: str, block_size: int, client=None, crop: int | None = None) -> Scores:
+               device: str, block_size: int, client=None, crop: int | None = None, pad: int = 0) -> Scores:
     """Score the window grid of the stack GeoTIFF ``path`` on dask (``client``: a distributed.Client, or the default scheduler).
 
     The model is sent to the workers once; the (small) window-stride arrays are gathered on the client.
@@ -41,10 +41,10 @@ def score_dask(model: nn.Module, path: str | Path, mean, std, *, size: int, stri
     grid = GridSpec.from_raster(path)
     model = model.cpu().eval()
     ref = client.scatter(model, broadcast=True, hash=False) if client is not None else dask.delayed(model, traverse=False)
-    nr, nc = window_grid_shape(grid.height, grid.width, size, stride)
+    nr, nc = (grid.height, grid.width) if pad else window_grid_shape(grid.height, grid.width, size, stride)
     rows: dict[int, list] = {}
-    for wb in window_blocks(grid, size, stride, block_size):
-        d = dask.delayed(score_window_block, pure=True)(ref, str(path), wb, list(mean), list(std), size, stride, min_valid, batch_size, device, crop)
+    for wb in window_blocks(grid, size, stride, block_size, pad):
+        d = dask.delayed(score_window_block, pure=True)(ref, str(path), wb, list(mean), list(std), size, stride, min_valid, batch_size, device, crop, pad)
         rows.setdefault(wb.i0, []).append(da.from_delayed(d, shape=(2, wb.ni, wb.nj), dtype=np.float64))
     arr = da.block([rows[k] for k in sorted(rows)])
     t0 = time.perf_counter()

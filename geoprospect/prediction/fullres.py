@@ -109,6 +109,8 @@ def blend_windows(
     margin = np.asarray(margin, dtype=np.float64).ravel()
     ok = np.isfinite(prob) & np.isfinite(margin)
     shape = grid.shape
+    if size == 1:  # one score per cell (windows/cells.py): the map is the scores, nothing to blend
+        return _cell_map(grid, row_off[ok], col_off[ok], prob[ok], margin[ok], valid)
     n = _scatter_boxes(shape, row_off[ok], col_off[ok], size, np.ones(int(ok.sum())))
     n = np.rint(n).astype(np.int64)
     if weights == "box":
@@ -131,9 +133,27 @@ def blend_windows(
     return FullResMap(p, m, np.where(has, n, 0), grid)
 
 
+def _cell_map(grid: GridSpec, rows: np.ndarray, cols: np.ndarray, prob: np.ndarray, margin: np.ndarray, valid: np.ndarray | None) -> FullResMap:
+    """Scores of single cells placed on the grid (a cell scored twice keeps the mean)."""
+    n = np.zeros(grid.shape, dtype=np.int64)
+    np.add.at(n, (rows, cols), 1)
+    p = np.zeros(grid.shape)
+    m = np.zeros(grid.shape)
+    np.add.at(p, (rows, cols), prob)
+    np.add.at(m, (rows, cols), margin)
+    has = n > 0
+    if valid is not None:
+        has &= np.asarray(valid, dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return FullResMap(np.where(has, p / n, np.nan), np.where(has, m / n, np.nan), np.where(has, n, 0), grid)
+
+
 def blend_window_table(grid: GridSpec, windows: "gpd.GeoDataFrame", prob: np.ndarray, margin: np.ndarray | None = None,
                        valid: np.ndarray | None = None) -> FullResMap:
-    """:func:`blend_windows` of a window table (its ``row_off``, ``col_off`` and ``size`` columns)."""
+    """:func:`blend_windows` of a window table (its ``row_off``, ``col_off`` and ``size`` columns);
+    a sample table of cells (``footprint`` 1, :mod:`geoprospect.windows.cells`) places each score on its cell."""
+    if "footprint" in windows and int(windows["footprint"].iloc[0]) == 1:
+        return blend_windows(grid, windows["row"].to_numpy(), windows["col"].to_numpy(), 1, prob, margin, valid=valid)
     return blend_windows(grid, windows["row_off"].to_numpy(), windows["col_off"].to_numpy(), int(windows["size"].iloc[0]), prob, margin, valid=valid)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,6 +24,7 @@ import geopandas as gpd
 import numpy as np
 import rasterio
 import shapely
+import torch
 from affine import Affine
 from torch import nn
 
@@ -32,7 +34,10 @@ from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import Stack, write_qml, write_raster
 from geoprospect.prediction.dask import score_dask
 from geoprospect.prediction.score import Scores, check_model_input, score_batches
-from geoprospect.prediction.sources import Prefetcher, block_batches, block_regions, device_cut_batches, memory_batches, window_blocks
+from geoprospect.models.baselines import scoring_batch
+from geoprospect.io.rasters import gdal_env
+from geoprospect.prediction.sources import Prefetcher, block_batches, block_regions, centred_pad, device_cut_batches, memory_batches, read_region, window_blocks
+from geoprospect.windows.folds import sigmoid
 from geoprospect.progress import Task
 from geoprospect.windows.dataset import normalise
 from geoprospect.windows.tiling import _box_sums, window_grid_shape
@@ -50,6 +55,8 @@ class Prediction:
         grid: the window-stride grid (cells = central stride blocks of the windows).
         size, stride: window geometry in stack pixels.
         seconds: time spent in the model.
+        pad: cells a window reaches before the cell it scores: ``size // 2`` when windows are
+            centred on cells (the grid is then the stack's), 0 for the window recipe.
     """
 
     prob: np.ndarray
@@ -58,6 +65,16 @@ class Prediction:
     size: int
     stride: int
     seconds: float = 0.0
+    pad: int = 0
+
+    def offsets(self, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
+        """(N, 2) upper-left stack pixels of the windows that scored cells (ii, jj) of :attr:`grid`."""
+        return np.column_stack([np.asarray(ii) * self.stride - self.pad, np.asarray(jj) * self.stride - self.pad])
+
+    @property
+    def footprint(self) -> int:
+        """Side in stack cells of the map area one score stands for: 1 per cell, or the window."""
+        return 1 if self.size == 1 or self.pad else self.size
 
 
 def stride_grid(grid: GridSpec, size: int, stride: int) -> GridSpec:
@@ -85,6 +102,7 @@ def predict(
     cut_on_device: bool | None = None,
     client=None,
     stats: dict | None = None,
+    centred: bool = False,
 ) -> Prediction:
     """Score every window of a stack with at least ``min_valid`` valid pixels.
 
@@ -98,11 +116,19 @@ def predict(
     on random crops, papers 001/002); the window grid, the valid-fraction test and the output
     stay those of ``size``. ``stats``, when given, is filled with windows, seconds,
     windows_per_s, wait_s (time the model waited for data), busy_fraction and device.
+
+    ``centred`` (the cell as the sample, :mod:`geoprospect.windows.cells`; needs ``stride`` 1):
+    one window per cell, centred on it (pixels beyond the edge read as the band mean), scored
+    when the cell has data in every band; the prediction's grid is then the stack's own grid.
     """
     dev = resolve_device(device)
+    if centred and stride != 1:
+        raise InputError(f"windows centred on every cell need stride 1, got {stride}")
+    pad = centred_pad(size, centred)
+    batch_size = scoring_batch(model, _bands(stack) * (crop or size) ** 2, batch_size)
     if isinstance(stack, Stack):
         side = check_model_input(mean, std, stack.data.shape[0], size, crop)
-        grid, scores, what = stack.grid, _score_memory(model, stack, mean, std, size, stride, min_valid, batch_size, dev, crop), "in memory"
+        grid, scores, what = stack.grid, _score_memory(model, stack, mean, std, size, stride, min_valid, batch_size, dev, crop, pad), "in memory"
     else:
         path = Path(stack)
         if not path.exists():
@@ -112,48 +138,89 @@ def predict(
             side = check_model_input(mean, std, src.count, size, crop, path)
         if client is not None:
             scores = score_dask(model, path, mean, std, size=size, stride=stride, min_valid=min_valid, batch_size=batch_size,
-                                device=str(device), block_size=block_size, client=client, crop=crop)
+                                device=str(device), block_size=block_size, client=client, crop=crop, pad=pad)
             what = "on dask"
         else:
             on_device = dev.type == "cuda" if cut_on_device is None else bool(cut_on_device)
             scores, n_blocks = _score_blocks(model, path, grid, mean, std, size, stride, min_valid, batch_size, dev, crop, side,
-                                             block_size, prefetch, on_device)
+                                             block_size, prefetch, on_device, pad)
             what = f"in {n_blocks} blocks" + (" (windows cut on the device)" if on_device else "")
     st = scores.stats(dev)
     log.info("scored %d windows %s in %.1f s (%.0f windows/s) on %s; waited %.1f s for data",
              st["windows"], what, st["seconds"], st["windows_per_s"], dev, st["wait_s"])
     if stats is not None:
         stats.update(st)
-    return Prediction(scores.prob, scores.margin, stride_grid(grid, size, stride), size, stride, scores.seconds)
+    return Prediction(scores.prob, scores.margin, grid if centred else stride_grid(grid, size, stride), size, stride, scores.seconds, pad)
 
 
-def _score_memory(model, stack: Stack, mean, std, size, stride, min_valid, batch_size, dev, crop) -> Scores:
-    nr, nc = window_grid_shape(stack.grid.height, stack.grid.width, size, stride)
-    vfrac = _box_sums(stack.valid, size, stride, nr, nc) / float(size * size)
-    ii, jj = np.nonzero(vfrac >= min_valid)
-    batches = memory_batches(normalise(stack.data, mean, std), np.column_stack([ii * stride, jj * stride]), size, batch_size, index=(ii, jj), crop=crop)
+def _bands(stack: Stack | str | Path) -> int:
+    if isinstance(stack, Stack):
+        return int(stack.data.shape[0])
+    with rasterio.open(stack) as src:
+        return int(src.count)
+
+
+def _score_memory(model, stack: Stack, mean, std, size, stride, min_valid, batch_size, dev, crop, pad: int = 0) -> Scores:
+    if pad:  # windows centred on every cell with data; WindowDataset reads 0 (the mean) beyond the edge
+        nr, nc = stack.grid.shape
+        ii, jj = np.nonzero(stack.valid)
+        offsets = np.column_stack([ii - pad, jj - pad])
+    else:
+        nr, nc = window_grid_shape(stack.grid.height, stack.grid.width, size, stride)
+        vfrac = _box_sums(stack.valid, size, stride, nr, nc) / float(size * size)
+        ii, jj = np.nonzero(vfrac >= min_valid)
+        offsets = np.column_stack([ii * stride, jj * stride])
+    batches = memory_batches(normalise(stack.data, mean, std), offsets, size, batch_size, index=(ii, jj), crop=crop)
     with Task("predict", ii.size, unit="window") as task:
         return score_batches(model, batches, (nr, nc), dev, progress=task)
 
 
+def _score_dense(model, path: Path, grid: GridSpec, mean, std, size: int, block_size: int, dev, pad: int) -> tuple[Scores, int]:
+    """A fully-convolutional model (``dense_logits``, e.g. dense_cnn) over every block in one
+    pass each: the block read with a halo of ``pad`` cells (NaN beyond the stack = 0 after
+    z-scoring, as a patch overhanging the edge reads), every cell with data scored. Same
+    numbers as scoring each centred patch alone (tests/test_cells.py), without cutting patches."""
+    prob = np.full(grid.shape, np.nan)
+    margin = np.full(grid.shape, np.nan)
+    blocks = list(window_blocks(grid, size, 1, block_size, pad))
+    model = model.to(dev).eval()
+    n, t0 = 0, time.perf_counter()
+    with gdal_env(), rasterio.open(path) as src, Task("predict", len(blocks), unit="block") as task, torch.no_grad():
+        for wb in blocks:
+            region = read_region(src, wb.pixels, pad)
+            ok = np.all(np.isfinite(region[:, pad : pad + wb.ni, pad : pad + wb.nj]), axis=0)
+            if ok.any():
+                x = torch.from_numpy(normalise(region, mean, std))[None].to(dev)
+                z = model.dense_logits(x)[0, 0, pad : pad + wb.ni, pad : pad + wb.nj].double().cpu().numpy()
+                rows, cols = slice(wb.i0, wb.i0 + wb.ni), slice(wb.j0, wb.j0 + wb.nj)
+                margin[rows, cols] = np.where(ok, z, np.nan)
+                prob[rows, cols] = np.where(ok, sigmoid(z), np.nan)
+                n += int(ok.sum())
+            task.update(1)
+    return Scores(prob, margin, n, time.perf_counter() - t0, 0.0), len(blocks)
+
+
 def _score_blocks(model, path: Path, grid: GridSpec, mean, std, size, stride, min_valid, batch_size, dev, crop, side,
-                  block_size, prefetch, on_device) -> tuple[Scores, int]:
+                  block_size, prefetch, on_device, pad: int = 0) -> tuple[Scores, int]:
+    if pad and crop is None and hasattr(model, "dense_logits"):
+        return _score_dense(model, path, grid, mean, std, size, block_size, dev, pad)
     if on_device:  # at least batch_size windows per block, so batches stay full
         block_size = max(block_size, int(np.ceil(np.sqrt(batch_size))) * stride)
-    blocks = list(window_blocks(grid, size, stride, block_size))
+    blocks = list(window_blocks(grid, size, stride, block_size, pad))
     pin = dev.type == "cuda"
     it: Any  # regions (cut on the device below) or ready batches
     if on_device:
-        it = block_regions(path, blocks, mean, std, size, stride, min_valid, pin=pin, crop=crop)
+        it = block_regions(path, blocks, mean, std, size, stride, min_valid, pin=pin, crop=crop, pad=pad)
     else:
-        it = block_batches(path, blocks, mean, std, size, stride, min_valid, batch_size, pin=pin, crop=crop)
+        it = block_batches(path, blocks, mean, std, size, stride, min_valid, batch_size, pin=pin, crop=crop, pad=pad)
     with contextlib.ExitStack() as es:
         if prefetch > 0:
             it = iter(es.enter_context(Prefetcher(it, prefetch)))
         if on_device:
             it = device_cut_batches(it, dev, side, batch_size)
         task = es.enter_context(Task("predict", len(blocks), unit="block"))
-        return score_batches(model, it, window_grid_shape(grid.height, grid.width, size, stride), dev, progress=task), len(blocks)
+        shape = grid.shape if pad else window_grid_shape(grid.height, grid.width, size, stride)
+        return score_batches(model, it, shape, dev, progress=task), len(blocks)
 
 
 def write_prediction(pred: Prediction, out: str | Path, *, model_name: str = "", calibration: str = "") -> Path:

@@ -65,9 +65,14 @@ class WindowBlock:
     pixels: Block
 
 
-def window_blocks(grid: GridSpec, size: int, stride: int, block_size: int) -> Iterator[WindowBlock]:
-    """Blocks of the window grid; each pixel block overlaps the next by ``size - stride`` pixels."""
-    nr, nc = window_grid_shape(grid.height, grid.width, size, stride)
+def window_blocks(grid: GridSpec, size: int, stride: int, block_size: int, pad: int = 0) -> Iterator[WindowBlock]:
+    """Blocks of the window grid; each pixel block overlaps the next by ``size - stride`` pixels.
+
+    ``pad`` > 0: windows centred on every cell (:func:`centred_pad`): the grid is read as if
+    extended by ``pad`` nodata cells before and ``size - 1 - pad`` after, and the block's pixels
+    are in those extended coordinates (:func:`read_region` reads them with the same ``pad``)."""
+    h, w = (grid.height, grid.width) if not pad else (grid.height + size - 1, grid.width + size - 1)
+    nr, nc = window_grid_shape(h, w, size, stride)
     bw = max(1, check_block_size(block_size) // stride)
     for i0 in range(0, nr, bw):
         for j0 in range(0, nc, bw):
@@ -75,9 +80,29 @@ def window_blocks(grid: GridSpec, size: int, stride: int, block_size: int) -> It
             yield WindowBlock(i0, j0, ni, nj, Block(i0 * stride, j0 * stride, (ni - 1) * stride + size, (nj - 1) * stride + size))
 
 
-def read_region(src, block: Block) -> np.ndarray:
-    """(bands, h, w) float32 of a block of an open raster, NaN where nodata."""
-    return src.read(window=block.window(), out_dtype="float32", masked=True).filled(np.nan).astype(np.float32, copy=False)
+def centred_pad(size: int, centred: bool) -> int:
+    """Cells a window reaches before its centre cell when windows are centred on cells (else 0)."""
+    return size // 2 if centred else 0
+
+
+def read_region(src, block: Block, pad: int = 0) -> np.ndarray:
+    """(bands, h, w) float32 of a block of an open raster, NaN where nodata; with ``pad`` the
+    block is in coordinates shifted by ``pad`` cells and what lies outside the raster is NaN."""
+    if not pad:
+        return src.read(window=block.window(), out_dtype="float32", masked=True).filled(np.nan).astype(np.float32, copy=False)
+    from rasterio.windows import Window
+
+    win = Window(block.col_off - pad, block.row_off - pad, block.width, block.height)
+    inner = win.intersection(Window(0, 0, src.width, src.height)) if _overlaps(win, src) else None
+    out = np.full((src.count, block.height, block.width), np.nan, dtype=np.float32)
+    if inner is not None:  # read what lies inside the raster, NaN around it (no VRT: exact values)
+        r0, c0 = int(inner.row_off - win.row_off), int(inner.col_off - win.col_off)
+        out[:, r0 : r0 + int(inner.height), c0 : c0 + int(inner.width)] = src.read(window=inner, out_dtype="float32", masked=True).filled(np.nan)
+    return out
+
+
+def _overlaps(win, src) -> bool:
+    return win.col_off < src.width and win.row_off < src.height and win.col_off + win.width > 0 and win.row_off + win.height > 0
 
 
 class BlockWindows:
@@ -87,10 +112,13 @@ class BlockWindows:
     caller): the model sees each window's centre ``crop`` pixels.
     """
 
-    def __init__(self, region: np.ndarray, wb: WindowBlock, mean, std, size: int, stride: int, min_valid: float, crop: int | None = None) -> None:
+    def __init__(self, region: np.ndarray, wb: WindowBlock, mean, std, size: int, stride: int, min_valid: float, crop: int | None = None, pad: int = 0) -> None:
         valid = np.all(np.isfinite(region), axis=0)
-        vfrac = _box_sums(valid, size, stride, wb.ni, wb.nj) / float(size * size)
-        self.ii, self.jj = np.nonzero(vfrac >= min_valid)
+        if pad:  # windows centred on cells: scored when the centre cell has data (every valid cell)
+            self.ii, self.jj = np.nonzero(valid[pad : pad + wb.ni, pad : pad + wb.nj])
+        else:
+            vfrac = _box_sums(valid, size, stride, wb.ni, wb.nj) / float(size * size)
+            self.ii, self.jj = np.nonzero(vfrac >= min_valid)
         self.wb = wb
         self.size, self.stride = size, stride
         self.crop = int(size if crop is None else crop)
@@ -119,16 +147,16 @@ class BlockWindows:
             yield Batch((self.ii[s] + origin[0], self.jj[s] + origin[1]), x.pin_memory() if pin else x, done)
 
 
-def _open_blocks(path: Path, blocks: Sequence[WindowBlock], mean, std, size, stride, min_valid, crop) -> Iterator[tuple[int, WindowBlock, BlockWindows]]:
+def _open_blocks(path: Path, blocks: Sequence[WindowBlock], mean, std, size, stride, min_valid, crop, pad: int = 0) -> Iterator[tuple[int, WindowBlock, BlockWindows]]:
     with gdal_env(), rasterio.open(path) as src:
         for k, wb in enumerate(blocks):
-            yield k, wb, BlockWindows(read_region(src, wb.pixels), wb, mean, std, size, stride, min_valid, crop)
+            yield k, wb, BlockWindows(read_region(src, wb.pixels, pad), wb, mean, std, size, stride, min_valid, crop, pad)
 
 
 def block_batches(path: Path, blocks: Sequence[WindowBlock], mean, std, size: int, stride: int, min_valid: float,
-                  batch_size: int, *, pin: bool = False, crop: int | None = None) -> Iterator[Batch]:
+                  batch_size: int, *, pin: bool = False, crop: int | None = None, pad: int = 0) -> Iterator[Batch]:
     """Batches of every block's windows, cut on the host; ``done`` counts the blocks."""
-    for k, wb, bw in _open_blocks(path, blocks, mean, std, size, stride, min_valid, crop):
+    for k, wb, bw in _open_blocks(path, blocks, mean, std, size, stride, min_valid, crop, pad):
         yield from bw.batches(batch_size, origin=(wb.i0, wb.j0), pin=pin, done=k + 1)
 
 
@@ -145,9 +173,9 @@ class Region:
 
 
 def block_regions(path: Path, blocks: Sequence[WindowBlock], mean, std, size: int, stride: int, min_valid: float,
-                  *, pin: bool = False, crop: int | None = None) -> Iterator[Region]:
+                  *, pin: bool = False, crop: int | None = None, pad: int = 0) -> Iterator[Region]:
     """The z-scored region of every block holding windows to score (for :func:`device_cut_batches`)."""
-    for k, wb, bw in _open_blocks(path, blocks, mean, std, size, stride, min_valid, crop):
+    for k, wb, bw in _open_blocks(path, blocks, mean, std, size, stride, min_valid, crop, pad):
         if not len(bw):
             continue
         lo = (size - bw.crop) // 2

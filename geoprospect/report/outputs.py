@@ -60,11 +60,15 @@ def write_map_products(
     out = Path(out)
     g = stack.grid
     ii, jj = np.nonzero(np.isfinite(pred.prob))
-    fmap = blend_windows(g, ii * pred.stride, jj * pred.stride, pred.size, pred.prob[ii, jj], pred.margin[ii, jj], valid=stack.valid)
+    if pred.footprint == 1:  # one score per cell: the map is the prediction itself
+        ro, co = ii, jj
+    else:
+        ro, co = ii * pred.stride, jj * pred.stride
+    fmap = blend_windows(g, ro, co, pred.footprint, pred.prob[ii, jj], pred.margin[ii, jj], valid=stack.valid)
     write_fullres(fmap, out / "prospectivity_fullres.tif", model_name=model_name, tags={"GEOPROSPECT_CALIBRATION": calibration["description"]} if calibration else None)
     dep = deposit_flat(g, deposits_xy)
     unc, unc_metrics = _uncertainty(out)
-    targets, metrics = _classes_and_targets(out, fmap, oof_map, g, deposits_xy, dep, pred.size, unc, attribution)  # mean_score is the mean calibrated probability
+    targets, metrics = _classes_and_targets(out, fmap, oof_map, g, deposits_xy, dep, pred.footprint, unc, attribution)  # mean_score is the mean calibrated probability
     metrics.update(unc_metrics)
     scored = np.isfinite(oof_map.margin)
     wins = {}
@@ -107,6 +111,9 @@ def _uncertainty(out: Path) -> tuple[dict[str, np.ndarray], dict]:
     return maps, {"uncertainty": summary(bands, tags)}
 
 
+GRID_CELLS = 16  # side in cells of window_grid.gpkg's squares when the map has one score per cell
+
+
 def _classes_and_targets(out: Path, fmap: FullResMap, oof_map: FullResMap, grid: GridSpec, deposits_xy: np.ndarray, dep: np.ndarray, cell: int,
                          extra: Mapping[str, np.ndarray] | None = None, attribution: Attribution | None = None) -> tuple[gpd.GeoDataFrame, dict]:
     """Classes of the final map cut at the P-A thresholds of the OUT-OF-FOLD map (all known
@@ -115,7 +122,8 @@ def _classes_and_targets(out: Path, fmap: FullResMap, oof_map: FullResMap, grid:
     th = _oof_thresholds(fmap.prob, oof_map.prob, dep)
     cls = classify(fmap.prob, th)
     write_classes(cls, grid, out / "classes.tif", th)
-    write_gpkg(window_grid(fmap.prob, grid, deposits_xy, cell=cell, classes=cls), out / "window_grid.gpkg", "window_grid")
+    # the numbered grid for field reference: the windows' own squares, or squares of GRID_CELLS cells when every cell is scored
+    write_gpkg(window_grid(fmap.prob, grid, deposits_xy, cell=cell if cell > 1 else GRID_CELLS, classes=cls), out / "window_grid.gpkg", "window_grid")
     targets = target_areas(fmap.prob, cls, grid, deposits_xy, extra=extra)
     if attribution is not None:
         targets = top_layers(targets, attribution.values, attribution.names, attribution.grid)

@@ -90,13 +90,30 @@ def fit(model: str | nn.Module | None, train_ds: WindowDataset, cfg: TrainConfig
     return model, train_torch(model, train_ds, cfg, val_ds, out_dir=out_dir, resume=resume)
 
 
-def _arrays(ds: WindowDataset) -> tuple[np.ndarray, np.ndarray]:
-    """(N, C, h, w) float32 windows as scored (evaluation transform: centre crop only) and (N,) labels."""
+def _arrays(ds: WindowDataset, idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(N, C, h, w) float32 windows ``idx`` (default all) as scored (evaluation transform: centre crop only) and (N,) labels."""
     tf = ds.transform.eval() if isinstance(ds.transform, WindowAugment) else ds.transform
-    x = torch.stack([tf(ds.window(i)) if tf is not None else ds.window(i) for i in range(len(ds))])
+    idx = np.arange(len(ds)) if idx is None else idx
     if ds.labels is None:
         raise InputError("these windows have no labels", hint="label the windows (geoprospect tile) before training a baseline")
-    return x.numpy(), ds.labels.numpy()
+    if tf is None:
+        x = ds.batch(idx)
+    else:
+        x = torch.stack([tf(ds.window(int(i))) for i in idx])
+    return x.numpy(), ds.labels.numpy()[idx]
+
+
+def background_subset(labels: np.ndarray, most: int | None, seed: int) -> np.ndarray:
+    """Indices of every positive and of at most ``most`` background samples (a seeded random
+    subset, in table order); all of them when ``most`` is None or not exceeded."""
+    labels = np.asarray(labels)
+    bg = np.flatnonzero(labels == 0)
+    if most is None or bg.size <= most:
+        return np.arange(labels.size)
+    keep = np.zeros(labels.size, dtype=bool)
+    keep[labels != 0] = True
+    keep[np.random.default_rng(seed).choice(bg, size=most, replace=False)] = True
+    return np.flatnonzero(keep)
 
 
 def _loss_accuracy(model: SklearnModel, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -122,8 +139,12 @@ def fit_baseline(model: SklearnModel, train_ds: WindowDataset, cfg: TrainConfig,
     """
     seed_everything(cfg.seed)
     t0 = time.perf_counter()
-    x, y = _arrays(train_ds)
-    model.fit_arrays(x, y, random_state=cfg.seed)
+    idx = background_subset(train_ds.labels.numpy() if train_ds.labels is not None else np.zeros(0), cfg.max_background, cfg.seed)
+    x, y = _arrays(train_ds, idx)
+    if idx.size < len(train_ds):
+        log.info("%s: fitted on every positive and %d of %d background samples (train.max_background)", model.estimator, int((y == 0).sum()), int((train_ds.labels.numpy() == 0).sum()))
+    weights = None if train_ds.weights is None else train_ds.weights[idx]
+    model.fit_arrays(x, y, random_state=cfg.seed, sample_weight=weights)
     model.eval()
     row: dict[str, Any] = {"epoch": 1}
     row["loss"], row["accuracy"] = _loss_accuracy(model, x, y)

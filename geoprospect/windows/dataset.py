@@ -48,6 +48,8 @@ class WindowDataset(Dataset):
         size: window size in pixels.
         labels: (N,) int class of each window (or None for prediction).
         transform: optional callable applied to each (C, size, size) tensor.
+        weights: (N,) float sample weights (soft labels near deposits, :mod:`geoprospect.windows.cells`),
+            or None (all 1); used by the models that take sample weights.
     """
 
     def __init__(
@@ -57,19 +59,31 @@ class WindowDataset(Dataset):
         size: int,
         labels: np.ndarray | None = None,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        weights: np.ndarray | None = None,
     ) -> None:
         self.data = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))
         self.offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
         self.size = int(size)
         self.labels = None if labels is None else torch.as_tensor(np.array(labels, dtype=np.int64))
         self.transform = transform
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
 
     def __len__(self) -> int:
         return self.offsets.shape[0]
 
     def window(self, i: int) -> torch.Tensor:
-        r, c = self.offsets[i]
-        return self.data[:, r : r + self.size, c : c + self.size]
+        """(C, size, size) window ``i``; pixels outside the array read 0 (the band mean after
+        z-scoring): a patch centred on an edge cell (:mod:`geoprospect.windows.cells`) overhangs."""
+        r, c = (int(v) for v in self.offsets[i])
+        s = self.size
+        _, h, w = self.data.shape
+        if r >= 0 and c >= 0 and r + s <= h and c + s <= w:
+            return self.data[:, r : r + s, c : c + s]
+        out = self.data.new_zeros((self.data.shape[0], s, s))
+        r0, c0, r1, c1 = max(r, 0), max(c, 0), min(r + s, h), min(c + s, w)
+        if r0 < r1 and c0 < c1:
+            out[:, r0 - r : r1 - r, c0 - c : c1 - c] = self.data[:, r0:r1, c0:c1]
+        return out
 
     def __getitem__(self, i: int):
         x = self.window(i)
@@ -81,4 +95,7 @@ class WindowDataset(Dataset):
 
     def batch(self, idx: Sequence[int]) -> torch.Tensor:
         """Stack several windows into a (B, C, size, size) tensor (no transform)."""
+        if self.size == 1:  # one cell per sample: a single gather instead of a Python loop over windows
+            rc = torch.as_tensor(self.offsets[np.asarray(idx, dtype=np.int64)])
+            return self.data[:, rc[:, 0], rc[:, 1]].T.reshape(len(rc), -1, 1, 1).contiguous()
         return torch.stack([self.window(int(i)) for i in idx])

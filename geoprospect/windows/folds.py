@@ -221,6 +221,58 @@ def _auto_block_size(height: int, width: int, size: int, k: int) -> int:
     return block
 
 
+_NICE = (1.0, 2.0, 2.5, 5.0)  # block sides are rounded down to 1, 2, 2.5 or 5 x 10^n map units
+
+
+def nice_floor(x: float) -> float:
+    """The largest 1, 2, 2.5 or 5 x 10^n not above ``x`` (> 0): block sides read as round numbers and
+    repeat at other resolutions of the same area."""
+    e = 10.0 ** np.floor(np.log10(x))
+    return float(max(m * e for m in _NICE if m * e <= x * (1 + 1e-12)))
+
+
+@dataclass
+class BlockChoice:
+    """The automatic block side (:func:`auto_block_side`) and why."""
+
+    side: float  # map units
+    cells: int  # the side in cells of the grid (rounded)
+    area: float  # area with data, map units²
+    deposits: int
+    target_blocks: int
+    blocks_with_deposits: int
+
+    def describe(self) -> str:
+        return (f"{self.side:g}-map-unit blocks ({self.cells} cells) chosen automatically: {self.area / self.side ** 2:.0f} blocks of the area with data "
+                f"for {self.deposits} deposit cells (aim: {self.target_blocks} blocks, from 4 to 10 per fold), {self.blocks_with_deposits} blocks hold deposits")
+
+
+def auto_block_side(grid: GridSpec, valid: np.ndarray, deposits_rc: np.ndarray, k: int, *, context: int = 0) -> BlockChoice:
+    """Side in map units of the spatial CV blocks, from the area's size and deposit count.
+
+    Aim for one block per deposit cell, but at least 4 and at most 10 blocks per fold
+    (``clip(deposits, 4k, 10k)`` blocks over the cells with data); the side is rounded down to a
+    round number (:func:`nice_floor`) and halved (on the same round steps) until at least ``k``
+    blocks hold a deposit, and kept at least ``2 * context + 2`` cells (a model's context must
+    fit in a block with room for a centre). Only map units enter the rule, so two resolutions
+    of one area get the same side.
+    """
+    res = float(max(abs(grid.transform.a), abs(grid.transform.e)))
+    area = float(np.count_nonzero(valid)) * abs(grid.transform.a * grid.transform.e)
+    rc = np.asarray(deposits_rc, dtype=np.int64).reshape(-1, 2)
+    n_dep = int(np.unique(rc[:, 0] * grid.width + rc[:, 1]).size) if rc.size else 0
+    target = int(np.clip(n_dep, 4 * k, 10 * k))
+    least = max(2 * context + 2, 2) * res
+    side = max(nice_floor(np.sqrt(max(area, res * res) / target)), least)
+    while True:
+        cells = max(1, int(round(side / res)))
+        holding = int(np.unique((rc[:, 0] // cells) * (grid.width // cells + 1) + rc[:, 1] // cells).size) if rc.size else 0
+        smaller = nice_floor(side * 0.999)
+        if holding >= k or smaller < least:
+            return BlockChoice(side, cells, area, n_dep, target, holding)
+        side = smaller
+
+
 def spatial_block_folds(
     row_off: np.ndarray,
     col_off: np.ndarray,
