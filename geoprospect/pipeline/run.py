@@ -41,9 +41,9 @@ from geoprospect.training.fit import fit, model_meta
 from geoprospect.training.history import write_history
 from geoprospect.windows.dataset import WindowDataset
 from geoprospect.windows.store import SCRATCH, open_windows_source
-from geoprospect.windows.cells import deposit_cells, make_cells, unscored_deposits
+from geoprospect.windows.cells import block_split, deposit_cells, make_cells, unscored_deposits
 from geoprospect.windows.folds import auto_block_side, deposit_pixels
-from geoprospect.windows.tiling import make_windows, read_windows, split_windows, write_windows
+from geoprospect.windows.tiling import make_windows, read_windows, write_windows
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def _tile_stage(run: _Run, stack, grid, deposits):
     if w.unit == "cell":
         cells, summary = make_cells(stack.valid, grid, deposits, size=size, radius=run.cfg.labels.radius)
         if run.cfg.evaluation.method == "block":
-            cells["split"] = _block_split(cells, grid, w)
+            cells["split"] = block_split(cells, grid, w.test_fraction, w.split_axis, w.test_side)
         run.state.mark("tile", summary.__dict__)
         return cells, summary.__dict__
     if run.state.finished("tile", run.out, ["windows.gpkg"]):
@@ -182,12 +182,6 @@ def _tile_stage(run: _Run, stack, grid, deposits):
     write_windows(windows, run.out / "windows.gpkg")
     run.state.mark("tile", summary.__dict__)
     return windows, summary.__dict__
-
-
-def _block_split(cells, grid, w) -> np.ndarray:
-    """'train' / 'test' / 'buffer' of each cell for evaluation.method block (the window split with 1-cell windows)."""
-    lab = split_windows(grid.height, grid.width, 1, 1, grid.shape, w.test_fraction, w.split_axis, w.test_side)
-    return lab[cells["row"].to_numpy(), cells["col"].to_numpy()].astype(str)
 
 
 def _fold_epochs(cfg: RunConfig) -> int:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from geoprospect.errors import DepositError, GridError
 from geoprospect.grid import GridSpec
+from geoprospect.windows.tiling import split_windows
 
 log = logging.getLogger(__name__)
 
@@ -123,3 +124,11 @@ def unscored_deposits(hits: np.ndarray, scored: np.ndarray) -> np.ndarray:
     """(M, 2) (row, col) of the deposit cells that carry no score (``scored`` False there)."""
     r, c = np.nonzero((hits > 0) & ~scored)
     return np.column_stack([r, c])
+
+
+def block_split(cells: pd.DataFrame, grid: GridSpec, test_fraction: float, axis: str = "rows", side: str = "end") -> np.ndarray:
+    """'train' / 'test' of each cell for a single held-out block: the last (or first)
+    ``test_fraction`` of the rows (or columns), as :func:`~geoprospect.windows.tiling.split_windows`
+    with one-cell windows (a per-cell model needs no buffer; a patch model's folds add one)."""
+    lab = split_windows(grid.height, grid.width, 1, 1, grid.shape, test_fraction, axis, side)  # type: ignore[arg-type]
+    return lab[cells["row"].to_numpy(), cells["col"].to_numpy()].astype(str)
