@@ -8,8 +8,8 @@ import rasterio
 
 pytest.importorskip("distributed")
 
-from distributed import Client, LocalCluster  # noqa: E402
 from conftest import assert_scores_close  # noqa: E402
+from distributed import Client, LocalCluster  # noqa: E402
 from test_blocks import _inputs, tiny_model  # noqa: E402
 
 from geoprospect.errors import ConfigError, InputError  # noqa: E402

@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
 from conftest import assert_scores_close
+from torch import nn
 
 from geoprospect.errors import GridError, InputError, ModelError
 from geoprospect.grid import GridSpec

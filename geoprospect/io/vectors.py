@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Mapping
 
 import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import CRS
 
-from geoprospect.errors import CRSError, GeometryError, InputError
-from geoprospect.grid import to_crs
+from geoprospect.errors import ColumnError, CRSError, GeometryError, InputError
+from geoprospect.grid import Extent, to_crs
+from geoprospect.io.names import did_you_mean
 
 log = logging.getLogger(__name__)
+
+NO_CRS_HINT = "give the CRS it is in: crs: on its entry, or the top-level crs: of a run config for every input without one (--vector-crs on the command line)"
 
 
 def read_vectors(
@@ -51,7 +55,7 @@ def read_vectors(
         log.warning("%s: %d of %d features have no geometry and are skipped", path, n_read - len(gdf), n_read)
     if gdf.crs is None:
         if crs is None:
-            raise CRSError(f"the {what} layer has no CRS", path=path, hint="pass its CRS (--vector-crs / `crs:` in the config)")
+            raise CRSError(f"the {what} layer has no CRS", path=path, hint=NO_CRS_HINT)
         gdf = gdf.set_crs(to_crs(crs).to_wkt())
     if gdf.geometry.has_z.any():
         gdf = gdf.set_geometry(shapely.force_2d(gdf.geometry.values))
@@ -64,7 +68,9 @@ def read_vectors(
     gdf, src = _checked_degrees(gdf, path, crs)
     if target_crs is not None:
         tcrs = to_crs(target_crs)
-        if not src.equals(tcrs, ignore_axis_order=True):
+        if src.equals(tcrs, ignore_axis_order=True) and not tcrs.equals(gdf.crs, ignore_axis_order=True):
+            gdf = gdf.set_crs(tcrs.to_wkt(), allow_override=True)  # a local CRS as the grid holds it (grid.to_crs)
+        elif not src.equals(tcrs, ignore_axis_order=True):
             log.info("%s: reprojected %d features from %s to %s", path, len(gdf), src.name, tcrs.name)
             gdf = gdf.to_crs(tcrs.to_wkt())
             fin = np.array([np.isfinite(shapely.get_coordinates(g)).all() for g in gdf.geometry.values])
@@ -130,10 +136,42 @@ def check_layer(path: Path, layer: str | None, what: str = "layer") -> None:
         raise InputError(
             f"the file holds {len(layers)} layers ({', '.join(layers)})",
             path=path,
-            hint="name the one to use with --layer (or `layer:` in the config)",
+            hint="name the one to use: layer: on its entry in the run config (--layer on the command line)",
         )
     if layer is not None and layer not in layers:
         raise InputError(f"no layer {layer!r} in the file; its layers are: {', '.join(layers)}", path=path, hint="check the layer name (case-sensitive)")
+
+
+def select_features(gdf: gpd.GeoDataFrame, where: Mapping[str, object], *, path: str | Path, key: str = "where") -> gpd.GeoDataFrame:
+    """The features whose fields match ``where`` (field -> value, or a list of values; every field
+    must match). Numbers match numbers, anything else its text. ColumnError for a missing field,
+    InputError when nothing matches, both naming the file and ``key`` (the setting to fix)."""
+    keep = np.ones(len(gdf), dtype=bool)
+    cols = [str(c) for c in gdf.columns if c != gdf.geometry.name]
+    for field, wanted in where.items():
+        if field not in gdf.columns:
+            raise ColumnError(f"{key} names the field {field!r}, which the layer does not have{did_you_mean([field], cols)}; its fields are: {', '.join(cols)}",
+                              path=path, hint=f"correct the field name in {key} (case-sensitive)")
+        keep &= _matches(gdf[field], wanted if isinstance(wanted, list) else [wanted])
+    if not keep.any():
+        shown = {f: sorted({str(v) for v in gdf[f].dropna().unique()})[:10] for f in where}
+        raise InputError(f"{key} matches none of the {len(gdf)} features ({'; '.join(f'{f} holds {vals}' for f, vals in shown.items())})",
+                         path=path, hint=f"correct the values in {key} (text matches exactly, case included)")
+    log.info("%s: %d of %d features kept (%s)", path, int(keep.sum()), len(gdf), ", ".join(f"{f} in {v}" if isinstance(v, list) else f"{f} = {v}" for f, v in where.items()))
+    return gdf[keep].reset_index(drop=True)
+
+
+def _matches(column, values: list) -> np.ndarray:
+    """Cells of ``column`` equal to one of ``values``: numerically for numbers in a numeric column, else as stripped text."""
+    import pandas as pd
+
+    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    hit = np.zeros(len(column), dtype=bool)
+    if nums and pd.api.types.is_numeric_dtype(column):
+        hit |= column.isin(nums).to_numpy()
+    text = column.astype("string").str.strip()
+    hit |= text.isin([str(v).strip() for v in values]).fillna(False).to_numpy(dtype=bool)
+    return hit
 
 
 def deposit_points(gdf: gpd.GeoDataFrame) -> np.ndarray:
@@ -153,6 +191,19 @@ def deposit_points(gdf: gpd.GeoDataFrame) -> np.ndarray:
     if n_dup:
         log.warning("%d deposits share a location with another one: each counts as a known deposit", n_dup)
     return xy
+
+
+def layer_extent(path: str | Path, layer: str | None = None, crs: object | None = None) -> Extent:
+    """The bounds of a vector layer and its CRS (``crs`` when the file has none; CRSError otherwise)."""
+    import pyogrio
+
+    path = Path(path)
+    check_layer(path, layer)
+    info = pyogrio.read_info(path, layer=layer, force_total_bounds=True)
+    wkt = info.get("crs")
+    if not wkt and crs is None:
+        raise CRSError("the layer has no CRS", path=path, hint=NO_CRS_HINT)
+    return Extent(tuple(float(v) for v in info["total_bounds"]), to_crs(wkt or crs), str(path))  # type: ignore[arg-type]
 
 
 def layer_crs(path: str | Path, layer: str | None = None, crs: object | None = None) -> CRS | None:

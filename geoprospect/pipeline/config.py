@@ -8,12 +8,13 @@ from __future__ import annotations
 import difflib
 import math
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from geoprospect.errors import ConfigError
+from geoprospect.errors import ConfigError, GeoprospectError
+from geoprospect.grid import LOCAL_CRS_EXAMPLE, to_crs
 from geoprospect.models import MODELS
 from geoprospect.training.config import TrainConfig
 
@@ -115,6 +116,7 @@ class RasterSourceConfig(_Strict):
     resampling: Literal["bilinear", "average", "nearest", "cubic"] = Field("bilinear", description="warp onto the grid: bilinear / cubic (continuous), average (coarser grid), nearest (classes)")
     band: Optional[int] = Field(None, ge=1, description="one band (1-based); default: every band")
     bands: Optional[list[int]] = Field(None, min_length=1, description="several bands (1-based); default: every band")
+    crs: Optional[str] = Field(None, description="CRS of the raster when the file has none")
 
     @model_validator(mode="after")
     def _check_bands(self) -> "RasterSourceConfig":
@@ -141,10 +143,23 @@ class SelectionConfig(_Strict):
     min_elements: int = Field(1, ge=1, description="if fewer pass, keep this many best-ranked elements")
 
 
+Scalar = Union[str, int, float, bool]
+
+
 class DepositsConfig(_Strict):
     path: Path
     layer: Optional[str] = None
-    crs: Optional[str] = None
+    crs: Optional[str] = Field(None, description="CRS of the deposits when the file has none")
+    where: Optional[dict[str, Union[Scalar, list[Scalar]]]] = Field(
+        None, description="keep only the features whose field equals a value, or is one of a list: {status: deposit} or {status: [deposit, mine]}; several fields: all must match")
+    label: str = Field("known deposits", description="what the points are, for map legends (e.g. 'known deposits and occurrences')")
+
+    @field_validator("where")
+    @classmethod
+    def _where_not_empty(cls, v: Optional[dict]) -> Optional[dict]:
+        if v is not None and (not v or any(isinstance(x, list) and not x for x in v.values())):
+            raise ValueError("where: needs at least one field and, for a list, at least one value (e.g. {status: deposit})")
+        return v
 
 
 class AreaConfig(_Strict):
@@ -203,7 +218,9 @@ class RunConfig(_Strict):
 
     name: str = "geoprospect run"
     output: Path = Path("geoprospect-out")
-    points: PointsConfig
+    crs: Optional[str] = Field(None, description="CRS of every input file that declares none (CSV points, rasters, vectors, deposits, area) unless its entry sets crs:; "
+                               "an EPSG code, or the WKT of a local (engineering) frame for a survey in mine-grid coordinates: " + LOCAL_CRS_EXAMPLE)
+    points: Optional[PointsConfig] = Field(None, description="geochemical samples, interpolated into one band per element; optional when rasters or vectors are given")
     grid: GridConfig
     idw: IDWConfig = IDWConfig()
     interpolation: InterpolationConfig = InterpolationConfig()
@@ -223,6 +240,33 @@ class RunConfig(_Strict):
     @classmethod
     def _vectors(cls, v: list) -> list:
         return _unique_names(v)
+
+    @field_validator("crs")
+    @classmethod
+    def _crs_parses(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None:
+            try:
+                to_crs(v)
+            except GeoprospectError as exc:
+                raise ValueError(f"{exc.reason}; {exc.hint}") from exc
+        return v
+
+    @model_validator(mode="after")
+    def _default_crs(self) -> "RunConfig":
+        """The top-level crs: fills every entry's crs: left unset (it applies only where the file has none)."""
+        if self.crs is not None:
+            for entry in [self.points, self.deposits, self.area, *self.vectors, *self.rasters]:
+                if entry is not None and entry.crs is None:
+                    entry.crs = self.crs
+        return self
+
+    @model_validator(mode="after")
+    def _some_evidence(self) -> "RunConfig":
+        if self.points is None and not self.vectors and not self.rasters:
+            raise ValueError("no evidence: give points: (geochemistry), vectors: (faults, geology...) or rasters: (geophysics...), at least one of them")
+        if self.points is None and self.selection.enabled:
+            raise ValueError("selection.enabled chooses geochemical elements: it needs points: (or set selection.enabled: false)")
+        return self
 
     @model_validator(mode="after")
     def _crop_fits(self) -> "RunConfig":
@@ -254,7 +298,8 @@ class RunConfig(_Strict):
             return p if p.is_absolute() else (base / p).resolve()
 
         c = self.model_copy(deep=True)
-        c.points.path = r(c.points.path)
+        if c.points is not None:
+            c.points.path = r(c.points.path)
         c.grid.template = None if c.grid.template is None else r(c.grid.template)
         c.deposits.path = r(c.deposits.path)
         if c.area is not None:
@@ -266,7 +311,7 @@ class RunConfig(_Strict):
         return c
 
     def input_files(self) -> list[Path]:
-        files = [self.points.path, self.deposits.path, *[v.path for v in self.vectors], *[r.path for r in self.rasters]]
+        files = [*([self.points.path] if self.points else []), self.deposits.path, *[v.path for v in self.vectors], *[r.path for r in self.rasters]]
         if self.area is not None:
             files.append(self.area.path)
         if self.grid.template:

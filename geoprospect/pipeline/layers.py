@@ -16,9 +16,17 @@ from geoprospect.stack.rasters import raster_layer
 log = logging.getLogger(__name__)
 
 
-def pipeline_layers(cfg: RunConfig, points: PointTable, grid: GridSpec) -> list[StackLayer]:
+def pipeline_layers(cfg: RunConfig, points: PointTable | None, grid: GridSpec) -> list[StackLayer]:
     """The layers of `geoprospect run`: the interpolated elements (IDW or kriging, log10 when
-    configured), then one layer per vector source; ``points`` in any CRS, layers on ``grid``."""
+    configured; none without points), then one layer per vector source, then the rasters;
+    ``points`` in any CRS, layers on ``grid``."""
+    return point_layers(cfg, points, grid) + [vector_layer(v, grid) for v in cfg.vectors] + raster_layers(cfg, grid)
+
+
+def point_layers(cfg: RunConfig, points: PointTable | None, grid: GridSpec) -> list[StackLayer]:
+    """The interpolated elements of the run config's points (none when it has no points)."""
+    if points is None or cfg.points is None:
+        return []
     pts = log10_values(points) if cfg.points.log10 else points
     pts = pts.to_crs(grid.crs)
     if not grid.contains(pts.xy[:, 0], pts.xy[:, 1]).any():
@@ -34,7 +42,7 @@ def pipeline_layers(cfg: RunConfig, points: PointTable, grid: GridSpec) -> list[
         method = ic.method.split("_")[0]
         prov = {f"{prefix}{e}": f"{method} kriging ({ic.variogram_model} variogram) of " + src % e for e in pts.elements}
         layers = [kriging_layer(pts.xy, pts.values, names, method=method, variogram_model=ic.variogram_model, neighbors=ic.neighbors, provenance=prov)]
-    return layers + [vector_layer(v, grid) for v in cfg.vectors] + raster_layers(cfg, grid)
+    return layers
 
 
 def vector_layer(v: VectorLayerConfig, grid: GridSpec) -> StackLayer:
@@ -73,7 +81,7 @@ def raster_source_layer(r: RasterSourceConfig, grid: GridSpec) -> StackLayer:
     from rasterio.enums import Resampling
 
     bands = [r.band] if r.band is not None else r.bands
-    lay = raster_layer(r.path, grid, Resampling[r.resampling], bands=bands)
+    lay = raster_layer(r.path, grid, Resampling[r.resampling], bands=bands, crs=r.crs)
     if len(lay.names) == 1:
         names = [r.name]
     else:

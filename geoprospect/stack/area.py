@@ -7,7 +7,6 @@ band of the stack is nodata outside (DESIGN.md "rank cells inside the study area
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import shapely
 from pyproj import CRS
 
 from geoprospect.errors import GeometryError
-from geoprospect.grid import GridSpec, to_crs
+from geoprospect.grid import GridSpec, snap_bounds, to_crs
 from geoprospect.io.vectors import read_vectors
 
 log = logging.getLogger(__name__)
@@ -54,9 +53,7 @@ class StudyArea:
 
     def snapped_bounds(self, resolution: float, crs: object) -> tuple[float, float, float, float]:
         """The area's bounds in ``crs`` snapped outwards to whole cells of ``resolution``."""
-        xmin, ymin, xmax, ymax = self.to_crs(crs).bounds
-        r = float(resolution)
-        return (math.floor(xmin / r) * r, math.floor(ymin / r) * r, math.ceil(xmax / r) * r, math.ceil(ymax / r) * r)
+        return snap_bounds(self.to_crs(crs).bounds, resolution)
 
     def mask(self, grid: GridSpec) -> np.ndarray:
         """(rows, cols) bool: True where the cell centre lies inside the area."""
