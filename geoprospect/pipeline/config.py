@@ -113,7 +113,8 @@ class RasterSourceConfig(_Strict):
 
     name: str
     path: Path
-    resampling: Literal["bilinear", "average", "nearest", "cubic"] = Field("bilinear", description="warp onto the grid: bilinear / cubic (continuous), average (coarser grid), nearest (classes)")
+    resampling: Optional[Literal["bilinear", "average", "nearest", "cubic"]] = Field(
+        None, description="warp onto the grid: null = average when the grid's cells are larger than the raster's, else bilinear; bilinear / cubic (continuous), average (coarser grid), nearest (classes)")
     band: Optional[int] = Field(None, ge=1, description="one band (1-based); default: every band")
     bands: Optional[list[int]] = Field(None, min_length=1, description="several bands (1-based); default: every band")
     crs: Optional[str] = Field(None, description="CRS of the raster when the file has none")

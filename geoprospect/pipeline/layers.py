@@ -81,11 +81,11 @@ def raster_source_layer(r: RasterSourceConfig, grid: GridSpec) -> StackLayer:
     from rasterio.enums import Resampling
 
     bands = [r.band] if r.band is not None else r.bands
-    lay = raster_layer(r.path, grid, Resampling[r.resampling], bands=bands, crs=r.crs)
+    lay = raster_layer(r.path, grid, None if r.resampling is None else Resampling[r.resampling], bands=bands, crs=r.crs)
     if len(lay.names) == 1:
         names = [r.name]
     else:
         names = [f"{r.name}_{n}" for n in lay.names]
-    lay.provenance = {new: f"{lay.provenance[old]} ({r.resampling} resampling)" for new, old in zip(names, lay.names)}
+    lay.provenance = {new: lay.provenance[old] for new, old in zip(names, lay.names)}
     lay.names = names
     return lay

@@ -2,8 +2,8 @@
 
 ``geoprospect stack RASTER...`` is :func:`stack_rasters`: every band of every raster becomes a
 layer (:func:`raster_layer`), and the stack is built by the one builder, block by block. A
-raster on the grid's cells is read as is; another is warped (GDAL, bilinear) onto each block's
-sub-grid. GDAL fits its resampling kernel to each warped region, so a block's values may
+raster on the grid's cells is read as is; another is warped (GDAL) onto each block's sub-grid:
+by default ``average`` when the grid's cells are larger than the raster's, else bilinear. GDAL fits its resampling kernel to each warped region, so a block's values may
 differ from a whole-grid warp by a tiny fraction of the local value range (4e-4 of unit
 noise in tests/test_bad_input_rasters.py), never by a cell.
 """
@@ -90,14 +90,35 @@ def _read(src, src_crs: CRS, grid: GridSpec, resampling: Resampling, bands: Sequ
     return out
 
 
-def _note_warp(src, src_crs: CRS, path: Path, grid: GridSpec) -> None:
+def source_resolution(src, src_crs: CRS, grid: GridSpec) -> tuple[float, float]:
+    """The raster's cell size expressed in the grid's CRS (GDAL's default warp resolution)."""
+    if src_crs.equals(grid.crs, ignore_axis_order=True):
+        return (abs(src.transform.a), abs(src.transform.e))
+    from rasterio.warp import calculate_default_transform
+
+    t, _, _ = calculate_default_transform(rio_crs(src_crs), rio_crs(grid.crs), src.width, src.height, *src.bounds)
+    return (abs(t.a), abs(t.e))
+
+
+def _warp_method(src, src_crs: CRS, path: Path, grid: GridSpec, resampling: Resampling | None) -> Resampling:
+    """The resampling of a raster onto ``grid`` (``None``: average onto a coarser grid, else
+    bilinear), logged with the source and target resolutions when the raster is warped."""
     src_grid = _grid_of(src, src_crs)
-    if _aligned_window(src_grid, grid) is None:
-        log.info("%s: warped onto the run's grid (%s -> %s)", path, src_grid.crs.name, grid.crs.name)
+    if _aligned_window(src_grid, grid) is not None:
+        return resampling or Resampling.bilinear  # read as is: no resampling happens
+    sx, sy = source_resolution(src, src_crs, grid)
+    gx, gy = grid.res
+    if resampling is None:
+        # a coarser cell averages every source cell inside it; bilinear would sample 4 of them
+        resampling = Resampling.average if gx * gy > 1.01 * sx * sy else Resampling.bilinear
+    log.info("%s: warped onto the run's grid: %.4g x %.4g -> %.4g x %.4g map units per cell (%s -> %s), %s resampling",
+             path, sx, sy, gx, gy, src_crs.name, grid.crs.name, resampling.name)
+    return resampling
 
 
-def read_onto_grid(path: str | Path, grid: GridSpec, resampling: Resampling = Resampling.bilinear) -> tuple[np.ndarray, list[str]]:
-    """Read every band of a raster onto ``grid`` (warped, with a log note, if it differs).
+def read_onto_grid(path: str | Path, grid: GridSpec, resampling: Resampling | None = None) -> tuple[np.ndarray, list[str]]:
+    """Read every band of a raster onto ``grid`` (warped, with a log note, if it differs;
+    ``resampling`` None: average onto a coarser grid, else bilinear).
 
     Returns (bands, rows, cols) float32 with NaN nodata, and the band names.
     """
@@ -105,8 +126,8 @@ def read_onto_grid(path: str | Path, grid: GridSpec, resampling: Resampling = Re
     src, crs = _open(path)
     try:
         with src:
-            _note_warp(src, crs, path, grid)
-            return _read(src, crs, grid, resampling), _names(src, path)
+            method = _warp_method(src, crs, path, grid, resampling)
+            return _read(src, crs, grid, method), _names(src, path)
     except rasterio.errors.RasterioIOError as exc:
         raise InputError(f"cannot read raster ({exc})", path=path, hint="is it a complete GeoTIFF?") from exc
 
@@ -126,14 +147,14 @@ class _Raster:
             raise InputError(f"cannot read raster ({exc})", path=self.path, hint="is it a complete GeoTIFF?") from exc
 
 
-def raster_layer(path: str | Path, grid: GridSpec, resampling: Resampling = Resampling.bilinear, *, bands: Sequence[int] | None = None, crs: object | None = None) -> StackLayer:
+def raster_layer(path: str | Path, grid: GridSpec, resampling: Resampling | None = None, *, bands: Sequence[int] | None = None, crs: object | None = None) -> StackLayer:
     """The bands (1-based; default every band) of a raster file as a layer on ``grid`` (band
     names from its descriptions); the raster's nodata becomes NaN; ``crs``: the raster's CRS
-    when the file has none."""
+    when the file has none; ``resampling`` None: average onto a coarser grid, else bilinear."""
     path = Path(path)
     src, rcrs = _open(path, crs)
     with src:
-        _note_warp(src, rcrs, path, grid)
+        resampling = _warp_method(src, rcrs, path, grid, resampling)
         names = _names(src, path)
         if bands:
             bad = [b for b in bands if not 1 <= b <= src.count]
@@ -141,7 +162,7 @@ def raster_layer(path: str | Path, grid: GridSpec, resampling: Resampling = Resa
                 raise InputError(f"band(s) {bad} do not exist: the raster has {src.count} band(s)", path=path, hint="band numbers start at 1 (rasters: band / bands in the run config)")
     idx = list(bands) if bands else list(range(1, len(names) + 1))
     return StackLayer([names[b - 1] for b in idx], _Raster(path, resampling, list(bands) if bands else None, crs), 0,
-                      {names[b - 1]: f"band {b} of {path.name}" for b in idx})
+                      {names[b - 1]: f"band {b} of {path.name} ({resampling.name} resampling)" for b in idx})
 
 
 def stack_rasters(paths: Sequence[str | Path], out: str | Path, grid: GridSpec | None = None, *, executor: Executor | None = None, block_size: int = 1024, area: StudyArea | None = None) -> StackFile:
