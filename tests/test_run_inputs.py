@@ -130,3 +130,71 @@ def test_deposit_filter_errors_name_the_key_and_the_file(tmp_path, where, messag
     before = (tmp_path / "deposits.gpkg").read_bytes()
     assert len(load_deposits(tmp_path / "deposits.gpkg", grid, where={"status": "occurrence"})) == 6
     assert (tmp_path / "deposits.gpkg").read_bytes() == before  # the input is never modified
+
+
+RUN_FLAGS = {"--out", "--overwrite", "--resume", "--dask-scheduler", "--help"}  # `geoprospect run`'s own options
+
+
+def _bad_runs(d: Path) -> dict[str, dict]:
+    """Configs whose inputs are wrong in the ways users get them wrong."""
+    pts = pd.read_csv(d / "samples.csv")
+    pts.assign(Cu=5.0).to_csv(d / "constant.csv", index=False)
+    pts.rename(columns={"x": "east", "y": "north"}).to_csv(d / "renamed.csv", index=False)
+    gpd.read_file(d / "deposits.gpkg").set_crs(None, allow_override=True).to_file(d / "dep_nocrs.gpkg")
+    gpd.read_file(d / "deposits.gpkg").to_file(d / "two.gpkg", layer="a")
+    gpd.read_file(d / "deposits.gpkg").to_file(d / "two.gpkg", layer="b")
+    with rasterio.open(d / "tmi.tif") as src:
+        _raster(d / "tmi_nocrs.tif", src.read(1), src.bounds, 50.0, None)
+    base = {"grid": {"resolution": 100}, "deposits": {"path": "deposits.gpkg"}, **FAST}
+    p = {"path": "samples.csv", "crs": "EPSG:32649", "elements": ["Au", "As", "Cu"]}
+    return {
+        "bad CRS": {**base, "points": {**p, "crs": "EPSG:99999"}},
+        "missing element": {**base, "points": {**p, "elements": ["Au", "Zn"]}},
+        "constant element": {**base, "points": {**p, "path": "constant.csv"}},
+        "CSV without CRS": {**base, "points": {k: v for k, v in p.items() if k != "crs"}},
+        "unknown x column": {**base, "points": {**p, "path": "renamed.csv", "x_field": "x", "y_field": "y"}},
+        "coordinates in the wrong CRS": {**base, "points": {**p, "crs": "EPSG:4326"}},
+        "deposits without CRS": {**base, "points": p, "deposits": {"path": "dep_nocrs.gpkg"}},
+        "raster without CRS": {**base, "rasters": [{"name": "mag", "path": "tmi_nocrs.tif"}]},
+        "vectors without a layer name": {**base, "vectors": [{"name": "d", "path": "two.gpkg"}]},
+    }
+
+
+def test_no_message_raised_inside_run_names_a_cli_flag(tmp_path):
+    """Inside `geoprospect run` the fix is a config key, never a command-line option."""
+    survey(tmp_path)
+    for what, cfg in _bad_runs(tmp_path).items():
+        (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
+        r = CliRunner().invoke(cli, ["--progress", "none", "run", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "out"), "--overwrite"])
+        assert r.exit_code == 2, (what, r.output)
+        assert "How to fix" in r.output, (what, r.output)
+        flags = set(re.findall(r"(?<![\w-])--[a-z][\w-]*", r.output)) - RUN_FLAGS
+        assert not flags, (what, flags, r.output)
+
+
+def test_a_constant_element_is_named_with_the_key_that_drops_it(tmp_path):
+    survey(tmp_path)
+    cfg = _bad_runs(tmp_path)["constant element"]
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    r = CliRunner().invoke(cli, ["--progress", "none", "run", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "out")])
+    assert r.exit_code == 2 and "element 'log10_Cu'" not in r.output
+    assert "constant.csv" in r.output and "element 'Cu'" in r.output and "points.elements" in r.output, r.output
+
+
+def test_init_writes_a_starter_that_runs_and_names_every_key(tmp_path):
+    from geoprospect.pipeline.config import RunConfig
+
+    survey(tmp_path)
+    out = tmp_path / "config.yaml"
+    r = CliRunner().invoke(cli, ["--progress", "none", "init", str(tmp_path / "tmi.tif"), str(tmp_path / "faults.gpkg"), str(tmp_path / "deposits.gpkg"), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    for key in RunConfig.model_fields:
+        assert re.search(rf"^(# )?{key}:", text, flags=re.M), key
+    cfg = load_config(out)  # pre-filled from the files: a valid configuration as written
+    assert [x.name for x in cfg.rasters] == ["tmi"] and [v.name for v in cfg.vectors] == ["dist_faults"] and cfg.deposits.path.name == "deposits.gpkg"
+    r = CliRunner().invoke(cli, ["--progress", "none", "init", "--out", str(out)])
+    assert r.exit_code == 2 and "exists" in r.output  # never overwritten unless asked
+    (tmp_path / "empty.yaml").write_text("")
+    with pytest.raises(ConfigError, match="geoprospect init"):
+        load_config(tmp_path / "empty.yaml")

@@ -17,7 +17,17 @@ from geoprospect.io.names import did_you_mean
 
 log = logging.getLogger(__name__)
 
-NO_CRS_HINT = "give the CRS it is in: crs: on its entry, or the top-level crs: of a run config for every input without one (--vector-crs on the command line)"
+#: how the reading options are spelled in hints: on the command line (default); a run passes its config keys
+VECTOR_CLI_KNOBS = {"crs": "--vector-crs", "layer": "--layer"}
+
+
+def entry_knobs(entry: str) -> dict[str, str]:
+    """The knobs of one input of a run config: ``entry`` is e.g. "deposits" or "vectors entry 'faults'"."""
+    return {"crs": f"crs: of {entry} (or the top-level crs: for every input without one)", "layer": f"layer: of {entry}"}
+
+
+def _no_crs_hint(k: Mapping[str, str]) -> str:
+    return f"give the CRS it is in with {k['crs']}: an EPSG code, or a LOCAL_CS WKT for a local mine grid (see the README)"
 
 
 def read_vectors(
@@ -27,6 +37,7 @@ def read_vectors(
     crs: object | None = None,
     target_crs: object | None = None,
     what: str = "layer",
+    knobs: Mapping[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a vector layer, repair invalid geometries, and reproject to ``target_crs``.
 
@@ -36,11 +47,14 @@ def read_vectors(
         crs: CRS to assume when the file declares none.
         target_crs: CRS to reproject to (logged when it differs).
         what: a word for messages ("faults", "deposits", ...).
+        knobs: how ``crs`` and ``layer`` are spelled in the caller's context, for hints
+            (VECTOR_CLI_KNOBS by default; :func:`entry_knobs` in a run).
     """
+    k = {**VECTOR_CLI_KNOBS, **(knobs or {})}
     path = Path(path)
     if not path.exists():
         raise InputError(f"{what} file not found", path=path, hint="check the path (relative paths are resolved against the config's folder)")
-    check_layer(path, layer, what)
+    check_layer(path, layer, what, knob=k["layer"])
     try:
         gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
     except Exception as exc:
@@ -55,7 +69,7 @@ def read_vectors(
         log.warning("%s: %d of %d features have no geometry and are skipped", path, n_read - len(gdf), n_read)
     if gdf.crs is None:
         if crs is None:
-            raise CRSError(f"the {what} layer has no CRS", path=path, hint=NO_CRS_HINT)
+            raise CRSError(f"the {what} layer has no CRS", path=path, hint=_no_crs_hint(k))
         gdf = gdf.set_crs(to_crs(crs).to_wkt())
     if gdf.geometry.has_z.any():
         gdf = gdf.set_geometry(shapely.force_2d(gdf.geometry.values))
@@ -65,7 +79,7 @@ def read_vectors(
         bad = ~np.array([np.isfinite(shapely.get_coordinates(g)).all() for g in gdf.geometry.values])
         raise GeometryError(f"{int(bad.sum())} features have NaN or infinite coordinates", path=path, feature=int(gdf.index[np.argmax(bad)]) + 1, hint="fix or delete those features")
     gdf = _repair_invalid(gdf, path)
-    gdf, src = _checked_degrees(gdf, path, crs)
+    gdf, src = _checked_degrees(gdf, path, crs, k["crs"])
     if target_crs is not None:
         tcrs = to_crs(target_crs)
         if src.equals(tcrs, ignore_axis_order=True) and not tcrs.equals(gdf.crs, ignore_axis_order=True):
@@ -103,7 +117,7 @@ def _repair_invalid(gdf: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
     return gdf
 
 
-def _checked_degrees(gdf: gpd.GeoDataFrame, path: Path, crs: object | None) -> tuple[gpd.GeoDataFrame, CRS]:
+def _checked_degrees(gdf: gpd.GeoDataFrame, path: Path, crs: object | None, crs_knob: str) -> tuple[gpd.GeoDataFrame, CRS]:
     """The layer's CRS, refusing (or, with a projected ``crs`` given, overriding) a geographic CRS whose coordinates exceed +-180 / +-90."""
     src = to_crs(gdf.crs.to_wkt())
     if src.is_geographic:
@@ -119,13 +133,14 @@ def _checked_degrees(gdf: gpd.GeoDataFrame, path: Path, crs: object | None) -> t
                 f"{int(bad.sum())} features have coordinates beyond +-180 / +-90 but the layer's CRS ({src.name}) is in degrees",
                 path=path,
                 feature=int(gdf.index[np.argmax(bad)]) + 1,
-                hint="the file declares the wrong CRS: fix it (e.g. in QGIS: Assign Projection) or pass the right one with `crs:`",
+                hint=f"the file declares the wrong CRS: fix it (e.g. in QGIS: Assign Projection) or give the right one with {crs_knob}",
             )
     return gdf, src
 
 
-def check_layer(path: Path, layer: str | None, what: str = "layer") -> None:
-    """Refuse a missing layer name, or no name for a file holding several layers (listing them)."""
+def check_layer(path: Path, layer: str | None, what: str = "layer", *, knob: str = "--layer") -> None:
+    """Refuse a missing layer name, or no name for a file holding several layers (listing them);
+    ``knob``: how the layer option is spelled in the caller's context."""
     try:
         import pyogrio
 
@@ -136,7 +151,7 @@ def check_layer(path: Path, layer: str | None, what: str = "layer") -> None:
         raise InputError(
             f"the file holds {len(layers)} layers ({', '.join(layers)})",
             path=path,
-            hint="name the one to use: layer: on its entry in the run config (--layer on the command line)",
+            hint=f"name the one to use with {knob}",
         )
     if layer is not None and layer not in layers:
         raise InputError(f"no layer {layer!r} in the file; its layers are: {', '.join(layers)}", path=path, hint="check the layer name (case-sensitive)")
@@ -193,16 +208,17 @@ def deposit_points(gdf: gpd.GeoDataFrame) -> np.ndarray:
     return xy
 
 
-def layer_extent(path: str | Path, layer: str | None = None, crs: object | None = None) -> Extent:
+def layer_extent(path: str | Path, layer: str | None = None, crs: object | None = None, *, knobs: Mapping[str, str] | None = None) -> Extent:
     """The bounds of a vector layer and its CRS (``crs`` when the file has none; CRSError otherwise)."""
     import pyogrio
 
+    k = {**VECTOR_CLI_KNOBS, **(knobs or {})}
     path = Path(path)
-    check_layer(path, layer)
+    check_layer(path, layer, knob=k["layer"])
     info = pyogrio.read_info(path, layer=layer, force_total_bounds=True)
     wkt = info.get("crs")
     if not wkt and crs is None:
-        raise CRSError("the layer has no CRS", path=path, hint=NO_CRS_HINT)
+        raise CRSError("the layer has no CRS", path=path, hint=_no_crs_hint(k))
     return Extent(tuple(float(v) for v in info["total_bounds"]), to_crs(wkt or crs), str(path))  # type: ignore[arg-type]
 
 

@@ -8,15 +8,28 @@ from __future__ import annotations
 import difflib
 import math
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from geoprospect.errors import ConfigError, GeoprospectError
 from geoprospect.grid import LOCAL_CRS_EXAMPLE, to_crs
 from geoprospect.models import MODELS
 from geoprospect.training.config import TrainConfig
+
+
+def _parsed_crs(v: Optional[str]) -> Optional[str]:
+    """A CRS text pyproj understands (checked when the config is read, so the error names the key)."""
+    if v is not None:
+        try:
+            to_crs(v)
+        except GeoprospectError as exc:
+            raise ValueError(f"{exc.reason}; {exc.hint}") from exc
+    return v
+
+
+CrsText = Annotated[Optional[str], AfterValidator(_parsed_crs)]
 
 
 class _Strict(BaseModel):
@@ -28,7 +41,7 @@ class PointsConfig(_Strict):
     elements: Optional[list[str]] = Field(None, min_length=1, description="element columns; default: every numeric column")
     x_field: Optional[str] = None
     y_field: Optional[str] = None
-    crs: Optional[str] = Field(None, description="CRS of the points when the file has none (always needed for CSV)")
+    crs: CrsText = Field(None, description="CRS of the points when the file has none (always needed for CSV)")
     layer: Optional[str] = None
     log10: bool = Field(True, description="interpolate log10 of the concentrations (they are log-normal)")
     censored: Literal["error", "half", "fraction", "cohen", "missing"] = Field(
@@ -96,7 +109,7 @@ class VectorLayerConfig(_Strict):
     field: Optional[str] = Field(None, description="class column (categorical)")
     classes: Optional[list[str]] = Field(None, description="classes to keep, in band order (categorical; default: all)")
     layer: Optional[str] = None
-    crs: Optional[str] = None
+    crs: CrsText = Field(None, description="CRS of the layer when the file has none")
     unmapped: Literal["nodata", "zero"] = Field("nodata", description="categorical: cells outside every polygon are nodata (NaN) in every class band, or 0 (read as 'none of the classes'); the share is warned")
 
     @model_validator(mode="after")
@@ -117,7 +130,7 @@ class RasterSourceConfig(_Strict):
         None, description="warp onto the grid: null = average when the grid's cells are larger than the raster's, else bilinear; bilinear / cubic (continuous), average (coarser grid), nearest (classes)")
     band: Optional[int] = Field(None, ge=1, description="one band (1-based); default: every band")
     bands: Optional[list[int]] = Field(None, min_length=1, description="several bands (1-based); default: every band")
-    crs: Optional[str] = Field(None, description="CRS of the raster when the file has none")
+    crs: CrsText = Field(None, description="CRS of the raster when the file has none")
 
     @model_validator(mode="after")
     def _check_bands(self) -> "RasterSourceConfig":
@@ -150,7 +163,7 @@ Scalar = Union[str, int, float, bool]
 class DepositsConfig(_Strict):
     path: Path
     layer: Optional[str] = None
-    crs: Optional[str] = Field(None, description="CRS of the deposits when the file has none")
+    crs: CrsText = Field(None, description="CRS of the deposits when the file has none")
     where: Optional[dict[str, Union[Scalar, list[Scalar]]]] = Field(
         None, description="keep only the features whose field equals a value, or is one of a list: {status: deposit} or {status: [deposit, mine]}; several fields: all must match")
     label: str = Field("known deposits", description="what the points are, for map legends (e.g. 'known deposits and occurrences')")
@@ -219,7 +232,7 @@ class RunConfig(_Strict):
 
     name: str = "geoprospect run"
     output: Path = Path("geoprospect-out")
-    crs: Optional[str] = Field(None, description="CRS of every input file that declares none (CSV points, rasters, vectors, deposits, area) unless its entry sets crs:; "
+    crs: CrsText = Field(None, description="CRS of every input file that declares none (CSV points, rasters, vectors, deposits, area) unless its entry sets crs:; "
                                "an EPSG code, or the WKT of a local (engineering) frame for a survey in mine-grid coordinates: " + LOCAL_CRS_EXAMPLE)
     points: Optional[PointsConfig] = Field(None, description="geochemical samples, interpolated into one band per element; optional when rasters or vectors are given")
     grid: GridConfig
@@ -241,16 +254,6 @@ class RunConfig(_Strict):
     @classmethod
     def _vectors(cls, v: list) -> list:
         return _unique_names(v)
-
-    @field_validator("crs")
-    @classmethod
-    def _crs_parses(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None:
-            try:
-                to_crs(v)
-            except GeoprospectError as exc:
-                raise ValueError(f"{exc.reason}; {exc.hint}") from exc
-        return v
 
     @model_validator(mode="after")
     def _default_crs(self) -> "RunConfig":
@@ -394,7 +397,7 @@ def load_config(path: str | Path) -> RunConfig:
     if dup:
         raise ConfigError(f"not valid YAML: {dup}", path=path, hint="keep one of them")
     if not isinstance(raw, dict):
-        raise ConfigError("the configuration must be a mapping of keys to values", path=path, hint="start from sample_data/config.yaml")
+        raise ConfigError("the configuration must be a mapping of keys to values", path=path, hint="write a commented starter configuration with `geoprospect init` (pre-filled from your files: geoprospect init FILE...)")
     try:
         cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:

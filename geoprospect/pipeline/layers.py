@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from geoprospect.evidence.idw import check_varying
 from geoprospect.grid import GridSpec
 from geoprospect.io.points import PointTable
-from geoprospect.io.vectors import read_vectors
+from geoprospect.io.vectors import entry_knobs, read_vectors
 from geoprospect.pipeline.config import RasterSourceConfig, RunConfig, VectorLayerConfig
 from geoprospect.pipeline.stages import log10_values
 from geoprospect.stack.layers import StackLayer, categorical_layer, density_layer, distance_density_layer, distance_layer, idw_layer, kriging_layer
@@ -28,6 +29,7 @@ def point_layers(cfg: RunConfig, points: PointTable | None, grid: GridSpec) -> l
     if points is None or cfg.points is None:
         return []
     pts = log10_values(points) if cfg.points.log10 else points
+    check_varying(pts.values, pts.elements, path=points.source or None, hint="drop it from points.elements (it carries no evidence) or check its values")
     pts = pts.to_crs(grid.crs)
     if not grid.contains(pts.xy[:, 0], pts.xy[:, 1]).any():
         log.warning("no sample point lies inside the grid: values are extrapolated from outside")
@@ -48,7 +50,7 @@ def point_layers(cfg: RunConfig, points: PointTable | None, grid: GridSpec) -> l
 def vector_layer(v: VectorLayerConfig, grid: GridSpec) -> StackLayer:
     """One vector source of the run config as a layer (distance, density, distance-with-density,
     or one 0/1 band per class named <name>_<class>), read in the grid's CRS."""
-    gdf = read_vectors(v.path, layer=v.layer, crs=v.crs, target_crs=grid.crs, what=v.name)
+    gdf = read_vectors(v.path, layer=v.layer, crs=v.crs, target_crs=grid.crs, what=v.name, knobs=entry_knobs(f"vectors entry {v.name!r}"))
     if v.kind == "distance":
         return distance_layer(gdf.geometry.values, v.name, provenance=f"distance to nearest feature of {v.path.name} (map units)")
     if v.kind == "density":

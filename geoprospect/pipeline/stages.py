@@ -11,8 +11,8 @@ import numpy as np
 from geoprospect.errors import GridError, ValueParseError
 from geoprospect.evidence.idw import check_samples_inside, idw
 from geoprospect.grid import Extent, GridSpec, snap_bounds, to_crs, union_bounds
-from geoprospect.io.points import PointTable, sparse_points_warning
-from geoprospect.io.vectors import deposit_points, read_vectors, select_features
+from geoprospect.io.points import POINTS_RUN_KNOBS, PointTable, sparse_points_warning
+from geoprospect.io.vectors import deposit_points, entry_knobs, read_vectors, select_features
 from geoprospect.progress import Task
 from geoprospect.stack.area import StudyArea, read_area
 
@@ -76,13 +76,13 @@ def run_grid(cfg: RunConfig, points: PointTable | None, area: StudyArea | None) 
         from geoprospect.io.vectors import layer_extent
         from geoprospect.stack.rasters import raster_extent
 
-        extents = [raster_extent(r.path, r.crs) for r in cfg.rasters] or [layer_extent(v.path, v.layer, v.crs) for v in cfg.vectors]
+        extents = [raster_extent(r.path, r.crs) for r in cfg.rasters] or [layer_extent(v.path, v.layer, v.crs, knobs=entry_knobs(f"vectors entry {v.name!r}")) for v in cfg.vectors]
     return make_grid(points, crs=g.crs, resolution=g.resolution, bounds=g.bounds, template=g.template, area=area, extents=extents, knobs=GRID_RUN_KNOBS)
 
 
 def load_area(ac) -> StudyArea | None:
     """The run config's study area (``ac`` is its ``area`` section, or None)."""
-    return None if ac is None else read_area(ac.path, layer=ac.layer, crs=ac.crs)
+    return None if ac is None else read_area(ac.path, layer=ac.layer, crs=ac.crs, knobs={**entry_knobs("area"), "path": "area.path"})
 
 
 RUN_LOG10_HINT = ("zeros or negatives often mean 'below detection': mark them with points.flag_columns (and points.detection_limits), "
@@ -139,7 +139,7 @@ def interpolate(points: PointTable, grid: GridSpec, *, power: float = 2.0, neigh
 def load_deposits(path: str | Path, grid: GridSpec, *, layer: str | None = None, crs: str | None = None, where: Mapping[str, object] | None = None) -> np.ndarray:
     """(N, 2) deposit coordinates in the grid's CRS (duplicates kept: each is a known deposit);
     ``where``: keep only the features whose fields match (deposits.where of a run config)."""
-    gdf = read_vectors(path, layer=layer, crs=crs, target_crs=grid.crs, what="deposits")
+    gdf = read_vectors(path, layer=layer, crs=crs, target_crs=grid.crs, what="deposits", knobs=entry_knobs("deposits"))
     if where:
         gdf = select_features(gdf, where, path=path, key="deposits.where")
     return deposit_points(gdf)
@@ -154,7 +154,7 @@ def read_run_points(pc, out: Path | None = None) -> PointTable | None:
     if pc is None:
         return None
     if pc.censored == "error":
-        return read_points(pc.path, pc.elements, x_field=pc.x_field, y_field=pc.y_field, crs=pc.crs, layer=pc.layer)
+        return read_points(pc.path, pc.elements, x_field=pc.x_field, y_field=pc.y_field, crs=pc.crs, layer=pc.layer, knobs=POINTS_RUN_KNOBS)
     from geoprospect.geochem.prepare import RUN_KNOBS, read_geochem
 
     table, report = read_geochem(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import shapely
@@ -79,13 +80,13 @@ class StudyArea:
         return f"{self.source or 'study area'} ({len(self.geoms)} polygon(s))"
 
 
-def read_area(path: str | Path, *, layer: str | None = None, crs: str | None = None) -> StudyArea:
+def read_area(path: str | Path, *, layer: str | None = None, crs: str | None = None, knobs: Mapping[str, str] | None = None) -> StudyArea:
     """Read a study-area polygon layer (GeometryError when it holds no polygon)."""
-    gdf = read_vectors(path, layer=layer, crs=crs, what="study area")
+    gdf = read_vectors(path, layer=layer, crs=crs, what="study area", knobs=knobs)
     geoms = np.asarray(gdf.geometry.values, dtype=object)
     poly = np.isin(shapely.get_type_id(geoms), (3, 6))  # Polygon, MultiPolygon
     if not poly.any():
-        raise GeometryError("the study area holds no polygon", path=path, hint="give a polygon layer (--area / area.path), e.g. the convex hull of the data")
+        raise GeometryError("the study area holds no polygon", path=path, hint=f"give a polygon layer with {(knobs or {}).get('path', '--area')}, e.g. the convex hull of the data")
     if not poly.all():
         log.warning("%s: %d non-polygon features of the study area are ignored", path, int((~poly).sum()))
     return StudyArea(geoms[poly], to_crs(gdf.crs.to_wkt()), str(Path(path).name) + (f":{layer}" if layer else ""))

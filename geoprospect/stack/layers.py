@@ -160,7 +160,7 @@ def idw_layer(xy: np.ndarray, values: np.ndarray, names: Sequence[str], *, power
     values = np.asarray(values, dtype=np.float64).reshape(len(xy), -1)
     if values.shape[1] != len(names):
         raise InputError(f"{len(names)} band names for {values.shape[1]} element columns")
-    kw = dict(power=power, neighbors=neighbors, radius=radius, min_points=min_points, smoothing=smoothing)
+    kw = dict(power=power, neighbors=neighbors, radius=radius, min_points=min_points, smoothing=smoothing, names=list(names))
     return StackLayer(list(names), _IDW(np.asarray(xy, dtype=np.float64), values, kw), 0, dict(provenance or {}))
 
 
