@@ -10,7 +10,8 @@ from geoprospect.grid import GridSpec
 from geoprospect.io.points import PointTable
 from geoprospect.io.vectors import entry_knobs, read_vectors
 from geoprospect.pipeline.config import RasterSourceConfig, RunConfig, VectorLayerConfig
-from geoprospect.pipeline.stages import log10_values
+from geoprospect.pipeline.stages import load_area, log10_values
+from geoprospect.stack.area import StudyArea
 from geoprospect.stack.layers import StackLayer, categorical_layer, density_layer, distance_density_layer, distance_layer, idw_layer, kriging_layer
 from geoprospect.stack.rasters import raster_layer
 
@@ -21,7 +22,9 @@ def pipeline_layers(cfg: RunConfig, points: PointTable | None, grid: GridSpec) -
     """The layers of `geoprospect run`: the interpolated elements (IDW or kriging, log10 when
     configured; none without points), then one layer per vector source, then the rasters;
     ``points`` in any CRS, layers on ``grid``."""
-    return point_layers(cfg, points, grid) + [vector_layer(v, grid) for v in cfg.vectors] + raster_layers(cfg, grid)
+    # categorical layers warn the share of the study area their polygons leave unmapped
+    area = load_area(cfg.area) if any(v.kind == "categorical" for v in cfg.vectors) else None
+    return point_layers(cfg, points, grid) + [vector_layer(v, grid, area) for v in cfg.vectors] + raster_layers(cfg, grid)
 
 
 def point_layers(cfg: RunConfig, points: PointTable | None, grid: GridSpec) -> list[StackLayer]:
@@ -47,9 +50,10 @@ def point_layers(cfg: RunConfig, points: PointTable | None, grid: GridSpec) -> l
     return layers
 
 
-def vector_layer(v: VectorLayerConfig, grid: GridSpec) -> StackLayer:
+def vector_layer(v: VectorLayerConfig, grid: GridSpec, area: StudyArea | None = None) -> StackLayer:
     """One vector source of the run config as a layer (distance, density, distance-with-density,
-    or one 0/1 band per class named <name>_<class>), read in the grid's CRS."""
+    or one 0/1 band per class named <name>_<class>), read in the grid's CRS; ``area``: the study
+    area, for the share of it a categorical layer leaves unmapped."""
     gdf = read_vectors(v.path, layer=v.layer, crs=v.crs, target_crs=grid.crs, what=v.name, knobs=entry_knobs(f"vectors entry {v.name!r}"))
     if v.kind == "distance":
         return distance_layer(gdf.geometry.values, v.name, provenance=f"distance to nearest feature of {v.path.name} (map units)")
@@ -65,7 +69,7 @@ def vector_layer(v: VectorLayerConfig, grid: GridSpec) -> StackLayer:
         raise ColumnError(f"no column {v.field!r} in layer {v.name!r}{did_you_mean([v.field], cols)}; columns are: {', '.join(map(str, cols))}",
                           path=v.path, hint=f"set field: of vectors entry {v.name!r} in the run config")
     outside = 0.0 if v.unmapped == "zero" else float("nan")
-    lay = categorical_layer(gdf, grid, v.field, classes=v.classes, outside=outside, what=f"{v.name} ({v.path.name})")  # categorical
+    lay = categorical_layer(gdf, grid, v.field, classes=v.classes, outside=outside, what=f"{v.name} ({v.path.name})", area=area)  # categorical
     lay.names = [f"{v.name}_{n}" for n in lay.names]
     lay.provenance = {n: f"{v.field} of {v.path.name} (1 in the class, 0 in another, {'0' if outside == 0 else 'nodata'} where unmapped)" for n in lay.names}
     return lay
