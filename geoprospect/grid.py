@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from affine import Affine
@@ -16,22 +16,89 @@ from pyproj import CRS
 
 from geoprospect.errors import CRSError, GridError, InputError
 
+if TYPE_CHECKING:
+    from rasterio.crs import CRS as RioCRS
+
 
 def to_crs(value: object, *, what: str = "CRS") -> CRS:
     """Parse anything pyproj understands ("EPSG:32649", WKT, an int, a CRS) into a CRS."""
     if value is None:
         raise CRSError(f"no {what} was given")
-    if isinstance(value, CRS):
-        return value
     try:
-        if hasattr(value, "to_wkt"):
-            return CRS.from_wkt(value.to_wkt())
-        return CRS.from_user_input(value)
+        if isinstance(value, CRS):
+            crs = value
+        elif hasattr(value, "to_wkt"):
+            crs = CRS.from_wkt(value.to_wkt())
+        else:
+            crs = CRS.from_user_input(value)
     except Exception as exc:  # pyproj raises CRSError of its own
         raise CRSError(
             f"cannot understand {what} {value!r} ({exc})",
-            hint="give an EPSG code such as EPSG:32649, or a WKT string",
+            hint="give an EPSG code such as EPSG:32649, or a WKT string (a local frame: " + LOCAL_CRS_EXAMPLE + ")",
         ) from exc
+    return _local_as_geotiff(crs) if crs.is_engineering else crs
+
+
+#: a local (engineering) CRS, for a survey in mine or exploration-grid coordinates
+LOCAL_CRS_EXAMPLE = 'LOCAL_CS["mine grid",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
+
+
+def _local_as_geotiff(crs: CRS) -> CRS:
+    """An engineering (local) CRS reduced to what a GeoTIFF keeps of it (name, unit, axes; no datum),
+    so that the stack written in it and read back is in the same CRS as the inputs. Two local
+    CRSs have no transformation between them: every input of a local survey shares one."""
+    ax = crs.axis_info
+    if not ax:
+        return crs
+    unit = f'UNIT["{ax[0].unit_name}",{ax[0].unit_conversion_factor!r}]'
+    axes = ",".join(f'AXIS["{a.name}",{a.direction.upper()}]' for a in ax)
+    return CRS.from_wkt(f'LOCAL_CS["{crs.name}",{unit},{axes}]')
+
+
+def rio_crs(crs: CRS) -> "RioCRS":
+    """``crs`` for rasterio/GDAL (by EPSG code where it has one)."""
+    from rasterio.crs import CRS as RioCRS
+
+    epsg = crs.to_epsg()
+    return RioCRS.from_epsg(epsg) if epsg else RioCRS.from_wkt(crs.to_wkt())
+
+
+def snap_bounds(bounds: Sequence[float], resolution: float) -> tuple[float, float, float, float]:
+    """``(xmin, ymin, xmax, ymax)`` snapped outwards to whole multiples of ``resolution``."""
+    r = float(resolution)
+    xmin, ymin, xmax, ymax = (float(v) for v in bounds)
+    return (math.floor(xmin / r) * r, math.floor(ymin / r) * r, math.ceil(xmax / r) * r, math.ceil(ymax / r) * r)
+
+
+@dataclass(frozen=True)
+class Extent:
+    """The bounds of one input in its own CRS, for a grid that takes its extent from its inputs."""
+
+    bounds: tuple[float, float, float, float]
+    crs: CRS
+    source: str = ""
+
+    def in_crs(self, crs: object) -> tuple[float, float, float, float]:
+        """The bounds in ``crs`` (the box around the densified edges when it differs)."""
+        target = to_crs(crs)
+        if self.crs.equals(target, ignore_axis_order=True):
+            return self.bounds
+        from pyproj import Transformer
+
+        try:
+            b = Transformer.from_crs(self.crs, target, always_xy=True).transform_bounds(*self.bounds, densify_pts=21)
+        except Exception as exc:  # pyproj's own errors: no operation between the two CRSs
+            raise CRSError(f"the extent of this input cannot be projected from {self.crs.name} to {target.name} ({exc})", path=self.source or None,
+                           hint="check its CRS; inputs in a local (engineering) frame must all share the same one (top-level crs: in the run config)") from exc
+        if not all(math.isfinite(v) for v in b):
+            raise CRSError(f"the extent of this input cannot be projected from {self.crs.name} to {target.name}", path=self.source or None, hint="check its CRS")
+        return (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+
+
+def union_bounds(extents: Sequence[Extent], crs: object) -> tuple[float, float, float, float]:
+    """The box holding every extent, in ``crs``."""
+    boxes = np.array([e.in_crs(crs) for e in extents], dtype=np.float64)
+    return (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max()))
 
 
 @dataclass(frozen=True)
@@ -168,10 +235,7 @@ class GridSpec:
 
     def profile(self, count: int, dtype: str = "float32", nodata: float | None = -9999.0) -> dict:
         """A rasterio profile for a tiled, compressed GeoTIFF on this grid."""
-        from rasterio.crs import CRS as RioCRS
-
-        epsg = self.crs.to_epsg()
-        rcrs = RioCRS.from_epsg(epsg) if epsg else RioCRS.from_wkt(self.crs.to_wkt())
+        rcrs = rio_crs(self.crs)
         prof = {
             "driver": "GTiff",
             "width": self.width,

@@ -101,3 +101,29 @@ def test_bad_input():
         categorical_bands(nulls, grid, "unit")
     with pytest.raises(InputError, match="GeoDataFrame"):
         categorical_bands([shapely.box(X0, Y0, X0 + 1, Y0 + 1)], grid, "unit")
+
+
+def test_unmapped_share_is_the_study_areas_and_says_what_becomes_of_those_cells(caplog):
+    """Geology covering the west half of a 10 x 10 km box; the study area is the west 6 km: 50 % of
+    the box but 1/6 of the area is unmapped, and the warning says that share and those cells' fate."""
+    import logging
+
+    import geopandas as gpd
+    import shapely
+
+    from geoprospect.grid import GridSpec
+    from geoprospect.stack.area import StudyArea
+    from geoprospect.stack.layers import categorical_layer
+
+    crs = "EPSG:32649"
+    grid = GridSpec.from_bounds((500000, 2800000, 510000, 2810000), 100, crs)
+    geol = gpd.GeoDataFrame({"unit": ["a", "b"]}, geometry=[shapely.box(500000, 2800000, 505000, 2805000), shapely.box(500000, 2805000, 505000, 2810000)], crs=crs)
+    area = StudyArea(np.array([shapely.box(500000, 2800000, 506000, 2810000)], dtype=object), grid.crs)
+    with caplog.at_level(logging.WARNING, logger="geoprospect"):
+        categorical_layer(geol, grid, "unit")
+    assert "50.0% of the grid lies outside every geology polygon" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="geoprospect"):
+        categorical_layer(geol, grid, "unit", area=area)
+    assert "16.7% of the study area lies outside every geology polygon" in caplog.text
+    assert "left out of training, scoring and the ranking" in caplog.text

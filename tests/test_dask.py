@@ -8,6 +8,7 @@ import rasterio
 
 pytest.importorskip("distributed")
 
+from conftest import assert_scores_close  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 from test_blocks import _inputs, tiny_model  # noqa: E402
 
@@ -90,10 +91,10 @@ def test_dask_prediction_equals_single_machine(stacks, client):
     a = predict(model, local.path, mean, std, size=16, stride=8, device="cpu", batch_size=64, block_size=96)
     b = predict(model, dist.path, mean, std, size=16, stride=8, device="cpu", batch_size=64, block_size=96, client=client)
     assert a.grid == b.grid and np.isfinite(a.prob).any()
-    assert np.array_equal(a.prob, b.prob, equal_nan=True) and np.array_equal(a.margin, b.margin, equal_nan=True)
+    assert_scores_close(a, b)  # torch in dask's worker threads: within float32 rounding, not bit for bit
     eng = Engine(block_size=96, client=client)  # the run's predict stage: one task per window block
     c = eng.predict(model, dist.path, mean, std, size=16, stride=8, device="cpu", batch_size=64)
-    assert np.array_equal(a.prob, c.prob, equal_nan=True) and np.array_equal(a.margin, c.margin, equal_nan=True)
+    assert_scores_close(a, c)
     eng.close()
 
 

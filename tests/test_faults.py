@@ -17,7 +17,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from conftest import assert_tree_close
 from faults_helpers import ROOT, assert_outputs_complete, env, read_band_data, run_cli, tiny_config
 
 from geoprospect.errors import OutputError
@@ -266,11 +268,13 @@ def reference_run(tmp_path_factory):
 
 
 def _compare_with_reference(out: Path, ref: Path) -> None:
-    for name in ("stack.tif", "prospectivity.tif"):
-        assert np.array_equal(read_band_data(out / name), read_band_data(ref / name), equal_nan=True), name
-    assert (out / "history.csv").read_text() == (ref / "history.csv").read_text()
+    # the stack is numpy/numba, cell by cell: bit for bit; what torch computed on CPU threads
+    # (weights, scores, losses, metrics) is equal within float32 rounding (conftest.py)
+    assert np.array_equal(read_band_data(out / "stack.tif"), read_band_data(ref / "stack.tif"), equal_nan=True)
+    np.testing.assert_allclose(read_band_data(out / "prospectivity.tif"), read_band_data(ref / "prospectivity.tif"), rtol=1e-4, atol=1e-5)
+    pd.testing.assert_frame_equal(pd.read_csv(out / "history.csv"), pd.read_csv(ref / "history.csv"), rtol=1e-4, atol=1e-6)
     m, mr = json.loads((out / "metrics.json").read_text()), json.loads((ref / "metrics.json").read_text())
-    assert m == mr
+    assert_tree_close(m, mr, rel=1e-4, abs_=1e-5)
 
 
 @pytest.mark.slow

@@ -195,7 +195,7 @@ def test_bad_input_errors():
         idw(xy + 1e6, vals, grid)
     const = vals.copy()
     const[:, 2] = 4.2
-    with pytest.raises(InputError, match="Cu has a single distinct value"):
+    with pytest.raises(InputError, match="element .Cu. has a single distinct value"):
         idw(xy, const, grid, names=["Au", "As", "Cu"])
     bad = xy.copy()
     bad[5, 0] = np.nan

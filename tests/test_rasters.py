@@ -49,3 +49,29 @@ def test_truncated_geotiff_is_a_clear_error(tmp_path):
     bad.write_bytes(p.read_bytes()[:300])
     with pytest.raises(InputError, match="trunc.tif"):
         read_stack(bad)
+
+
+def test_a_coarser_grid_averages_and_logs_both_resolutions(tmp_path, caplog):
+    """A 10 m raster onto a 5x coarser grid: each cell is the mean of its 25 source cells (average),
+    not a bilinear sample of 4; the log names both resolutions and the method."""
+    import logging
+
+    from rasterio.transform import from_origin
+
+    from geoprospect.stack.rasters import read_onto_grid
+
+    r = np.random.default_rng(3)
+    data = r.normal(size=(100, 100)).astype("float32")
+    path = tmp_path / "fine.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=100, height=100, count=1, dtype="float32", crs="EPSG:32649", transform=from_origin(500000, 2801000, 10, 10)) as d:
+        d.write(data[None])
+    grid = GridSpec.from_bounds((500000, 2800000, 501000, 2801000), 50, "EPSG:32649")
+    with caplog.at_level(logging.INFO, logger="geoprospect"):
+        got, _ = read_onto_grid(path, grid)
+    np.testing.assert_allclose(got[0], data.reshape(20, 5, 20, 5).mean(axis=(1, 3)), rtol=0, atol=1e-5)
+    assert "10 x 10 -> 50 x 50 map units per cell" in caplog.text and "average resampling" in caplog.text
+    fine = GridSpec.from_bounds((500000, 2800000, 501000, 2801000), 5, "EPSG:32649")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="geoprospect"):
+        read_onto_grid(path, fine)
+    assert "bilinear resampling" in caplog.text  # a finer grid interpolates

@@ -77,4 +77,31 @@ def config_schema():
     run_command(body)
 
 
-COMMANDS = [run, config_schema]
+@click.command(name="init")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=Path("config.yaml"), show_default=True, help="The configuration file to write.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing file.")
+def init(files, out, overwrite):
+    """Write a commented starter configuration for `geoprospect run`: every key, its default and
+    what it does (from `geoprospect config-schema`), pre-filled from FILES when given (CSV points,
+    rasters, vector layers; a file named like deposits becomes deposits:, polygons named like an
+    area become area:).
+    """
+
+    def body():
+        from geoprospect.errors import OutputError
+        from geoprospect.io.atomic import atomic_path
+        from geoprospect.pipeline.starter import starter_config
+
+        if out.exists() and not overwrite:
+            raise OutputError("the file exists", path=out, hint="pass --overwrite to replace it, or choose another --out")
+        text = starter_config(files, out=out.resolve())
+        with atomic_path(out) as tmp:
+            Path(tmp).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}: fill in the required keys (???), then `geoprospect run {out}`", err=True)
+        return {"config": out}
+
+    run_command(body)
+
+
+COMMANDS = [run, config_schema, init]

@@ -110,31 +110,40 @@ def _chosen_classes(values: np.ndarray, field: str, classes: Sequence[object] | 
     return classes
 
 
-def _warn_unmapped(share: float, field: str, outside: float, what: str = "geology") -> None:
-    fill = "nodata (NaN) in every class band" if np.isnan(outside) else f"{outside:g} in every class band"
-    tail = "; where outside means 'none of the classes' (alteration zones), set unmapped: zero on the vectors entry (geology --unmapped zero)" if np.isnan(outside) else ""
-    log.warning("%.1f%% of the grid lies outside every %s polygon (no %s value): those cells are %s%s",
-                100 * share, what, field, fill, tail)
+def _warn_unmapped(share: float, field: str, outside: float, what: str = "geology", where: str = "the grid") -> None:
+    if np.isnan(outside):
+        fate = ("nodata (NaN) in every class band, so they are left out of training, scoring and the ranking; where outside means "
+                "'none of the classes' (alteration zones), set unmapped: zero on the vectors entry (geology --unmapped zero)")
+    else:
+        fate = f"{outside:g} in every class band (read as 'none of the classes'); they are scored and ranked"
+    log.warning("%.1f%% of %s lies outside every %s polygon (no %s value): those cells are %s", 100 * share, where, what, field, fate)
 
 
-def unmapped_share(polygons: object, grid: GridSpec) -> float:
+def unmapped_share(polygons: object, grid: GridSpec, area: Sequence[object] | None = None) -> float:
     """Share (0-1) of the grid's area covered by no polygon (area-based, for a whole-map warning
-    without rasterising the whole map); ``polygons`` in the grid's CRS."""
+    without rasterising the whole map); ``polygons`` in the grid's CRS. With ``area`` (study-area
+    polygons in the grid's CRS) the share of the study area inside the grid instead: the cells
+    outside it are nodata anyway."""
     import shapely
 
     geoms = np.asarray(getattr(polygons, "geometry", polygons).values if hasattr(polygons, "geometry") else polygons, dtype=object)
     geoms = [g for g in geoms if g is not None and not g.is_empty]
     xmin, ymin, xmax, ymax = grid.bounds
     box = shapely.box(xmin, ymin, xmax, ymax)
+    if area is not None:
+        box = shapely.union_all(shapely.make_valid(np.asarray(area, dtype=object))).intersection(box)
+        if box.area <= 0:
+            return 0.0
     if not geoms:
         return 1.0
     covered = shapely.union_all(shapely.make_valid(np.asarray(geoms, dtype=object))).intersection(box).area
     return max(0.0, 1.0 - covered / box.area)
 
 
-def warn_unmapped(polygons: object, grid: GridSpec, field: str, outside: float = float("nan"), what: str = "geology") -> float:
-    """Log the share of ``grid`` outside every polygon (when any) and return it."""
-    share = unmapped_share(polygons, grid)
+def warn_unmapped(polygons: object, grid: GridSpec, field: str, outside: float = float("nan"), what: str = "geology", area: Sequence[object] | None = None) -> float:
+    """Log the share of ``grid`` (of the study ``area`` in it, when given) outside every polygon
+    (when any), and what becomes of those cells; return the share."""
+    share = unmapped_share(polygons, grid, area)
     if share > 1e-9:
-        _warn_unmapped(share, field, outside, what)
+        _warn_unmapped(share, field, outside, what, "the study area" if area is not None else "the grid")
     return share

@@ -164,16 +164,20 @@ def _checked_inputs(xy, values, grid: GridSpec, names, require_inside: bool) -> 
     # single cell of a leave-one-out prediction, legitimately has none (require_inside=False)
     if require_inside:
         check_samples_inside(xy, grid, grid.contains(xy[:, 0], xy[:, 1]))
-    masks = np.isfinite(vals)
-    for e in range(vals.shape[1]):
-        v = vals[masks[:, e], e]
-        if v.size and np.all(v == v[0]):
-            name = names[e] if names is not None else f"element {e}"
-            raise InputError(
-                f"{name} has a single distinct value ({v[0]:g}) over {v.size} samples: its layer would be constant",
-                hint="drop this element (it carries no evidence) or check its parsing",
-            )
+    check_varying(vals, names)
     return xy, vals
+
+
+def check_varying(values: np.ndarray, names: Sequence[str] | None = None, *, path: object = None,
+                  hint: str = "drop this element (it carries no evidence) or check its parsing") -> None:
+    """InputError naming the first element column of ``values`` ((N, E)) with a single distinct
+    value: its interpolated layer would be constant. ``hint``: the caller's way to drop it."""
+    masks = np.isfinite(values)
+    for e in range(values.shape[1]):
+        v = values[masks[:, e], e]
+        if v.size and np.all(v == v[0]):
+            name = f"element {names[e]!r}" if names is not None else f"element column {e}"
+            raise InputError(f"{name} has a single distinct value ({v[0]:g}) over {v.size} samples: its layer would be constant", path=path, hint=hint)
 
 
 def check_samples_inside(xy: np.ndarray, grid: GridSpec, inside: np.ndarray, *, path: object = None) -> None:

@@ -182,7 +182,7 @@ def _parse_cell(
                 raise CensoredValueError(
                     f"column {column!r} holds a negative value {text!r}",
                     path=path, row=int(row),
-                    hint="negative values are read as 'below detection' only with negative_is_censored=True (CLI: --negative-censored)",
+                    hint="negative values are read as 'below detection' only with negative censoring on (points.negative_censored: true in a run config, negative-censored on the command line)",
                 )
             return nan, True, -v, "negative"
         return v, False, nan, "zero" if v == 0 else None

@@ -22,15 +22,15 @@ from geoprospect.geochem.outliers import flag_outliers, tukey_fences, winsorise
 from geoprospect.geochem.report import ElementReport, PrepReport
 from geoprospect.geochem.transforms import clr, log10, zscore
 from geoprospect.io.names import did_you_mean
-from geoprospect.io.points import PointTable, read_raw_points, resolve_elements
+from geoprospect.io.points import POINTS_CLI_KNOBS, POINTS_RUN_KNOBS, PointTable, read_raw_points, resolve_elements
 
 log = logging.getLogger(__name__)
 
 #: how each option is spelled on the command line (the default context of hints)
-CLI_KNOBS = {"censored": "--censored", "transform": "--transform", "elements": "--elements", "flag_columns": "--flag-columns",
+CLI_KNOBS = {**POINTS_CLI_KNOBS, "negative_censored": "--negative-censored", "censored": "--censored", "transform": "--transform", "elements": "--elements", "flag_columns": "--flag-columns",
              "detection_limits": "--detection-limits", "fraction": "--fraction", "outliers": "--outliers"}
 #: the same options in the run config
-RUN_KNOBS = {"censored": "points.censored", "transform": "points.log10", "elements": "points.elements", "flag_columns": "points.flag_columns",
+RUN_KNOBS = {**POINTS_RUN_KNOBS, "negative_censored": "points.negative_censored: true", "censored": "points.censored", "transform": "points.log10", "elements": "points.elements", "flag_columns": "points.flag_columns",
              "detection_limits": "points.detection_limits", "fraction": "points.censored_fraction", "outliers": "points.outliers"}
 
 CENSORED_METHODS = ("half", "fraction", "cohen", "missing")
@@ -137,7 +137,7 @@ def _checked_options(
         raise ParameterError(f"transform must be one of {TRANSFORMS}, got {transform!r}", hint="--transform (CLI) or points.transform (run config)")
     elements = list(elements)
     if not elements:
-        raise ColumnError("no element columns given", path=path, hint="name them with --elements")
+        raise ColumnError("no element columns given", path=path, hint=f"name them with {k['elements']}")
     missing = [e for e in elements if e not in df.columns]
     if missing:
         raise ColumnError(
@@ -246,10 +246,11 @@ def read_geochem(
         (PointTable in the points' own CRS, PrepReport).
     """
     path = Path(path)
-    raw = read_raw_points(path, x_field=x_field, y_field=y_field, crs=crs, layer=layer, drop_missing_xy=drop_missing_xy)
+    knobs = prepare_kwargs.get("knobs")
+    raw = read_raw_points(path, x_field=x_field, y_field=y_field, crs=crs, layer=layer, drop_missing_xy=drop_missing_xy, knobs=knobs)  # type: ignore[arg-type]
     if elements is None:
         elements = [c for c in raw.table.columns if c not in raw.coord_cols and _looks_geochemical(raw.table[c])]
-    elements = resolve_elements(raw.table, elements, raw.coord_cols, path)
+    elements = resolve_elements(raw.table, elements, raw.coord_cols, path, knobs=knobs)  # type: ignore[arg-type]
     df, report = prepare_table(raw.table, elements, path=path, row_numbers=raw.rows, **prepare_kwargs)  # type: ignore[arg-type]
     report.dropped_rows = list(raw.dropped_rows)
     dup = handle_duplicates(raw.xy, df.to_numpy(), raw.rows, method=duplicates, tol=duplicate_tol)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,18 @@ from geoprospect.grid import to_crs
 from geoprospect.io.names import did_you_mean
 
 log = logging.getLogger(__name__)
+
+#: how each reading option is spelled in hints: on the command line (the default context) ...
+POINTS_CLI_KNOBS = {"crs": "--crs", "x_field": "--x-field", "y_field": "--y-field", "elements": "--elements", "drop_missing_xy": "--drop-missing-xy", "layer": "--layer"}
+#: ... and in a run config
+POINTS_RUN_KNOBS = {"crs": "points.crs (or the top-level crs:)", "x_field": "points.x_field", "y_field": "points.y_field", "elements": "points.elements",
+                    "drop_missing_xy": "points.drop_missing_xy: true", "layer": "points.layer"}
+LOCAL_CRS_NOTE = "a local mine grid: a LOCAL_CS WKT, see the README"
+
+
+def _knobs(knobs: Mapping[str, str] | None) -> dict[str, str]:
+    return {**POINTS_CLI_KNOBS, **(knobs or {})}
+
 
 VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gml", ".kml"}
 X_CANDIDATES = ["x", "easting", "east", "utm_e", "utme", "longitude", "lon", "long", "lng"]
@@ -74,7 +86,7 @@ class PointTable:
         return PointTable(self.xy, self.values[:, idx], list(elements), self.crs, self.source, self.rows)
 
 
-def _find_column(columns: Sequence[str], wanted: str | None, candidates: list[str], what: str, path: Path) -> str:
+def _find_column(columns: Sequence[str], wanted: str | None, candidates: list[str], what: str, path: Path, k: Mapping[str, str]) -> str:
     lower = {c.lower().strip(): c for c in columns}
     if wanted:
         if wanted in columns:
@@ -84,7 +96,7 @@ def _find_column(columns: Sequence[str], wanted: str | None, candidates: list[st
         raise ColumnError(
             f"{what} column {wanted!r} not found{did_you_mean([wanted], columns)}; columns are: {', '.join(map(str, columns))}",
             path=path,
-            hint=f"pass the right name with --{what}-field (CLI) or points.{what}_field (run config)",
+            hint=f"give the right name with {k[what + '_field']}",
         )
     for c in candidates:
         if c in lower:
@@ -92,7 +104,7 @@ def _find_column(columns: Sequence[str], wanted: str | None, candidates: list[st
     raise ColumnError(
         f"cannot tell which column holds {what}; columns are: {', '.join(map(str, columns))}",
         path=path,
-        hint=f"pass it with --{what}-field",
+        hint=f"name it with {k[what + '_field']}",
     )
 
 
@@ -171,28 +183,31 @@ def read_raw_points(
     crs: object | None = None,
     layer: str | None = None,
     drop_missing_xy: bool = False,
+    knobs: Mapping[str, str] | None = None,
 ) -> RawPoints:
     """Read point coordinates and the raw attribute table (the first half of :func:`read_points`).
 
     Coordinates are checked against the CRS (degrees in a metric CRS, x/y swapped, out of
     range: :func:`check_coordinates`). ``drop_missing_xy`` skips (and lists) CSV rows without
-    coordinates instead of raising.
+    coordinates instead of raising. ``knobs``: how the options are spelled in the caller's
+    context, for hints (POINTS_CLI_KNOBS by default; POINTS_RUN_KNOBS in a run).
     """
+    k = _knobs(knobs)
     path = Path(path)
     if not path.exists():
         raise InputError("points file not found", path=path, hint="check the path (relative paths are resolved against the config's folder)")
     suffix = path.suffix.lower()
     dropped: list[int] = []
     if suffix in VECTOR_SUFFIXES:
-        table, xy, pcrs, rows, coord_cols = _read_vector_points(path, layer, crs)
+        table, xy, pcrs, rows, coord_cols = _read_vector_points(path, layer, crs, k)
     else:
-        table, xy, pcrs, rows, coord_cols, dropped = _read_csv_points(path, x_field, y_field, crs, drop_missing_xy)
-    check_coordinates(xy, pcrs, path=path, rows=rows)
+        table, xy, pcrs, rows, coord_cols, dropped = _read_csv_points(path, x_field, y_field, crs, drop_missing_xy, k)
+    check_coordinates(xy, pcrs, path=path, rows=rows, knobs=k)
     return RawPoints(table, xy, pcrs, rows, coord_cols, dropped)
 
 
 def _read_vector_points(
-    path: Path, layer: str | None, crs: object | None
+    path: Path, layer: str | None, crs: object | None, k: Mapping[str, str]
 ) -> tuple[pd.DataFrame, np.ndarray, CRS, np.ndarray, set[str]]:
     """Points of a vector file -> (attribute table, (N, 2) xy, CRS, 1-based feature numbers, no coordinate columns)."""
     import geopandas as gpd
@@ -200,7 +215,7 @@ def _read_vector_points(
     try:
         from geoprospect.io.vectors import check_layer
 
-        check_layer(path, layer, "points")
+        check_layer(path, layer, "points", knob=k["layer"])
         gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
     except InputError:
         raise
@@ -224,7 +239,7 @@ def _read_vector_points(
         raise InputError(f"expected point geometries, found {kinds}", path=path, feature=int(gdf.index[first]) + 1, hint="convert multipoints (explode) or polygons (centroids) to points first")
     if gdf.crs is None:
         if crs is None:
-            raise CRSError("the points have no CRS", path=path, hint="pass --crs EPSG:xxxx")
+            raise CRSError("the points have no CRS", path=path, hint=f"give it with {k['crs']}, e.g. EPSG:32649 ({LOCAL_CRS_NOTE})")
         pcrs = to_crs(crs)
     else:
         pcrs = to_crs(gdf.crs.to_wkt())
@@ -232,10 +247,10 @@ def _read_vector_points(
             b = gdf.total_bounds
             if pcrs.is_geographic and (max(abs(b[0]), abs(b[2])) > 180 or max(abs(b[1]), abs(b[3])) > 90):
                 # a GeoJSON without a "crs" member is taken as WGS 84 (RFC 7946) even when it is not
-                log.warning("%s: coordinates beyond +-180 / +-90 cannot be in %s: using --crs %s", path, pcrs.name, crs)
+                log.warning("%s: coordinates beyond +-180 / +-90 cannot be in %s: using %s = %s", path, pcrs.name, k["crs"], crs)
                 pcrs = to_crs(crs)
             else:
-                log.warning("%s: the file's own CRS (%s) is used; --crs %s ignored", path, pcrs.name, crs)
+                log.warning("%s: the file's own CRS (%s) is used; %s = %s ignored", path, pcrs.name, k["crs"], crs)
     xy = np.column_stack([gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()]).astype(np.float64)
     table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     rows = gdf.index.to_numpy(dtype=np.int64) + 1  # feature numbers (1-based) in the file
@@ -243,7 +258,7 @@ def _read_vector_points(
 
 
 def _read_csv_points(
-    path: Path, x_field: str | None, y_field: str | None, crs: object | None, drop_missing_xy: bool
+    path: Path, x_field: str | None, y_field: str | None, crs: object | None, drop_missing_xy: bool, k: Mapping[str, str]
 ) -> tuple[pd.DataFrame, np.ndarray, CRS, np.ndarray, set[str], list[int]]:
     """Points of a CSV -> (table, (N, 2) xy, CRS, 1-based line numbers, coordinate columns, skipped lines)."""
     dropped: list[int] = []
@@ -259,8 +274,8 @@ def _read_csv_points(
         )
     if sep in (";", "\t"):
         _convert_decimal_commas(table, path)
-    xc = _find_column(list(table.columns), x_field, X_CANDIDATES, "x", path)
-    yc = _find_column(list(table.columns), y_field, Y_CANDIDATES, "y", path)
+    xc = _find_column(list(table.columns), x_field, X_CANDIDATES, "x", path, k)
+    yc = _find_column(list(table.columns), y_field, Y_CANDIDATES, "y", path, k)
     rows = np.arange(2, len(table) + 2, dtype=np.int64)  # line numbers: header is line 1
     x = parse_numeric(table[xc], path=path, column=xc, row_numbers=rows)
     y = parse_numeric(table[yc], path=path, column=yc, row_numbers=rows)
@@ -277,13 +292,13 @@ def _read_csv_points(
             f"{int(missing.sum())} rows have no coordinates (first: line {int(rows[np.argmax(missing)])})",
             path=path,
             row=int(rows[np.argmax(missing)]),
-            hint="fill or remove those rows, or skip them: --drop-missing-xy (points.drop_missing_xy: true in a run config)",
+            hint=f"fill or remove those rows, or skip them: {k['drop_missing_xy']}",
         )
     if crs is None:
         raise CRSError(
             "a CSV carries no CRS and none was given",
             path=path,
-            hint="pass --crs (e.g. --crs EPSG:4326 for lon/lat degrees, or the UTM zone's EPSG code)",
+            hint=f"give it with {k['crs']} (e.g. EPSG:4326 for lon/lat degrees, the UTM zone's EPSG code, or {LOCAL_CRS_NOTE})",
         )
     pcrs = to_crs(crs)
     xy = np.column_stack([x, y])
@@ -298,6 +313,7 @@ def read_points(
     y_field: str | None = None,
     crs: object | None = None,
     layer: str | None = None,
+    knobs: Mapping[str, str] | None = None,
 ) -> PointTable:
     """Read sample points and their element values.
 
@@ -307,6 +323,7 @@ def read_points(
         x_field, y_field: CSV coordinate columns (guessed from common names when None).
         crs: CRS of the points; required for CSV, and for vector files without one.
         layer: layer name in a multi-layer GeoPackage.
+        knobs: how these options are spelled in the caller's context, for hints (default: the CLI's).
 
     Returns:
         A :class:`PointTable` in the points' own CRS (reproject with ``.to_crs``).
@@ -315,29 +332,30 @@ def read_points(
     :func:`geoprospect.geochem.prepare.read_geochem` (`geoprospect prepare-geochem`).
     """
     path = Path(path)
-    raw = read_raw_points(path, x_field=x_field, y_field=y_field, crs=crs, layer=layer)
+    raw = read_raw_points(path, x_field=x_field, y_field=y_field, crs=crs, layer=layer, knobs=knobs)
     table, xy, pcrs, rows = raw.table, raw.xy, raw.crs, raw.rows
-    elements = resolve_elements(table, elements, raw.coord_cols, path)
+    elements = resolve_elements(table, elements, raw.coord_cols, path, knobs=knobs)
     values = np.column_stack([parse_numeric(table[e], path=path, column=e, row_numbers=rows) for e in elements])
-    _check_values(values, list(elements), path)
+    _check_values(values, list(elements), path, _knobs(knobs))
     _warn_duplicates(xy, rows, path)
     log.info("read %d points with %d elements from %s (%s)", len(xy), len(elements), path, pcrs.name)
     return PointTable(xy, values, list(elements), pcrs, str(path), rows)
 
 
-def resolve_elements(table: pd.DataFrame, elements: Sequence[str] | None, coord_cols: set[str], path: Path) -> list[str]:
+def resolve_elements(table: pd.DataFrame, elements: Sequence[str] | None, coord_cols: set[str], path: Path, *, knobs: Mapping[str, str] | None = None) -> list[str]:
     """Check the requested element columns exist (None = every mostly-numeric non-coordinate column)."""
+    k = _knobs(knobs)
     if elements is None:
         elements = [c for c in table.columns if c not in coord_cols and _mostly_numeric(table[c])]
         if not elements:
-            raise ColumnError("no numeric element columns found", path=path, hint="name them with --elements")
+            raise ColumnError("no numeric element columns found", path=path, hint=f"name them with {k['elements']}")
     elements = [e if e in table.columns else str(e).strip() for e in elements]  # headers are stripped too
     missing_cols = [e for e in elements if e not in table.columns]
     if missing_cols:
         raise ColumnError(
             f"element column(s) {', '.join(map(repr, missing_cols))} not found{did_you_mean(missing_cols, table.columns)}; columns are: {', '.join(map(str, table.columns))}",
             path=path,
-            hint="check --elements (CLI) or points.elements (run config); names are case-sensitive",
+            hint=f"check {k['elements']}; names are case-sensitive",
         )
     return list(elements)
 
@@ -409,9 +427,10 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
     return table, sep
 
 
-def check_coordinates(xy: np.ndarray, crs: CRS, *, path: Path | str = "", rows: np.ndarray | None = None) -> None:
+def check_coordinates(xy: np.ndarray, crs: CRS, *, path: Path | str = "", rows: np.ndarray | None = None, knobs: Mapping[str, str] | None = None) -> None:
     """Refuse coordinates that cannot be in ``crs``: outside +-180/+-90 for degrees; degrees,
     or x/y swapped, for a projected CRS (judged against the CRS's area of use)."""
+    k = _knobs(knobs)
     x, y = xy[:, 0], xy[:, 1]
     rows = rows if rows is not None and rows.size == len(xy) else np.arange(1, len(xy) + 1)
     if crs.is_geographic:
@@ -419,12 +438,12 @@ def check_coordinates(xy: np.ndarray, crs: CRS, *, path: Path | str = "", rows: 
         if bad.any():
             i = int(np.argmax(bad))
             if ((np.abs(y) <= 180) & (np.abs(x) <= 90)).all():
-                raise CRSError(f"latitudes beyond +-90 (e.g. {y[i]!r}) but every x is within +-90: longitude and latitude look swapped", path=path, row=int(rows[i]), hint="swap --x-field and --y-field")
+                raise CRSError(f"latitudes beyond +-90 (e.g. {y[i]!r}) but every x is within +-90: longitude and latitude look swapped", path=path, row=int(rows[i]), hint=f"swap {k['x_field']} and {k['y_field']}")
             raise CRSError(
                 f"{int(bad.sum())} coordinates outside +-180 / +-90 (e.g. x={x[i]:.6g}, y={y[i]:.6g}): these are not degrees but {crs.name} is geographic",
                 path=path,
                 row=int(rows[i]),
-                hint="give the projected CRS the coordinates are in (e.g. --crs EPSG:32650)",
+                hint=f"give the projected CRS the coordinates are in with {k['crs']} (e.g. EPSG:32650)",
             )
         return
     aou = crs.area_of_use
@@ -452,14 +471,14 @@ def check_coordinates(xy: np.ndarray, crs: CRS, *, path: Path | str = "", rows: 
             f"the x and y columns look swapped: x={x[i]:.6g}, y={y[i]:.6g} is outside {crs.name}'s area, swapped it is inside",
             path=path,
             row=int(rows[i]),
-            hint="swap --x-field and --y-field (x is the easting / longitude)",
+            hint=f"swap {k['x_field']} and {k['y_field']} (x is the easting / longitude)",
         )
     if ((np.abs(x) <= 180) & (np.abs(y) <= 90)).all():
         raise CRSError(
             f"the coordinates look like degrees (e.g. x={x[i]:.6g}, y={y[i]:.6g}) but {crs.name} is in {crs.axis_info[0].unit_name}s",
             path=path,
             row=int(rows[i]),
-            hint="pass the geographic CRS of the coordinates (e.g. --crs EPSG:4326); they are reprojected to the grid",
+            hint=f"give the geographic CRS of the coordinates with {k['crs']} (e.g. EPSG:4326); they are reprojected to the grid",
         )
     if far.mean() > 0.5:
         j = int(np.argmax(far))
@@ -467,17 +486,17 @@ def check_coordinates(xy: np.ndarray, crs: CRS, *, path: Path | str = "", rows: 
             f"{int(far.sum())} of {len(far)} points lie far outside {crs.name}'s area of use (e.g. x={x[j]:.6g}, y={y[j]:.6g})",
             path=path,
             row=int(rows[j]),
-            hint="check --crs (the right UTM zone or datum?) and the coordinate columns",
+            hint=f"check {k['crs']} (the right UTM zone or datum?) and the coordinate columns",
         )
     log.warning("%s: %d points lie outside %s's area of use (first: row %d)", path, int((~near).sum()), crs.name, int(rows[i]))
 
 
-def _check_values(values: np.ndarray, elements: list[str], path: Path) -> None:
+def _check_values(values: np.ndarray, elements: list[str], path: Path, k: Mapping[str, str]) -> None:
     for e, name in enumerate(elements):
         v = values[:, e]
         finite = v[np.isfinite(v)]
         if finite.size == 0:
-            raise ColumnError(f"element column {name!r} holds no values (every cell is empty)", path=path, hint="drop it from --elements")
+            raise ColumnError(f"element column {name!r} holds no values (every cell is empty)", path=path, hint=f"drop it from {k['elements']}")
         if finite.size and np.all(finite == finite[0]):
             log.warning("%s: element %r is constant (%g in all %d analysed samples): it carries no information", path, name, finite[0], finite.size)
 

@@ -8,14 +8,28 @@ from __future__ import annotations
 import difflib
 import math
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from geoprospect.errors import ConfigError
+from geoprospect.errors import ConfigError, GeoprospectError
+from geoprospect.grid import LOCAL_CRS_EXAMPLE, to_crs
 from geoprospect.models import MODELS
 from geoprospect.training.config import TrainConfig
+
+
+def _parsed_crs(v: Optional[str]) -> Optional[str]:
+    """A CRS text pyproj understands (checked when the config is read, so the error names the key)."""
+    if v is not None:
+        try:
+            to_crs(v)
+        except GeoprospectError as exc:
+            raise ValueError(f"{exc.reason}; {exc.hint}") from exc
+    return v
+
+
+CrsText = Annotated[Optional[str], AfterValidator(_parsed_crs)]
 
 
 class _Strict(BaseModel):
@@ -27,7 +41,7 @@ class PointsConfig(_Strict):
     elements: Optional[list[str]] = Field(None, min_length=1, description="element columns; default: every numeric column")
     x_field: Optional[str] = None
     y_field: Optional[str] = None
-    crs: Optional[str] = Field(None, description="CRS of the points when the file has none (always needed for CSV)")
+    crs: CrsText = Field(None, description="CRS of the points when the file has none (always needed for CSV)")
     layer: Optional[str] = None
     log10: bool = Field(True, description="interpolate log10 of the concentrations (they are log-normal)")
     censored: Literal["error", "half", "fraction", "cohen", "missing"] = Field(
@@ -95,7 +109,7 @@ class VectorLayerConfig(_Strict):
     field: Optional[str] = Field(None, description="class column (categorical)")
     classes: Optional[list[str]] = Field(None, description="classes to keep, in band order (categorical; default: all)")
     layer: Optional[str] = None
-    crs: Optional[str] = None
+    crs: CrsText = Field(None, description="CRS of the layer when the file has none")
     unmapped: Literal["nodata", "zero"] = Field("nodata", description="categorical: cells outside every polygon are nodata (NaN) in every class band, or 0 (read as 'none of the classes'); the share is warned")
 
     @model_validator(mode="after")
@@ -112,9 +126,11 @@ class RasterSourceConfig(_Strict):
 
     name: str
     path: Path
-    resampling: Literal["bilinear", "average", "nearest", "cubic"] = Field("bilinear", description="warp onto the grid: bilinear / cubic (continuous), average (coarser grid), nearest (classes)")
+    resampling: Optional[Literal["bilinear", "average", "nearest", "cubic"]] = Field(
+        None, description="warp onto the grid: null = average when the grid's cells are larger than the raster's, else bilinear; bilinear / cubic (continuous), average (coarser grid), nearest (classes)")
     band: Optional[int] = Field(None, ge=1, description="one band (1-based); default: every band")
     bands: Optional[list[int]] = Field(None, min_length=1, description="several bands (1-based); default: every band")
+    crs: CrsText = Field(None, description="CRS of the raster when the file has none")
 
     @model_validator(mode="after")
     def _check_bands(self) -> "RasterSourceConfig":
@@ -141,10 +157,23 @@ class SelectionConfig(_Strict):
     min_elements: int = Field(1, ge=1, description="if fewer pass, keep this many best-ranked elements")
 
 
+Scalar = Union[str, int, float, bool]
+
+
 class DepositsConfig(_Strict):
     path: Path
     layer: Optional[str] = None
-    crs: Optional[str] = None
+    crs: CrsText = Field(None, description="CRS of the deposits when the file has none")
+    where: Optional[dict[str, Union[Scalar, list[Scalar]]]] = Field(
+        None, description="keep only the features whose field equals a value, or is one of a list: {status: deposit} or {status: [deposit, mine]}; several fields: all must match")
+    label: str = Field("known deposits", description="what the points are, for map legends (e.g. 'known deposits and occurrences')")
+
+    @field_validator("where")
+    @classmethod
+    def _where_not_empty(cls, v: Optional[dict]) -> Optional[dict]:
+        if v is not None and (not v or any(isinstance(x, list) and not x for x in v.values())):
+            raise ValueError("where: needs at least one field and, for a list, at least one value (e.g. {status: deposit})")
+        return v
 
 
 class AreaConfig(_Strict):
@@ -228,7 +257,9 @@ class RunConfig(_Strict):
 
     name: str = "geoprospect run"
     output: Path = Path("geoprospect-out")
-    points: PointsConfig
+    crs: CrsText = Field(None, description="CRS of every input file that declares none (CSV points, rasters, vectors, deposits, area) unless its entry sets crs:; "
+                               "an EPSG code, or the WKT of a local (engineering) frame for a survey in mine-grid coordinates: " + LOCAL_CRS_EXAMPLE)
+    points: Optional[PointsConfig] = Field(None, description="geochemical samples, interpolated into one band per element; optional when rasters or vectors are given")
     grid: GridConfig
     idw: IDWConfig = IDWConfig()
     interpolation: InterpolationConfig = InterpolationConfig()
@@ -249,6 +280,23 @@ class RunConfig(_Strict):
     @classmethod
     def _vectors(cls, v: list) -> list:
         return _unique_names(v)
+
+    @model_validator(mode="after")
+    def _default_crs(self) -> "RunConfig":
+        """The top-level crs: fills every entry's crs: left unset (it applies only where the file has none)."""
+        if self.crs is not None:
+            for entry in [self.points, self.deposits, self.area, *self.vectors, *self.rasters]:
+                if entry is not None and entry.crs is None:
+                    entry.crs = self.crs
+        return self
+
+    @model_validator(mode="after")
+    def _some_evidence(self) -> "RunConfig":
+        if self.points is None and not self.vectors and not self.rasters:
+            raise ValueError("no evidence: give points: (geochemistry), vectors: (faults, geology...) or rasters: (geophysics...), at least one of them")
+        if self.points is None and self.selection.enabled:
+            raise ValueError("selection.enabled chooses geochemical elements: it needs points: (or set selection.enabled: false)")
+        return self
 
     @model_validator(mode="after")
     def _crop_fits(self) -> "RunConfig":
@@ -287,7 +335,8 @@ class RunConfig(_Strict):
             return p if p.is_absolute() else (base / p).resolve()
 
         c = self.model_copy(deep=True)
-        c.points.path = r(c.points.path)
+        if c.points is not None:
+            c.points.path = r(c.points.path)
         c.grid.template = None if c.grid.template is None else r(c.grid.template)
         c.deposits.path = r(c.deposits.path)
         if c.area is not None:
@@ -299,7 +348,7 @@ class RunConfig(_Strict):
         return c
 
     def input_files(self) -> list[Path]:
-        files = [self.points.path, self.deposits.path, *[v.path for v in self.vectors], *[r.path for r in self.rasters]]
+        files = [*([self.points.path] if self.points else []), self.deposits.path, *[v.path for v in self.vectors], *[r.path for r in self.rasters]]
         if self.area is not None:
             files.append(self.area.path)
         if self.grid.template:
@@ -381,7 +430,7 @@ def load_config(path: str | Path) -> RunConfig:
     if dup:
         raise ConfigError(f"not valid YAML: {dup}", path=path, hint="keep one of them")
     if not isinstance(raw, dict):
-        raise ConfigError("the configuration must be a mapping of keys to values", path=path, hint="start from sample_data/config.yaml")
+        raise ConfigError("the configuration must be a mapping of keys to values", path=path, hint="write a commented starter configuration with `geoprospect init` (pre-filled from your files: geoprospect init FILE...)")
     try:
         cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:

@@ -5,21 +5,34 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from geoprospect.evidence.idw import check_varying
 from geoprospect.grid import GridSpec
 from geoprospect.io.points import PointTable
-from geoprospect.io.vectors import read_vectors
+from geoprospect.io.vectors import entry_knobs, read_vectors
 from geoprospect.pipeline.config import RasterSourceConfig, RunConfig, VectorLayerConfig
-from geoprospect.pipeline.stages import log10_values
+from geoprospect.pipeline.stages import load_area, log10_values
+from geoprospect.stack.area import StudyArea
 from geoprospect.stack.layers import StackLayer, categorical_layer, density_layer, distance_density_layer, distance_layer, idw_layer, kriging_layer
 from geoprospect.stack.rasters import raster_layer
 
 log = logging.getLogger(__name__)
 
 
-def pipeline_layers(cfg: RunConfig, points: PointTable, grid: GridSpec) -> list[StackLayer]:
+def pipeline_layers(cfg: RunConfig, points: PointTable | None, grid: GridSpec) -> list[StackLayer]:
     """The layers of `geoprospect run`: the interpolated elements (IDW or kriging, log10 when
-    configured), then one layer per vector source; ``points`` in any CRS, layers on ``grid``."""
+    configured; none without points), then one layer per vector source, then the rasters;
+    ``points`` in any CRS, layers on ``grid``."""
+    # categorical layers warn the share of the study area their polygons leave unmapped
+    area = load_area(cfg.area) if any(v.kind == "categorical" for v in cfg.vectors) else None
+    return point_layers(cfg, points, grid) + [vector_layer(v, grid, area) for v in cfg.vectors] + raster_layers(cfg, grid)
+
+
+def point_layers(cfg: RunConfig, points: PointTable | None, grid: GridSpec) -> list[StackLayer]:
+    """The interpolated elements of the run config's points (none when it has no points)."""
+    if points is None or cfg.points is None:
+        return []
     pts = log10_values(points) if cfg.points.log10 else points
+    check_varying(pts.values, pts.elements, path=points.source or None, hint="drop it from points.elements (it carries no evidence) or check its values")
     pts = pts.to_crs(grid.crs)
     if not grid.contains(pts.xy[:, 0], pts.xy[:, 1]).any():
         log.warning("no sample point lies inside the grid: values are extrapolated from outside")
@@ -34,13 +47,14 @@ def pipeline_layers(cfg: RunConfig, points: PointTable, grid: GridSpec) -> list[
         method = ic.method.split("_")[0]
         prov = {f"{prefix}{e}": f"{method} kriging ({ic.variogram_model} variogram) of " + src % e for e in pts.elements}
         layers = [kriging_layer(pts.xy, pts.values, names, method=method, variogram_model=ic.variogram_model, neighbors=ic.neighbors, provenance=prov)]
-    return layers + [vector_layer(v, grid) for v in cfg.vectors] + raster_layers(cfg, grid)
+    return layers
 
 
-def vector_layer(v: VectorLayerConfig, grid: GridSpec) -> StackLayer:
+def vector_layer(v: VectorLayerConfig, grid: GridSpec, area: StudyArea | None = None) -> StackLayer:
     """One vector source of the run config as a layer (distance, density, distance-with-density,
-    or one 0/1 band per class named <name>_<class>), read in the grid's CRS."""
-    gdf = read_vectors(v.path, layer=v.layer, crs=v.crs, target_crs=grid.crs, what=v.name)
+    or one 0/1 band per class named <name>_<class>), read in the grid's CRS; ``area``: the study
+    area, for the share of it a categorical layer leaves unmapped."""
+    gdf = read_vectors(v.path, layer=v.layer, crs=v.crs, target_crs=grid.crs, what=v.name, knobs=entry_knobs(f"vectors entry {v.name!r}"))
     if v.kind == "distance":
         return distance_layer(gdf.geometry.values, v.name, provenance=f"distance to nearest feature of {v.path.name} (map units)")
     if v.kind == "density":
@@ -55,7 +69,7 @@ def vector_layer(v: VectorLayerConfig, grid: GridSpec) -> StackLayer:
         raise ColumnError(f"no column {v.field!r} in layer {v.name!r}{did_you_mean([v.field], cols)}; columns are: {', '.join(map(str, cols))}",
                           path=v.path, hint=f"set field: of vectors entry {v.name!r} in the run config")
     outside = 0.0 if v.unmapped == "zero" else float("nan")
-    lay = categorical_layer(gdf, grid, v.field, classes=v.classes, outside=outside, what=f"{v.name} ({v.path.name})")  # categorical
+    lay = categorical_layer(gdf, grid, v.field, classes=v.classes, outside=outside, what=f"{v.name} ({v.path.name})", area=area)  # categorical
     lay.names = [f"{v.name}_{n}" for n in lay.names]
     lay.provenance = {n: f"{v.field} of {v.path.name} (1 in the class, 0 in another, {'0' if outside == 0 else 'nodata'} where unmapped)" for n in lay.names}
     return lay
@@ -73,11 +87,11 @@ def raster_source_layer(r: RasterSourceConfig, grid: GridSpec) -> StackLayer:
     from rasterio.enums import Resampling
 
     bands = [r.band] if r.band is not None else r.bands
-    lay = raster_layer(r.path, grid, Resampling[r.resampling], bands=bands)
+    lay = raster_layer(r.path, grid, None if r.resampling is None else Resampling[r.resampling], bands=bands, crs=r.crs)
     if len(lay.names) == 1:
         names = [r.name]
     else:
         names = [f"{r.name}_{n}" for n in lay.names]
-    lay.provenance = {new: f"{lay.provenance[old]} ({r.resampling} resampling)" for new, old in zip(names, lay.names)}
+    lay.provenance = {new: lay.provenance[old] for new, old in zip(names, lay.names)}
     lay.names = names
     return lay

@@ -145,9 +145,9 @@ def _read_inputs(run: _Run):
     cfg = run.cfg
     points = stages.read_run_points(cfg.points, run.out)
     area = stages.load_area(cfg.area)
-    grid = stages.make_grid(points, crs=cfg.grid.crs, resolution=cfg.grid.resolution, bounds=cfg.grid.bounds, template=cfg.grid.template, area=area)
+    grid = stages.run_grid(cfg, points, area)
     # deposits outside the study area cannot be ranked: left out (with a warning) of labels and capture
-    deposits = deposits_in_area(stages.load_deposits(cfg.deposits.path, grid, layer=cfg.deposits.layer, crs=cfg.deposits.crs), area, grid.crs)
+    deposits = deposits_in_area(stages.load_deposits(cfg.deposits.path, grid, layer=cfg.deposits.layer, crs=cfg.deposits.crs, where=cfg.deposits.where), area, grid.crs)
     if cfg.selection.enabled:  # Z_AUC element selection from the training-area deposits only
         # (evaluation.method block only: the configuration refuses selection with cv, where no deposit is outside every test fold)
         points = stages.select_run_elements(points, deposits[~_held_out_deposits(deposits, grid, cfg.windows)], grid, cfg.selection, run.out)

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
 from geoprospect.errors import GridError, ValueParseError
 from geoprospect.evidence.idw import check_samples_inside, idw
-from geoprospect.grid import GridSpec, to_crs
-from geoprospect.io.points import PointTable, sparse_points_warning
-from geoprospect.io.vectors import deposit_points, read_vectors
+from geoprospect.grid import Extent, GridSpec, snap_bounds, to_crs, union_bounds
+from geoprospect.io.points import POINTS_RUN_KNOBS, PointTable, sparse_points_warning
+from geoprospect.io.vectors import deposit_points, entry_knobs, read_vectors, select_features
 from geoprospect.progress import Task
 from geoprospect.stack.area import StudyArea, read_area
 
+if TYPE_CHECKING:
+    from geoprospect.pipeline.config import RunConfig
+
 log = logging.getLogger(__name__)
+
+
+#: how the grid's settings are spelled, for hints: on the command line (default) or in a run config
+GRID_CLI_KNOBS = {"crs": "--grid-crs", "bounds": "--bounds", "resolution": "--resolution (or --template)"}
+GRID_RUN_KNOBS = {"crs": "grid.crs (or the top-level crs:)", "bounds": "grid.bounds (or area:)", "resolution": "grid.resolution (or grid.template)"}
 
 
 def make_grid(
@@ -28,38 +35,54 @@ def make_grid(
     bounds: Sequence[float] | None = None,
     template: str | Path | None = None,
     area: StudyArea | None = None,
+    extents: Sequence[Extent] = (),
+    knobs: Mapping[str, str] | None = None,
 ) -> GridSpec:
     """The run's grid: from a template raster, or bounds + resolution (bounds default to the
-    study area's extent when ``area`` is given, else the points' extent, snapped outwards to
-    whole cells). The CRS defaults to the points' CRS, then the area's."""
+    study area's extent when ``area`` is given, else the points' extent, else the union of
+    ``extents`` (the other inputs), snapped outwards to whole cells). The CRS defaults to the
+    points' CRS, then the area's, then the first extent's. ``knobs``: how the settings are
+    spelled in the caller's context, for hints (default: the command line's options)."""
+    k = {**GRID_CLI_KNOBS, **(knobs or {})}
     if template is not None:
         return GridSpec.from_raster(template)
     if resolution is None:
-        raise GridError("a resolution (or a template raster) is needed to define the grid")
-    gcrs = to_crs(crs) if crs is not None else (points.crs if points is not None else (area.crs if area is not None else None))
+        raise GridError("a resolution (or a template raster) is needed to define the grid", hint=f"set {k['resolution']}")
+    gcrs = to_crs(crs) if crs is not None else (points.crs if points is not None else (area.crs if area is not None else (extents[0].crs if extents else None)))
     if gcrs is None:
-        raise GridError("the grid needs a CRS", hint="pass --grid-crs")
+        raise GridError("the grid needs a CRS", hint=f"set {k['crs']}")
     if gcrs.is_geographic:
         log.warning("the grid CRS %s is geographic: distances and cells are in degrees; a projected CRS is recommended", gcrs.name)
     if bounds is None and area is not None:
         bounds = area.snapped_bounds(resolution, gcrs)
-    if bounds is None:
-        if points is None:
-            raise GridError("bounds are needed when there are no points to take the extent from")
+    elif bounds is None and points is not None:
         xy = points.to_crs(gcrs).xy
-        r = float(resolution)
-        bounds = (
-            math.floor(xy[:, 0].min() / r) * r,
-            math.floor(xy[:, 1].min() / r) * r,
-            math.ceil(xy[:, 0].max() / r) * r,
-            math.ceil(xy[:, 1].max() / r) * r,
-        )
+        bounds = snap_bounds((xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max()), resolution)
+    elif bounds is None and extents:
+        bounds = snap_bounds(union_bounds(extents, gcrs), resolution)
+        log.info("grid extent: the union of %s", ", ".join(Path(e.source).name for e in extents))
+    if bounds is None:
+        raise GridError("bounds are needed when there are no points to take the extent from", hint=f"set {k['bounds']}")
     return GridSpec.from_bounds(bounds, resolution, gcrs)
+
+
+def run_grid(cfg: RunConfig, points: PointTable | None, area: StudyArea | None) -> GridSpec:
+    """The grid of `geoprospect run` (:func:`make_grid` with the config's grid section). Without
+    points or area its extent is the union of the rasters' (else the vectors') extents, and its
+    CRS the first raster's (else the first vector layer's) unless grid.crs is set."""
+    g = cfg.grid
+    extents: list[Extent] = []
+    if g.template is None and points is None and area is None and (g.bounds is None or g.crs is None):
+        from geoprospect.io.vectors import layer_extent
+        from geoprospect.stack.rasters import raster_extent
+
+        extents = [raster_extent(r.path, r.crs) for r in cfg.rasters] or [layer_extent(v.path, v.layer, v.crs, knobs=entry_knobs(f"vectors entry {v.name!r}")) for v in cfg.vectors]
+    return make_grid(points, crs=g.crs, resolution=g.resolution, bounds=g.bounds, template=g.template, area=area, extents=extents, knobs=GRID_RUN_KNOBS)
 
 
 def load_area(ac) -> StudyArea | None:
     """The run config's study area (``ac`` is its ``area`` section, or None)."""
-    return None if ac is None else read_area(ac.path, layer=ac.layer, crs=ac.crs)
+    return None if ac is None else read_area(ac.path, layer=ac.layer, crs=ac.crs, knobs={**entry_knobs("area"), "path": "area.path"})
 
 
 RUN_LOG10_HINT = ("zeros or negatives often mean 'below detection': mark them with points.flag_columns (and points.detection_limits), "
@@ -113,20 +136,25 @@ def interpolate(points: PointTable, grid: GridSpec, *, power: float = 2.0, neigh
     return out
 
 
-def load_deposits(path: str | Path, grid: GridSpec, *, layer: str | None = None, crs: str | None = None) -> np.ndarray:
-    """(N, 2) deposit coordinates in the grid's CRS (duplicates kept: each is a known deposit)."""
-    gdf = read_vectors(path, layer=layer, crs=crs, target_crs=grid.crs, what="deposits")
+def load_deposits(path: str | Path, grid: GridSpec, *, layer: str | None = None, crs: str | None = None, where: Mapping[str, object] | None = None) -> np.ndarray:
+    """(N, 2) deposit coordinates in the grid's CRS (duplicates kept: each is a known deposit);
+    ``where``: keep only the features whose fields match (deposits.where of a run config)."""
+    gdf = read_vectors(path, layer=layer, crs=crs, target_crs=grid.crs, what="deposits", knobs=entry_knobs("deposits"))
+    if where:
+        gdf = select_features(gdf, where, path=path, key="deposits.where")
     return deposit_points(gdf)
 
 
-def read_run_points(pc, out: Path | None = None) -> PointTable:
+def read_run_points(pc, out: Path | None = None) -> PointTable | None:
     """The run's sample points, with censored values, duplicates and outliers handled as
-    configured (``pc`` is the run config's ``points`` section); the preparation report is
-    written to ``out/geochem_report.md`` when ``out`` is given."""
+    configured (``pc`` is the run config's ``points`` section; None when it has none); the
+    preparation report is written to ``out/geochem_report.md`` when ``out`` is given."""
     from geoprospect.io.points import read_points
 
+    if pc is None:
+        return None
     if pc.censored == "error":
-        return read_points(pc.path, pc.elements, x_field=pc.x_field, y_field=pc.y_field, crs=pc.crs, layer=pc.layer)
+        return read_points(pc.path, pc.elements, x_field=pc.x_field, y_field=pc.y_field, crs=pc.crs, layer=pc.layer, knobs=POINTS_RUN_KNOBS)
     from geoprospect.geochem.prepare import RUN_KNOBS, read_geochem
 
     table, report = read_geochem(

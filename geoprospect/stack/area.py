@@ -7,16 +7,16 @@ band of the stack is nodata outside (DESIGN.md "rank cells inside the study area
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import shapely
 from pyproj import CRS
 
 from geoprospect.errors import GeometryError
-from geoprospect.grid import GridSpec, to_crs
+from geoprospect.grid import GridSpec, snap_bounds, to_crs
 from geoprospect.io.vectors import read_vectors
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,7 @@ class StudyArea:
 
     def snapped_bounds(self, resolution: float, crs: object) -> tuple[float, float, float, float]:
         """The area's bounds in ``crs`` snapped outwards to whole cells of ``resolution``."""
-        xmin, ymin, xmax, ymax = self.to_crs(crs).bounds
-        r = float(resolution)
-        return (math.floor(xmin / r) * r, math.floor(ymin / r) * r, math.ceil(xmax / r) * r, math.ceil(ymax / r) * r)
+        return snap_bounds(self.to_crs(crs).bounds, resolution)
 
     def mask(self, grid: GridSpec) -> np.ndarray:
         """(rows, cols) bool: True where the cell centre lies inside the area."""
@@ -82,13 +80,13 @@ class StudyArea:
         return f"{self.source or 'study area'} ({len(self.geoms)} polygon(s))"
 
 
-def read_area(path: str | Path, *, layer: str | None = None, crs: str | None = None) -> StudyArea:
+def read_area(path: str | Path, *, layer: str | None = None, crs: str | None = None, knobs: Mapping[str, str] | None = None) -> StudyArea:
     """Read a study-area polygon layer (GeometryError when it holds no polygon)."""
-    gdf = read_vectors(path, layer=layer, crs=crs, what="study area")
+    gdf = read_vectors(path, layer=layer, crs=crs, what="study area", knobs=knobs)
     geoms = np.asarray(gdf.geometry.values, dtype=object)
     poly = np.isin(shapely.get_type_id(geoms), (3, 6))  # Polygon, MultiPolygon
     if not poly.any():
-        raise GeometryError("the study area holds no polygon", path=path, hint="give a polygon layer (--area / area.path), e.g. the convex hull of the data")
+        raise GeometryError("the study area holds no polygon", path=path, hint=f"give a polygon layer with {(knobs or {}).get('path', '--area')}, e.g. the convex hull of the data")
     if not poly.all():
         log.warning("%s: %d non-polygon features of the study area are ignored", path, int((~poly).sum()))
     return StudyArea(geoms[poly], to_crs(gdf.crs.to_wkt()), str(Path(path).name) + (f":{layer}" if layer else ""))

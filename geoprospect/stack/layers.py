@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from geoprospect.evidence.idw import idw
 from geoprospect.evidence.kriging import fit_variogram, kriging
 from geoprospect.grid import GridSpec
 from geoprospect.io.names import did_you_mean
+
+if TYPE_CHECKING:
+    from geoprospect.stack.area import StudyArea
 
 BlockFn = Callable[[GridSpec], np.ndarray]
 log = logging.getLogger(__name__)
@@ -139,10 +142,12 @@ def density_layer(geometries: object, name: str, radius: float, *, provenance: s
     return StackLayer([name], _Density(geoms, float(radius)), 0, {name: provenance} if provenance else {})
 
 
-def categorical_layer(polygons, grid: GridSpec, field: str, *, classes: Sequence[object] | None = None, all_touched: bool = False, outside: float = float("nan"), what: str = "geology") -> StackLayer:
+def categorical_layer(polygons, grid: GridSpec, field: str, *, classes: Sequence[object] | None = None, all_touched: bool = False, outside: float = float("nan"), what: str = "geology",
+                      area: StudyArea | None = None) -> StackLayer:
     """One 0/1 band per class of ``field`` (geoprospect.evidence.categorical); the classes are
     taken from the whole layer (not per block), so every block has the same bands. Cells outside
-    every polygon are ``outside`` (NaN: nodata) in every band; the share of such area is warned once."""
+    every polygon are ``outside`` (NaN: nodata) in every band; the share of such area (of the
+    study ``area`` when given) is warned once."""
     if classes is None:
         if field not in polygons.columns:
             raise InputError(f"no column {field!r} in the polygons{did_you_mean([field], polygons.columns)}", hint=f"columns: {', '.join(map(str, polygons.columns))}")
@@ -150,7 +155,7 @@ def categorical_layer(polygons, grid: GridSpec, field: str, *, classes: Sequence
     kw = dict(all_touched=all_touched, outside=outside, warn=False)
     one = GridSpec(grid.crs, grid.transform, 1, 1)
     gdf = polygons.to_crs(grid.crs) if getattr(polygons, "crs", None) is not None and not grid.crs.equals(polygons.crs, ignore_axis_order=True) else polygons
-    warn_unmapped(gdf, grid, field, outside, what)
+    warn_unmapped(gdf, grid, field, outside, what, area=None if area is None else area.to_crs(grid.crs).geoms)
     names = categorical_bands(polygons, one, field, classes=list(classes), **kw)[1]
     return StackLayer(list(names), _Categorical(polygons, field, list(classes), kw), 0, {n: f"{field} polygons" for n in names})
 
@@ -160,7 +165,7 @@ def idw_layer(xy: np.ndarray, values: np.ndarray, names: Sequence[str], *, power
     values = np.asarray(values, dtype=np.float64).reshape(len(xy), -1)
     if values.shape[1] != len(names):
         raise InputError(f"{len(names)} band names for {values.shape[1]} element columns")
-    kw = dict(power=power, neighbors=neighbors, radius=radius, min_points=min_points, smoothing=smoothing)
+    kw = dict(power=power, neighbors=neighbors, radius=radius, min_points=min_points, smoothing=smoothing, names=list(names))
     return StackLayer(list(names), _IDW(np.asarray(xy, dtype=np.float64), values, kw), 0, dict(provenance or {}))
 
 

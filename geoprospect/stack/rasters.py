@@ -2,8 +2,8 @@
 
 ``geoprospect stack RASTER...`` is :func:`stack_rasters`: every band of every raster becomes a
 layer (:func:`raster_layer`), and the stack is built by the one builder, block by block. A
-raster on the grid's cells is read as is; another is warped (GDAL, bilinear) onto each block's
-sub-grid. GDAL fits its resampling kernel to each warped region, so a block's values may
+raster on the grid's cells is read as is; another is warped (GDAL) onto each block's sub-grid:
+by default ``average`` when the grid's cells are larger than the raster's, else bilinear. GDAL fits its resampling kernel to each warped region, so a block's values may
 differ from a whole-grid warp by a tiny fraction of the local value range (4e-4 of unit
 noise in tests/test_bad_input_rasters.py), never by a cell.
 """
@@ -16,11 +16,12 @@ from typing import Sequence
 
 import numpy as np
 import rasterio
+from pyproj import CRS
 from rasterio.warp import Resampling, reproject
 from rasterio.windows import Window
 
-from geoprospect.errors import InputError
-from geoprospect.grid import GridSpec, to_crs
+from geoprospect.errors import CRSError, InputError
+from geoprospect.grid import Extent, GridSpec, rio_crs, to_crs
 from geoprospect.stack.area import StudyArea
 from geoprospect.stack.build import StackFile, build_stack
 from geoprospect.stack.executors import Executor
@@ -29,26 +30,37 @@ from geoprospect.stack.layers import StackLayer
 log = logging.getLogger(__name__)
 
 
-def _open(path: Path):
-    """An open raster with a CRS (InputError naming the file otherwise)."""
+NO_CRS_HINT = "give the CRS it is in (crs: on its rasters entry, or the top-level crs: of a run config for every input without one), or assign one with gdal_edit.py -a_srs"
+
+
+def _open(path: Path, crs: object | None = None):
+    """An open raster and its CRS: the file's, else ``crs`` (InputError naming the file when neither)."""
     if not path.exists():
         raise InputError("raster not found", path=path)
     try:
         src = rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
         raise InputError(f"cannot read raster ({exc})", path=path, hint="is it a complete GeoTIFF?") from exc
-    if src.crs is None:
+    if src.crs is None and crs is None:
         src.close()
-        raise InputError("raster has no CRS", path=path, hint="assign one with gdal_edit.py -a_srs EPSG:xxxx")
-    return src
+        raise CRSError("raster has no CRS", path=path, hint=NO_CRS_HINT)
+    return src, to_crs(src.crs.to_wkt() if src.crs is not None else crs)
 
 
 def _names(src, path: Path) -> list[str]:
     return [d or (f"{path.stem}" if src.count == 1 else f"{path.stem}_{i + 1}") for i, d in enumerate(src.descriptions)]
 
 
-def _grid_of(src) -> GridSpec:
-    return GridSpec(to_crs(src.crs.to_wkt()), src.transform, src.width, src.height)
+def _grid_of(src, crs: CRS) -> GridSpec:
+    return GridSpec(crs, src.transform, src.width, src.height)
+
+
+def raster_extent(path: str | Path, crs: object | None = None) -> Extent:
+    """The bounds and CRS of a raster (``crs`` when the file has none)."""
+    path = Path(path)
+    src, rcrs = _open(path, crs)
+    with src:
+        return Extent(tuple(float(v) for v in src.bounds), rcrs, str(path))  # type: ignore[arg-type]
 
 
 def _aligned_window(src_grid: GridSpec, grid: GridSpec) -> Window | None:
@@ -61,11 +73,11 @@ def _aligned_window(src_grid: GridSpec, grid: GridSpec) -> Window | None:
     return Window(int(round(col)), int(round(row)), grid.width, grid.height)
 
 
-def _read(src, grid: GridSpec, resampling: Resampling, bands: Sequence[int] | None = None) -> np.ndarray:
-    """The bands (1-based; default every band) of an open raster on ``grid`` -> (bands, rows, cols)
-    float32, NaN nodata."""
+def _read(src, src_crs: CRS, grid: GridSpec, resampling: Resampling, bands: Sequence[int] | None = None) -> np.ndarray:
+    """The bands (1-based; default every band) of an open raster (in ``src_crs``) on ``grid`` ->
+    (bands, rows, cols) float32, NaN nodata."""
     idx = list(bands) if bands else list(range(1, src.count + 1))
-    win = _aligned_window(_grid_of(src), grid)
+    win = _aligned_window(_grid_of(src, src_crs), grid)
     if win is not None:
         inside = win.col_off >= 0 and win.row_off >= 0 and win.col_off + win.width <= src.width and win.row_off + win.height <= src.height
         arr = src.read(idx, window=win, boundless=not inside, out_dtype="float32", masked=True)
@@ -73,28 +85,49 @@ def _read(src, grid: GridSpec, resampling: Resampling, bands: Sequence[int] | No
     out = np.full((len(idx), grid.height, grid.width), np.nan, dtype=np.float32)
     for j, b in enumerate(idx):
         band = src.read(b, out_dtype="float32", masked=True).filled(np.nan)
-        reproject(band, out[j], src_transform=src.transform, src_crs=src.crs, src_nodata=np.nan,
-                  dst_transform=grid.transform, dst_crs=grid.profile(1)["crs"], dst_nodata=np.nan, resampling=resampling)
+        reproject(band, out[j], src_transform=src.transform, src_crs=rio_crs(src_crs), src_nodata=np.nan,
+                  dst_transform=grid.transform, dst_crs=rio_crs(grid.crs), dst_nodata=np.nan, resampling=resampling)
     return out
 
 
-def _note_warp(src, path: Path, grid: GridSpec) -> None:
-    src_grid = _grid_of(src)
-    if _aligned_window(src_grid, grid) is None:
-        log.info("%s: warped onto the run's grid (%s -> %s)", path, src_grid.crs.name, grid.crs.name)
+def source_resolution(src, src_crs: CRS, grid: GridSpec) -> tuple[float, float]:
+    """The raster's cell size expressed in the grid's CRS (GDAL's default warp resolution)."""
+    if src_crs.equals(grid.crs, ignore_axis_order=True):
+        return (abs(src.transform.a), abs(src.transform.e))
+    from rasterio.warp import calculate_default_transform
+
+    t, _, _ = calculate_default_transform(rio_crs(src_crs), rio_crs(grid.crs), src.width, src.height, *src.bounds)
+    return (abs(t.a), abs(t.e))
 
 
-def read_onto_grid(path: str | Path, grid: GridSpec, resampling: Resampling = Resampling.bilinear) -> tuple[np.ndarray, list[str]]:
-    """Read every band of a raster onto ``grid`` (warped, with a log note, if it differs).
+def _warp_method(src, src_crs: CRS, path: Path, grid: GridSpec, resampling: Resampling | None) -> Resampling:
+    """The resampling of a raster onto ``grid`` (``None``: average onto a coarser grid, else
+    bilinear), logged with the source and target resolutions when the raster is warped."""
+    src_grid = _grid_of(src, src_crs)
+    if _aligned_window(src_grid, grid) is not None:
+        return resampling or Resampling.bilinear  # read as is: no resampling happens
+    sx, sy = source_resolution(src, src_crs, grid)
+    gx, gy = grid.res
+    if resampling is None:
+        # a coarser cell averages every source cell inside it; bilinear would sample 4 of them
+        resampling = Resampling.average if gx * gy > 1.01 * sx * sy else Resampling.bilinear
+    log.info("%s: warped onto the run's grid: %.4g x %.4g -> %.4g x %.4g map units per cell (%s -> %s), %s resampling",
+             path, sx, sy, gx, gy, src_crs.name, grid.crs.name, resampling.name)
+    return resampling
+
+
+def read_onto_grid(path: str | Path, grid: GridSpec, resampling: Resampling | None = None) -> tuple[np.ndarray, list[str]]:
+    """Read every band of a raster onto ``grid`` (warped, with a log note, if it differs;
+    ``resampling`` None: average onto a coarser grid, else bilinear).
 
     Returns (bands, rows, cols) float32 with NaN nodata, and the band names.
     """
     path = Path(path)
-    src = _open(path)
+    src, crs = _open(path)
     try:
         with src:
-            _note_warp(src, path, grid)
-            return _read(src, grid, resampling), _names(src, path)
+            method = _warp_method(src, crs, path, grid, resampling)
+            return _read(src, crs, grid, method), _names(src, path)
     except rasterio.errors.RasterioIOError as exc:
         raise InputError(f"cannot read raster ({exc})", path=path, hint="is it a complete GeoTIFF?") from exc
 
@@ -102,31 +135,34 @@ def read_onto_grid(path: str | Path, grid: GridSpec, resampling: Resampling = Re
 class _Raster:
     """Picklable block function: the bands of a raster file on a (sub-)grid."""
 
-    def __init__(self, path: Path, resampling: Resampling, bands: Sequence[int] | None = None) -> None:
-        self.path, self.resampling, self.bands = path, resampling, bands
+    def __init__(self, path: Path, resampling: Resampling, bands: Sequence[int] | None = None, crs: object | None = None) -> None:
+        self.path, self.resampling, self.bands, self.crs = path, resampling, bands, crs
 
     def __call__(self, g: GridSpec) -> np.ndarray:
         try:
-            with _open(self.path) as src:
-                return _read(src, g, self.resampling, self.bands)
+            src, crs = _open(self.path, self.crs)
+            with src:
+                return _read(src, crs, g, self.resampling, self.bands)
         except rasterio.errors.RasterioIOError as exc:
             raise InputError(f"cannot read raster ({exc})", path=self.path, hint="is it a complete GeoTIFF?") from exc
 
 
-def raster_layer(path: str | Path, grid: GridSpec, resampling: Resampling = Resampling.bilinear, *, bands: Sequence[int] | None = None) -> StackLayer:
+def raster_layer(path: str | Path, grid: GridSpec, resampling: Resampling | None = None, *, bands: Sequence[int] | None = None, crs: object | None = None) -> StackLayer:
     """The bands (1-based; default every band) of a raster file as a layer on ``grid`` (band
-    names from its descriptions); the raster's nodata becomes NaN."""
+    names from its descriptions); the raster's nodata becomes NaN; ``crs``: the raster's CRS
+    when the file has none; ``resampling`` None: average onto a coarser grid, else bilinear."""
     path = Path(path)
-    with _open(path) as src:
-        _note_warp(src, path, grid)
+    src, rcrs = _open(path, crs)
+    with src:
+        resampling = _warp_method(src, rcrs, path, grid, resampling)
         names = _names(src, path)
         if bands:
             bad = [b for b in bands if not 1 <= b <= src.count]
             if bad:
                 raise InputError(f"band(s) {bad} do not exist: the raster has {src.count} band(s)", path=path, hint="band numbers start at 1 (rasters: band / bands in the run config)")
     idx = list(bands) if bands else list(range(1, len(names) + 1))
-    return StackLayer([names[b - 1] for b in idx], _Raster(path, resampling, list(bands) if bands else None), 0,
-                      {names[b - 1]: f"band {b} of {path.name}" for b in idx})
+    return StackLayer([names[b - 1] for b in idx], _Raster(path, resampling, list(bands) if bands else None, crs), 0,
+                      {names[b - 1]: f"band {b} of {path.name} ({resampling.name} resampling)" for b in idx})
 
 
 def stack_rasters(paths: Sequence[str | Path], out: str | Path, grid: GridSpec | None = None, *, executor: Executor | None = None, block_size: int = 1024, area: StudyArea | None = None) -> StackFile:
