@@ -100,15 +100,15 @@ def train(ctx, stack_path, windows_path, out, preset, model_options, resume, mem
 @click.command()
 @click.argument("stack_path", metavar="STACK", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("model_dir", metavar="MODEL_DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Prospectivity GeoTIFF (window-stride grid).")
-@click.option("--scores-out", type=click.Path(dir_okay=False, path_type=Path), help="Window scores as GeoPackage (default: beside --out).")
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Prospectivity GeoTIFF: on the stack's own grid for a model trained on cells (`run`'s default), on the window-stride grid for one trained on windows.")
+@click.option("--scores-out", type=click.Path(dir_okay=False, path_type=Path), help="Window scores as GeoPackage (default: beside --out; models trained on windows only).")
 @click.option("--windows", "windows_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Window index to join labels/splits into the scores.")
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @click.option("--min-valid", type=float, default=0.5, show_default=True)
 @click.option("--block-size", type=int, default=1024, show_default=True, help="Stack block side in pixels read at a time (memory scales with its square).")
 @click.option("--device", default="auto", show_default=True)
 def predict(stack_path, model_dir, out, scores_out, windows_path, batch_size, min_valid, device, block_size):
-    """Score every window of STACK with the model in MODEL_DIR."""
+    """Score every cell (or window) of STACK with the model in MODEL_DIR."""
 
     def body():
         from geoprospect.grid import GridSpec
@@ -120,9 +120,12 @@ def predict(stack_path, model_dir, out, scores_out, windows_path, batch_size, mi
         grid = GridSpec.from_raster(stack_path)
         net, meta = load_checkpoint(model_dir, raster_band_names(stack_path))
         # block by block with a one-window halo: memory bounded by --block-size, not the map
-        pred = predict(net, stack_path, meta.mean, meta.std, size=meta.window_size, stride=meta.stride, min_valid=min_valid,
-                       batch_size=batch_size, device=device, block_size=block_size, crop=meta.input_size)
+        cells = meta.training.get("sample_unit") == "cell"
+        pred = predict(net, stack_path, meta.mean, meta.std, size=meta.window_size, stride=1 if cells else meta.stride, min_valid=min_valid,
+                       batch_size=batch_size, device=device, block_size=block_size, crop=meta.input_size, centred=cells)
         write_prediction(pred, out, model_name=meta.architecture)
+        if cells:  # one score per cell: the GeoTIFF holds them all
+            return {"prospectivity": out}
         sc = scores_out or out.with_name(out.stem + "_scores.gpkg")
         write_windows(window_scores(pred, grid, read_windows(windows_path) if windows_path else None), sc, layer="scores")
         return {"prospectivity": out, "scores": sc}

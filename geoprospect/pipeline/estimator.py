@@ -7,9 +7,10 @@ with one :class:`~geoprospect.training.config.TrainConfig`, scoring by
 ``model.json`` sidecar, read back with ``torch.load(weights_only=True)``) of
 :mod:`geoprospect.models.checkpoint`::
 
-    model = ProspectivityModel("lenet", window=32, stride=16, epochs=2, device="cpu")
+    model = ProspectivityModel("blend_cell")       # every cell a sample (unit="cell"), the default model
     model.fit("out/stack.tif", "sample_data/deposits.gpkg")
-    pred = model.predict("out/stack.tif")          # Prediction: prob, margin, grid
+    pred = model.predict("out/stack.tif")          # Prediction on the stack's own grid: prob, margin
+    ProspectivityModel("lenet", window=32, stride=16, unit="window")   # the papers' windows
     write_prediction(pred, "out/prospectivity.tif")
     model.save("out/model"); ProspectivityModel.load("out/model")
 """
@@ -33,6 +34,7 @@ from geoprospect.models.registry import MODELS
 from geoprospect.prediction.predict import Prediction, predict
 from geoprospect.training.config import TrainConfig
 from geoprospect.training.fit import fit, model_meta
+from geoprospect.windows.cells import block_split, make_cells
 from geoprospect.windows.dataset import WindowDataset, normalise_stack
 from geoprospect.windows.tiling import make_windows
 
@@ -81,13 +83,19 @@ def deposit_xy(deposits: DepositsLike, crs: object) -> np.ndarray:
 
 
 class ProspectivityModel:
-    """A window classifier over an evidence stack: ``fit(stack, deposits)``, ``predict(stack)``, ``save``/``load``.
+    """A cell (or window) classifier over an evidence stack: ``fit(stack, deposits)``, ``predict(stack)``, ``save``/``load``.
 
     Args:
-        model: a registered model name (``geoprospect models``): torchvision nets, the papers'
-            nets, scikit-learn baselines.
-        window, stride: window side and step in stack pixels (windows with less than
+        model: a registered model name (``geoprospect models``): the default per-cell blend,
+            the dense CNN, torchvision nets, the papers' nets, scikit-learn baselines.
+        window: side in cells of what the model sees: with ``unit="cell"`` the patch centred on
+            each cell (None: 1 for per-cell models, the model's context for CNNs, e.g. 15 for
+            dense_cnn); with ``unit="window"`` the window (None: 32).
+        stride: ``unit="window"`` only: cells between windows (None: 16; windows with less than
             ``min_valid`` valid pixels are skipped).
+        unit: ``"cell"`` (default: every cell with data a sample labelled at the cell, one score
+            per grid cell, :mod:`geoprospect.windows.cells`) or ``"window"`` (the papers' recipe).
+        radius: ``unit="cell"``: label radius in map units (soft weights; 0 = the deposit's cell).
         epochs, seed, device: training length, the seed (CPU runs repeat bit for bit),
             ``auto``/``cpu``/``cuda[:N]`` (training and prediction).
         test_fraction: None trains on every window; a fraction holds out that spatial block
@@ -99,10 +107,19 @@ class ProspectivityModel:
     bands, normalisation, window geometry), ``history_`` (per-epoch rows), ``windows_``.
     """
 
-    def __init__(self, model: str = "resnet18", window: int = 32, stride: int = 16, epochs: int = 10, seed: int = 0,
-                 device: str = "auto", *, min_valid: float = 0.5, test_fraction: float | None = None, **train_settings: Any) -> None:
-        self.window = _positive_int("window", window)
-        self.stride = _positive_int("stride", stride)
+    def __init__(self, model: str = "blend_cell", window: int | None = None, stride: int | None = None, epochs: int = 10, seed: int = 0,
+                 device: str = "auto", *, unit: str = "cell", radius: float = 0.0, min_valid: float = 0.5, test_fraction: float | None = None,
+                 **train_settings: Any) -> None:
+        from geoprospect.pipeline.config import WindowsConfig
+
+        if unit not in ("cell", "window"):
+            raise ParameterError(f"unit must be 'cell' or 'window', not {unit!r}", hint="ProspectivityModel(unit=...)")
+        if not (isinstance(radius, (int, float)) and radius >= 0):
+            raise ParameterError(f"radius must be a distance >= 0 in map units, not {radius!r}", hint="ProspectivityModel(radius=...)")
+        self.unit, self.radius = unit, float(radius)
+        geom = WindowsConfig(unit=unit, size=None if window is None else _positive_int("window", window), stride=None if stride is None else _positive_int("stride", stride))
+        self.window = geom.patch(model if isinstance(model, str) else "")
+        self.stride = geom.step()
         if not 0 < float(min_valid) <= 1:
             raise ParameterError(f"min_valid must be in (0, 1], not {min_valid!r}", hint="ProspectivityModel(min_valid=...)")
         if test_fraction is not None and not 0 < float(test_fraction) < 1:
@@ -118,21 +135,27 @@ class ProspectivityModel:
         self.windows_: gpd.GeoDataFrame | None = None
 
     def __repr__(self) -> str:
-        return f"ProspectivityModel(model={self.config.model!r}, window={self.window}, stride={self.stride}, epochs={self.config.epochs}, seed={self.config.seed})"
+        return f"ProspectivityModel(model={self.config.model!r}, window={self.window}, stride={self.stride}, unit={self.unit!r}, epochs={self.config.epochs}, seed={self.config.seed})"
 
     def fit(self, stack: StackLike, deposits: DepositsLike) -> "ProspectivityModel":
-        """Train on the stack's windows labelled by ``deposits`` (positive: a deposit inside); returns self."""
+        """Train on the stack's cells (or windows) labelled by ``deposits``; returns self."""
         st = as_stack(stack)
         xy = deposit_xy(deposits, st.grid.crs)
-        windows, _ = make_windows(st.valid, st.grid, xy, size=self.window, stride=self.stride, min_valid=self.min_valid,
-                                  test_fraction=self.test_fraction, **self.split)
+        if self.unit == "cell":
+            windows, _ = make_cells(st.valid, st.grid, xy, size=self.window, radius=self.radius)
+            if self.test_fraction is not None:
+                windows["split"] = block_split(windows, st.grid, self.test_fraction, self.split.get("split_axis", "rows"), self.split.get("test_side", "end"))
+        else:
+            windows, _ = make_windows(st.valid, st.grid, xy, size=self.window, stride=self.stride, min_valid=self.min_valid,
+                                      test_fraction=self.test_fraction, **self.split)
         train = windows[windows["split"] == "train"]
         mean, std = st.moments()
-        ds = WindowDataset(normalise_stack(st), train[["row_off", "col_off"]].to_numpy(), self.window, train["label"].to_numpy())
+        ds = WindowDataset(normalise_stack(st), train[["row_off", "col_off"]].to_numpy(), self.window, train["label"].to_numpy(),
+                           weights=train["weight"].to_numpy() if "weight" in train else None)
         net, hist = fit(self.config.model, ds, self.config)
         self.network_, self.windows_, self.history_ = net, windows, hist.rows
         self.meta_ = model_meta(self.config.model, self.config, hist, band_names=st.band_names, mean=mean, std=std, window_size=self.window,
-                                stride=self.stride, grid=st.grid.to_dict(), min_valid=self.min_valid)
+                                stride=self.stride, grid=st.grid.to_dict(), min_valid=self.min_valid, sample_unit=self.unit, label_radius=self.radius)
         return self
 
     def _fitted(self) -> tuple[nn.Module, ModelMeta]:
@@ -141,7 +164,8 @@ class ProspectivityModel:
         return self.network_, self.meta_
 
     def predict(self, stack: StackLike, *, batch_size: int = 256) -> Prediction:
-        """Deposit probability and logit margin of every window position (on the window-stride grid).
+        """Deposit probability and logit margin of every cell with data (``unit="cell"``: on the
+        stack's own grid) or every window position (``unit="window"``: the window-stride grid).
 
         ``stack``: a Stack in memory or a stack GeoTIFF (read block by block); its bands must be
         the training stack's. Write the result with :func:`~geoprospect.prediction.predict.write_prediction`.
@@ -157,7 +181,8 @@ class ProspectivityModel:
             raise ModelError(f"the stack's bands {list(names)} are not the model's {meta.band_names}",
                              hint="predict on a stack built with the same layers, in the same order, as the training stack")
         return predict(net, stack, meta.mean, meta.std, size=meta.window_size, stride=meta.stride, min_valid=self.min_valid,
-                       batch_size=_positive_int("batch_size", batch_size), device=self.config.device, crop=meta.input_size)
+                       batch_size=_positive_int("batch_size", batch_size), device=self.config.device, crop=meta.input_size,
+                       centred=meta.training.get("sample_unit") == "cell")
 
     def capture(self, prediction: Prediction, deposits: DepositsLike) -> dict:
         """Deposit capture of ``prediction`` (top 5/10/20 % of scored cells, success-rate AUC), ranked by logit margin.
@@ -179,7 +204,8 @@ class ProspectivityModel:
         net, meta = load_checkpoint(folder)
         settings = {k: v for k, v in meta.training.items() if k in TrainConfig.model_fields and k not in ("model", "epochs", "seed", "device", "preset")}
         settings["options"] = dict(meta.options)
-        self = cls(meta.architecture, meta.window_size, meta.stride, meta.training.get("epochs", 10), meta.training.get("seed", 0),
-                   meta.training.get("device", "auto"), min_valid=meta.training.get("min_valid", 0.5), **settings)
+        unit = meta.training.get("sample_unit", "window")
+        self = cls(meta.architecture, meta.window_size, None if unit == "cell" else meta.stride, meta.training.get("epochs", 10), meta.training.get("seed", 0),
+                   meta.training.get("device", "auto"), unit=unit, radius=meta.training.get("label_radius", 0.0), min_valid=meta.training.get("min_valid", 0.5), **settings)
         self.network_, self.meta_, self.history_ = net, meta, list(meta.training.get("history", []))
         return self
