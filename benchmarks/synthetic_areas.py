@@ -129,7 +129,7 @@ def hidden_rule(rng: np.random.Generator, spec: AreaSpec, fields: dict[str, np.n
     shape = dist.shape
     if not spec.associated:
         return np.zeros(shape)
-    z = 1.0 * fields["r0"] - 0.8 * fields["g0"] * -1.0 - 1.2 * np.minimum(dist, 30.0) / 10.0
+    z = 1.0 * fields["r0"] + 0.8 * fields["g0"] - 1.2 * np.minimum(dist, 30.0) / 10.0
     if spec.rasters > 1:
         z = z - 0.8 * fields["r1"]
     if spec.rasters > 2:  # a non-linear term: deposits favour the mid-range of r2
@@ -186,3 +186,220 @@ def write_points(folder: Path, rng: np.random.Generator, spec: AreaSpec, fields:
         cols[name] = np.round(10.0**logv, 4)
     pd.DataFrame(cols).to_csv(folder / "samples.csv", index=False)
     return names
+
+
+def write_vectors(folder: Path, rng: np.random.Generator, spec: AreaSpec) -> tuple[list[dict], list]:
+    """Fault-line GeoPackages (distance layers); returns the config entries and the first layer's lines (the rule's)."""
+    import geopandas as gpd
+
+    entries: list[dict] = []
+    first: list = []
+    for i in range(spec.vectors):
+        lines = fault_lines(rng, spec, max(4, spec.side // 20))
+        name = "faults" if i == 0 else f"contacts_{i}"
+        gpd.GeoDataFrame({"id": np.arange(1, len(lines) + 1)}, geometry=lines, crs=CRS).to_file(folder / f"{name}.gpkg", driver="GPKG", layer=name)
+        entries.append({"name": f"dist_{name}", "path": f"{name}.gpkg", "kind": "distance"})
+        first = first or lines
+    return entries, first
+
+
+def write_config(folder: Path, spec: AreaSpec, rasters: list[dict], elements: list[str], vectors: list[dict]) -> Path:
+    """config.yaml with only a new user's sections (inputs, grid, deposits): every other setting is the default."""
+    import yaml
+
+    x0, y0 = ORIGIN
+    span = spec.side * spec.cell
+    cfg = {
+        "name": f"synthetic {spec.name}",
+        "points": {"path": "samples.csv", "x_field": "x", "y_field": "y", "crs": CRS, "elements": elements},
+        "grid": {"crs": CRS, "resolution": spec.cell, "bounds": [x0, y0, x0 + span, y0 + span]},
+        "rasters": rasters,
+        "vectors": vectors,
+        "deposits": {"path": "deposits.gpkg"},
+    }
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def generate_area(spec: AreaSpec, folder: Path) -> Path:
+    """Write one area's inputs and config into ``folder``; returns the config's path."""
+    import geopandas as gpd
+    import shapely
+
+    from geoprospect.grid import GridSpec
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(spec.seed)
+    x0, y0 = ORIGIN
+    span = spec.side * spec.cell
+    grid = GridSpec.from_bounds((x0, y0, x0 + span, y0 + span), spec.cell, CRS)
+    shape = (spec.side, spec.side)
+    fields = {f"r{i}": smooth_field(rng, shape, rng.uniform(3, 8)) for i in range(spec.rasters)}
+    fields.update({f"g{i}": smooth_field(rng, shape, rng.uniform(3, 8)) for i in range(spec.elements)})
+    vectors, faults = write_vectors(folder, rng, spec)
+    rule = hidden_rule(rng, spec, fields, distance_cells(faults, spec, grid))
+    xy = place_deposits(rng, spec, rule, grid)
+    gpd.GeoDataFrame({"deposit_id": np.arange(1, len(xy) + 1)}, geometry=shapely.points(xy), crs=CRS).to_file(folder / "deposits.gpkg", driver="GPKG", layer="deposits")
+    rasters = write_rasters(folder, rng, spec, fields)
+    elements = write_points(folder, rng, spec, fields, grid)
+    return write_config(folder, spec, rasters, elements, vectors)
+
+
+def geoprospect_command() -> list[str]:
+    """The ``geoprospect`` console script beside this interpreter, else ``python -m geoprospect``."""
+    exe = Path(sys.executable).with_name("geoprospect")
+    found = str(exe) if exe.exists() else shutil.which("geoprospect")
+    return [found] if found else [sys.executable, "-m", "geoprospect"]
+
+
+def run_area(config: Path, out: Path, log_path: Path) -> dict:
+    """Run the default ``geoprospect run`` (no shell) and return wall, CPU (children) seconds and the exit code."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    with open(log_path, "w", encoding="utf-8") as log:
+        rc = subprocess.run([*geoprospect_command(), "run", str(config), "--out", str(out), "--overwrite"], stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"returncode": rc, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "log": str(log_path)}
+
+
+def _spread(row: dict, key: str) -> float | None:
+    s = row.get(f"{key}_spread")
+    return None if not s else float(s["std"])
+
+
+def table_rows(metrics: dict) -> dict[str, dict]:
+    """name -> role, success-rate AUC (mean and std over layouts), top-10 % capture (mean and std), deposits."""
+    out = {}
+    for name, r in metrics["out_of_fold"].items():
+        out[name] = {"role": r["role"], "success_rate_auc": r.get("success_rate_auc"), "success_rate_auc_std": _spread(r, "success_rate_auc"),
+                     "capture_top_10pct": r.get("capture_top_10pct"), "capture_top_10pct_std": _spread(r, "capture_top_10pct"),
+                     "n_deposits": r.get("n_deposits")}
+    return out
+
+
+def verdict(spec: AreaSpec, rows: dict[str, dict]) -> dict:
+    """Model vs the best baseline row (success-rate AUC); for a null area whether every row is within noise of 0.5.
+
+    Noise of a success-rate AUC under no association: its standard error with n deposits ranked at
+    random is sqrt(1 / (12 n)); "within noise" = within 2 standard errors of 0.5 (spatial
+    autocorrelation of the evidence makes the true spread somewhat larger, so this is strict).
+    """
+    models = {k: v for k, v in rows.items() if v["role"] == "model" and v["success_rate_auc"] is not None}
+    bases = {k: v for k, v in rows.items() if v["role"] == "baseline" and v["success_rate_auc"] is not None}
+    model, m = next(iter(models.items()))
+    best, b = max(bases.items(), key=lambda kv: kv[1]["success_rate_auc"])
+    diff = m["success_rate_auc"] - b["success_rate_auc"]
+    out = {"model": model, "best_baseline": best, "model_auc": m["success_rate_auc"], "best_baseline_auc": b["success_rate_auc"],
+           "difference": diff, "at_or_above": bool(diff >= 0.0),
+           "within_layout_std": bool(abs(diff) <= max(m["success_rate_auc_std"] or 0.0, b["success_rate_auc_std"] or 0.0))}
+    if spec.associated:
+        word = "AT OR ABOVE" if diff >= 0 else "BELOW"
+        close = " (within the layout std)" if diff < 0 and out["within_layout_std"] else ""
+        out["summary"] = f"{spec.name}: {model} {m['success_rate_auc']:.3f} is {word} the best baseline {best} {b['success_rate_auc']:.3f} (difference {diff:+.3f}){close}"
+        return out
+    n = int(m["n_deposits"] or spec.deposits)
+    se = float(np.sqrt(1.0 / (12.0 * n)))
+    within = {k: bool(abs(v["success_rate_auc"] - 0.5) <= 2 * se) for k, v in rows.items() if v["success_rate_auc"] is not None}
+    out.update({"null_se": se, "within_noise": within, "all_within_noise": all(within.values())})
+    outside = [k for k, ok in within.items() if not ok]
+    out["summary"] = (f"{spec.name} (no association, {n} deposits): every row within 2 SE ({2 * se:.3f}) of 0.5" if not outside
+                      else f"{spec.name} (no association, {n} deposits): rows outside 2 SE ({2 * se:.3f}) of 0.5: {', '.join(outside)}")
+    return out
+
+
+def _fmt(v: float | None, s: float | None, pct: bool = False) -> str:
+    if v is None:
+        return "–"
+    if pct:
+        return f"{100 * v:.0f}%" + (f" ± {100 * s:.0f}" if s is not None else "")
+    return f"{v:.3f}" + (f" ± {s:.3f}" if s is not None else "")
+
+
+def markdown(results: list[dict], meta: dict) -> str:
+    """The Markdown report: one table per area and its summary line."""
+    lines = ["# Synthetic study areas through the default `geoprospect run`", "",
+             f"Generated by `python benchmarks/synthetic_areas.py` ({meta['when']}, {meta['machine']}). Configs hold only inputs, grid and deposits "
+             "(defaults: blend_cell, every cell a sample, automatic spatial blocks, 3 layouts). Figures: out of fold, mean ± std over the layouts.", ""]
+    for r in results:
+        s = r["spec"]
+        lines += [f"## {s['name']}: {s['cell']:g} m cells, {s['side']} x {s['side']}, {s['deposits']} deposits, {r['layers']} layers, noise {s['noise']:g}"
+                  + ("" if s["associated"] else " (NO association: deposits at random)"), ""]
+        if r["run"]["returncode"] != 0:
+            lines += [f"run FAILED (exit {r['run']['returncode']}); log: {r['run']['log']}", ""]
+            continue
+        lines += [f"run: {r['run']['wall_s']:.0f} s wall, {r['run']['cpu_s']:.0f} s CPU; blocks: {r.get('blocks', '?')}", "",
+                  "| row | role | success-rate AUC | top 10 % capture |", "|---|---|---|---|"]
+        for name, row in r["rows"].items():
+            lines.append(f"| {name} | {row['role']} | {_fmt(row['success_rate_auc'], row['success_rate_auc_std'])} | {_fmt(row['capture_top_10pct'], row['capture_top_10pct_std'], True)} |")
+        lines += ["", f"**{r['verdict']['summary']}**", ""]
+    return "\n".join(lines) + "\n"
+
+
+def blocks_note(metrics: dict) -> str:
+    """The automatic block choice as the run logged it (metrics.json ``evaluation.blocks``) and the number of layouts."""
+    ev = metrics.get("evaluation") or {}
+    layouts = ev.get("layouts")
+    n = len(layouts) if isinstance(layouts, list) else layouts
+    return f"{ev.get('blocks', '?')}; {n} layouts"
+
+
+def run_one(spec: AreaSpec, root: Path, logs: Path) -> dict:
+    """Generate, run and read one area."""
+    t0 = time.perf_counter()
+    config = generate_area(spec, root / spec.name / "inputs")
+    gen_s = time.perf_counter() - t0
+    out = root / spec.name / "out"
+    run = run_area(config, out, logs / f"{spec.name}.log")
+    res: dict = {"spec": asdict(spec), "layers": spec.layers, "generate_s": round(gen_s, 1), "run": run}
+    print(f"{spec.name}: run exit {run['returncode']}, {run['wall_s']:.1f} s wall, {run['cpu_s']:.1f} s CPU (children)", flush=True)
+    if run["returncode"] == 0:
+        metrics = json.loads((out / "metrics.json").read_text())
+        res["rows"] = table_rows(metrics)
+        res["blocks"] = blocks_note(metrics)
+        res["verdict"] = verdict(spec, res["rows"])
+        print("  " + res["verdict"]["summary"], flush=True)
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: see the module docstring."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", action="append", help="area name (repeatable); default: every area")
+    ap.add_argument("--out", type=Path, help="folder for the areas' inputs and runs (default: a temporary folder, removed afterwards)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--quick", action="store_true", help="the two smallest areas only")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="folder for synthetic_areas.json / .md")
+    args = ap.parse_args(argv)
+    specs = list(AREAS)
+    if args.only:
+        unknown = set(args.only) - {s.name for s in specs}
+        if unknown:
+            ap.error(f"unknown area(s) {sorted(unknown)}; choose from {[s.name for s in specs]}")
+        specs = [s for s in specs if s.name in args.only]
+    if args.quick:
+        specs = sorted(specs, key=lambda s: s.side**2)[:2]
+    root = args.out or Path(tempfile.mkdtemp(prefix="gp-synthetic-"))
+    logs = root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        results = [run_one(s, root, logs) for s in specs]
+    finally:
+        if args.out is None and not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    import os
+    import platform
+
+    meta = {"when": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.node()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end",
+            "python": sys.version.split()[0]}
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "synthetic_areas.json").write_text(json.dumps({"meta": meta, "areas": results}, indent=2), encoding="utf-8")
+    (args.results / "synthetic_areas.md").write_text(markdown(results, meta), encoding="utf-8")
+    print(f"wrote {args.results / 'synthetic_areas.json'} and .md")
+    return 0 if all(r["run"]["returncode"] == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -31,7 +31,7 @@ def tiny_config(d: Path, *, epochs: int = 3) -> Path:
         "grid": {"resolution": 100, "bounds": list(BOUNDS)},
         "vectors": [{"name": "dist_faults", "path": "faults.gpkg"}],
         "deposits": {"path": "dep.gpkg"},
-        "windows": {"size": 8, "stride": 4, "test_fraction": 0.3},
+        "windows": {"unit": "window", "size": 8, "stride": 4, "test_fraction": 0.3},  # the papers' windows: these tests are about faults and resume
         "evaluation": {"folds": 3, "block_size": 1500},  # 15-cell blocks: the 6 deposits spread over 3 folds
         "train": {"model": "resnet18", "epochs": epochs, "batch_size": 32, "device": "cpu", "seed": 0},  # a torch model: the kill/resume tests stop it mid-epoch
     }

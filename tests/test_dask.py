@@ -145,7 +145,7 @@ def test_run_with_dask_scheduler_gives_the_same_outputs(client, tiny_inputs):
         "idw": {"radius": 1500},
         "deposits": {"path": "dep.gpkg"},
         "vectors": [{"name": "dist_faults", "path": "faults.gpkg"}],
-        "windows": {"size": 8, "stride": 4, "test_fraction": 0.4},
+        "windows": {"unit": "window", "size": 8, "stride": 4, "test_fraction": 0.4},
         "train": {"epochs": 1, "batch_size": 16, "device": "cpu"},
         "compute": {"block_size": 16},
     }

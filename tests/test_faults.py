@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import rasterio
 from conftest import assert_tree_close
 from faults_helpers import ROOT, assert_outputs_complete, env, read_band_data, run_cli, tiny_config
 
@@ -457,9 +458,11 @@ def test_run_with_a_per_cell_baseline(tmp_path):
     p = tiny_config(tmp_path / "in", epochs=1)
     raw = yaml.safe_load(p.read_text())
     raw["train"]["model"] = "logistic_cell"
+    raw.pop("windows")  # the default: every cell a sample
     p.write_text(yaml.safe_dump(raw))
     m = run_pipeline(load_config(p), tmp_path / "out")
     assert m["metrics"]["out_of_fold"]["logistic_cell"]["roc_auc"] is not None and m["metrics"]["default_model"] == "logistic_cell"
     net, meta = load_checkpoint(tmp_path / "out" / "model", m["bands"])
     assert meta.architecture == "logistic_cell" and net.pipeline is not None
-    assert (tmp_path / "out" / "prospectivity.tif").exists()
+    with rasterio.open(tmp_path / "out" / "prospectivity.tif") as pr, rasterio.open(tmp_path / "out" / "stack.tif") as st:
+        assert pr.transform == st.transform and pr.shape == st.shape

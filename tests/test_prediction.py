@@ -132,7 +132,7 @@ def test_reader_thread_errors_reach_the_caller(holed_stack, monkeypatch):
 
     path, st, mean, std = holed_stack
 
-    def boom(src, block):
+    def boom(src, block, pad=0):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(sources, "read_region", boom)

@@ -35,7 +35,7 @@ def feature_run(tmp_path_factory):
             {"name": "alt", "path": str(SAMPLE / "alteration.gpkg"), "kind": "categorical", "field": "type", "unmapped": "zero"},
         ],
         "deposits": {"path": str(SAMPLE / "deposits.gpkg")},
-        "windows": {"size": 32, "stride": 16},
+        "windows": {"unit": "window", "size": 32, "stride": 16},  # the papers' recipe: a CNN on random 28-px crops of 32-px windows
         "train": {"model": "lenet", "epochs": 2, "batch_size": 16, "patience": 1, "device": "cpu", "crop": 28},
         "evaluation": {"method": "block"},  # these tests are about the inputs; evaluation by CV is tested in test_run_oof.py
         "compute": {"memory_mb": 0.01},  # tiling and training read the stack through memory maps

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BOUNDS = (500000.0, 2800000.0, 508000.0, 2808000.0)  # 8 x 8 km, UTM 49N
 LOCAL = (1000.0, 2000.0, 9000.0, 10000.0)  # the same survey in a mine grid's metres
 #: what the README leaves to its defaults, made cheap here: a per-cell model, few baselines
-FAST = {"windows": {"size": 8, "stride": 4}, "attribution": {"enabled": False}, "train": {"model": "logistic_cell", "device": "cpu"},
+FAST = {"attribution": {"enabled": False}, "train": {"model": "logistic_cell", "device": "cpu"},
         "evaluation": {"folds": 3, "block_size": 2000, "baselines": ["best_layer"], "mc_dropout": 0}}
 
 

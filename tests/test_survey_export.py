@@ -64,7 +64,7 @@ def _config(d: Path, **points) -> dict:
         "vectors": [{"name": "lith", "path": "litho.shp", "kind": "categorical", "field": "LITH"}],
         "rasters": [{"name": "dem", "path": "dem.tif", "resampling": "bilinear"}],
         "deposits": {"path": str(SAMPLE / "deposits.gpkg")},
-        "windows": {"size": 28, "stride": 14, "min_valid": 0.5},
+        "windows": {"unit": "window", "size": 28, "stride": 14, "min_valid": 0.5},
         "train": {"model": "lenet", "epochs": 1, "batch_size": 16, "device": "cpu"},
         "evaluation": {"method": "block"},  # a 100 x 100 area: the single held-out block (CV is tested in test_run_oof.py)
     }

@@ -125,6 +125,8 @@ def predict(
     if centred and stride != 1:
         raise InputError(f"windows centred on every cell need stride 1, got {stride}")
     pad = centred_pad(size, centred)
+    if not isinstance(stack, Stack) and not Path(stack).exists():
+        raise InputError("stack raster not found", path=Path(stack), hint="build it first (geoprospect stack) or check the path")
     batch_size = scoring_batch(model, _bands(stack) * (crop or size) ** 2, batch_size)
     if isinstance(stack, Stack):
         side = check_model_input(mean, std, stack.data.shape[0], size, crop)
@@ -238,6 +240,7 @@ def write_prediction(pred: Prediction, out: str | Path, *, model_name: str = "",
         ["prospectivity", "logit_margin"],
         tags={
             "GEOPROSPECT_KIND": "prospectivity",
+            "GEOPROSPECT_SAMPLE_UNIT": "cell (one score per grid cell)" if pred.footprint == 1 else "window",
             "GEOPROSPECT_WINDOW_SIZE": str(pred.size),
             "GEOPROSPECT_WINDOW_STRIDE": str(pred.stride),
             "GEOPROSPECT_MODEL": model_name,
