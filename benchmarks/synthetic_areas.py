@@ -18,8 +18,9 @@ bands) and noise. Deposits are drawn cell by cell with probability proportional 
 (one with a negative sign, distance to faults, a geochemical field and, in the larger areas, a
 non-linear "mid-range" term) plus an unobserved smooth field of standard deviation ``noise``.
 The rasters and geochemistry the run sees are the true fields plus white measurement noise;
-the remaining layers are pure distractors. ``e2k_null`` places its deposits at random: no layer
-carries any information, so every row should sit within noise of 0.5.
+the remaining layers are pure distractors. ``e2k_null`` and ``f1k_null`` place their deposits
+at random (uniform over the cells): no layer carries any information, so every row should sit
+within noise of 0.5.
 
 For every area the script runs ``geoprospect run CONFIG --out DIR`` as a subprocess (no shell),
 measures its wall time and CPU time (``resource.getrusage(RUSAGE_CHILDREN)`` before and after),
@@ -89,6 +90,7 @@ AREAS: tuple[AreaSpec, ...] = (
     AreaSpec("c500_80", 500.0, 220, 80, 4, 3, 1, 0.8, seed=13),
     AreaSpec("d1k_250", 1000.0, 260, 250, 6, 4, 2, 1.0, seed=14),
     AreaSpec("e2k_null", 2000.0, 150, 30, 3, 2, 1, 0.0, associated=False, seed=15),
+    AreaSpec("f1k_null", 1000.0, 180, 60, 4, 3, 1, 0.0, associated=False, seed=16),
 )
 
 
@@ -304,7 +306,8 @@ def verdict(spec: AreaSpec, rows: dict[str, dict]) -> dict:
     se = float(np.sqrt(1.0 / (12.0 * n)))
     within = {k: bool(abs(v["success_rate_auc"] - 0.5) <= 2 * se) for k, v in rows.items() if v["success_rate_auc"] is not None}
     out.update({"null_se": se, "within_noise": within, "all_within_noise": all(within.values())})
-    outside = [k for k, ok in within.items() if not ok]
+    out["mean_auc_all_rows"] = float(np.mean([v["success_rate_auc"] for v in rows.values() if v["success_rate_auc"] is not None]))
+    outside = [f"{k} ({rows[k]['success_rate_auc']:.3f})" for k, ok in within.items() if not ok]
     out["summary"] = (f"{spec.name} (no association, {n} deposits): every row within 2 SE ({2 * se:.3f}) of 0.5" if not outside
                       else f"{spec.name} (no association, {n} deposits): rows outside 2 SE ({2 * se:.3f}) of 0.5: {', '.join(outside)}")
     return out

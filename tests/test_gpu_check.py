@@ -26,6 +26,6 @@ def test_gpu_check_smoke(tmp_path: Path) -> None:
     for name, row in doc["models"].items():
         assert row["train_samples_per_s"] > 0, name
         assert row["cells_per_s"] > 0, name
-        assert row["cells_scored"] == doc["sizes"]["patch_side" if name == "resnet18" else "dense_side"] ** 2, name
+        assert row["cells_scored"] == doc["sizes"]["large_side" if name == "dense_cnn" else "small_side"] ** 2, name
     assert doc["models"]["blend_cell"]["score_device"] == "cpu"
     assert doc["models"]["dense_cnn"]["patch"] == 15

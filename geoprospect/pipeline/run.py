@@ -39,10 +39,10 @@ from geoprospect.report.outputs import write_map_products
 from geoprospect.stack.area import deposits_in_area
 from geoprospect.training.fit import fit, model_meta
 from geoprospect.training.history import write_history
-from geoprospect.windows.dataset import WindowDataset
-from geoprospect.windows.store import SCRATCH, open_windows_source
 from geoprospect.windows.cells import block_split, deposit_cells, make_cells, unscored_deposits
+from geoprospect.windows.dataset import WindowDataset
 from geoprospect.windows.folds import auto_block_side, deposit_pixels
+from geoprospect.windows.store import SCRATCH, open_windows_source
 from geoprospect.windows.tiling import make_windows, read_windows, write_windows
 
 log = logging.getLogger(__name__)

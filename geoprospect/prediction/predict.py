@@ -31,15 +31,14 @@ from torch import nn
 from geoprospect.device import resolve_device
 from geoprospect.errors import InputError
 from geoprospect.grid import GridSpec
-from geoprospect.io.rasters import Stack, write_qml, write_raster
+from geoprospect.io.rasters import Stack, gdal_env, write_qml, write_raster
+from geoprospect.models.baselines import scoring_batch
 from geoprospect.prediction.dask import score_dask
 from geoprospect.prediction.score import Scores, check_model_input, score_batches
-from geoprospect.models.baselines import scoring_batch
-from geoprospect.io.rasters import gdal_env
 from geoprospect.prediction.sources import Prefetcher, block_batches, block_regions, centred_pad, device_cut_batches, memory_batches, read_region, window_blocks
-from geoprospect.windows.folds import sigmoid
 from geoprospect.progress import Task
 from geoprospect.windows.dataset import normalise
+from geoprospect.windows.folds import sigmoid
 from geoprospect.windows.tiling import _box_sums, window_grid_shape
 
 log = logging.getLogger(__name__)

@@ -139,10 +139,11 @@ def fit_baseline(model: SklearnModel, train_ds: WindowDataset, cfg: TrainConfig,
     """
     seed_everything(cfg.seed)
     t0 = time.perf_counter()
-    idx = background_subset(train_ds.labels.numpy() if train_ds.labels is not None else np.zeros(0), cfg.max_background, cfg.seed)
+    labels = train_ds.labels.numpy() if train_ds.labels is not None else np.zeros(0, dtype=np.int64)
+    idx = background_subset(labels, cfg.max_background, cfg.seed)
     x, y = _arrays(train_ds, idx)
     if idx.size < len(train_ds):
-        log.info("%s: fitted on every positive and %d of %d background samples (train.max_background)", model.estimator, int((y == 0).sum()), int((train_ds.labels.numpy() == 0).sum()))
+        log.info("%s: fitted on every positive and %d of %d background samples (train.max_background)", model.estimator, int((y == 0).sum()), int((labels == 0).sum()))
     weights = None if train_ds.weights is None else train_ds.weights[idx]
     model.fit_arrays(x, y, random_state=cfg.seed, sample_weight=weights)
     model.eval()

@@ -93,7 +93,7 @@ class WindowDataset(Dataset):
             return x
         return x, self.labels[i]
 
-    def batch(self, idx: Sequence[int]) -> torch.Tensor:
+    def batch(self, idx: Sequence[int] | np.ndarray) -> torch.Tensor:
         """Stack several windows into a (B, C, size, size) tensor (no transform)."""
         if self.size == 1:  # one cell per sample: a single gather instead of a Python loop over windows
             rc = torch.as_tensor(self.offsets[np.asarray(idx, dtype=np.int64)])
