@@ -125,10 +125,18 @@ def test_report_keys_and_honest_after():
     assert Calibrator.from_dict(rep["calibrator"]).slope == cal.slope > 0
 
 
-def test_a_model_ranking_deposits_last_gets_the_positive_rate_and_bad_methods_are_refused():
+def test_a_model_ranking_deposits_last_keeps_its_ranking_said_once_and_bad_methods_are_refused(caplog):
+    """Issue 24: a slope <= 0 must not flatten the map: the model's own probability (still ranked), one warning."""
     margin, y = _scores()
-    c = fit_calibrator(-margin, y, "platt")
-    np.testing.assert_allclose(c.apply(np.array([-3.0, 0.0, 3.0])), y.mean())
+    with caplog.at_level("WARNING", logger="geoprospect"):
+        c = fit_calibrator(-margin, y, "platt")
+    p = c.apply(np.array([-3.0, 0.0, 3.0]))
+    assert c.method == "none" and p[0] < p[1] < p[2]  # not a constant map
+    assert sum("calibration" in r.message for r in caplog.records) == 1 and "ranking" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="geoprospect"):
+        cross_fitted(-margin, y, np.arange(y.size) % 5, "platt")  # the cross-fitted fits stay quiet
+    assert not caplog.records
     with pytest.raises(ParameterError) as e:
         fit_calibrator(margin, y, "beta")
     assert "evaluation.calibration" in e.value.hint

@@ -198,3 +198,31 @@ def test_init_writes_a_starter_that_runs_and_names_every_key(tmp_path):
     (tmp_path / "empty.yaml").write_text("")
     with pytest.raises(ConfigError, match="geoprospect init"):
         load_config(tmp_path / "empty.yaml")
+
+
+def test_no_association_is_said_first_in_plain_words_and_the_map_is_not_flat(tmp_path):
+    """Issue 24: deposits placed at random over evidence that knows nothing of them. The first
+    line about skill says the evidence does not rank held-out deposits better than chance;
+    prospectivity.tif is not constant; classes and targets exist and are bounded."""
+    d = tmp_path / "null"
+    survey(d)
+    r = np.random.default_rng(7)
+    xy = np.column_stack([r.uniform(BOUNDS[0] + 200, BOUNDS[2] - 200, 24), r.uniform(BOUNDS[1] + 200, BOUNDS[3] - 200, 24)])
+    gpd.GeoDataFrame(geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs="EPSG:32649").to_file(d / "random.gpkg")
+    cfg = {"name": "no association", "grid": {"resolution": 100}, "rasters": [{"name": "mag", "path": "tmi.tif"}],
+           "deposits": {"path": "random.gpkg"}, **FAST}
+    (d / "c.yaml").write_text(yaml.safe_dump(cfg))
+    res = CliRunner().invoke(cli, ["--progress", "none", "run", str(d / "c.yaml"), "--out", str(d / "out")])
+    assert res.exit_code == 0, res.output
+    m = json.loads((d / "out" / "metrics.json").read_text())
+    verdict = m["skill"]
+    assert not verdict["any_beats_chance"] and verdict["sentence"].startswith("NO SKILL")
+    first = next(line for line in res.output.splitlines() if "skill" in line.lower() or "auc" in line.lower())
+    assert "NO SKILL" in first and "better than chance" in first  # before the table and the in-sample line
+    assert m["model"] == "logistic_cell" and m["default_model"] == "blend_cell"
+    with rasterio.open(d / "out" / "prospectivity.tif") as src:
+        p = src.read(1, masked=True)
+    assert p.max() > p.min()  # never a flat map
+    assert 0 < m["classes"]["cells"]["high"] < p.count()
+    html = (d / "out" / "report" / "index.html").read_text()
+    assert html.index("NO SKILL") < html.index("Out-of-fold skill")

@@ -19,8 +19,9 @@ from geoprospect.cli.app import run_command
 def run(config, out, overwrite, resume, dask_scheduler):
     """Run the whole pipeline from CONFIG (YAML); without CONFIG, on the bundled sample data.
 
-    Writes stack.tif, windows.gpkg, model/, prospectivity.tif, scores.gpkg, metrics.json,
-    map.png and manifest.json into the output folder.
+    Every cell with data is a sample (windows.unit: cell); writes stack.tif, model/,
+    prospectivity.tif (one score per grid cell, on stack.tif's grid), metrics.json (out of
+    fold, beside the baselines), map.png, the report and manifest.json into the output folder.
     """
 
     def body():
@@ -36,6 +37,8 @@ def run(config, out, overwrite, resume, dask_scheduler):
         m = run_pipeline(cfg, target, overwrite=overwrite, resume=resume)
         d = m["metrics"]
         ev = d.get("evaluation", {})
+        if d.get("skill"):
+            click.echo(d["skill"]["sentence"], err=True)  # the first thing said about skill: plain words, out of fold
         click.echo(f"out of fold ({ev.get('label', '')}); cells with data ranked, every deposit scored by a model that never saw its block:", err=True)
         click.echo(_table(d.get("out_of_fold", {})), err=True)
         ins = (d.get("in_sample") or {}).get("deposits") or {}

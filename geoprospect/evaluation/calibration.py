@@ -104,12 +104,14 @@ def _finite(margin: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndar
     return m[ok], y[ok]
 
 
-def fit_calibrator(margin: np.ndarray, labels: np.ndarray, method: str = DEFAULT_METHOD) -> Calibrator:
+def fit_calibrator(margin: np.ndarray, labels: np.ndarray, method: str = DEFAULT_METHOD, *, warn: bool = True) -> Calibrator:
     """Fit a :class:`Calibrator` on (N,) out-of-fold logit margins and (N,) 0/1 window labels.
 
-    NaN margins are skipped. Without both classes (or with ``none``) the result is constant at
-    the positive rate (``none``: the model's softmax). A fitted slope below zero (a model
-    ranking deposits last) is refused as a calibration: the result is the positive rate, warned.
+    NaN margins are skipped. Without both classes the result is constant at the positive rate;
+    with ``none`` it is the model's softmax. A fitted slope at or below zero (out of fold, the
+    model ranks deposits last) is refused as a calibration: the map would be flat, so the
+    result is ``none`` (the model's own probability: the ranking is kept), said once in plain
+    words when ``warn`` (the cross-fitted and compared fits stay quiet).
     """
     if method not in METHODS:
         raise ParameterError(f"unknown calibration method {method!r}", hint=f"set evaluation.calibration to one of: {', '.join(METHODS)}")
@@ -129,11 +131,13 @@ def fit_calibrator(margin: np.ndarray, labels: np.ndarray, method: str = DEFAULT
 
     lr = LogisticRegression(C=np.inf, fit_intercept=method == "platt", max_iter=1000).fit(m[:, None], y)
     a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])  # intercept 0 for temperature
-    if a < 0:
-        why = "temperature scaling (no intercept) cannot fit these margins: use platt" if method == "temperature" else "the out-of-fold margins rank deposit windows last"
-        log.warning("calibration: %s (slope %.3g): probabilities set to the positive rate", why, a)
-        rate = pos / n
-        return Calibrator(method, 0.0, float(np.log(rate / (1 - rate))), n=n, positives=pos)
+    if a <= 0:
+        if warn:
+            why = ("temperature scaling (no intercept) cannot fit these margins" if method == "temperature"
+                   else "out of fold, the model's scores rank the held-out deposits below other cells")
+            log.warning("calibration: %s (fitted slope %.3g): no calibration is possible, so the map's probability band is the model's own "
+                        "uncalibrated score, which keeps its ranking; read the out-of-fold table before trusting the map", why, a)
+        return Calibrator("none", n=n, positives=pos)
     return Calibrator(method, a, b, n=n, positives=pos)
 
 
@@ -149,7 +153,7 @@ def cross_fitted(margin: np.ndarray, labels: np.ndarray, groups: np.ndarray, met
         test, train = g == k, (g >= 0) & (g != k) & np.isfinite(m)
         if not train.any():
             continue
-        out[test] = fit_calibrator(m[train], y[train], method).apply(m[test])
+        out[test] = fit_calibrator(m[train], y[train], method, warn=False).apply(m[test])
     return out
 
 

@@ -203,6 +203,34 @@ def baselines_beating(table: dict, model: str, key: str = "success_rate_auc") ->
     return [n for n, r in table.items() if r["role"] == "baseline" and m is not None and r.get(key) is not None and r[key] > m]
 
 
+def skill_verdict(table: dict, model: str) -> dict:
+    """Does anything rank held-out deposits better than chance? Plain words for the console and report.
+
+    A success-rate AUC is the mean rank of the deposits' cells among all ranked cells; with ``n``
+    deposits placed at random it is 0.5 with standard deviation ``sqrt(1 / (12 n))`` (uniform
+    ranks). A row is called better than chance when its out-of-fold success-rate AUC exceeds
+    0.5 by more than twice that (about the 2.5 % one-sided level). Returns ``{"sentence",
+    "model_beats_chance", "any_beats_chance", "chance_band", "n_deposits"}``.
+    """
+    row = table.get(model, {})
+    n = int(row.get("n_deposits") or 0)
+    band = 2.0 * float(np.sqrt(1.0 / (12.0 * max(n, 1))))
+    auc = {k: r.get("success_rate_auc") for k, r in table.items()}
+    beats = {k: v is not None and v > 0.5 + band for k, v in auc.items()}
+    m = auc.get(model)
+    best = max((k for k in auc if auc[k] is not None), key=lambda k: auc[k], default=model)
+    if not any(beats.values()):
+        sentence = (f"NO SKILL: out of fold, neither {model} (success-rate AUC {m:.3f}) nor any baseline ranks the held-out deposits "
+                    f"better than chance (0.5 ± {band:.3f} for {n} deposits). The evidence does not say where these deposits are: treat the map as untested, not as targets.")
+    elif not beats.get(model, False):
+        sentence = (f"LOW SKILL: out of fold, {model} does not rank the held-out deposits better than chance (success-rate AUC {m:.3f}, chance 0.5 ± {band:.3f}); "
+                    f"the best row is {best} ({auc[best]:.3f}).")
+    else:
+        sentence = (f"Skill: out of fold, {model} ranks the held-out deposits better than chance (success-rate AUC {m:.3f}, chance 0.5 ± {band:.3f} for {n} deposits)"
+                    + ("." if best == model else f"; the best row is {best} ({auc[best]:.3f})."))
+    return {"sentence": sentence, "model_beats_chance": bool(beats.get(model, False)), "any_beats_chance": bool(any(beats.values())), "chance_band": band, "n_deposits": n}
+
+
 TABLE_HEAD = ("name", "role", "success-rate AUC", "top 5 %", "top 10 %", "top 20 %", "window ROC AUC")
 
 

@@ -22,7 +22,7 @@ import torch
 from geoprospect.errors import FoldError, OutputError
 from geoprospect.evaluation.evaluate import read_prediction
 from geoprospect.evaluation.metrics import deposit_capture, deposit_flat, window_metrics
-from geoprospect.evaluation.oof import BLOCK_LABEL, baselines_beating, evaluate_out_of_fold, make_splits
+from geoprospect.evaluation.oof import BLOCK_LABEL, baselines_beating, evaluate_out_of_fold, make_splits, skill_verdict
 from geoprospect.io.atomic import remove_stale_temps, write_json
 from geoprospect.io.rasters import raster_band_names, read_bands
 from geoprospect.models.checkpoint import load_checkpoint, save_checkpoint, versions
@@ -209,6 +209,7 @@ def _crossval_stage(run: _Run, stack, windows, deposits) -> tuple[dict, FullResM
     info.update(calibrate_and_spread(out, res, stack, windows["label"].to_numpy(), cfg, stack_scorer(run.engine, out / "stack.tif", stack, cfg, cfg.train.crop)))
     if cfg.attribution.enabled:  # permutation importance of each layer, on the fold models (pipeline/attribution.py)
         info["importance"] = run_importance(cfg, stack, windows, deposits, res)
+    log.info("%s", skill_verdict(table, cfg.train.model)["sentence"])
     for name in baselines_beating(table, cfg.train.model):
         log.info("baseline %s beats %s out of fold (success-rate AUC %.3f > %.3f)", name, cfg.train.model, table[name]["success_rate_auc"], table[cfg.train.model]["success_rate_auc"])
     write_fullres(fmap, out / OOF_MAP, model_name=f"{cfg.train.model} (out of fold)", tags={"GEOPROSPECT_OUT_OF_FOLD": "1"})
@@ -321,8 +322,10 @@ def _evaluate_stage(run: _Run, pred, stack, windows, deposits, tile_summary, oof
     dep = deposit_flat(pred.grid, deposits)
     metrics = {
         "evaluation": {k: oof.get(k) for k in ("method", "label", "blocks", "fold_epochs", "ranked_cells", "layouts")},
+        "skill": skill_verdict(oof["out_of_fold"], cfg.train.model),
         "out_of_fold": oof["out_of_fold"],
-        "default_model": oof["default_model"],
+        "model": cfg.train.model,
+        "default_model": RunConfig.model_fields["train"].default.model,  # the package's default, for comparison
         "calibration": oof["calibration"],
         "in_sample": {"label": "training (in-sample): the final model scored on its own training windows (optimistic)",
                       "windows": window_metrics(windows["label"].to_numpy()[ok], pred.prob[r, c][ok]), "deposits": deposit_capture(pred.margin, dep)},
@@ -330,7 +333,7 @@ def _evaluate_stage(run: _Run, pred, stack, windows, deposits, tile_summary, oof
         **attribution_metrics(oof.get("importance"), attr),
     }
     metrics.update(write_map_products(out, pred, stack, windows, deposits, oof_map=oof_map, table=oof["out_of_fold"], evaluation=metrics["evaluation"], oof_window_prob=oof.get("window_prob"), calibration=oof["calibration"],
-                                      title=cfg.name, model_name=cfg.train.model, history=history, settings=run.cfg_json,
+                                      title=cfg.name, model_name=cfg.train.model, history=history, settings=run.cfg_json, headline=metrics["skill"]["sentence"],
                                       attribution=attr, importance=metrics.get("importance")))
     write_json(out / "metrics.json", metrics)
     map_figure(pred.prob, pred.grid, deposits, out / "map.png", title=f"{cfg.name}: {cfg.train.model} prospectivity (final model, all windows)")

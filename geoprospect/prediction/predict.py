@@ -34,7 +34,7 @@ from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import Stack, gdal_env, write_qml, write_raster
 from geoprospect.models.baselines import scoring_batch
 from geoprospect.prediction.dask import score_dask
-from geoprospect.prediction.score import Scores, check_model_input, score_batches
+from geoprospect.prediction.score import Scores, check_model_input, score_batches, score_dtype
 from geoprospect.prediction.sources import Prefetcher, block_batches, block_regions, centred_pad, device_cut_batches, memory_batches, read_region, window_blocks
 from geoprospect.progress import Task
 from geoprospect.windows.dataset import normalise
@@ -181,8 +181,8 @@ def _score_dense(model, path: Path, grid: GridSpec, mean, std, size: int, block_
     pass each: the block read with a halo of ``pad`` cells (NaN beyond the stack = 0 after
     z-scoring, as a patch overhanging the edge reads), every cell with data scored. Same
     numbers as scoring each centred patch alone (tests/test_cells.py), without cutting patches."""
-    prob = np.full(grid.shape, np.nan)
-    margin = np.full(grid.shape, np.nan)
+    prob = np.full(grid.shape, np.nan, dtype=score_dtype(grid.shape))
+    margin = np.full(grid.shape, np.nan, dtype=score_dtype(grid.shape))
     blocks = list(window_blocks(grid, size, 1, block_size, pad))
     model = model.to(dev).eval()
     n, t0 = 0, time.perf_counter()

@@ -80,6 +80,15 @@ def check_model_input(mean: Sequence[float], std: Sequence[float], bands: int, s
     return int(crop)
 
 
+LARGE_MAP_CELLS = 1 << 24  # above this many scores (a 4096 x 4096 map), they are held in float32
+
+
+def score_dtype(shape: tuple[int, ...]) -> type:
+    """float64 scores, or float32 for maps of more than :data:`LARGE_MAP_CELLS` cells: two float64
+    (H, W) arrays of a 10,000 x 10,000 map are 1.5 GiB, and prospectivity.tif stores float32 anyway."""
+    return np.float32 if int(np.prod(shape)) > LARGE_MAP_CELLS else np.float64
+
+
 @torch.no_grad()
 def score_batches(model: nn.Module, batches: Iterable[Batch], shape: tuple[int, ...], device: str | torch.device = "auto",
                   *, progress: Task | None = None) -> Scores:
@@ -89,8 +98,9 @@ def score_batches(model: nn.Module, batches: Iterable[Batch], shape: tuple[int, 
     """
     dev = resolve_device(device)
     model = model.to(dev).eval()
-    prob = np.full(shape, np.nan)
-    margin = np.full(shape, np.nan)
+    dtype = score_dtype(shape)
+    prob = np.full(shape, np.nan, dtype=dtype)
+    margin = np.full(shape, np.nan, dtype=dtype)
     n, wait, done = 0, 0.0, 0
     it = iter(batches)
     t0 = time.perf_counter()

@@ -67,6 +67,7 @@ def write_report(
     targets=None,
     settings: Mapping | None = None,
     notes: Sequence[str] = (),
+    headline: str | None = None,
     oof_table: Mapping | None = None,
     calibration: Mapping | None = None,
     importance: Mapping | None = None,
@@ -91,6 +92,7 @@ def write_report(
         targets: target-area GeoDataFrame (outlined and numbered on the map; listed).
         settings: the run's configuration (shown as JSON).
         notes: extra sentences shown under the headline.
+        headline: the skill verdict in plain words (:func:`~geoprospect.evaluation.oof.skill_verdict`), shown first.
         oof_table: the out-of-fold table of `run` (model and baselines on the same folds), shown first.
         calibration: `run`'s calibration report (Brier, ECE, reliability bins), tabled with its reliability diagram.
         importance: permutation importance (layer -> drop_success_rate_auc, std), a bar chart.
@@ -99,6 +101,8 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     parts = _header(title, split_label)
+    if headline:
+        parts.append(f"<p><strong>{_e(headline)}</strong></p>")
     if oof_table:
         parts.append("<h2>Out-of-fold skill: model and baselines on the same folds</h2>")
         parts.append(_table(TABLE_HEAD, table_rows(oof_table)))

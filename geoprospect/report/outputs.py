@@ -45,6 +45,7 @@ def write_map_products(
     calibration: Mapping | None = None,
     attribution: Attribution | None = None,
     importance: Mapping | None = None,
+    headline: str | None = None,
 ) -> dict:
     """Write the products listed in :data:`PRODUCTS` into ``out``; returns extra metrics.
 
@@ -88,7 +89,8 @@ def write_map_products(
         targets=targets,
         settings=settings,
         element_table=_element_table(out),
-        notes=["Every skill figure is out of fold: each deposit is scored by a model that never saw its block. The map drawn is the final model's (trained on all windows)."],
+        headline=headline,
+        notes=["Every skill figure is out of fold: each deposit is scored by a model that never saw its block. The map drawn is the final model's (trained on all samples)."],
         oof_table=table,
         uncertainty=unc.get("spread", unc.get(MC_STD)),
         calibration=calibration,
