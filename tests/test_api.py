@@ -90,7 +90,7 @@ def tiny_stack(tmp_path_factory):
 
 def test_estimator_fit_predict_save_load_round_trip(tiny_stack, tmp_path):
     path, deposits = tiny_stack
-    model = gp.ProspectivityModel("lenet", window=32, stride=16, epochs=1, seed=0, device="cpu", batch_size=16)
+    model = gp.ProspectivityModel("lenet", window=32, stride=16, unit="window", epochs=1, seed=0, device="cpu", batch_size=16)
     assert model.fit(path, deposits) is model
     assert model.meta_.band_names == ["a", "b", "c"] and model.windows_["label"].sum() > 0
     pred = model.predict(path)
@@ -99,7 +99,7 @@ def test_estimator_fit_predict_save_load_round_trip(tiny_stack, tmp_path):
     model.save(tmp_path / "m")
     assert (tmp_path / "m" / "model.pt").exists() and (tmp_path / "m" / "model.json").exists()
     again = gp.ProspectivityModel.load(tmp_path / "m")
-    assert (again.window, again.stride, again.config.model, again.config.batch_size) == (32, 16, "lenet", 16)
+    assert (again.window, again.stride, again.unit, again.config.model, again.config.batch_size) == (32, 16, "window", "lenet", 16)
     for p in (again.predict(path), again.predict(gp.read_stack(path))):
         assert_scores_close(p, pred)  # the same weights; torch on the CPU is not bit-reproducible under load
     tif = gp.write_prediction(pred, tmp_path / "p.tif")
@@ -108,10 +108,28 @@ def test_estimator_fit_predict_save_load_round_trip(tiny_stack, tmp_path):
     assert cap["n_deposits"] == 4 and 0 <= cap["capture_top_10pct"] <= 1
 
 
+@pytest.mark.parametrize("name,patch", [("blend_cell", 1), ("dense_cnn", 15)])
+def test_estimator_on_cells_scores_every_cell_on_the_stack_grid(tiny_stack, tmp_path, name, patch):
+    """The default unit (issue 23): every cell with data a sample, one score per grid cell."""
+    path, deposits = tiny_stack
+    model = gp.ProspectivityModel(name, epochs=1, seed=0, device="cpu", samples_per_epoch=512)
+    assert (model.unit, model.window, model.stride) == ("cell", patch, 1)
+    model.fit(path, deposits)
+    assert model.windows_["label"].sum() == 4 and len(model.windows_) == 96 * 96 - 9
+    pred = model.predict(path)
+    st = gp.read_stack(path)
+    assert pred.grid == st.grid and pred.prob.shape == (96, 96)
+    assert (np.isfinite(pred.margin) == st.valid).all()  # every cell with data, edges included
+    model.save(tmp_path / name)
+    again = gp.ProspectivityModel.load(tmp_path / name)
+    assert (again.unit, again.window) == ("cell", patch)
+    assert_scores_close(again.predict(path), pred)
+
+
 def test_estimator_same_seed_same_weights(tiny_stack):
     path, deposits = tiny_stack
-    a = gp.ProspectivityModel("lenet", window=32, stride=16, epochs=1, device="cpu").fit(path, deposits).predict(path)
-    b = gp.ProspectivityModel("lenet", window=32, stride=16, epochs=1, device="cpu").fit(gp.read_stack(path), deposits).predict(path)
+    a = gp.ProspectivityModel("lenet", window=32, stride=16, unit="window", epochs=1, device="cpu").fit(path, deposits).predict(path)
+    b = gp.ProspectivityModel("lenet", window=32, stride=16, unit="window", epochs=1, device="cpu").fit(gp.read_stack(path), deposits).predict(path)
     np.testing.assert_allclose(a.margin, b.margin, rtol=1e-5, atol=1e-5)  # same seed; two trainings on CPU threads
 
 
@@ -135,7 +153,7 @@ def test_bad_arguments_name_the_parameter(kwargs, name):
 
 def test_bad_fit_and_predict_arguments(tiny_stack):
     path, deposits = tiny_stack
-    model = gp.ProspectivityModel("lenet", window=32, stride=16, epochs=1, device="cpu")
+    model = gp.ProspectivityModel("lenet", window=32, stride=16, unit="window", epochs=1, device="cpu")
     with pytest.raises(gp.ParameterError, match="deposits"):
         model.fit(path, np.zeros((3, 3)))
     with pytest.raises(gp.ParameterError, match="stack"):
