@@ -125,3 +125,13 @@ def test_loss_figure_draws_loss_and_accuracy(tmp_path):
 
     rows = [{"epoch": 1, "loss": 0.7, "accuracy": 0.6, "val_loss": None}, {"epoch": 2, "loss": 0.5, "accuracy": 0.7, "val_loss": 0.6}]
     assert loss_figure(rows, tmp_path / "loss.png").stat().st_size > 1000
+
+
+def test_area_percentile_ranks_cells_and_keeps_nodata():
+    """map.png's colour scale (issue 24): the ranking, whatever the probabilities' range."""
+    from geoprospect.report.figures import area_percentile
+
+    s = np.array([[0.11, 0.12, np.nan], [0.17, 0.12, 0.13]])
+    p = area_percentile(s)
+    assert np.isnan(p[0, 2]) and p[1, 0] == pytest.approx(90.0) and p[0, 0] == pytest.approx(10.0)
+    assert p[0, 1] == p[1, 1] == pytest.approx(40.0)  # ties share their mean rank

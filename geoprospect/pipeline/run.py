@@ -34,7 +34,7 @@ from geoprospect.pipeline.layers import pipeline_layers
 from geoprospect.pipeline.uncertainty import UNCERTAINTY, calibrate_and_spread, calibrate_prediction, ensure_mc_dropout, predict_stack, stack_scorer
 from geoprospect.prediction.fullres import FullResMap, write_fullres
 from geoprospect.prediction.predict import window_scores, write_prediction
-from geoprospect.report.figures import map_figure
+from geoprospect.report.figures import area_percentile, map_figure
 from geoprospect.report.outputs import write_map_products
 from geoprospect.stack.area import deposits_in_area
 from geoprospect.training.fit import fit, model_meta
@@ -336,7 +336,9 @@ def _evaluate_stage(run: _Run, pred, stack, windows, deposits, tile_summary, oof
                                       title=cfg.name, model_name=cfg.train.model, history=history, settings=run.cfg_json, headline=metrics["skill"]["sentence"],
                                       attribution=attr, importance=metrics.get("importance")))
     write_json(out / "metrics.json", metrics)
-    map_figure(pred.prob, pred.grid, deposits, out / "map.png", title=f"{cfg.name}: {cfg.train.model} prospectivity (final model, all windows)")
+    # drawn as area percentiles of the margin: the ranking shows whatever the calibrated probabilities' range
+    map_figure(area_percentile(pred.margin), pred.grid, deposits, out / "map.png", title=f"{cfg.name}: {cfg.train.model} (final model)",
+               label="area percentile (100 = most prospective)", vmin=0.0, vmax=100.0, deposit_label=getattr(cfg.deposits, "label", "known deposits"))
     run.state.mark("evaluate", {})
     return metrics
 
