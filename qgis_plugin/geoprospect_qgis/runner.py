@@ -27,8 +27,8 @@ ENV_EXECUTABLE = "GEOPROSPECT_EXECUTABLE"
 ENV_PYTHONPATH = "GEOPROSPECT_PYTHONPATH"
 
 SETTING_HELP = (
-    "Install it in one click with Plugins ▸ geoprospect ▸ Environment… ▸ Install / update geoprospect, or set it in Processing ▸ Options ▸ Providers ▸ geoprospect ▸ 'geoprospect executable or Python "
-    "interpreter' (for example /home/me/venvs/geo/bin/geoprospect or /home/me/venvs/geo/bin/python), "
+    "In Plugins ▸ geoprospect ▸ Environment…, install it in one click (Install / update geoprospect) or point at an existing "
+    "one (Use an existing geoprospect: for example /home/me/venvs/geo/bin/python or /home/me/venvs/geo/bin/geoprospect), "
     f"or set the environment variable {ENV_EXECUTABLE} before starting QGIS."
 )
 
@@ -56,6 +56,7 @@ class RunResult:
     errors: list[str] = field(default_factory=list)
     stderr_tail: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    in_error: bool = False  # reading click's "Error: …" block on stderr
 
 
 def _is_python(path: str) -> bool:
@@ -319,7 +320,13 @@ def _handle_stdout(line: str, result: RunResult, feedback, mapper: ProgressMappe
 def _handle_stderr(line: str, result: RunResult, feedback) -> None:
     result.stderr_tail.append(line)
     del result.stderr_tail[:-40]
-    if feedback is not None and line.strip():
+    # click's "Error: …" (and its indented "How to fix") repeats the JSON error line, which
+    # becomes the QGIS error: not printed twice
+    if line.startswith("Error: "):
+        result.in_error = True
+    elif not line.startswith(" "):
+        result.in_error = False
+    if feedback is not None and line.strip() and not result.in_error:
         feedback.pushConsoleInfo(line)
 
 

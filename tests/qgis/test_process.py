@@ -135,7 +135,7 @@ def test_missing_interpreter_is_readable(use_cli, tiny_csv, tmp_path):
     from qgis.core import QgsProcessingException
 
     use_cli("/nonexistent/venv/bin/python")
-    with pytest.raises(QgsProcessingException, match="Processing ▸ Options ▸ Providers ▸ geoprospect"):
+    with pytest.raises(QgsProcessingException, match="Plugins ▸ geoprospect ▸ Environment…"):
         _run("geoprospect:interpolate", {"POINTS": csv_layer(tiny_csv), "RESOLUTION": 100, "OUTPUT": str(tmp_path / "o.tif")})
 
 
