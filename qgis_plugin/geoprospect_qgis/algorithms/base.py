@@ -190,6 +190,8 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
     LOADS_RUN = False
     #: set by the provider while QGIS loads it: the environment is then asked in the background
     LOADING = False
+    #: run-configuration keys (in CLI messages) that a field of the form sets: key -> parameter
+    CONFIG_FIELDS: dict[str, str] = {}
 
     def __init__(self) -> None:
         super().__init__()
@@ -349,7 +351,10 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
         if isinstance(p, DESTINATIONS):
             # asked once per run (destination_paths): each parameterAsOutputLayer call on a
             # temporary output makes a new name and queues it for loading
-            vals = [self.destinations(parameters, context)[name]]
+            path = self.destinations(parameters, context).get(name, "")
+            if not path:  # an optional output the user skipped: not asked of the CLI
+                return []
+            vals = [path]
         elif value is None or value == "":
             return []
         elif isinstance(p, QgsProcessingParameterBoolean):
@@ -468,7 +473,7 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
             for flag in (a.flag, a.layer_flag):
                 if flag:
                     out.setdefault(flag, a.param.description())
-        for flag, name in GRID_FLAGS.items():
+        for flag, name in {**GRID_FLAGS, **self.CONFIG_FIELDS}.items():
             p = self.parameterDefinition(name)
             if p is not None:
                 out.setdefault(flag, p.description())
@@ -482,15 +487,23 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
             name = fields.get(m.group(1))
             return f"'{name}'" if name else m.group(0)
 
+        for key, name in self.CONFIG_FIELDS.items():  # run configuration keys the form writes
+            p = self.parameterDefinition(name)
+            if p is not None:
+                message = message.replace(key, f"'{p.description()}'")
         return FLAG_RE.sub(sub, message)
 
     def load_run(self, folder: str, results: dict, context: QgsProcessingContext, feedback) -> None:
         """Queue a whole run's outputs as one layer-tree group (results.queue_run_layers)."""
-        from ..results import queue_run_layers
+        from ..results import queue_run_layers, same_file_layers
 
         group = f"geoprospect run: {os.path.basename(os.path.normpath(folder))}"
         loaded = queue_run_layers(folder, context, group)
         feedback.pushInfo(f"Loading {len(loaded)} layers into the group '{group}': {', '.join(loaded)}")
+        if "deposits" in loaded:
+            mine = [lyr.name() for lyr in same_file_layers(context.project(), loaded["deposits"])]
+            note = f" Your layer {', '.join(repr(n) for n in mine)} of the same file is left as it was." if mine else ""
+            feedback.pushInfo(f"Known deposits: a layer of {loaded['deposits']} is drawn at the top of the group, above the prospectivity.{note}")
 
     def destinations(self, parameters, context) -> dict[str, str]:
         """The output paths of this run, resolved once (a temporary output gets one name)."""
@@ -506,7 +519,7 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
                 out[a.name] = self.parameterAsOutputLayer(parameters, a.name, context)
             elif isinstance(p, (QgsProcessingParameterFileDestination, QgsProcessingParameterFolderDestination)):
                 out[a.name] = self.parameterAsFileOutput(parameters, a.name, context)
-        return out
+        return {k: v for k, v in out.items() if v}
 
     def style_output(self, path: str, style: str | None, context: QgsProcessingContext, name: str = "") -> None:
         """Attach the QML style to an output QGIS will load (when the user asked for it)."""

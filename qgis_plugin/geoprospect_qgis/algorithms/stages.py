@@ -869,6 +869,9 @@ def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
 
 
 class RunPipelineFromLayers(_RunBase):
+    CONFIG_FIELDS = {"evaluation.folds": "FOLDS", "windows.size": "SIZE", "windows.stride": "STRIDE", "train.epochs": "EPOCHS",
+                     "train.batch_size": "BATCH_SIZE", "grid.resolution": "RESOLUTION", "grid.bounds": "EXTENT", "grid.crs": "GRID_CRS",
+                     "idw.radius": "RADIUS", "train.model": "MODEL", "points.elements": "ELEMENTS"}
     NAME = "run_layers"
     DISPLAY = "Run whole pipeline (from layers)"
     HELP = (
@@ -975,9 +978,9 @@ class WeightsOfEvidence(GeoprospectAlgorithm):
             Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), flag="--deposits", layer_flag="--deposits-layer", help="Known (training) deposits, points or polygons; one deposit = one unit cell."),
             Arg(QgsProcessingParameterString("BANDS", "Bands to use (comma-separated)", optional=True), flag="--bands", help="Evidence bands by name, e.g. dist_faults,log10_As; empty: every band."),
             Arg(QgsProcessingParameterString("CATEGORICAL", "Categorical bands (comma-separated)", optional=True), flag="--categorical", help="Bands weighed per class (rock units…) instead of binarised."),
-            Arg(QgsProcessingParameterString("THRESHOLDS", "Fixed thresholds (BAND=VALUE; …)", optional=True), to_argv=_repeated("THRESHOLDS", "--threshold"),
+            Arg(QgsProcessingParameterString("THRESHOLDS", "Fixed thresholds (BAND=VALUE; …)", optional=True), flag="--threshold", to_argv=_repeated("THRESHOLDS", "--threshold"),
                 help="e.g. dist_faults=1500; log10_As=1.2. Empty: the threshold of maximum studentized contrast.", advanced=True),
-            Arg(QgsProcessingParameterString("DIRECTIONS", "Directions (BAND=ascending|descending; …)", optional=True), to_argv=_repeated("DIRECTIONS", "--direction"),
+            Arg(QgsProcessingParameterString("DIRECTIONS", "Directions (BAND=ascending|descending; …)", optional=True), flag="--direction", to_argv=_repeated("DIRECTIONS", "--direction"),
                 help="ascending: the pattern is value <= threshold (distances); descending: value >= threshold. Empty: the one of larger contrast.", advanced=True),
             Arg(QgsProcessingParameterNumber("MIN_STUDENTIZED", "Pool classes with studentized contrast below", NUM_DBL, None, optional=True, minValue=0.0), flag="--min-studentized",
                 help="Categorical bands: classes whose studentized contrast is below this (e.g. 2) are pooled. Empty: no pooling.", advanced=True),
@@ -1009,7 +1012,7 @@ class FuzzyOverlay(GeoprospectAlgorithm):
     def arguments(self):
         return [
             Arg(QgsProcessingParameterRasterLayer("STACK", "Evidence stack"), help="Multiband stack from 'Build evidence stack'."),
-            Arg(QgsProcessingParameterString("MEMBERSHIPS", "Bands and memberships (NAME:KIND[:P1[:P2]]; …)", multiLine=True), to_argv=_repeated("MEMBERSHIPS", "--band"),
+            Arg(QgsProcessingParameterString("MEMBERSHIPS", "Bands and memberships (NAME:KIND[:P1[:P2]]; …)", multiLine=True), flag="--band", to_argv=_repeated("MEMBERSHIPS", "--band"),
                 help="One entry per band, separated by ';' or new lines: linear:MIN:MAX, large:MIDPOINT:SPREAD, small:MIDPOINT:SPREAD or "
                      "gaussian:MIDPOINT:SPREAD, e.g. 'log10_As:large; dist_faults:linear:5000:0'. An omitted parameter comes from the data."),
             Arg(QgsProcessingParameterEnum("OPERATOR", "Operator", options=["and (minimum)", "or (maximum)", "product", "sum (1 - prod(1 - mu))", "gamma"], defaultValue=4),
