@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from . import runner
-from .environment import mismatch_message, plugin_version
 from .settings import executable_setting, pythonpath_setting
+from .versions import mismatch_message, plugin_version
 
 PLUGIN_DIR = Path(__file__).resolve().parent
 #: seconds each information command may take (listing the models imports torch)
