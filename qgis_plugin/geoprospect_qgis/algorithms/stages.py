@@ -115,9 +115,14 @@ def _model_arg(flag: str | None, info: CliInfo | None = None, **kw) -> Arg:
             + (f" ({about})." if about else "."))
     if not info.ok:
         help += f" (Could not ask the environment: {info.error})"
-    return Arg(QgsProcessingParameterEnum("MODEL", "Model", options=[labels.get(n, n) for n in names], defaultValue=idx), flag=flag, choices=names, help=help, **kw)
+    param = QgsProcessingParameterEnum("MODEL", "Model", options=[labels.get(n, n) for n in names], defaultValue=idx)
+    # the dialog's picker (model_widget.py, imported by the dialog only) hides the network-only
+    # fields while a scikit-learn model is picked
+    param.setMetadata({"widget_wrapper": {"class": MODEL_WIDGET, "networks": [info.is_network(n) for n in names], "network_only": list(NETWORK_ONLY)}})
+    return Arg(param, flag=flag, choices=names, help=help, **kw)
 
 
+MODEL_WIDGET = "geoprospect_qgis.model_widget.ModelWidgetWrapper"
 #: parameters of the training of networks (epochs, batches, optimiser, augmentation): a
 #: scikit-learn baseline has none, so they are neither passed nor shown for one
 NETWORK_ONLY = ("EPOCHS", "BATCH_SIZE", "LR", "OPTIMIZER", "WEIGHT_DECAY", "BALANCED", "DEVICE", "PRESET", "CROP", "NOISE", "FLIPS")
@@ -249,7 +254,7 @@ VARIOGRAMS = ["spherical", "exponential", "gaussian", "linear", "power"]
 class Interpolate(GeoprospectAlgorithm):
     GROUP = "geochemistry"
     NAME = "interpolate"
-    DISPLAY = "1 · Interpolate geochemistry (IDW / kriging)"
+    DISPLAY = "1b · Interpolate geochemistry (IDW / kriging)"
     COMMAND = "interpolate"
     TAGS = ("idw", "kriging", "geochemistry", "interpolation")
     STAGES = ("idw",)
@@ -285,7 +290,7 @@ class Interpolate(GeoprospectAlgorithm):
 class DistanceToFeatures(GeoprospectAlgorithm):
     GROUP = "evidence"
     NAME = "distance"
-    DISPLAY = "2 · Distance to features (faults, contacts, alteration)"
+    DISPLAY = "2a · Distance to features (faults, contacts, alteration)"
     COMMAND = "distance"
     TAGS = ("distance", "proximity", "faults")
     STAGES = ("distance",)
@@ -324,7 +329,7 @@ class Density(GeoprospectAlgorithm):
 class BuildStack(GeoprospectAlgorithm):
     GROUP = "evidence"
     NAME = "stack"
-    DISPLAY = "3 · Build evidence stack"
+    DISPLAY = "2d · Build evidence stack"
     COMMAND = "stack"
     TAGS = ("stack", "evidence", "multiband")
     STAGES = ("stack",)
@@ -341,7 +346,7 @@ class BuildStack(GeoprospectAlgorithm):
 class PrepareGeochem(GeoprospectAlgorithm):
     GROUP = "geochemistry"
     NAME = "prepare_geochem"
-    DISPLAY = "0 · Prepare geochemistry (censored values, outliers, transforms)"
+    DISPLAY = "1a · Prepare geochemistry (censored values, outliers, transforms)"
     COMMAND = "prepare-geochem"
     TAGS = ("censored", "detection limit", "outliers", "log", "clr")
     STAGES = ("prepare-geochem",)
@@ -367,7 +372,7 @@ class PrepareGeochem(GeoprospectAlgorithm):
 class SelectElements(GeoprospectAlgorithm):
     GROUP = "geochemistry"
     NAME = "select_elements"
-    DISPLAY = "4 · Select elements (SVM AUC + Z-AUC)"
+    DISPLAY = "1d · Select elements (SVM AUC + Z-AUC)"
     COMMAND = "select-elements"
     TAGS = ("elements", "feature selection", "auc")
     STAGES = ("select-elements",)
@@ -393,7 +398,7 @@ class SelectElements(GeoprospectAlgorithm):
 class MakeWindows(GeoprospectAlgorithm):
     GROUP = "training"
     NAME = "tile"
-    DISPLAY = "5 · Make windows (labels and spatial split)"
+    DISPLAY = "3a · Make windows (labels and spatial split)"
     COMMAND = "tile"
     TAGS = ("windows", "tiles", "labels", "split")
     STAGES = ("tile",)
@@ -420,7 +425,7 @@ class MakeWindows(GeoprospectAlgorithm):
 class TrainModel(_ModelAlgorithm):
     GROUP = "training"
     NAME = "train"
-    DISPLAY = "6 · Train model"
+    DISPLAY = "3b · Train model"
     COMMAND = "train"
     TAGS = ("cnn", "deep learning", "torch", "train")
     STAGES = ("train",)
@@ -450,7 +455,7 @@ class TrainModel(_ModelAlgorithm):
 class Predict(GeoprospectAlgorithm):
     GROUP = "prediction"
     NAME = "predict"
-    DISPLAY = "7 · Predict prospectivity"
+    DISPLAY = "4a · Predict prospectivity"
     COMMAND = "predict"
     TAGS = ("predict", "prospectivity", "map")
     STAGES = ("predict",)
@@ -472,7 +477,7 @@ class Predict(GeoprospectAlgorithm):
 class Evaluate(GeoprospectAlgorithm):
     GROUP = "prediction"
     NAME = "evaluate"
-    DISPLAY = "8 · Evaluate (ROC/AUC, success-rate curve)"
+    DISPLAY = "4d · Evaluate (ROC/AUC, success-rate curve)"
     COMMAND = "evaluate"
     TAGS = ("evaluate", "auc", "roc", "success rate")
     STAGES = ("evaluate",)
@@ -490,7 +495,7 @@ class Evaluate(GeoprospectAlgorithm):
 class Ensemble(GeoprospectAlgorithm):
     GROUP = "prediction"
     NAME = "ensemble"
-    DISPLAY = "9 · Ensemble (average, weighted average, majority, plurality and weighted votes; uncertainty)"
+    DISPLAY = "4e · Ensemble (average, weighted average, majority, plurality and weighted votes; uncertainty)"
     COMMAND = "ensemble"
     TAGS = ("ensemble", "uncertainty", "voting")
     STAGES = ("ensemble",)
@@ -538,7 +543,7 @@ class Geology(GeoprospectAlgorithm):
 
 class KrigingCV(GeoprospectAlgorithm):
     NAME = "kriging_cv"
-    DISPLAY = "1b · Interpolation cross-validation (IDW vs kriging)"
+    DISPLAY = "1c · Interpolation cross-validation (IDW vs kriging)"
     COMMAND = "kriging-cv"
     GROUP = "geochemistry"
     TAGS = ("kriging", "idw", "cross-validation", "leave-one-out")
@@ -561,7 +566,7 @@ class KrigingCV(GeoprospectAlgorithm):
 
 class EvaluateCV(_ModelAlgorithm):
     NAME = "evaluate_cv"
-    DISPLAY = "8b · Spatial cross-validation (models and baselines)"
+    DISPLAY = "3c · Spatial cross-validation (models and baselines)"
     COMMAND = "evaluate-cv"
     GROUP = "training"
     TAGS = ("cross-validation", "spatial", "folds", "baseline", "random forest")
@@ -960,7 +965,7 @@ def _repeated(name: str, flag: str):
 
 class WeightsOfEvidence(GeoprospectAlgorithm):
     NAME = "weights_of_evidence"
-    DISPLAY = "7b · Weights of evidence (classic, data-driven)"
+    DISPLAY = "4b · Weights of evidence (classic, data-driven)"
     COMMAND = "weights-of-evidence"
     GROUP = "prediction"
     TAGS = ("weights of evidence", "woe", "bayes", "classic", "bonham-carter")
@@ -998,7 +1003,7 @@ FUZZY_OPERATORS = ["and", "or", "product", "sum", "gamma"]
 
 class FuzzyOverlay(GeoprospectAlgorithm):
     NAME = "fuzzy"
-    DISPLAY = "7c · Fuzzy overlay (classic, knowledge-driven)"
+    DISPLAY = "4c · Fuzzy overlay (classic, knowledge-driven)"
     COMMAND = "fuzzy"
     GROUP = "prediction"
     TAGS = ("fuzzy", "membership", "gamma", "overlay", "classic", "knowledge-driven")
