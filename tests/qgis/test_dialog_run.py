@@ -46,8 +46,11 @@ def run_dialog(alg_id: str, params: dict, timeout: float = 600.0):
     while not done and time.monotonic() - t0 < timeout:
         QApplication.processEvents()
         time.sleep(0.02)
-        if feedbacks and "Execution failed" in feedbacks[0].textLog():  # no algorithmFinished then
+        text = feedbacks[0].textLog() if feedbacks else ""
+        if not done and "Execution failed" in text:  # no algorithmFinished then
             done.append((False, {}))
+        elif not done and "Execution completed" in text:  # the results were handled in the same call
+            done.append((False, {"log": "the dialog did not finish: its results could not be loaded"}))
     for _ in range(20):
         QApplication.processEvents()
     text = feedbacks[0].textLog() if feedbacks else ""
@@ -181,3 +184,51 @@ def test_vector_outputs_at_their_default_temporary_file(chain):
 def test_file_outputs_at_their_default_temporary_file(chain):
     res, log = chain["weights_of_evidence"]
     assert os.path.isfile(res["TABLE"]) and res["TABLE"].endswith(".csv"), res
+
+
+def _required(alg) -> list[str]:
+    """The inputs the form cannot run without: not optional, no default, not an output."""
+    from geoprospect_qgis.algorithms.base import OPTIONAL
+
+    return [p.name() for p in alg.parameterDefinitions()
+            if not p.flags() & OPTIONAL and not p.isDestination() and p.defaultValue() in (None, "") and not p.name().startswith("_")]
+
+
+SINGLE = ["interpolate", "distance", "density", "geology", "stack", "prepare_geochem", "select_elements", "kriging_cv", "tile", "train",
+          "predict", "weights_of_evidence", "fuzzy", "evaluate", "evaluate_cv", "ensemble"]
+
+
+def test_defaults_plus_required_inputs_run_or_name_a_field(chain):
+    """Each algorithm with only its required inputs (everything else as the form shows it): it
+    succeeds, or its error names a field of the dialog (never a CLI option)."""
+    import re
+
+    import processing
+    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
+
+    d, stack = chain.data, chain["stack"][0]["OUTPUT"]
+    windows = chain["tile"][0]["OUTPUT"]
+    given = {"POINTS": str(d["samples"]), "INPUT": str(d["faults"]), "FIELD": "unit", "RASTERS": [chain["interpolate"][0]["OUTPUT"]], "STACK": stack,
+             "DEPOSITS": str(d["deposits"]), "WINDOWS": windows, "MEMBERSHIPS": "log10_Au:large", "PROSPECTIVITY": chain["fuzzy"][0]["OUTPUT"],
+             "INPUTS": [chain["fuzzy"][0]["OUTPUT"], chain["weights_of_evidence"][0]["OUTPUT"]]}
+    outcome = {}
+    for name in SINGLE:
+        alg = QgsApplication.processingRegistry().createAlgorithmById(f"geoprospect:{name}")
+        params = {k: given[k] for k in _required(alg)}
+        if name == "geology":
+            params["INPUT"] = str(d["geology"])
+        if name == "predict":
+            params["MODEL"] = outcome["train"]
+        assert set(params) == set(_required(alg)), (name, _required(alg))
+        ctx = QgsProcessingContext()
+        ctx.setProject(chain.project)
+        try:
+            res = processing.run(f"geoprospect:{name}", params, feedback=QgsProcessingFeedback(), context=ctx)
+            outcome[name] = res.get("OUTPUT")
+        except QgsProcessingException as exc:
+            msg = str(exc)
+            fields = [p.description() for p in alg.parameterDefinitions()]
+            assert any(f"'{f}'" in msg or f"{f}:" in msg for f in fields), f"{name}: the error names no field of the dialog: {msg}"
+            assert not re.search(r"(?<![\w-])--[a-z]", msg), f"{name}: the error names a CLI option: {msg}"
+            outcome[name] = f"refused: {msg[:200]}"
+    print("\n".join(f"{k}: {v}" for k, v in outcome.items()))

@@ -3,12 +3,14 @@ deposits and faults (as a user has them before running), loaded as the desktop l
 (processing.runAndLoadResults: the same handleAlgorithmResults as the dialog).
 
 After the run: known deposits are drawn above the prospectivity raster (checked in the layer
-order QGIS draws), and the user's own layers keep their names, styles and places.
+order QGIS draws), and the user's own layers keep their names, styles and places; the progress
+bar reaches 100 % only when geoprospect has finished.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from conftest import csv_layer
@@ -44,13 +46,16 @@ def user_run(provider, geoprospect_python, tmp_path_factory):
         mp.setenv("GEOPROSPECT_PYTHONPATH", str(SOURCE))
         out = tmp_path_factory.mktemp("user_run") / "run"
         fb = QgsProcessingFeedback()
+        t0 = time.monotonic()
+        bar: list[tuple[float, float]] = []
+        fb.progressChanged.connect(lambda p: bar.append((time.monotonic() - t0, p)))
         ctx = QgsProcessingContext()
         ctx.setProject(project)
         processing.runAndLoadResults("geoprospect:run_layers", {
             "POINTS": samples.id(), "ELEMENTS": ["Au_ppb", "As_ppm", "Cu_ppm", "Pb_ppm", "Zn_ppm"], "FAULTS": faults.id(), "DEPOSITS": deposits.id(),
             "ALTERATION": str(data / "alteration.gpkg"), "EXTENT": f"{BOUNDS[0]},{BOUNDS[2]},{BOUNDS[1]},{BOUNDS[3]} [EPSG:32649]",
             "RESOLUTION": 250, "RADIUS": 3000, "SIZE": 16, "STRIDE": 8, "OUTPUT": str(out)}, feedback=fb, context=ctx)
-    return project, before, deposits, fb.textLog()
+    return project, before, deposits, fb.textLog(), bar
 
 
 def _file(layer) -> str:
@@ -60,7 +65,7 @@ def _file(layer) -> str:
 
 
 def test_deposits_are_drawn_above_the_prospectivity(user_run):
-    project, before, mine, log = user_run
+    project, before, mine, log, bar = user_run
     order = project.layerTreeRoot().layerOrder()  # QGIS draws the first on top
     names = [lyr.name() for lyr in order]
     prospectivity = next(i for i, lyr in enumerate(order) if lyr.name() == "Prospectivity")
@@ -72,7 +77,7 @@ def test_deposits_are_drawn_above_the_prospectivity(user_run):
 
 
 def test_user_layers_keep_their_names_styles_and_places(user_run):
-    project, before, mine, log = user_run
+    project, before, mine, log, bar = user_run
     root = project.layerTreeRoot()
     for layer_id, (name, renderer) in before.items():
         layer = project.mapLayer(layer_id)
@@ -80,3 +85,15 @@ def test_user_layers_keep_their_names_styles_and_places(user_run):
         assert layer.renderer().dump() == renderer, name
         assert root.findLayer(layer_id).parent() == root, name  # not moved into the run's group
     assert "Your layer 'my deposits' of the same file is left as it was" in log, log[-3000:]
+
+
+def test_progress_reaches_100_when_the_run_is_done(user_run):
+    """The bar stays within its stages' share (80 %) until geoprospect has finished: a run's
+    evaluation and report come after its last progress line (it used to show 100 % ~13 s early)."""
+    *_, bar = user_run
+    first_full = next(i for i, (_, p) in enumerate(bar) if p >= 100)
+    before = [p for _, p in bar[:first_full]]
+    assert before and max(before) <= 80.0 + 1e-6, before[-5:]
+    assert before == sorted(before)  # only forward
+    last_t = bar[first_full - 1][0]
+    print(f"bar at {before[-1]:.0f} % from {last_t:.1f} s, 100 % at {bar[first_full][0]:.1f} s (run done)")

@@ -190,6 +190,8 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
     LOADS_RUN = False
     #: set by the provider while QGIS loads it: the environment is then asked in the background
     LOADING = False
+    #: percent of the bar left for the work after the CLI's last progress line (100 % = finished)
+    PROGRESS_RESERVE = 1.0
     #: run-configuration keys (in CLI messages) that a field of the form sets: key -> parameter
     CONFIG_FIELDS: dict[str, str] = {}
 
@@ -435,6 +437,7 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
                 stages=self.STAGES,
                 env=runner.child_environment(pythonpath_setting()),
                 cleanup=cleanup,
+                reserve=self.PROGRESS_RESERVE,
             )
         except runner.CancelledError as exc:
             raise QgsProcessingException(str(exc)) from exc
