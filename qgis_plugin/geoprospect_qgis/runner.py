@@ -352,6 +352,7 @@ def _error_message(argv: Sequence[str], args: Sequence[str], result: RunResult) 
     if result.errors:
         return "\n".join(result.errors)
     if stderr:
-        lines = stderr.splitlines()
+        # click's usage lines name the command line, not the form
+        lines = [ln for ln in stderr.splitlines() if not ln.startswith(("Usage: ", "Try '"))]
         return f"geoprospect {command} failed (exit code {result.returncode}):\n" + "\n".join(lines[-15:])
     return f"geoprospect {command} failed with exit code {result.returncode} and printed no message."

@@ -414,6 +414,9 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
             prefix = self.cli_prefix()
         except runner.GeoprospectRunError as exc:
             raise QgsProcessingException(str(exc)) from exc
+        # a parameter left out (processing.run, qgis_process) is the default the form shows
+        parameters = {**{p.name(): p.defaultValue() for p in self.parameterDefinitions() if not p.isDestination() and p.defaultValue() is not None},
+                      **{k: v for k, v in parameters.items() if v is not None}}
         self._destinations = None
         destinations = self.destinations(parameters, context)
         args = self.build_argv(parameters, context, feedback)
@@ -494,7 +497,7 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
             p = self.parameterDefinition(name)
             if p is not None:
                 message = message.replace(key, f"'{p.description()}'")
-        return FLAG_RE.sub(sub, message)
+        return FLAG_RE.sub(sub, message).replace("''", "'")
 
     def load_run(self, folder: str, results: dict, context: QgsProcessingContext, feedback) -> None:
         """Queue a whole run's outputs as one layer-tree group (results.queue_run_layers)."""
