@@ -57,7 +57,8 @@ def main(alg_id: str = "geoprospect:train") -> dict[str, float]:
     import geoprospect_qgis
     from geoprospect_qgis import cli_info
 
-    geoprospect_qgis.classFactory(None).initProcessing()
+    plugin = geoprospect_qgis.classFactory(None)  # kept: the provider's Python objects live with it
+    plugin.initProcessing()
     cli_info.clear()  # nothing known: no memory, no disk
     figures = {"first use (environment asked, QGIS waits)": open_dialog(alg_id),
                "same session (answers in memory)": open_dialog(alg_id)}
