@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m ruff check geoprospect tests benchmarks qgis_plugin scripts
 python3 -m mypy
-lint-imports
+PYTHONPATH=qgis_plugin${PYTHONPATH:+:$PYTHONPATH} lint-imports  # geoprospect_qgis lives in qgis_plugin/
 python3 scripts/function_lengths.py geoprospect --max 80

@@ -9,6 +9,8 @@ Nothing here imports geoprospect: the three commands run in the environment's ow
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -18,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from . import runner
-from .environment import mismatch_message, plugin_version
 from .settings import executable_setting, pythonpath_setting
+from .versions import mismatch_message, plugin_version
 
 PLUGIN_DIR = Path(__file__).resolve().parent
 #: seconds each information command may take (listing the models imports torch)
 INFO_TIMEOUT_S = 180.0
+#: longest model description shown in the model list
+LABEL_CHARS = 70
 
 
 @dataclass
@@ -44,11 +48,26 @@ class CliInfo:
         return mismatch_message(self.version, plugin_version())
 
     def model_names(self) -> list[str]:
-        return [str(m["name"]) for m in self.models if m.get("name")]
+        """Model names, the run configuration's default (the recommended model) first."""
+        names = [str(m["name"]) for m in self.models if m.get("name")]
+        default = self.default("train.model")
+        return [default, *(n for n in names if n != default)] if default in names else names
+
+    def model(self, name: str) -> dict:
+        return next((m for m in self.models if m.get("name") == name), {})
+
+    def is_network(self, name: str) -> bool:
+        """True for a network (trained by epochs and batches); False for a scikit-learn baseline."""
+        return (self.model(name).get("kind") or "network") == "network"
 
     def model_label(self, m: dict) -> str:
-        kind = m.get("kind") or "network"
-        return f"{m['name']} ({kind})" if kind != "network" else str(m["name"])
+        """``name — short description``; the default model says it is the recommended one."""
+        short = re.sub(r"\s*\([^)]*\)", "", str(m.get("description") or "")).strip().rstrip(".")
+        if len(short) > LABEL_CHARS:
+            short = short[: LABEL_CHARS - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+        name = str(m["name"])
+        tag = "recommended: " if name == self.default("train.model") else ""
+        return f"{name} — {tag}{short}" if short else f"{name}{' (recommended)' if tag else ''}"
 
     # ---- the run configuration's JSON schema ---------------------------------------------
     def _resolve(self, node: dict) -> dict:
@@ -102,8 +121,6 @@ _lock = threading.Lock()
 
 
 def _key() -> tuple[str, str]:
-    import os
-
     exe = executable_setting() or os.environ.get(runner.ENV_EXECUTABLE, "")
     return exe, pythonpath_setting() or os.environ.get(runner.ENV_PYTHONPATH, "")
 
@@ -149,13 +166,55 @@ def _fetch(executable: str, pythonpath: str) -> CliInfo:
     return info
 
 
-def get(wait: bool = True) -> CliInfo | None:
-    """The cached answers for the configured environment; fetched on first use.
+def cache_file() -> Path | None:
+    """The answers kept between QGIS sessions: ``<QGIS profile>/geoprospect/cli_info.json``."""
+    try:
+        from qgis.core import QgsApplication
+    except ImportError:  # pragma: no cover - outside QGIS
+        return None
+    return Path(QgsApplication.qgisSettingsDirPath()) / "geoprospect" / "cli_info.json"
 
-    wait=False (used while QGIS loads the provider) starts the fetch in the background and
-    returns None when it has not finished yet, so that QGIS starts without waiting for torch.
+
+def _read_disk(path: Path | None, key: tuple[str, str]) -> CliInfo | None:
+    try:
+        with open(path, encoding="utf-8") as f:  # type: ignore[arg-type]
+            entry = json.load(f).get("\x00".join(key))
+    except (OSError, TypeError, ValueError, AttributeError):
+        return None
+    if not isinstance(entry, dict) or not entry.get("models"):
+        return None
+    return CliInfo(version=str(entry.get("version", "")), models=list(entry["models"]), schema=dict(entry.get("schema") or {}))
+
+
+def _write_disk(path: Path | None, key: tuple[str, str], info: CliInfo) -> None:
+    if path is None or not info.ok:
+        return
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    data["\x00".join(key)] = {"version": info.version, "models": info.models, "schema": info.schema}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{path}.part", "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(f"{path}.part", path)
+    except OSError:
+        pass
+
+
+def get(wait: bool = True) -> CliInfo | None:
+    """The answers for the configured environment, never waiting when they are known.
+
+    In memory: this session's answers. On disk (cache_file): the last session's, used at once
+    while the environment is asked again in the background (a changed environment shows in the
+    next dialog). Asked for the first time, wait=False (QGIS loading the provider) returns None
+    and wait=True waits for the environment (listing the models imports torch: seconds).
     """
     key = _key()
+    disk = cache_file()
     with _lock:
         if key in _cache:
             return _cache[key]
@@ -163,6 +222,7 @@ def get(wait: bool = True) -> CliInfo | None:
         if thread is None:
             def work() -> None:
                 info = _fetch(*key)
+                _write_disk(disk, key, info)
                 with _lock:
                     _cache[key] = info
                     _pending.pop(key, None)
@@ -170,6 +230,10 @@ def get(wait: bool = True) -> CliInfo | None:
             thread = threading.Thread(target=work, name="geoprospect-cli-info", daemon=True)
             _pending[key] = thread
             thread.start()
+            known = _read_disk(disk, key)
+            if known is not None:
+                _cache.setdefault(key, known)
+                return known
     if not wait:
         return None
     thread.join()
@@ -177,7 +241,18 @@ def get(wait: bool = True) -> CliInfo | None:
         return _cache.get(key, CliInfo(error="the geoprospect environment did not answer"))
 
 
+def prefetch() -> None:
+    """Ask the configured environment now, in the background (after the setting changed)."""
+    get(wait=False)
+
+
 def clear() -> None:
-    """Forget the cached answers (after the environment setting changed)."""
+    """Forget the answers, in memory and on disk (after the environment setting changed)."""
     with _lock:
         _cache.clear()
+    disk = cache_file()
+    if disk is not None:
+        try:
+            disk.unlink()
+        except OSError:
+            pass

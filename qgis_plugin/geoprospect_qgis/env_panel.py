@@ -67,13 +67,14 @@ class ProbeTask(QgsTask):
 
     answered = pyqtSignal(object)
 
-    def __init__(self, python: str) -> None:
-        super().__init__("Checking the geoprospect environment", QgsTask.Flags())
-        self.python = python
+    def __init__(self, python: str, gpu: bool = False) -> None:
+        # quitting QGIS while it runs stops it without asking (no "Active Tasks" prompt)
+        super().__init__("Checking the geoprospect environment", QgsTask.CancelWithoutPrompt | QgsTask.CanCancel)
+        self.python, self.gpu = python, gpu
         self.info = envmod.EnvInfo()
 
     def run(self) -> bool:
-        self.info = envmod.probe(self.python)
+        self.info = envmod.probe(self.python, gpu=self.gpu)
         return True
 
     def finished(self, ok: bool) -> None:
@@ -117,6 +118,7 @@ class EnvironmentPanel(QWidget):
                                 "the chosen Python must already have geoprospect's dependencies (torch, rasterio…).")
         form.addRow("", self.offline)
         layout.addLayout(form)
+        layout.addLayout(self._existing_row())
         wheel = envmod.bundled_wheel()
         self.wheel_label = QLabel(f"Wheel shipped with the plugin: {wheel.name}" if wheel else
                                   "No geoprospect wheel in this plugin (build the plugin with qgis_plugin/build_zip.py).")
@@ -134,20 +136,62 @@ class EnvironmentPanel(QWidget):
         self.log.setMaximumBlockCount(2000)
         layout.addWidget(self.log, 1)
         self.fill_pythons()
+        self.existing.setText(executable_setting())
         self.refresh()
+
+    def _existing_row(self) -> QHBoxLayout:
+        """Use an existing geoprospect: its Python (or geoprospect executable), Browse…, Use."""
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Or use an existing geoprospect:"))
+        self.existing = QLineEdit()
+        self.existing.setObjectName("existing")
+        self.existing.setPlaceholderText("its python, or its geoprospect executable")
+        row.addWidget(self.existing, 1)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(lambda: self._browse_into(self.existing, "geoprospect's Python or geoprospect executable"))
+        row.addWidget(browse)
+        self.use_button = QPushButton("Use it")
+        self.use_button.setObjectName("use")
+        self.use_button.clicked.connect(lambda: self.use_existing(self.existing.text().strip()))
+        row.addWidget(self.use_button)
+        self.gpu_button = QPushButton("Check the GPU")
+        self.gpu_button.setToolTip("Asks torch for the GPU (imports torch: a few seconds).")
+        self.gpu_button.clicked.connect(lambda: self.refresh(gpu=True))
+        row.addWidget(self.gpu_button)
+        return row
+
+    def use_existing(self, path: str) -> ProbeTask | None:
+        """Check ``path`` (a Python or a geoprospect executable) and name it in the provider's setting."""
+        python = envmod.interpreter_of(path) if path else ""
+        if not python or not os.path.isfile(python):
+            return self._refuse(f"{path or 'Nothing given'}: pick the python (or the geoprospect executable) of an environment where geoprospect is installed.")
+        self.status.setText(f"Checking {python}…")
+        task = ProbeTask(python)
+        task.answered.connect(lambda info: self._use_checked(path, info))
+        self.probe_task = task
+        QgsApplication.taskManager().addTask(task)
+        return task
+
+    def _use_checked(self, path: str, info: envmod.EnvInfo) -> None:
+        if not info.ok:
+            self._refuse(f"{path}: {(info.error or 'geoprospect is not installed there').rstrip('.')}.")
+            return
+        envmod.set_provider_interpreter(path)
+        self.show_info(info)
+        self.installed.emit(True, f"Using {path}: {info.summary()}")
 
     # ---- status -----------------------------------------------------------------------
     def configured_python(self) -> str:
         return envmod.interpreter_of(executable_setting() or os.environ.get(envmod.runner.ENV_EXECUTABLE, ""))
 
-    def refresh(self) -> None:
-        """Probe the configured environment in the background."""
+    def refresh(self, gpu: bool = False) -> None:
+        """Probe the configured environment in the background (gpu=True: ask torch for the GPU)."""
         python = self.configured_python()
         if not python:
-            self.show_info(envmod.EnvInfo(error="No geoprospect environment is set."))
+            self.show_info(envmod.EnvInfo(error="No geoprospect environment is set"))
             return
         self.status.setText(f"Checking {python}…")
-        self.probe_task = ProbeTask(python)
+        self.probe_task = ProbeTask(python, gpu=gpu)
         self.probe_task.answered.connect(self.show_info)
         QgsApplication.taskManager().addTask(self.probe_task)
 
@@ -159,7 +203,7 @@ class EnvironmentPanel(QWidget):
             if warn:
                 text += f"<br><b>Version mismatch:</b> {warn}"
         else:
-            text = f"<b>geoprospect is not ready:</b> {info.error or 'not installed'}.<br>Click <b>Install / update geoprospect</b> to create a private environment."
+            text = f"<b>geoprospect is not ready:</b> {(info.error or 'not installed').rstrip('.')}.<br>Click <b>Install / update geoprospect</b> to create a private environment."
         self.status.setText(text)
 
     def fill_pythons(self) -> None:
@@ -175,6 +219,11 @@ class EnvironmentPanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Python interpreter (3.10 or newer)")
         if path:
             self.python.setEditText(path)
+
+    def _browse_into(self, field: QLineEdit, title: str) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, title)
+        if path:
+            field.setText(path)
 
     # ---- install ----------------------------------------------------------------------
     def install(self) -> InstallTask | None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import runner
+from .versions import mismatch_message, plugin_version  # noqa: F401 - re-exported (env panel, tests)
 
 PLUGIN_DIR = Path(__file__).resolve().parent
 #: where build_zip.py puts the geoprospect wheel inside the plugin
@@ -55,10 +56,14 @@ try:
 except Exception as exc:
     out["error"] = f"geoprospect cannot be imported: {exc}"
 try:
-    import torch
-    out["torch"] = torch.__version__
-    out["cuda"] = bool(torch.cuda.is_available())
-    out["device"] = torch.cuda.get_device_name(0) if out["cuda"] else "CPU"
+    if GPU:  # imports torch: seconds
+        import torch
+        out["torch"] = torch.__version__
+        out["cuda"] = bool(torch.cuda.is_available())
+        out["device"] = torch.cuda.get_device_name(0) if out["cuda"] else "CPU"
+    else:  # the installed version only, without importing torch
+        from importlib.metadata import version
+        out["torch"] = version("torch")
 except Exception as exc:
     out["torch_error"] = str(exc)
 print(json.dumps(out))
@@ -89,29 +94,8 @@ class EnvInfo:
         if not self.ok:
             return self.error or "geoprospect is not installed"
         torch = f"torch {self.torch}" if self.torch else "torch missing"
-        where = f"GPU ({self.device})" if self.cuda else "CPU"
+        where = f"GPU ({self.device})" if self.cuda else "CPU" if self.device else "GPU not checked"
         return f"geoprospect {self.geoprospect}, {torch}, {where}; Python {self.python_version} ({self.python})"
-
-
-def plugin_version() -> str:
-    """The plugin's version (metadata.txt)."""
-    import configparser
-
-    cp = configparser.ConfigParser(interpolation=None)
-    cp.read(PLUGIN_DIR / "metadata.txt", encoding="utf-8")
-    return cp.get("general", "version", fallback="")
-
-
-def mismatch_message(env_version: str, plugin: str | None = None) -> str:
-    """'' when the versions agree; otherwise the mismatch and the fix."""
-    plugin = plugin_version() if plugin is None else plugin
-    if not env_version or not plugin or env_version == plugin:
-        return ""
-    return (
-        f"The geoprospect environment has geoprospect {env_version} but this plugin is {plugin}: forms and commands may not match. "
-        f"Fix: Plugins ▸ geoprospect ▸ Environment… ▸ Install / update geoprospect (installs {plugin} from the wheel shipped "
-        f"with the plugin), or `python -m pip install geoprospect=={plugin}` in that environment."
-    )
 
 
 def default_env_dir(profile_dir: str | None = None) -> Path:
@@ -140,13 +124,22 @@ def bundled_wheel(wheel_dir: Path = WHEEL_DIR) -> Path | None:
 
 def python_version(exe: str) -> tuple[int, int] | None:
     """(major, minor) of an interpreter; None when it does not run."""
+    facts = python_facts(exe)
+    return facts[0] if facts else None
+
+
+def python_facts(exe: str) -> tuple[tuple[int, int], str] | None:
+    """((major, minor), identity) of an interpreter; the identity (its prefix and real executable)
+    is the same for every name of one interpreter (python3, python3.11, a pyenv shim)."""
+    code = "import os, sys; print('%d.%d' % sys.version_info[:2]); print(sys.prefix + '|' + os.path.realpath(sys.executable))"
     try:
-        r = subprocess.run([exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True,
+        r = subprocess.run([exe, "-c", code], capture_output=True, text=True,
                            timeout=30, stdin=subprocess.DEVNULL, env=runner.child_environment())
     except (OSError, subprocess.TimeoutExpired):
         return None
-    m = re.fullmatch(r"(\d+)\.(\d+)", r.stdout.strip()) if r.returncode == 0 else None
-    return (int(m.group(1)), int(m.group(2))) if m else None
+    lines = r.stdout.strip().splitlines() if r.returncode == 0 else []
+    m = re.fullmatch(r"(\d+)\.(\d+)", lines[0]) if lines else None
+    return ((int(m.group(1)), int(m.group(2))), lines[1] if len(lines) > 1 else exe) if m else None
 
 
 def find_pythons() -> list[tuple[str, tuple[int, int]]]:
@@ -163,12 +156,13 @@ def find_pythons() -> list[tuple[str, tuple[int, int]]]:
         if not c:
             continue
         real = os.path.realpath(c)
-        if real in seen:
-            continue
+        facts = python_facts(c) if real not in seen else None
         seen.add(real)
-        v = python_version(c)
-        if v and v >= MIN_PYTHON:
-            found.append((c, v))
+        if facts is None or facts[1] in seen:  # one interpreter under several names: listed once
+            continue
+        seen.add(facts[1])
+        if facts[0] >= MIN_PYTHON:
+            found.append((c, facts[0]))
     found.sort(key=lambda cv: (os.path.realpath(cv[0]) == own, tuple(-x for x in cv[1])))
     return found
 
@@ -181,14 +175,15 @@ def _windows_pythons() -> list[str]:  # pragma: no cover - Windows
     return [line.split()[-1] for line in r.stdout.splitlines() if line.strip().lower().endswith("python.exe")]
 
 
-def probe(python: str) -> EnvInfo:
-    """Ask an interpreter for its geoprospect, torch and GPU (imports torch: seconds)."""
+def probe(python: str, gpu: bool = False) -> EnvInfo:
+    """Ask an interpreter for its geoprospect and torch versions (under a second); gpu=True also
+    asks torch for the GPU (imports torch: seconds)."""
     info = EnvInfo(python=python)
     if not python or not os.path.isfile(python):
         info.error = f"No interpreter at {python!r}." if python else "No geoprospect environment is set."
         return info
     try:
-        r = subprocess.run([python, "-c", _PROBE], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
+        r = subprocess.run([python, "-c", f"GPU = {bool(gpu)}\n{_PROBE}"], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
                            stdin=subprocess.DEVNULL, env=runner.child_environment(), cwd=tempfile.gettempdir())
     except (OSError, subprocess.TimeoutExpired) as exc:
         info.error = f"{python} did not answer: {exc}"
@@ -322,14 +317,15 @@ def _stream(argv: Sequence[str], log: Callable[[str], None], cancelled: Callable
         return [f"cannot start {argv[0]}: {exc}"]
     tail: list[str] = []
     assert proc.stdout is not None
-    for line in iter(proc.stdout.readline, ""):
-        line = line.rstrip()
-        tail = (tail + [line])[-40:]
-        log(line)
-        if cancelled():
-            proc.terminate()
-            proc.wait()
-            return tail + ["cancelled by the user"]
+    with proc.stdout:  # closed when done (an open pipe is a ResourceWarning in QGIS's Python log)
+        for line in iter(proc.stdout.readline, ""):
+            line = line.rstrip()
+            tail = (tail + [line])[-40:]
+            log(line)
+            if cancelled():
+                proc.terminate()
+                proc.wait()
+                return tail + ["cancelled by the user"]
     proc.wait()
     return None if proc.returncode == 0 else tail + [f"(exit code {proc.returncode})"]
 
@@ -352,3 +348,4 @@ def set_provider_interpreter(python: str) -> None:
 
     ProcessingConfig.setSettingValue(EXECUTABLE, str(python))
     cli_info.clear()
+    cli_info.prefetch()  # the next dialog finds the models and defaults ready

@@ -100,6 +100,35 @@ def stack_band_name(path: str, band: int = 1) -> str:
         return ""
 
 
+def same_file_layers(project, source: str) -> list:
+    """The project's layers that read the file (and GeoPackage layer) of ``source``."""
+    from qgis.core import QgsProviderRegistry
+
+    def key(provider: str, uri: str) -> tuple[str, str]:
+        parts = QgsProviderRegistry.instance().decodeUri(provider, uri)
+        return os.path.realpath(parts.get("path") or uri), str(parts.get("layerName") or "")
+
+    want = key("ogr", source)
+    if project is None:
+        return []
+    return [lyr for lyr in project.mapLayers().values() if lyr.providerType() == "ogr" and key("ogr", lyr.source()) == want]
+
+
+def own_layer(source: str, name: str, context: QgsProcessingContext) -> str:
+    """A new layer of ``source`` in the context's temporary store; its id ('' when invalid).
+
+    Queued by id, QGIS loads this layer into the run's group. Queued by its path, QGIS would take
+    the project's layer of the same file (the user's deposits) and rename and restyle it in place,
+    below the run's opaque rasters."""
+    from qgis.core import QgsVectorLayer
+
+    layer = QgsVectorLayer(source, name, "ogr")
+    if not layer.isValid():
+        return ""
+    context.temporaryLayerStore().addMapLayer(layer)
+    return layer.id()
+
+
 def queue_run_layers(folder: str, context: QgsProcessingContext, group: str) -> dict[str, str]:
     """Queue every output of the run in ``folder`` for loading into ``group``; returns {key: path}."""
     found: dict[str, str] = {}
@@ -109,6 +138,9 @@ def queue_run_layers(folder: str, context: QgsProcessingContext, group: str) -> 
         if not path or not os.path.exists(path.split("|")[0]):
             continue
         found[spec.key] = path
+        dest = own_layer(path, spec.name, context) if spec.key == "deposits" else path
+        if not dest:
+            continue
         name = spec.name
         if spec.key in ("stack", "attribution"):  # multiband: band 1 shown, named
             band = stack_band_name(path)
@@ -118,7 +150,7 @@ def queue_run_layers(folder: str, context: QgsProcessingContext, group: str) -> 
         details.layerSortKey = n - i  # QGIS inserts in increasing key order, each at the top
         details.layerTypeHint = QgsProcessingUtils.LayerHint.Raster if spec.kind == "raster" else QgsProcessingUtils.LayerHint.Vector
         details.setPostProcessor(RunLayerPostProcessor(spec, path, name))
-        context.addLayerToLoadOnCompletion(path, details)
+        context.addLayerToLoadOnCompletion(dest, details)
     return found
 
 

@@ -27,8 +27,8 @@ ENV_EXECUTABLE = "GEOPROSPECT_EXECUTABLE"
 ENV_PYTHONPATH = "GEOPROSPECT_PYTHONPATH"
 
 SETTING_HELP = (
-    "Install it in one click with Plugins ▸ geoprospect ▸ Environment… ▸ Install / update geoprospect, or set it in Processing ▸ Options ▸ Providers ▸ geoprospect ▸ 'geoprospect executable or Python "
-    "interpreter' (for example /home/me/venvs/geo/bin/geoprospect or /home/me/venvs/geo/bin/python), "
+    "In Plugins ▸ geoprospect ▸ Environment…, install it in one click (Install / update geoprospect) or point at an existing "
+    "one (Use an existing geoprospect: for example /home/me/venvs/geo/bin/python or /home/me/venvs/geo/bin/geoprospect), "
     f"or set the environment variable {ENV_EXECUTABLE} before starting QGIS."
 )
 
@@ -56,6 +56,7 @@ class RunResult:
     errors: list[str] = field(default_factory=list)
     stderr_tail: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    in_error: bool = False  # reading click's "Error: …" block on stderr
 
 
 def _is_python(path: str) -> bool:
@@ -104,8 +105,11 @@ class ProgressMapper:
     whole bar on its own.
     """
 
-    def __init__(self, stages: Sequence[str | tuple[str, float]] = ()) -> None:
+    def __init__(self, stages: Sequence[str | tuple[str, float]] = (), reserve: float = 0.0) -> None:
         pairs = [(s, 1.0) if isinstance(s, str) else (str(s[0]), float(s[1])) for s in stages]
+        #: the end of the bar kept for the work after the last progress line (a run's evaluation
+        #: and report): 100 % is set when the process has finished, not before
+        self.top = 100.0 - max(0.0, min(99.0, reserve))
         total = sum(w for _, w in pairs) or 1.0
         self.slices: dict[str, tuple[float, float]] = {}
         start = 0.0
@@ -131,10 +135,10 @@ class ProgressMapper:
         frac = 0.0 if not total else max(0.0, min(1.0, float(done) / float(total)))
         if stage in self.slices:
             start, width = self.slices[stage]
-            # a stage may run several times (one distance raster per vector): never go back
-            self._high = max(self._high, 100.0 * (start + frac * width))
+            # a stage may run several times (one distance raster per vector, a model per fold): never go back
+            self._high = max(self._high, self.top * (start + frac * width))
             return self._high
-        return 100.0 * frac
+        return self.top * frac
 
 
 def _pump(stream, tag: str, q: "queue.Queue[tuple[str, str | None]]") -> None:
@@ -166,29 +170,10 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def run_cli(
-    prefix: Sequence[str],
-    args: Sequence[str],
-    feedback=None,
-    *,
-    stages: Sequence[str] = (),
-    env: dict[str, str] | None = None,
-    cwd: str | None = None,
-    cleanup: Callable[[], None] | None = None,
-) -> RunResult:
-    """Run ``prefix + ['--progress', 'json'] + args`` and report to ``feedback``.
-
-    Progress lines move the bar, log lines go to the log, the result line gives the outputs.
-    Cancel (``feedback.isCanceled()``) stops the process within about a second (SIGTERM, then
-    SIGKILL after TERMINATE_GRACE_S) and raises CancelledError after ``cleanup()``.
-    A non-zero exit raises GeoprospectRunError with the CLI's own error message.
-    """
-    argv = [*prefix, "--progress", "json", *args]
-    if feedback is not None:
-        feedback.pushCommandInfo(" ".join(_quote(a) for a in argv))
-    t0 = time.monotonic()
+def _start(argv: Sequence[str], env: dict[str, str] | None, cwd: str | None) -> subprocess.Popen:
+    """Start the CLI (no shell) in its own process group, its output read line by line."""
     try:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -205,6 +190,31 @@ def run_cli(
     except OSError as exc:
         raise GeoprospectRunError(f"Cannot start {argv[0]!r}: {exc}. {SETTING_HELP}") from exc
 
+
+def run_cli(
+    prefix: Sequence[str],
+    args: Sequence[str],
+    feedback=None,
+    *,
+    stages: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+    cleanup: Callable[[], None] | None = None,
+    reserve: float = 0.0,
+) -> RunResult:
+    """Run ``prefix + ['--progress', 'json'] + args`` and report to ``feedback``.
+
+    Progress lines move the bar, log lines go to the log, the result line gives the outputs.
+    Cancel (``feedback.isCanceled()``) stops the process within about a second (SIGTERM, then
+    SIGKILL after TERMINATE_GRACE_S) and raises CancelledError after ``cleanup()``.
+    A non-zero exit raises GeoprospectRunError with the CLI's own error message.
+    """
+    argv = [*prefix, "--progress", "json", *args]
+    if feedback is not None:
+        feedback.pushCommandInfo(" ".join(_quote(a) for a in argv))
+    t0 = time.monotonic()
+    proc = _start(argv, env, cwd)
+
     q: "queue.Queue[tuple[str, str | None]]" = queue.Queue()
     threads = [
         threading.Thread(target=_pump, args=(proc.stdout, "out", q), daemon=True),
@@ -212,7 +222,7 @@ def run_cli(
     ]
     for t in threads:
         t.start()
-    mapper = ProgressMapper(stages)
+    mapper = ProgressMapper(stages, reserve)
     result = RunResult(returncode=-1)
     open_streams = 2
     cancelled = False
@@ -319,7 +329,13 @@ def _handle_stdout(line: str, result: RunResult, feedback, mapper: ProgressMappe
 def _handle_stderr(line: str, result: RunResult, feedback) -> None:
     result.stderr_tail.append(line)
     del result.stderr_tail[:-40]
-    if feedback is not None and line.strip():
+    # click's "Error: …" (and its indented "How to fix") repeats the JSON error line, which
+    # becomes the QGIS error: not printed twice
+    if line.startswith("Error: "):
+        result.in_error = True
+    elif not line.startswith(" "):
+        result.in_error = False
+    if feedback is not None and line.strip() and not result.in_error:
         feedback.pushConsoleInfo(line)
 
 
@@ -336,6 +352,7 @@ def _error_message(argv: Sequence[str], args: Sequence[str], result: RunResult) 
     if result.errors:
         return "\n".join(result.errors)
     if stderr:
-        lines = stderr.splitlines()
+        # click's usage lines name the command line, not the form
+        lines = [ln for ln in stderr.splitlines() if not ln.startswith(("Usage: ", "Try '"))]
         return f"geoprospect {command} failed (exit code {result.returncode}):\n" + "\n".join(lines[-15:])
     return f"geoprospect {command} failed with exit code {result.returncode} and printed no message."

@@ -5,6 +5,9 @@ from __future__ import annotations
 PROVIDER_ID = "geoprospect"
 EXECUTABLE = "GEOPROSPECT_EXECUTABLE"
 PYTHONPATH = "GEOPROSPECT_PYTHONPATH"
+#: short, so that the value stays in view in Processing ▸ Options (Plugins ▸ geoprospect ▸
+#: Environment… sets it and explains it)
+SETTING_LABEL = "geoprospect's Python (or geoprospect executable)"
 
 
 def _get(name: str) -> str:
@@ -29,15 +32,22 @@ def pythonpath_setting() -> str:
     return _get(PYTHONPATH)
 
 
+#: the ProcessingConfig class the settings were added to. At QGIS's exit the Processing plugin
+#: may be unloaded first (qgis.utils drops its modules from sys.modules): importing it again in
+#: unregister_settings would give a new class with no settings (KeyError on quitting)
+_registered_in: list = []
+
+
 def register_settings(provider) -> None:
     from processing.core.ProcessingConfig import ProcessingConfig, Setting
 
+    _registered_in[:] = [ProcessingConfig]
     ProcessingConfig.settingIcons[provider.name()] = provider.icon()
     ProcessingConfig.addSetting(
         Setting(
             provider.name(),
             EXECUTABLE,
-            "geoprospect executable or Python interpreter (empty: $GEOPROSPECT_EXECUTABLE, then geoprospect on PATH; set by Plugins ▸ geoprospect ▸ Environment… ▸ Install / update geoprospect)",
+            SETTING_LABEL,
             "",
             valuetype=Setting.FILE,
         )
@@ -46,7 +56,7 @@ def register_settings(provider) -> None:
         Setting(
             provider.name(),
             PYTHONPATH,
-            "Extra PYTHONPATH for that environment (e.g. a geoprospect source checkout; usually empty)",
+            "Extra PYTHONPATH for geoprospect (usually empty)",
             "",
             valuetype=Setting.FOLDER,
         )
@@ -55,7 +65,9 @@ def register_settings(provider) -> None:
 
 
 def unregister_settings() -> None:
-    from processing.core.ProcessingConfig import ProcessingConfig
-
-    ProcessingConfig.removeSetting(EXECUTABLE)
-    ProcessingConfig.removeSetting(PYTHONPATH)
+    """Remove the settings from the ProcessingConfig they were added to (never a re-imported one)."""
+    if not _registered_in:
+        return
+    config = _registered_in.pop()
+    for name in (EXECUTABLE, PYTHONPATH):
+        config.settings.pop(name, None)

@@ -14,7 +14,6 @@ from qgis.core import (
     QgsGraduatedSymbolRenderer,
     QgsMarkerSymbol,
     QgsPalLayerSettings,
-    QgsRasterBandStats,
     QgsRasterShader,
     QgsRendererRange,
     QgsSingleBandPseudoColorRenderer,
@@ -64,8 +63,20 @@ def _pseudocolor(layer, band: int, lo: float, hi: float, source_ramp) -> None:
 
 
 def _band_range(layer, band: int) -> tuple[float, float]:
-    stats = layer.dataProvider().bandStatistics(band, QgsRasterBandStats.Min | QgsRasterBandStats.Max)
-    return float(stats.minimumValue), float(stats.maximumValue)
+    """Min and max of a band, read with GDAL (QgsRasterInterface.bandStatistics is deprecated in
+    QGIS 3.40, whatever its arguments); (0, 0) when the band holds no valid cell."""
+    from osgeo import gdal
+    from qgis.core import QgsProviderRegistry
+
+    path = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source()).get("path") or layer.source()
+    try:
+        ds = gdal.Open(path)
+        lo, hi = ds.GetRasterBand(band).ComputeRasterMinMax(False)
+    except (AttributeError, RuntimeError, TypeError):  # no file, or every cell nodata
+        return 0.0, 0.0
+    finally:
+        ds = None
+    return float(lo), float(hi)
 
 
 def style_band(layer, band: int = 1) -> None:

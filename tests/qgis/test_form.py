@@ -27,8 +27,10 @@ def test_models_and_defaults_come_from_the_cli(fake_cli):
     cli_info.clear()
     train = _alg("train")
     model = train.parameterDefinition("MODEL")
-    assert model.options() == ["tinynet", "random_forest (baseline)"]  # the fake's list, baselines included
-    assert model.defaultValue() == 1  # the schema's train.model default: random_forest
+    # the fake's list, baselines included; the schema's train.model default (random_forest) first,
+    # each with its short description
+    assert model.options() == ["random_forest — recommended: scikit-learn random forest on flattened windows", "tinynet — a small stand-in network"]
+    assert model.defaultValue() == 0
     assert train.parameterDefinition("EPOCHS").defaultValue() == 7
     assert train.parameterDefinition("BATCH_SIZE").defaultValue() == 48
     assert train.parameterDefinition("OPTIMIZER").options() == ["sgd", "adam"]
@@ -47,8 +49,25 @@ def test_train_argv_uses_cli_model_names(fake_cli, tmp_path):
     win = write_gpkg(tmp_path / "w.gpkg", ["POLYGON((500000 2500000, 500800 2500000, 500800 2500800, 500000 2500000))"])
     _run("geoprospect:train", {"STACK": str(stack), "WINDOWS": str(win), "MODEL": 1, "OUTPUT": str(tmp_path / "m")})
     pos, opts = parse_argv(json.loads(fake_cli.read_text()))
-    assert opts["--model"] == "random_forest"
-    assert "--epochs" not in opts  # not set: the CLI applies its own default (the one the form shows)
+    assert opts["--model"] == "tinynet"
+    assert opts["--epochs"] == "7"  # not set: the default the form shows (the CLI's schema's)
+
+
+def test_network_options_are_not_passed_to_a_baseline(fake_cli, tmp_path):
+    from test_process import _feedback, _make_raster
+
+    stack = tmp_path / "stack.tif"
+    _make_raster(stack)
+    win = write_gpkg(tmp_path / "w.gpkg", ["POLYGON((500000 2500000, 500800 2500000, 500800 2500800, 500000 2500000))"])
+    params = {"STACK": str(stack), "WINDOWS": str(win), "EPOCHS": 3, "BATCH_SIZE": 16, "LR": 0.01, "OUTPUT": str(tmp_path / "m")}
+    fb = _feedback()
+    _run("geoprospect:train", {**params, "MODEL": 0}, feedback=fb)  # random_forest: a baseline
+    pos, opts = parse_argv(json.loads(fake_cli.read_text()))
+    assert opts["--model"] == "random_forest" and not {"--epochs", "--batch-size", "--lr"} & set(opts)
+    assert any(i.startswith("random_forest is not a network: Epochs, Batch size, Learning rate,") and i.endswith("do not apply and are not passed.") for i in fb.infos), fb.infos
+    _run("geoprospect:train", {**params, "MODEL": 1})  # tinynet: a network gets them
+    pos, opts = parse_argv(json.loads(fake_cli.read_text()))
+    assert opts["--model"] == "tinynet" and opts["--epochs"] == "3" and opts["--batch-size"] == "16"
 
 
 def test_missing_environment_keeps_forms_usable(use_cli):
@@ -125,7 +144,11 @@ def test_coordinates_never_become_elements(fake_cli, tmp_path):
     cfg = json.loads((out / "config_from_qgis.yaml").read_text().split("\n", 1)[1])
     assert cfg["points"]["elements"] == ["Au", "As"]
     assert "crs" not in cfg["grid"]  # empty grid CRS: the samples' CRS
-    assert cfg["train"]["model"] == "random_forest" and cfg["train"]["epochs"] == 7 and cfg["windows"] == {"size": 24, "stride": 12}
+    assert cfg["train"]["model"] == "random_forest" and cfg["windows"] == {"size": 24, "stride": 12}
+    assert "epochs" not in cfg["train"]  # a scikit-learn baseline has no epochs
+    _run("geoprospect:run_layers", {"POINTS": layer, "DEPOSITS": str(tmp_path / "deposits.gpkg"), "MODEL": 1, "RESOLUTION": 100, "OUTPUT": str(out), "OVERWRITE": True})
+    cfg = json.loads((out / "config_from_qgis.yaml").read_text().split("\n", 1)[1])
+    assert cfg["train"]["model"] == "tinynet" and cfg["train"]["epochs"] == 7
 
 
 def test_run_layers_refuses_deposits_that_are_the_samples(fake_cli, tiny_csv, tmp_path):
@@ -201,7 +224,7 @@ def test_train_presets_crops_and_flag_columns_reach_the_cli(fake_cli, tiny_csv, 
     stack = tmp_path / "stack.tif"
     _make_raster(stack)
     win = write_gpkg(tmp_path / "w.gpkg", ["POLYGON((500000 2500000, 500800 2500000, 500800 2500800, 500000 2500000))"])
-    _run("geoprospect:train", {"STACK": str(stack), "WINDOWS": str(win), "PRESET": 3, "CROP": 12, "NOISE": 0.01, "FLIPS": True, "OUTPUT": str(tmp_path / "m")})
+    _run("geoprospect:train", {"STACK": str(stack), "WINDOWS": str(win), "MODEL": 1, "PRESET": 3, "CROP": 12, "NOISE": 0.01, "FLIPS": True, "OUTPUT": str(tmp_path / "m")})
     pos, opts = parse_argv(json.loads(fake_cli.read_text()))
     assert opts["--preset"] == "002" and opts["--crop"] == "12" and opts["--noise"] == "0.01" and "--flips" in opts
     _run("geoprospect:train", {"STACK": str(stack), "WINDOWS": str(win), "OUTPUT": str(tmp_path / "m2")})

@@ -135,7 +135,7 @@ def test_missing_interpreter_is_readable(use_cli, tiny_csv, tmp_path):
     from qgis.core import QgsProcessingException
 
     use_cli("/nonexistent/venv/bin/python")
-    with pytest.raises(QgsProcessingException, match="Processing ▸ Options ▸ Providers ▸ geoprospect"):
+    with pytest.raises(QgsProcessingException, match="Plugins ▸ geoprospect ▸ Environment…"):
         _run("geoprospect:interpolate", {"POINTS": csv_layer(tiny_csv), "RESOLUTION": 100, "OUTPUT": str(tmp_path / "o.tif")})
 
 
@@ -228,6 +228,9 @@ def test_progress_slices_for_the_pipeline():
     assert m.percent("idw", 3, 0) == pytest.approx(100)  # never goes back
     m = ProgressMapper(("a", "b"))
     assert m.percent("b", 1, 2) == pytest.approx(75) and m.percent("a", 1, 2) == pytest.approx(75)
+    # a reserve keeps the end of the bar for the work after the last progress line
+    m = ProgressMapper((("stack", 1), ("predict", 1)), reserve=20)
+    assert m.percent("predict", 1, 1) == pytest.approx(80) and m.percent("other", 1, 1) == pytest.approx(80)
 
 
 def test_gpkg_and_memory_point_layers(fake_cli, tmp_path):

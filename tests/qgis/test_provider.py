@@ -160,3 +160,11 @@ def test_styles_load_into_real_layers(qgis_app, tmp_path, style, kind, renderer)
     msg, ok = layer.loadNamedStyle(str(qml))
     assert ok, msg
     assert layer.renderer().type() == renderer
+
+
+def test_step_numbers_match_their_group(provider):
+    """'1d · Select elements' sits in '1 · Geochemistry': a step's number is its group's."""
+    for alg in provider.algorithms():
+        group = alg.group().split(" ·")[0]
+        if group.isdigit():
+            assert alg.displayName().startswith(group), (alg.displayName(), alg.group())

@@ -8,6 +8,7 @@ argv, runs the CLI through :mod:`..runner`, and loads the outputs with their sty
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -51,7 +52,7 @@ from ..styles import apply_style, qml_for
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent
 
-POSITIONAL = None
+POSITIONAL = None  # Arg.flag for positional arguments
 #: toolbox groups, one per stage of the pipeline
 GROUPS = {
     "geochemistry": "1 · Geochemistry",
@@ -60,7 +61,17 @@ GROUPS = {
     "prediction": "4 · Prediction, evaluation and ensembles",
     "pipeline": "Whole pipeline",
 }
-  # Arg.flag for positional arguments
+
+
+#: options filled from the grid parameters (grid_to_argv), for naming fields in CLI messages
+GRID_FLAGS = {"--template": "TEMPLATE", "--bounds": "EXTENT", "--resolution": "RESOLUTION", "--grid-crs": "GRID_CRS", "--area": "AREA"}
+#: an option and the metavars after it ("--template RASTER", "--bounds XMIN YMIN XMAX YMAX")
+FLAG_RE = re.compile(r"(--[a-z][a-z0-9-]*)(?:\s+[A-Z][A-Z_]+\b(?![a-z]))*")
+DESTINATIONS = (QgsProcessingParameterRasterDestination, QgsProcessingParameterVectorDestination, QgsProcessingParameterFileDestination,
+                QgsProcessingParameterFolderDestination)
+
+
+OPTIONAL = Qgis.ProcessingParameterFlag.Optional if hasattr(Qgis, "ProcessingParameterFlag") else QgsProcessingParameterDefinition.FlagOptional
 
 
 def _advanced(param: QgsProcessingParameterDefinition) -> None:
@@ -120,7 +131,8 @@ class StylePostProcessor(QgsProcessingLayerPostProcessorInterface):
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API)
         if layer is not None:
-            apply_style(layer, self.kind, self.path)
+            # what was applied ('qml:<file>' or 'built:<kind>'), kept with the layer
+            layer.setCustomProperty("geoprospect/style", apply_style(layer, self.kind, self.path))
 
 
 def style_for(path: str, style: str | None) -> str | None:
@@ -178,10 +190,15 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
     LOADS_RUN = False
     #: set by the provider while QGIS loads it: the environment is then asked in the background
     LOADING = False
+    #: percent of the bar left for the work after the CLI's last progress line (100 % = finished)
+    PROGRESS_RESERVE = 1.0
+    #: run-configuration keys (in CLI messages) that a field of the form sets: key -> parameter
+    CONFIG_FIELDS: dict[str, str] = {}
 
     def __init__(self) -> None:
         super().__init__()
         self._args: list[Arg] = []
+        self._destinations: dict[str, str] | None = None
 
     # ---- declaration -------------------------------------------------------------------
     def arguments(self) -> list[Arg]:  # pragma: no cover - abstract
@@ -217,7 +234,7 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
         lines = [self.HELP.strip(), ""]
         if self.PLANNED:
             lines += [f"<b>Note:</b> the <code>geoprospect {self.COMMAND}</code> command is planned; with a geoprospect that lacks it this algorithm stops with a clear error.", ""]
-        lines.append(f"Runs <code>geoprospect {self.COMMAND}</code> in the environment named in Processing ▸ Options ▸ Providers ▸ geoprospect.")
+        lines.append(f"Runs <code>geoprospect {self.COMMAND}</code> in the environment set in Plugins ▸ geoprospect ▸ Environment….")
         lines.append("<ul>")
         for a in self.arguments():
             if a.help:
@@ -240,6 +257,10 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
 
     # ---- checks ------------------------------------------------------------------------
     def checkParameterValues(self, parameters, context):  # noqa: N802
+        try:
+            self.check_missing(parameters, context)
+        except QgsProcessingException as exc:
+            return False, str(exc)
         ok, msg = super().checkParameterValues(parameters, context)
         if not ok:
             return ok, msg
@@ -249,6 +270,14 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
         except (QgsProcessingException, runner.GeoprospectRunError) as exc:
             return False, str(exc)
         return True, ""
+
+    def check_missing(self, parameters, context) -> None:
+        """A required input left empty, named by its field in the dialog."""
+        for p in self.parameterDefinitions():
+            if p.flags() & OPTIONAL or p.isDestination() or parameters.get(p.name()) not in (None, ""):
+                continue
+            if p.defaultValue() in (None, ""):
+                raise QgsProcessingException(f"{p.description()}: this input is required; pick a value.")
 
     def check(self, parameters, context) -> None:
         """Readable errors for bad values (missing fields, geographic grid CRS...)."""
@@ -301,7 +330,10 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
     def build_argv(self, parameters, context, feedback) -> list[str]:
         positional: list[str] = []
         options: list[str] = []
+        skipped = self.skipped(parameters, context, feedback)
         for a in self._args or self.arguments():
+            if a.name in skipped:
+                continue
             if a.to_argv is not None:
                 vals = a.to_argv(self, parameters, context, feedback)
             else:
@@ -311,15 +343,20 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
             (positional if a.flag is None else options).extend(vals)
         return [self.COMMAND, *positional, *options]
 
+    def skipped(self, parameters, context, feedback=None) -> set[str]:
+        """Parameters that do not apply to these values (e.g. epochs for a scikit-learn model)."""
+        return set()
+
     def default_argv(self, a: Arg, parameters, context, feedback) -> list[str]:
         p, name = a.param, a.name
         value = parameters.get(name)
-        if isinstance(p, (QgsProcessingParameterRasterDestination, QgsProcessingParameterVectorDestination)):
-            vals = [self.parameterAsOutputLayer(parameters, name, context)]
-        elif isinstance(p, QgsProcessingParameterFileDestination):
-            vals = [self.parameterAsFileOutput(parameters, name, context)]
-        elif isinstance(p, QgsProcessingParameterFolderDestination):
-            vals = [self.parameterAsFileOutput(parameters, name, context)]
+        if isinstance(p, DESTINATIONS):
+            # asked once per run (destination_paths): each parameterAsOutputLayer call on a
+            # temporary output makes a new name and queues it for loading
+            path = self.destinations(parameters, context).get(name, "")
+            if not path:  # an optional output the user skipped: not asked of the CLI
+                return []
+            vals = [path]
         elif value is None or value == "":
             return []
         elif isinstance(p, QgsProcessingParameterBoolean):
@@ -377,8 +414,12 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
             prefix = self.cli_prefix()
         except runner.GeoprospectRunError as exc:
             raise QgsProcessingException(str(exc)) from exc
+        # a parameter left out (processing.run, qgis_process) is the default the form shows
+        parameters = {**{p.name(): p.defaultValue() for p in self.parameterDefinitions() if not p.isDestination() and p.defaultValue() is not None},
+                      **{k: v for k, v in parameters.items() if v is not None}}
+        self._destinations = None
+        destinations = self.destinations(parameters, context)
         args = self.build_argv(parameters, context, feedback)
-        destinations = self.destination_paths(parameters, context)
         existed = {p for p in destinations.values() if os.path.exists(p)}
 
         def cleanup() -> None:
@@ -399,18 +440,19 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
                 stages=self.STAGES,
                 env=runner.child_environment(pythonpath_setting()),
                 cleanup=cleanup,
+                reserve=self.PROGRESS_RESERVE,
             )
         except runner.CancelledError as exc:
             raise QgsProcessingException(str(exc)) from exc
         except runner.GeoprospectRunError as exc:
-            raise QgsProcessingException(str(exc)) from exc
+            raise QgsProcessingException(self.name_fields(str(exc))) from exc
         feedback.pushInfo(f"geoprospect {self.COMMAND} finished in {result.seconds:.1f} s")
         results: dict[str, Any] = {"COMMAND": " ".join(prefix + ["--progress", "json"] + args)}
         for a in self._args:
             if a.name in destinations:
                 path = destinations[a.name]
                 results[a.name] = path
-                self.style_output(path, a.style, context)
+                self.style_output(path, a.style, context, self.output_name(a, parameters, context))
         folder = result.outputs.get("output") or results.get("OUTPUT")
         for r in self.result_outputs():
             path = result.outputs.get(r.key)
@@ -430,13 +472,50 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
             self.load_run(str(folder), results, context, feedback)
         return results
 
+    def flag_fields(self) -> dict[str, str]:
+        """The dialog field behind each CLI option (``--bounds`` -> 'Grid extent')."""
+        out: dict[str, str] = {}
+        for a in self._args or self.arguments():
+            for flag in (a.flag, a.layer_flag):
+                if flag:
+                    out.setdefault(flag, a.param.description())
+        for flag, name in {**GRID_FLAGS, **self.CONFIG_FIELDS}.items():
+            p = self.parameterDefinition(name)
+            if p is not None:
+                out.setdefault(flag, p.description())
+        return out
+
+    def name_fields(self, message: str) -> str:
+        """A CLI message with its options (and their metavars) replaced by the dialog's fields."""
+        fields = self.flag_fields()
+
+        def sub(m) -> str:
+            name = fields.get(m.group(1))
+            return f"'{name}'" if name else m.group(0)
+
+        for key, name in self.CONFIG_FIELDS.items():  # run configuration keys the form writes
+            p = self.parameterDefinition(name)
+            if p is not None:
+                message = message.replace(key, f"'{p.description()}'")
+        return FLAG_RE.sub(sub, message).replace("''", "'")
+
     def load_run(self, folder: str, results: dict, context: QgsProcessingContext, feedback) -> None:
         """Queue a whole run's outputs as one layer-tree group (results.queue_run_layers)."""
-        from ..results import queue_run_layers
+        from ..results import queue_run_layers, same_file_layers
 
         group = f"geoprospect run: {os.path.basename(os.path.normpath(folder))}"
         loaded = queue_run_layers(folder, context, group)
         feedback.pushInfo(f"Loading {len(loaded)} layers into the group '{group}': {', '.join(loaded)}")
+        if "deposits" in loaded:
+            mine = [lyr.name() for lyr in same_file_layers(context.project(), loaded["deposits"])]
+            note = f" Your layer {', '.join(repr(n) for n in mine)} of the same file is left as it was." if mine else ""
+            feedback.pushInfo(f"Known deposits: a layer of {loaded['deposits']} is drawn at the top of the group, above the prospectivity.{note}")
+
+    def destinations(self, parameters, context) -> dict[str, str]:
+        """The output paths of this run, resolved once (a temporary output gets one name)."""
+        if getattr(self, "_destinations", None) is None:
+            self._destinations = self.destination_paths(parameters, context)
+        return self._destinations
 
     def destination_paths(self, parameters, context) -> dict[str, str]:
         out = {}
@@ -446,12 +525,21 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
                 out[a.name] = self.parameterAsOutputLayer(parameters, a.name, context)
             elif isinstance(p, (QgsProcessingParameterFileDestination, QgsProcessingParameterFolderDestination)):
                 out[a.name] = self.parameterAsFileOutput(parameters, a.name, context)
-        return out
+        return {k: v for k, v in out.items() if v}
 
-    def style_output(self, path: str, style: str | None, context: QgsProcessingContext) -> None:
+    def style_output(self, path: str, style: str | None, context: QgsProcessingContext, name: str = "") -> None:
         """Attach the QML style to an output QGIS will load (when the user asked for it)."""
-        if style and context.willLoadLayerOnCompletion(path):
-            context.layerToLoadOnCompletionDetails(path).setPostProcessor(StylePostProcessor(path, style))
+        if not context.willLoadLayerOnCompletion(path):
+            return
+        details = context.layerToLoadOnCompletionDetails(path)
+        if style:
+            details.setPostProcessor(StylePostProcessor(path, style))
+        if name:
+            details.name = name
+
+    def output_name(self, arg: Arg, parameters, context) -> str:
+        """The layer name of an output loaded into the project ('' = its field's name)."""
+        return ""
 
     def load_output(self, path: str, name: str, style: str | None, context: QgsProcessingContext, kind: str = "") -> None:
         """Add a file reported by the CLI to the project when the run ends, with its style."""
@@ -540,19 +628,44 @@ def grid_to_argv(template: str, extent: str, resolution: str, grid_crs: str, inp
                 raise QgsProcessingException("Grid template: the raster must be a file GDAL can read")
             return ["--template", path]
         crs = alg.parameterAsCrs(parameters, grid_crs, context) if parameters.get(grid_crs) else QgsCoordinateReferenceSystem()
+        target = crs if crs.isValid() else layer_crs(alg, parameters, input_name, context)
         argv: list[str] = []
-        if parameters.get(extent):
-            target = crs if crs.isValid() else layer_crs(alg, parameters, input_name, context)
-            r = alg.parameterAsExtent(parameters, extent, context, target)
-            if not r.isEmpty():
-                argv += ["--bounds", *(repr(v) for v in (r.xMinimum(), r.yMinimum(), r.xMaximum(), r.yMaximum()))]
-        if parameters.get(resolution) not in (None, "", 0):
-            argv += ["--resolution", repr(alg.parameterAsDouble(parameters, resolution, context))]
+        r = alg.parameterAsExtent(parameters, extent, context, target) if parameters.get(extent) else None
+        if (r is None or r.isEmpty()) and input_name != "POINTS" and not parameters.get("AREA"):
+            # the help's promise: an empty extent is the input's (the CLI needs bounds for vectors)
+            r = input_extent(alg, parameters, input_name, context, target)
+        if r is not None and not r.isEmpty():
+            argv += ["--bounds", *(repr(v) for v in (r.xMinimum(), r.yMinimum(), r.xMaximum(), r.yMaximum()))]
+        cell = parameters.get(resolution)
+        if cell in (None, ""):  # processing.run without it: the default the form shows
+            cell = alg.parameterDefinition(resolution).defaultValue()
+        if cell not in (None, "", 0):
+            argv += ["--resolution", repr(alg.parameterAsDouble({resolution: cell}, resolution, context))]
         if crs.isValid():
             argv += ["--grid-crs", crs.authid() or crs.toWkt()]
         return argv
 
     return fn
+
+
+def input_extent(alg, parameters, name: str | None, context, target):
+    """Extent of the input features in ``target`` (the grid CRS); None when unknown. A flat
+    extent (one straight fault) is widened to a square around it."""
+    from qgis.core import QgsCoordinateTransform, QgsRectangle
+
+    src = alg.parameterAsSource(parameters, name, context) if name and parameters.get(name) else None
+    if src is None:
+        return None
+    r = src.sourceExtent()
+    if r.isNull():
+        return None
+    if target.isValid() and src.sourceCrs().isValid() and target != src.sourceCrs():
+        r = QgsCoordinateTransform(src.sourceCrs(), target, context.transformContext()).transformBoundingBox(r)
+    if r.width() == 0 or r.height() == 0:
+        half = max(r.width(), r.height(), 1.0) / 2
+        c = r.center()
+        r = QgsRectangle(c.x() - half, c.y() - half, c.x() + half, c.y() + half)
+    return r
 
 
 def check_area_of_use(crs, data_extent, data_crs, what: str, context=None) -> None:

@@ -109,11 +109,45 @@ def _model_arg(flag: str | None, info: CliInfo | None = None, **kw) -> Arg:
     labels = {str(m["name"]): info.model_label(m) for m in info.models}
     default = info.default("train.model", names[0])
     idx = names.index(default) if default in names else 0
-    about = "; ".join(f"{m['name']}: {m.get('description', '')}" for m in info.models)
-    help = "Architecture, as listed by `geoprospect models` in the configured environment" + (f" ({about})." if about else ".")
+    about = "; ".join(f"{n}: {info.model(n).get('description', '')}" for n in names if info.model(n))
+    help = ("Model, as listed by `geoprospect models` in the configured environment; the first is the recommended default. "
+            "Options of network training (epochs, batch size, optimiser, augmentation) do not apply to the scikit-learn models"
+            + (f" ({about})." if about else "."))
     if not info.ok:
         help += f" (Could not ask the environment: {info.error})"
-    return Arg(QgsProcessingParameterEnum("MODEL", "Model", options=[labels.get(n, n) for n in names], defaultValue=idx), flag=flag, choices=names, help=help, **kw)
+    param = QgsProcessingParameterEnum("MODEL", "Model", options=[labels.get(n, n) for n in names], defaultValue=idx)
+    # the dialog's picker (model_widget.py, imported by the dialog only) hides the network-only
+    # fields while a scikit-learn model is picked
+    param.setMetadata({"widget_wrapper": {"class": MODEL_WIDGET, "networks": [info.is_network(n) for n in names], "network_only": list(NETWORK_ONLY)}})
+    return Arg(param, flag=flag, choices=names, help=help, **kw)
+
+
+MODEL_WIDGET = "geoprospect_qgis.model_widget.ModelWidgetWrapper"
+#: parameters of the training of networks (epochs, batches, optimiser, augmentation): a
+#: scikit-learn baseline has none, so they are neither passed nor shown for one
+NETWORK_ONLY = ("EPOCHS", "BATCH_SIZE", "LR", "OPTIMIZER", "WEIGHT_DECAY", "BALANCED", "DEVICE", "PRESET", "CROP", "NOISE", "FLIPS")
+
+
+def chosen_model(alg, parameters, context) -> str:
+    """The model picked in the form (its CLI name); '' when the algorithm has none."""
+    arg = next((a for a in alg._args or alg.arguments() if a.name == "MODEL"), None)
+    if arg is None or not arg.choices:
+        return ""
+    return str(arg.choices[alg.parameterAsEnum(parameters, "MODEL", context)])
+
+
+class _ModelAlgorithm(GeoprospectAlgorithm):
+    """An algorithm with a model picker: network-only options are dropped for a baseline."""
+
+    def skipped(self, parameters, context, feedback=None) -> set[str]:
+        model = chosen_model(self, parameters, context)
+        if not model or _info().is_network(model):
+            return set()
+        used = [n for n in NETWORK_ONLY if n in parameters and self.parameterDefinition(n) is not None]
+        if used and feedback is not None:
+            names = ", ".join(self.parameterDefinition(n).description() for n in used)
+            feedback.pushInfo(f"{model} is not a network: {names} do not apply and are not passed.")
+        return {n for n in NETWORK_ONLY if self.parameterDefinition(n) is not None}
 
 
 def _distance(name, desc, default, parent, optional=False, minimum=0.0):
@@ -130,9 +164,11 @@ def _points_args(with_elements: bool = True, emit: bool = True, text_elements: b
     """
     args = [
         Arg(
-            QgsProcessingParameterVectorLayer("POINTS", "Geochemical samples", [QgsProcessing.TypeVectorPoint]),
+            QgsProcessingParameterVectorLayer("POINTS", "Geochemical samples", [QgsProcessing.TypeVectorPoint],
+                                              defaultValue=pick_layer([0], SAMPLE_NAMES, avoid=DEPOSIT_NAMES)),
             to_argv=points_to_argv("POINTS", "X_FIELD", "Y_FIELD", "POINTS_CRS") if emit else no_argv,
-            help="Point layer of samples: a CSV loaded as delimited text (x/y columns) or a GeoPackage/Shapefile of points.",
+            help="Point layer of samples: a CSV loaded as delimited text (x/y columns) or a GeoPackage/Shapefile of points. "
+            "Suggested: a point layer named like samples/geochemistry.",
         ),
         Arg(
             QgsProcessingParameterField("X_FIELD", "X (easting) column", parentLayerParameterName="POINTS", type=NUMERIC_FIELD, optional=True),
@@ -201,10 +237,10 @@ def _grid_args(input_name: str, resolution_default: float = 100.0) -> list[Arg]:
         Arg(
             QgsProcessingParameterExtent("EXTENT", "Grid extent", optional=True),
             to_argv=no_argv,
-            help="Extent of the output grid (reprojected to the grid CRS). Empty: the extent of the input features.",
+            help="Extent of the output grid (reprojected to the grid CRS). Empty: the study area's extent when one is given, else the input's.",
         ),
         Arg(
-            _distance("RESOLUTION", "Cell size", resolution_default, "GRID_CRS", optional=True, minimum=0.0),
+            _distance("RESOLUTION", "Cell size", resolution_default, input_name, optional=True, minimum=0.0),
             to_argv=no_argv,
             help="Cell size in grid units (metres for a UTM grid).",
         ),
@@ -218,7 +254,7 @@ VARIOGRAMS = ["spherical", "exponential", "gaussian", "linear", "power"]
 class Interpolate(GeoprospectAlgorithm):
     GROUP = "geochemistry"
     NAME = "interpolate"
-    DISPLAY = "1 · Interpolate geochemistry (IDW / kriging)"
+    DISPLAY = "1b · Interpolate geochemistry (IDW / kriging)"
     COMMAND = "interpolate"
     TAGS = ("idw", "kriging", "geochemistry", "interpolation")
     STAGES = ("idw",)
@@ -235,19 +271,26 @@ class Interpolate(GeoprospectAlgorithm):
             _enum_arg("VARIOGRAM", "Kriging variogram model", "interpolation.variogram_model", "--variogram-model", fallback=VARIOGRAMS, help="Variogram model fitted to each element (kriging only).", advanced=True),
             Arg(_num("POWER", "IDW power", NUM_DBL, "idw.power", minimum=0.1), flag="--power", help="Weight = 1 / distance^power."),
             Arg(_num("NEIGHBORS", "Nearest samples (k)", NUM_INT, "idw.neighbors", minimum=0), flag="--neighbors", help="Number of nearest samples used per cell (0 = all samples, the papers' exact formula)."),
-            Arg(_distance("RADIUS", "Search radius", 3000.0, "GRID_CRS", optional=True), flag="--radius", help="Only samples within this distance (map units) count; cells with none are nodata. Empty: unlimited."),
+            Arg(_distance("RADIUS", "Search radius", 3000.0, "POINTS", optional=True), flag="--radius", help="Only samples within this distance (map units) count; cells with none are nodata. Empty: unlimited."),
             Arg(_num("MIN_POINTS", "Minimum samples per cell", NUM_INT, "idw.min_points", minimum=1), flag="--min-points", help="Cells with fewer samples in reach are nodata.", advanced=True),
-            Arg(_distance("SMOOTHING", "Smoothing distance", 0.0, "GRID_CRS"), flag="--smoothing", help="Smoothing distance in map units, as gdal_grid's (0 = exact).", advanced=True),
+            Arg(_distance("SMOOTHING", "Smoothing distance", 0.0, "POINTS"), flag="--smoothing", help="Smoothing distance in map units, as gdal_grid's (0 = exact).", advanced=True),
             Arg(QgsProcessingParameterBoolean("LOG10", "Interpolate log10 of the concentrations", True), flag="--log10", help="Concentrations are log-normal: interpolating their log10 is usual (bands are then named log10_<element>)."),
             *_grid_args("POINTS"),
             Arg(QgsProcessingParameterRasterDestination("OUTPUT", "Interpolated elements"), flag="--out", style="evidence", help="Multiband GeoTIFF, one band per element."),
         ]
 
+    def output_name(self, arg, parameters, context) -> str:
+        """e.g. 'IDW log10 Au, As, Cu' rather than 'Interpolated elements' for every run."""
+        method = ["IDW", "Ordinary kriging", "Universal kriging"][self.parameterAsEnum(parameters, "METHOD", context)]
+        elements = elements_to_argv("POINTS", "ELEMENTS", "X_FIELD", "Y_FIELD")(self, parameters, context, None)
+        log = " log10" if self.parameterAsBool(parameters, "LOG10", context) else ""
+        return f"{method}{log} {elements[1].replace(',', ', ')}" if elements else ""
+
 
 class DistanceToFeatures(GeoprospectAlgorithm):
     GROUP = "evidence"
     NAME = "distance"
-    DISPLAY = "2 · Distance to features (faults, contacts, alteration)"
+    DISPLAY = "2a · Distance to features (faults, contacts, alteration)"
     COMMAND = "distance"
     TAGS = ("distance", "proximity", "faults")
     STAGES = ("distance",)
@@ -275,7 +318,7 @@ class Density(GeoprospectAlgorithm):
     def arguments(self):
         return [
             Arg(QgsProcessingParameterFeatureSource("INPUT", "Features (lines or polygons)", LINE_POLY), layer_flag="--layer", help="Faults or alteration polygons."),
-            Arg(_distance("RADIUS", "Search radius", 2000.0, "GRID_CRS"), flag="--radius", help="Kernel radius in grid units (metres)."),
+            Arg(_distance("RADIUS", "Search radius", 2000.0, "INPUT"), flag="--radius", help="Kernel radius in grid units (metres)."),
             Arg(QgsProcessingParameterEnum("MODE", "Layer", options=["density (length or area per unit area)", "distance with density (paper 003)"], defaultValue=0), flag="--mode", choices=["density", "distance-density"], help="density: feature length (lines) or area (polygons) within the radius per unit area; distance with density: max(0, 1 - d/R) x (1 + density / one-feature density), paper 003's buffer-distance layer."),
             Arg(QgsProcessingParameterString("BAND_NAME", "Band name", optional=True), flag="--name", help="Name of the output band."),
             *_grid_args("INPUT"),
@@ -286,7 +329,7 @@ class Density(GeoprospectAlgorithm):
 class BuildStack(GeoprospectAlgorithm):
     GROUP = "evidence"
     NAME = "stack"
-    DISPLAY = "3 · Build evidence stack"
+    DISPLAY = "2d · Build evidence stack"
     COMMAND = "stack"
     TAGS = ("stack", "evidence", "multiband")
     STAGES = ("stack",)
@@ -303,7 +346,7 @@ class BuildStack(GeoprospectAlgorithm):
 class PrepareGeochem(GeoprospectAlgorithm):
     GROUP = "geochemistry"
     NAME = "prepare_geochem"
-    DISPLAY = "0 · Prepare geochemistry (censored values, outliers, transforms)"
+    DISPLAY = "1a · Prepare geochemistry (censored values, outliers, transforms)"
     COMMAND = "prepare-geochem"
     TAGS = ("censored", "detection limit", "outliers", "log", "clr")
     STAGES = ("prepare-geochem",)
@@ -329,7 +372,7 @@ class PrepareGeochem(GeoprospectAlgorithm):
 class SelectElements(GeoprospectAlgorithm):
     GROUP = "geochemistry"
     NAME = "select_elements"
-    DISPLAY = "4 · Select elements (SVM AUC + Z-AUC)"
+    DISPLAY = "1d · Select elements (SVM AUC + Z-AUC)"
     COMMAND = "select-elements"
     TAGS = ("elements", "feature selection", "auc")
     STAGES = ("select-elements",)
@@ -355,7 +398,7 @@ class SelectElements(GeoprospectAlgorithm):
 class MakeWindows(GeoprospectAlgorithm):
     GROUP = "training"
     NAME = "tile"
-    DISPLAY = "5 · Make windows (labels and spatial split)"
+    DISPLAY = "3a · Make windows (labels and spatial split)"
     COMMAND = "tile"
     TAGS = ("windows", "tiles", "labels", "split")
     STAGES = ("tile",)
@@ -379,10 +422,10 @@ class MakeWindows(GeoprospectAlgorithm):
         ]
 
 
-class TrainModel(GeoprospectAlgorithm):
+class TrainModel(_ModelAlgorithm):
     GROUP = "training"
     NAME = "train"
-    DISPLAY = "6 · Train model"
+    DISPLAY = "3b · Train model"
     COMMAND = "train"
     TAGS = ("cnn", "deep learning", "torch", "train")
     STAGES = ("train",)
@@ -412,7 +455,7 @@ class TrainModel(GeoprospectAlgorithm):
 class Predict(GeoprospectAlgorithm):
     GROUP = "prediction"
     NAME = "predict"
-    DISPLAY = "7 · Predict prospectivity"
+    DISPLAY = "4a · Predict prospectivity"
     COMMAND = "predict"
     TAGS = ("predict", "prospectivity", "map")
     STAGES = ("predict",)
@@ -434,7 +477,7 @@ class Predict(GeoprospectAlgorithm):
 class Evaluate(GeoprospectAlgorithm):
     GROUP = "prediction"
     NAME = "evaluate"
-    DISPLAY = "8 · Evaluate (ROC/AUC, success-rate curve)"
+    DISPLAY = "4d · Evaluate (ROC/AUC, success-rate curve)"
     COMMAND = "evaluate"
     TAGS = ("evaluate", "auc", "roc", "success rate")
     STAGES = ("evaluate",)
@@ -452,7 +495,7 @@ class Evaluate(GeoprospectAlgorithm):
 class Ensemble(GeoprospectAlgorithm):
     GROUP = "prediction"
     NAME = "ensemble"
-    DISPLAY = "9 · Ensemble (average, weighted average, majority, plurality and weighted votes; uncertainty)"
+    DISPLAY = "4e · Ensemble (average, weighted average, majority, plurality and weighted votes; uncertainty)"
     COMMAND = "ensemble"
     TAGS = ("ensemble", "uncertainty", "voting")
     STAGES = ("ensemble",)
@@ -500,7 +543,7 @@ class Geology(GeoprospectAlgorithm):
 
 class KrigingCV(GeoprospectAlgorithm):
     NAME = "kriging_cv"
-    DISPLAY = "1b · Interpolation cross-validation (IDW vs kriging)"
+    DISPLAY = "1c · Interpolation cross-validation (IDW vs kriging)"
     COMMAND = "kriging-cv"
     GROUP = "geochemistry"
     TAGS = ("kriging", "idw", "cross-validation", "leave-one-out")
@@ -521,9 +564,9 @@ class KrigingCV(GeoprospectAlgorithm):
         ]
 
 
-class EvaluateCV(GeoprospectAlgorithm):
+class EvaluateCV(_ModelAlgorithm):
     NAME = "evaluate_cv"
-    DISPLAY = "8b · Spatial cross-validation (models and baselines)"
+    DISPLAY = "3c · Spatial cross-validation (models and baselines)"
     COMMAND = "evaluate-cv"
     GROUP = "training"
     TAGS = ("cross-validation", "spatial", "folds", "baseline", "random forest")
@@ -608,6 +651,9 @@ class _RunBase(GeoprospectAlgorithm):
     # stage names of the CLI's progress lines, weighted by their usual share of the run time
     # "stack" is the block-wise evidence build (IDW/kriging, distances, densities in one pass)
     STAGES = (("select-elements", 3), ("idw", 10), ("kriging", 10), ("distance", 7), ("stack", 20), ("train", 40), ("predict", 10))
+    # after its last progress line (predict, once per fold) a run still evaluates, ranks the
+    # baselines and writes its report: on the sample data 14 of 39 s (a baseline model)
+    PROGRESS_RESERVE = 20.0
     TAGS = ("pipeline", "run", "config")
 
     def __init__(self) -> None:
@@ -634,13 +680,16 @@ class _RunBase(GeoprospectAlgorithm):
     def out_argv(self, parameters, context, feedback) -> list[str]:
         return ["--out", self.run_folder(parameters, context)]
 
-    def output_arg(self) -> Arg:
+    def output_arg(self, anchor: str = "") -> Arg:
+        # the default is the folder the run will use (shown in the form), not QGIS's
+        # "[Save to temporary folder]" placeholder
         return Arg(
-            QgsProcessingParameterFolderDestination("OUTPUT", "Output folder", optional=True),
+            QgsProcessingParameterFolderDestination("OUTPUT", "Output folder", defaultValue=default_run_folder(anchor)),
             flag="--out",
             to_argv=lambda alg, p, c, f: alg.out_argv(p, c, f),
-            help="Folder for all outputs (stack, windows, model, prospectivity, metrics, report). Empty: a new folder "
-            "geoprospect-runs/run-<date> beside the project (or beside the input file when the project is not saved).",
+            help="Folder for all outputs (stack, windows, model, prospectivity, metrics, report). Default: a new folder "
+            "geoprospect-runs/run-<date> beside the project (or beside the samples file when the project is not saved), "
+            "shown in the field; a temporary folder is never used.",
         )
 
     def destination_paths(self, parameters, context) -> dict[str, str]:
@@ -723,12 +772,45 @@ def pick_layer(geometries: Sequence[int], names: Sequence[str], exclude: Sequenc
     return None
 
 
+def layer_file(layer_id: str | None) -> str:
+    """The file behind a project layer (a CSV's path for delimited text); '' when none."""
+    from qgis.core import QgsProject
+
+    layer = QgsProject.instance().mapLayer(layer_id) if layer_id else None
+    info = delimited_text_info(layer)
+    return info["path"] if info else file_path_of(layer)[0]
+
+
 def _source_key(alg, parameters, name, context) -> str:
     layer = alg.parameterAsVectorLayer(parameters, name, context)
     if layer is not None:
         path, sub = file_path_of(layer)
         return f"{path}|{sub or ''}" if path else layer.source()
     return str(parameters.get(name))
+
+
+def _training_sections(alg, parameters, context) -> tuple[dict, dict, dict]:
+    """The run configuration's train, windows and evaluation sections from the form; epochs and
+    batch size only for a network (a scikit-learn model has none)."""
+    names = alg.parameterDefinition("MODEL").options()
+    model = alg._model_choices[alg.parameterAsEnum(parameters, "MODEL", context)] if alg._model_choices else names[0]
+    train: dict = {"model": model}
+
+    def form_int(name: str) -> int | None:
+        """The value in the form: the one given, else the default it shows (the CLI's)."""
+        value = parameters.get(name)
+        if value in (None, ""):
+            value = alg.parameterDefinition(name).defaultValue()
+            return None if value in (None, "") else int(value)
+        return alg.parameterAsInt(parameters, name, context)
+
+    network = _info().is_network(model)
+    for key, pname in (("epochs", "EPOCHS"), ("batch_size", "BATCH_SIZE")):
+        if network and form_int(pname) is not None:
+            train[key] = form_int(pname)
+    windows = {k: form_int(p) for k, p in (("size", "SIZE"), ("stride", "STRIDE")) if form_int(p) is not None}
+    evaluation = {"folds": form_int("FOLDS")} if form_int("FOLDS") is not None else {}
+    return train, windows, evaluation
 
 
 def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
@@ -776,23 +858,7 @@ def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
     out = alg.run_folder(parameters, context)
     pts["log10"] = alg.parameterAsBool(parameters, "LOG10", context)
     idw = {"radius": alg.parameterAsDouble(parameters, "RADIUS", context)} if parameters.get("RADIUS") not in (None, "") else {}
-    names = alg.parameterDefinition("MODEL").options()
-    model = alg._model_choices[alg.parameterAsEnum(parameters, "MODEL", context)] if alg._model_choices else names[0]
-    train: dict = {"model": model}
-
-    def form_int(name: str) -> int | None:
-        """The value in the form: the one given, else the default it shows (the CLI's)."""
-        value = parameters.get(name)
-        if value in (None, ""):
-            value = alg.parameterDefinition(name).defaultValue()
-            return None if value in (None, "") else int(value)
-        return alg.parameterAsInt(parameters, name, context)
-
-    for key, pname in (("epochs", "EPOCHS"), ("batch_size", "BATCH_SIZE")):
-        if form_int(pname) is not None:
-            train[key] = form_int(pname)
-    windows = {k: form_int(p) for k, p in (("size", "SIZE"), ("stride", "STRIDE")) if form_int(p) is not None}
-    evaluation = {"folds": form_int("FOLDS")} if form_int("FOLDS") is not None else {}
+    train, windows, evaluation = _training_sections(alg, parameters, context)
     cfg = {
         "name": "geoprospect run from QGIS",
         "points": pts,
@@ -818,6 +884,9 @@ def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
 
 
 class RunPipelineFromLayers(_RunBase):
+    CONFIG_FIELDS = {"evaluation.folds": "FOLDS", "windows.size": "SIZE", "windows.stride": "STRIDE", "train.epochs": "EPOCHS",
+                     "train.batch_size": "BATCH_SIZE", "grid.resolution": "RESOLUTION", "grid.bounds": "EXTENT", "grid.crs": "GRID_CRS",
+                     "idw.radius": "RADIUS", "train.model": "MODEL", "points.elements": "ELEMENTS"}
     NAME = "run_layers"
     DISPLAY = "Run whole pipeline (from layers)"
     HELP = (
@@ -844,7 +913,7 @@ class RunPipelineFromLayers(_RunBase):
         deposits = pick_layer([0, 2], DEPOSIT_NAMES, exclude=[points] if points else [])
         args = _points_args(emit=False)
         args[0] = Arg(
-            QgsProcessingParameterVectorLayer("POINTS", "Geochemical samples", [QgsProcessing.TypeVectorPoint], defaultValue=points, optional=True),
+            QgsProcessingParameterVectorLayer("POINTS", "Geochemical samples", [QgsProcessing.TypeVectorPoint], defaultValue=points),
             to_argv=no_argv,
             help="Point layer of samples (required): a CSV loaded as delimited text or a GeoPackage/Shapefile of points. "
             "Suggested: a point layer named like samples/geochemistry.",
@@ -853,12 +922,12 @@ class RunPipelineFromLayers(_RunBase):
             *args,
             Arg(QgsProcessingParameterFeatureSource("FAULTS", "Faults (lines)", [QgsProcessing.TypeVectorLine], defaultValue=pick_layer([1], FAULT_NAMES), optional=True), to_argv=no_argv, help="Distance to faults becomes an evidence layer. Empty: none."),
             Arg(QgsProcessingParameterFeatureSource("ALTERATION", "Alteration (polygons)", [QgsProcessing.TypeVectorPolygon], defaultValue=pick_layer([2], ALTERATION_NAMES), optional=True), to_argv=no_argv, help="Distance to alteration zones becomes an evidence layer. Empty: none."),
-            Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon], defaultValue=deposits, optional=True), to_argv=no_argv, help="Known deposits (required; points or polygons), the labels of the windows. Must not be the samples layer."),
+            Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon], defaultValue=deposits), to_argv=no_argv, help="Known deposits (required; points or polygons), the labels of the windows. Must not be the samples layer."),
             Arg(_area_arg().param, to_argv=no_argv, help="Polygons of the study area (config key area.path): cells outside are nodata and cells are ranked inside it only. Empty: the whole grid."),
             Arg(QgsProcessingParameterCrs("GRID_CRS", "Grid CRS", optional=True), to_argv=no_argv, help="Projected CRS of the grid (metres). Empty: the samples' CRS. A CRS whose area of use does not contain the samples is refused."),
             Arg(QgsProcessingParameterExtent("EXTENT", "Grid extent", optional=True), to_argv=no_argv, help="Empty: the samples' extent."),
-            Arg(_distance("RESOLUTION", "Cell size", 100.0, "GRID_CRS"), to_argv=no_argv, help="Cell size in grid units (metres)."),
-            Arg(_distance("RADIUS", "IDW search radius", info.default("idw.radius"), "GRID_CRS", optional=True), to_argv=no_argv, help="Samples farther than this from a cell are not used; empty: unlimited.", advanced=True),
+            Arg(_distance("RESOLUTION", "Cell size", 100.0, "POINTS"), to_argv=no_argv, help="Cell size in grid units (metres)."),
+            Arg(_distance("RADIUS", "IDW search radius", info.default("idw.radius"), "POINTS", optional=True), to_argv=no_argv, help="Samples farther than this from a cell are not used; empty: unlimited.", advanced=True),
             Arg(QgsProcessingParameterBoolean("LOG10", "Interpolate log10 of the concentrations", bool(info.default("points.log10", True))), to_argv=no_argv, help="Usual for log-normal concentrations."),
             Arg(_num("SIZE", "Window size (cells)", NUM_INT, "windows.size", minimum=4, info=info), to_argv=no_argv, help="Side of a window in cells.", advanced=True),
             Arg(_num("STRIDE", "Stride (cells)", NUM_INT, "windows.stride", minimum=1, info=info), to_argv=no_argv, help="Step between windows.", advanced=True),
@@ -868,15 +937,18 @@ class RunPipelineFromLayers(_RunBase):
             Arg(_num("FOLDS", "Cross-validation folds", NUM_INT, "evaluation.folds", minimum=2, info=info), to_argv=no_argv,
                 help="Spatial folds of the out-of-fold evaluation (each deposit scored by a model that never saw its block); fewer folds for small areas.", advanced=True),
             Arg(QgsProcessingParameterBoolean("OVERWRITE", "Overwrite an existing run in the folder", False), flag="--overwrite", help="Replace outputs of an earlier run."),
-            self.output_arg(),
+            self.output_arg(layer_file(points)),
             # must come last: it reads the other parameters and writes the configuration
             Arg(QgsProcessingParameterString("_CONFIG", "(internal)", optional=True), to_argv=_config_from_layers),
         ]
 
-    def check(self, parameters, context) -> None:
+    def check_missing(self, parameters, context) -> None:
         for name, what in (("POINTS", "Geochemical samples"), ("DEPOSITS", "Known deposits")):
             if not parameters.get(name):
                 raise QgsProcessingException(f"{what}: pick a layer (none was suggested: no layer of the right geometry has a matching name).")
+        super().check_missing(parameters, context)
+
+    def check(self, parameters, context) -> None:
         if _source_key(self, parameters, "POINTS", context) == _source_key(self, parameters, "DEPOSITS", context):
             raise QgsProcessingException("Known deposits: this is the samples layer. Pick the layer of known deposits (points or polygons).")
         super().check(parameters, context)
@@ -903,7 +975,7 @@ def _repeated(name: str, flag: str):
 
 class WeightsOfEvidence(GeoprospectAlgorithm):
     NAME = "weights_of_evidence"
-    DISPLAY = "7b · Weights of evidence (classic, data-driven)"
+    DISPLAY = "4b · Weights of evidence (classic, data-driven)"
     COMMAND = "weights-of-evidence"
     GROUP = "prediction"
     TAGS = ("weights of evidence", "woe", "bayes", "classic", "bonham-carter")
@@ -921,9 +993,9 @@ class WeightsOfEvidence(GeoprospectAlgorithm):
             Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", ANY_GEOM), flag="--deposits", layer_flag="--deposits-layer", help="Known (training) deposits, points or polygons; one deposit = one unit cell."),
             Arg(QgsProcessingParameterString("BANDS", "Bands to use (comma-separated)", optional=True), flag="--bands", help="Evidence bands by name, e.g. dist_faults,log10_As; empty: every band."),
             Arg(QgsProcessingParameterString("CATEGORICAL", "Categorical bands (comma-separated)", optional=True), flag="--categorical", help="Bands weighed per class (rock units…) instead of binarised."),
-            Arg(QgsProcessingParameterString("THRESHOLDS", "Fixed thresholds (BAND=VALUE; …)", optional=True), to_argv=_repeated("THRESHOLDS", "--threshold"),
+            Arg(QgsProcessingParameterString("THRESHOLDS", "Fixed thresholds (BAND=VALUE; …)", optional=True), flag="--threshold", to_argv=_repeated("THRESHOLDS", "--threshold"),
                 help="e.g. dist_faults=1500; log10_As=1.2. Empty: the threshold of maximum studentized contrast.", advanced=True),
-            Arg(QgsProcessingParameterString("DIRECTIONS", "Directions (BAND=ascending|descending; …)", optional=True), to_argv=_repeated("DIRECTIONS", "--direction"),
+            Arg(QgsProcessingParameterString("DIRECTIONS", "Directions (BAND=ascending|descending; …)", optional=True), flag="--direction", to_argv=_repeated("DIRECTIONS", "--direction"),
                 help="ascending: the pattern is value <= threshold (distances); descending: value >= threshold. Empty: the one of larger contrast.", advanced=True),
             Arg(QgsProcessingParameterNumber("MIN_STUDENTIZED", "Pool classes with studentized contrast below", NUM_DBL, None, optional=True, minValue=0.0), flag="--min-studentized",
                 help="Categorical bands: classes whose studentized contrast is below this (e.g. 2) are pooled. Empty: no pooling.", advanced=True),
@@ -941,7 +1013,7 @@ FUZZY_OPERATORS = ["and", "or", "product", "sum", "gamma"]
 
 class FuzzyOverlay(GeoprospectAlgorithm):
     NAME = "fuzzy"
-    DISPLAY = "7c · Fuzzy overlay (classic, knowledge-driven)"
+    DISPLAY = "4c · Fuzzy overlay (classic, knowledge-driven)"
     COMMAND = "fuzzy"
     GROUP = "prediction"
     TAGS = ("fuzzy", "membership", "gamma", "overlay", "classic", "knowledge-driven")
@@ -955,7 +1027,7 @@ class FuzzyOverlay(GeoprospectAlgorithm):
     def arguments(self):
         return [
             Arg(QgsProcessingParameterRasterLayer("STACK", "Evidence stack"), help="Multiband stack from 'Build evidence stack'."),
-            Arg(QgsProcessingParameterString("MEMBERSHIPS", "Bands and memberships (NAME:KIND[:P1[:P2]]; …)", multiLine=True), to_argv=_repeated("MEMBERSHIPS", "--band"),
+            Arg(QgsProcessingParameterString("MEMBERSHIPS", "Bands and memberships (NAME:KIND[:P1[:P2]]; …)", multiLine=True), flag="--band", to_argv=_repeated("MEMBERSHIPS", "--band"),
                 help="One entry per band, separated by ';' or new lines: linear:MIN:MAX, large:MIDPOINT:SPREAD, small:MIDPOINT:SPREAD or "
                      "gaussian:MIDPOINT:SPREAD, e.g. 'log10_As:large; dist_faults:linear:5000:0'. An omitted parameter comes from the data."),
             Arg(QgsProcessingParameterEnum("OPERATOR", "Operator", options=["and (minimum)", "or (maximum)", "product", "sum (1 - prod(1 - mu))", "gamma"], defaultValue=4),
