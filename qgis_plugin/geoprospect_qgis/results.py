@@ -42,7 +42,7 @@ RUN_LAYERS = [
     RunLayer("uncertainty", "Uncertainty (spread between models)", "uncertainty.tif", "raster", "uncertainty", False),
     RunLayer("attribution", "Attribution", "attribution.tif", "raster", "attribution", False),
     RunLayer("scores", "Window scores (probability)", "scores.gpkg", "vector", "scores", False),
-    RunLayer("prospectivity", "Prospectivity per window (stride grid)", "prospectivity.tif", "raster", "prospectivity", False),
+    RunLayer("prospectivity", "Prospectivity and logit margin (one score per cell)", "prospectivity.tif", "raster", "prospectivity", False),
     RunLayer("stack", "Evidence stack", "stack.tif", "raster", "stack", False),
     RunLayer("windows", "Windows (train / test split)", "windows.gpkg", "vector", "windows", False),
     RunLayer("window_grid", "Window grid", "window_grid.gpkg", "vector", "windows", False),

@@ -353,8 +353,8 @@ def test_run_from_layers_loads_outputs(env, tmp_path):
     res = processing.run("geoprospect:run_layers", {
         "POINTS": csv_layer(env / "samples.csv"), "ELEMENTS": ELEMENTS, "FAULTS": str(env / "fault_lines.gpkg"),
         "ALTERATION": str(env / "alteration.gpkg"), "DEPOSITS": str(env / "deposits.gpkg"), "GRID_CRS": "EPSG:32649",
-        "EXTENT": f"{BOUNDS[0]},{BOUNDS[2]},{BOUNDS[1]},{BOUNDS[3]} [EPSG:32649]", "RESOLUTION": RES, "SIZE": 8, "STRIDE": 4,
-        "EPOCHS": 1, "FOLDS": 3, "OUTPUT": str(out)}, context=ctx, feedback=fb)  # 80 x 80 cells: 3 spatial folds of 4-km windows
+        "EXTENT": f"{BOUNDS[0]},{BOUNDS[2]},{BOUNDS[1]},{BOUNDS[3]} [EPSG:32649]", "RESOLUTION": RES,
+        "EPOCHS": 1, "FOLDS": 3, "OUTPUT": str(out)}, context=ctx, feedback=fb)  # 80 x 80 cells, every cell a sample: 3 spatial folds
     prosp = res["PROSPECTIVITY"]
     assert prosp and Path(prosp).exists() and Path(res["STACK"]).exists()
     from osgeo import gdal

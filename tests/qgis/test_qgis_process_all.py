@@ -396,7 +396,7 @@ def test_ensemble_of_classic_maps(out, tmp_path):
 
 def _run_layers_inputs(data, folder: Path) -> dict:
     return {"POINTS": str(data["samples"]), "ELEMENTS": ["Au", "As", "Cu"], "FAULTS": str(data["faults"]), "DEPOSITS": str(data["deposits"]),
-            "GRID_CRS": "EPSG:32649", "EXTENT": EXTENT, "RESOLUTION": RES, "SIZE": 8, "STRIDE": 4, "EPOCHS": 1, "FOLDS": 3, "OUTPUT": str(folder)}
+            "GRID_CRS": "EPSG:32649", "EXTENT": EXTENT, "RESOLUTION": RES, "EPOCHS": 1, "FOLDS": 3, "OUTPUT": str(folder)}
 
 
 def _check_run(folder: Path, res: dict) -> None:

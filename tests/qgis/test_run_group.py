@@ -23,7 +23,7 @@ EXPECTED_ORDER = [
     "Uncertainty (spread between models)",
     "Attribution",
     "Window scores (probability)",
-    "Prospectivity per window (stride grid)",
+    "Prospectivity and logit margin (one score per cell)",
     "Evidence stack",
     "Windows (train / test split)",
     "Window grid",
@@ -57,7 +57,7 @@ def loaded_run(provider, geoprospect_python, tmp_path_factory):
             "POINTS": csv_layer(data / "samples.csv"), "ELEMENTS": ["Au_ppb", "As_ppm", "Cu_ppm", "Pb_ppm", "Zn_ppm"],
             "FAULTS": str(data / "fault_lines.gpkg"), "ALTERATION": str(data / "alteration.gpkg"), "DEPOSITS": str(data / "deposits.gpkg"),
             "EXTENT": f"{BOUNDS[0]},{BOUNDS[2]},{BOUNDS[1]},{BOUNDS[3]} [EPSG:32649]", "RESOLUTION": 250, "RADIUS": 3000,
-            "SIZE": 16, "STRIDE": 8, "EPOCHS": 2, "BATCH_SIZE": 32, "OUTPUT": str(out)}, feedback=fb, context=ctx)
+            "EPOCHS": 2, "BATCH_SIZE": 32, "OUTPUT": str(out)}, feedback=fb, context=ctx)
     return res, project, fb.textLog(), out
 
 
@@ -74,9 +74,11 @@ def test_run_loads_as_one_ordered_group(loaded_run):
     names = [n.name() for n in group.children()]
     names = [("Evidence stack" if n.startswith("Evidence stack") else "Attribution" if n.startswith("Attribution") else n) for n in names]
     assert names == [n for n in EXPECTED_ORDER if n in names]
-    for must in ("Known deposits", "Targets (rank)", "Prospectivity", "Prospectivity classes", "Uncertainty (spread between models)", "Attribution", "Window scores (probability)", "Evidence stack",
-                 "Windows (train / test split)"):
+    for must in ("Known deposits", "Targets (rank)", "Prospectivity", "Prospectivity classes", "Uncertainty (spread between models)", "Attribution", "Evidence stack",
+                 "Prospectivity and logit margin (one score per cell)"):
         assert must in names, names
+    # every cell a sample (the default): no window index and no per-window scores to load
+    assert "Windows (train / test split)" not in names and "Window scores (probability)" not in names
     # nothing of the run outside its group
     assert all(n.parent() == group for n in project.layerTreeRoot().findLayers())
 
@@ -98,11 +100,10 @@ def test_visibility_and_styles(loaded_run):
     assert pros.source().endswith("prospectivity_fullres.tif")
     assert pros.renderer().type() == "singlebandpseudocolor"
     assert layers["Prospectivity classes"].renderer().type() == "paletted"
-    scores = layers["Window scores (probability)"]
-    assert scores.renderer().type() == "graduatedSymbol" and scores.renderer().classAttribute() == "prob"
     stack = layers["Evidence stack"]
     assert stack.renderer().type() == "singlebandpseudocolor" and stack.renderer().band() == 1  # one band, not an RGB composite
-    assert layers["Windows (train / test split)"].renderer().type() == "categorizedSymbol"
+    cells = layers["Prospectivity and logit margin (one score per cell)"]
+    assert cells.extent() == stack.extent() and (cells.width(), cells.height()) == (stack.width(), stack.height())  # the stack's own grid
 
 
 def test_report_and_log(loaded_run):

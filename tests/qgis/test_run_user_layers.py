@@ -54,7 +54,7 @@ def user_run(provider, geoprospect_python, tmp_path_factory):
         processing.runAndLoadResults("geoprospect:run_layers", {
             "POINTS": samples.id(), "ELEMENTS": ["Au_ppb", "As_ppm", "Cu_ppm", "Pb_ppm", "Zn_ppm"], "FAULTS": faults.id(), "DEPOSITS": deposits.id(),
             "ALTERATION": str(data / "alteration.gpkg"), "EXTENT": f"{BOUNDS[0]},{BOUNDS[2]},{BOUNDS[1]},{BOUNDS[3]} [EPSG:32649]",
-            "RESOLUTION": 250, "RADIUS": 3000, "SIZE": 16, "STRIDE": 8, "OUTPUT": str(out)}, feedback=fb, context=ctx)
+            "RESOLUTION": 250, "RADIUS": 3000, "OUTPUT": str(out)}, feedback=fb, context=ctx)
     return project, before, deposits, fb.textLog(), bar
 
 

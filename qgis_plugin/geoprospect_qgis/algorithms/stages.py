@@ -608,7 +608,7 @@ class EvaluateCV(_ModelAlgorithm):
 
 RUN_OUTPUTS = [
     ResultOutput("prospectivity_fullres", "Prospectivity (full resolution)", "file", None, "prospectivity_fullres.tif"),
-    ResultOutput("prospectivity", "Prospectivity per window (stride grid)", "file", None, "prospectivity.tif"),
+    ResultOutput("prospectivity", "Prospectivity and logit margin (one score per cell)", "file", None, "prospectivity.tif"),
     ResultOutput("classes", "Prospectivity classes", "file", None, "classes.tif"),
     ResultOutput("uncertainty", "Uncertainty", "file", None, "uncertainty.tif"),
     ResultOutput("attribution", "Attribution (per evidence band)", "file", None, "attribution.tif"),
@@ -929,8 +929,10 @@ class RunPipelineFromLayers(_RunBase):
             Arg(_distance("RESOLUTION", "Cell size", 100.0, "POINTS"), to_argv=no_argv, help="Cell size in grid units (metres)."),
             Arg(_distance("RADIUS", "IDW search radius", info.default("idw.radius"), "POINTS", optional=True), to_argv=no_argv, help="Samples farther than this from a cell are not used; empty: unlimited.", advanced=True),
             Arg(QgsProcessingParameterBoolean("LOG10", "Interpolate log10 of the concentrations", bool(info.default("points.log10", True))), to_argv=no_argv, help="Usual for log-normal concentrations."),
-            Arg(_num("SIZE", "Window size (cells)", NUM_INT, "windows.size", minimum=4, info=info), to_argv=no_argv, help="Side of a window in cells.", advanced=True),
-            Arg(_num("STRIDE", "Stride (cells)", NUM_INT, "windows.stride", minimum=1, info=info), to_argv=no_argv, help="Step between windows.", advanced=True),
+            Arg(_num("SIZE", "Window size (cells)", NUM_INT, "windows.size", minimum=1, info=info), to_argv=no_argv,
+                help="Every cell is a sample: the side in cells of the patch a CNN sees, centred on each cell (empty: 1 for per-cell models, the model's own context for CNNs, 15 for dense_cnn).", advanced=True),
+            Arg(_num("STRIDE", "Stride (cells)", NUM_INT, "windows.stride", minimum=1, info=info), to_argv=no_argv,
+                help="Only for the papers' window recipe (config windows.unit: window); every cell is scored otherwise.", advanced=True),
             model,
             Arg(_num("EPOCHS", "Epochs", NUM_INT, "train.epochs", minimum=1, info=info), to_argv=no_argv, help="Passes over the training windows (default: the run configuration's)."),
             Arg(_num("BATCH_SIZE", "Batch size", NUM_INT, "train.batch_size", minimum=1, info=info), to_argv=no_argv, help="Windows per training batch (default: the run configuration's).", advanced=True),
