@@ -107,21 +107,23 @@ def child(args: argparse.Namespace) -> int:
         bands, h, w = src.count, src.height, src.width
     model, size = fitted_model(args.child, bands, args.fit_cells)
     setup_s = time.perf_counter() - t_start
-    rss_before = _status_kib("VmRSS")
+    rss_before, hwm_before = _status_kib("VmRSS"), _status_kib("VmHWM")
     ru0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     stats: dict = {}
     pred = predict(model, args.stack, [0.0] * bands, [1.0] * bands, size=size, stride=1, centred=True,
                    block_size=args.block_size, device="cpu", stats=stats)
     wall = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
-    cells = int(np.isfinite(pred.prob).sum())
+    peak = _status_kib("VmHWM")  # read before anything else is allocated here
+    cells = int(stats["windows"])  # cells scored (no full-map temporary to count them)
     out = {
         "model": args.child, "size": size, "side": w, "rows": h, "bands": bands, "block_size": args.block_size,
         "torch_threads": torch.get_num_threads(), "setup_s": round(setup_s, 2),
         "cells_scored": cells, "scoring_wall_s": round(wall, 2),
         "scoring_cpu_s": round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 2),
         "cells_per_s": round(cells / wall, 1), "model_seconds": round(float(stats.get("seconds", float("nan"))), 2),
-        "rss_before_scoring_mib": round(rss_before / 1024, 1), "peak_rss_mib_vmhwm": round(_status_kib("VmHWM") / 1024, 1),
+        "rss_before_scoring_mib": round(rss_before / 1024, 1), "peak_rss_before_scoring_mib": round(hwm_before / 1024, 1),
+        "peak_rss_mib_vmhwm": round(peak / 1024, 1),
         "score_arrays_mib": round((pred.prob.nbytes + pred.margin.nbytes) / 2**20, 1),
     }
     print("RESULT " + json.dumps(out), flush=True)

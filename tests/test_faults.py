@@ -461,7 +461,7 @@ def test_run_with_a_per_cell_baseline(tmp_path):
     raw.pop("windows")  # the default: every cell a sample
     p.write_text(yaml.safe_dump(raw))
     m = run_pipeline(load_config(p), tmp_path / "out")
-    assert m["metrics"]["out_of_fold"]["logistic_cell"]["roc_auc"] is not None and m["metrics"]["default_model"] == "logistic_cell"
+    assert m["metrics"]["out_of_fold"]["logistic_cell"]["roc_auc"] is not None and m["metrics"]["model"] == "logistic_cell"
     net, meta = load_checkpoint(tmp_path / "out" / "model", m["bands"])
     assert meta.architecture == "logistic_cell" and net.pipeline is not None
     with rasterio.open(tmp_path / "out" / "prospectivity.tif") as pr, rasterio.open(tmp_path / "out" / "stack.tif") as st:
