@@ -181,8 +181,8 @@ def _score_dense(model, path: Path, grid: GridSpec, mean, std, size: int, block_
     pass each: the block read with a halo of ``pad`` cells (NaN beyond the stack = 0 after
     z-scoring, as a patch overhanging the edge reads), every cell with data scored. Same
     numbers as scoring each centred patch alone (tests/test_cells.py), without cutting patches."""
-    prob = np.full(grid.shape, np.nan, dtype=score_dtype(grid.shape))
-    margin = np.full(grid.shape, np.nan, dtype=score_dtype(grid.shape))
+    prob: np.ndarray = np.full(grid.shape, np.nan, dtype=score_dtype(grid.shape))
+    margin: np.ndarray = np.full(grid.shape, np.nan, dtype=score_dtype(grid.shape))
     blocks = list(window_blocks(grid, size, 1, block_size, pad))
     model = model.to(dev).eval()
     n, t0 = 0, time.perf_counter()
