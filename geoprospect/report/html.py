@@ -100,12 +100,9 @@ def write_report(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    parts = _header(title, split_label)
-    if headline:
-        parts.append(f"<p><strong>{_e(headline)}</strong></p>")
+    parts = _header(title, split_label) + ([f"<p><strong>{_e(headline)}</strong></p>"] if headline else [])
     if oof_table:
-        parts.append("<h2>Out-of-fold skill: model and baselines on the same folds</h2>")
-        parts.append(_table(TABLE_HEAD, table_rows(oof_table)))
+        parts += ["<h2>Out-of-fold skill: model and baselines on the same folds</h2>", _table(TABLE_HEAD, table_rows(oof_table))]
     rows, curves, pa_first = _capture(scores, deposit_cells)
     parts.append("<h2>Held-out deposit capture</h2>")
     parts.append(_table(["map", "deposits", "top 5 % of area", "top 10 %", "top 20 %", "success-rate AUC", "P-A intersection", "tied cells"], rows))
@@ -119,8 +116,7 @@ def write_report(
     imgs += window_imgs
     imgs += _why_figures(out, importance, attribution, deposits_xy)
     if history:
-        figures.loss_figure(history, out / "loss.png")
-        imgs.append(("loss.png", "Loss curves"))
+        imgs.append((figures.loss_figure(history, out / "loss.png").name, "Loss curves"))
     if wrows:
         parts.append("<h2>Window classification (held-out windows)</h2>")
         parts.append(_table(["windows", "n", "positive", "accuracy", "precision", "recall", "F1", "F1 macro", "ROC AUC"], wrows))
