@@ -157,6 +157,18 @@ def blend_window_table(grid: GridSpec, windows: "gpd.GeoDataFrame", prob: np.nda
     return blend_windows(grid, windows["row_off"].to_numpy(), windows["col_off"].to_numpy(), int(windows["size"].iloc[0]), prob, margin, valid=valid)
 
 
+def display_range(prob: np.ndarray, lo: float = 5.0, hi: float = 95.0) -> tuple[float, float]:
+    """The QGIS style's colour range of a probability map: its ``lo`` to ``hi`` percentiles, so the
+    ramp shows the ranking whatever the calibrated range (0.11-0.17 with a dozen deposits would be
+    one colour on 0-1); (0, 1) without two distinct values."""
+    v = np.asarray(prob, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return 0.0, 1.0
+    a, b = (float(x) for x in np.percentile(v, [lo, hi]))
+    return (a, b) if b > a else (float(v.min()), float(v.max())) if v.max() > v.min() else (0.0, 1.0)
+
+
 def write_fullres(fmap: FullResMap, out: str | Path, *, model_name: str = "", uncertainty: np.ndarray | None = None, tags: dict[str, str] | None = None) -> Path:
     """Write the full-resolution prospectivity GeoTIFF (+ QML): probability, margin, [spread]."""
     out = Path(out)
@@ -172,5 +184,5 @@ def write_fullres(fmap: FullResMap, out: str | Path, *, model_name: str = "", un
         names,
         tags={"GEOPROSPECT_KIND": "prospectivity_fullres", "GEOPROSPECT_MODEL": model_name, "GEOPROSPECT_BLEND": "weighted mean of covering windows", **(tags or {})},
     )
-    write_qml(out.with_suffix(".qml"), "prospectivity", 0.0, 1.0)
+    write_qml(out.with_suffix(".qml"), "prospectivity", *display_range(fmap.prob))
     return out

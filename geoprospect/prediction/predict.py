@@ -34,6 +34,7 @@ from geoprospect.grid import GridSpec
 from geoprospect.io.rasters import Stack, gdal_env, write_qml, write_raster
 from geoprospect.models.baselines import scoring_batch
 from geoprospect.prediction.dask import score_dask
+from geoprospect.prediction.fullres import display_range
 from geoprospect.prediction.score import Scores, check_model_input, score_batches, score_dtype
 from geoprospect.prediction.sources import Prefetcher, block_batches, block_regions, centred_pad, device_cut_batches, memory_batches, read_region, window_blocks
 from geoprospect.progress import Task
@@ -247,7 +248,7 @@ def write_prediction(pred: Prediction, out: str | Path, *, model_name: str = "",
         },
         band_tags=[{"CALIBRATION": how}, {"CALIBRATION": "raw logit margin (not calibrated; ranks without ties)"}],
     )
-    write_qml(out.with_suffix(".qml"), "prospectivity", 0.0, 1.0)
+    write_qml(out.with_suffix(".qml"), "prospectivity", *display_range(pred.prob))
     return out
 
 

@@ -78,7 +78,7 @@ class Chain:
                                  "OUTPUT": str(self.work / "windows.gpkg")})
 
     def _train(self):
-        return self.run("train", {"STACK": self.get("stack")["OUTPUT"], "WINDOWS": self.get("tile")["OUTPUT"], "EPOCHS": 1, "BATCH_SIZE": 16,
+        return self.run("train", {"STACK": self.get("stack")["OUTPUT"], "WINDOWS": self.get("tile")["OUTPUT"], "MODEL": network_model("train"), "EPOCHS": 1, "BATCH_SIZE": 16,
                                   "DEVICE": 1, "OUTPUT": str(self.work / "model")})
 
     def _predict(self):
@@ -88,6 +88,15 @@ class Chain:
     def _evaluate(self):
         return self.run("evaluate", {"PROSPECTIVITY": self.get("predict")["OUTPUT"], "WINDOWS": self.get("tile")["OUTPUT"],
                                      "DEPOSITS": str(self.data / "deposits.gpkg"), "OUTPUT": str(self.work / "metrics.json")})
+
+
+def network_model(alg: str, name: str = "resnet18") -> int:
+    """Index of model ``name`` in an algorithm's model picker: the chain trains a network on purpose
+    (its epochs move the bar; the recommended per-cell blend needs more windows than this tiny chain has)."""
+    from qgis.core import QgsApplication
+
+    options = QgsApplication.processingRegistry().algorithmById(f"geoprospect:{alg}").parameterDefinition("MODEL").options()
+    return next(i for i, o in enumerate(options) if o.split(" ")[0] == name)
 
 
 @pytest.fixture(scope="module")
@@ -417,7 +426,7 @@ def test_evaluate_cv_spatial_folds(chain, tmp_path):
     """Spatial cross-validation of the chosen model through the provider: metrics, out-of-fold map, report."""
     out = tmp_path / "cv"
     res = chain.run("evaluate_cv", {"STACK": chain.get("stack")["OUTPUT"], "WINDOWS": chain.get("tile")["OUTPUT"], "DEPOSITS": str(chain.data / "deposits.gpkg"),
-                                    "FOLDS": 3, "BLOCK_SIZE": 32, "EPOCHS": 1, "BATCH_SIZE": 32, "DEVICE": 1, "OUTPUT": str(out)})
+                                    "MODEL": network_model("evaluate_cv"), "FOLDS": 3, "BLOCK_SIZE": 32, "EPOCHS": 1, "BATCH_SIZE": 32, "DEVICE": 1, "OUTPUT": str(out)})
     metrics = json.loads(Path(res["METRICS"]).read_text())
     assert metrics
     assert res["MAP"] and Path(res["MAP"]).exists()

@@ -177,6 +177,7 @@ def test_layers_are_suggested_by_geometry_and_name(fake_cli, tiny_csv, tmp_path)
     from qgis.core import QgsProject, QgsVectorLayer
 
     project = QgsProject.instance()
+    project.clear()  # layers an earlier test left (e.g. temporary outputs named OUTPUT) are not the user's
     samples = csv_layer(tiny_csv)
     samples.setName("soil samples")
     deposits = QgsVectorLayer(str(_deposits(tmp_path)), "known deposits", "ogr")
