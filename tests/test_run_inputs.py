@@ -226,3 +226,19 @@ def test_no_association_is_said_first_in_plain_words_and_the_map_is_not_flat(tmp
     assert 0 < m["classes"]["cells"]["high"] < p.count()
     html = (d / "out" / "report" / "index.html").read_text()
     assert html.index("NO SKILL") < html.index("Out-of-fold skill")
+
+
+def test_every_cell_a_sample_with_a_single_test_block(tmp_path):
+    """windows.unit cell with evaluation.method block: the test block's deposits are scored out of
+    fold, the training area's are not asked to be (no error), the map is on the stack's grid."""
+    d = tmp_path / "block"
+    survey(d)
+    cfg = {"grid": {"resolution": 100}, "rasters": [{"name": "mag", "path": "tmi.tif"}], "deposits": {"path": "deposits.gpkg"},
+           **FAST, "evaluation": {"method": "block", "baselines": ["best_layer"], "mc_dropout": 0}, "windows": {"test_fraction": 0.5}}
+    (d / "c.yaml").write_text(yaml.safe_dump(cfg))
+    res = CliRunner().invoke(cli, ["--progress", "none", "run", str(d / "c.yaml"), "--out", str(d / "out")])
+    assert res.exit_code == 0, res.output
+    with rasterio.open(d / "out" / "prospectivity.tif") as p, rasterio.open(d / "out" / "stack.tif") as s:
+        assert p.transform == s.transform and p.shape == s.shape
+    m = json.loads((d / "out" / "metrics.json").read_text())
+    assert m["evaluation"]["method"] == "block" and 0 < m["out_of_fold"]["logistic_cell"]["n_deposits"] < 18
