@@ -74,11 +74,11 @@ class Chain:
         return self.run("stack", {"RASTERS": [self.get("interpolate")["OUTPUT"], self.get("distance")["OUTPUT"]], "OUTPUT": str(self.work / "stack.tif")})
 
     def _tile(self):
-        return self.run("tile", {"STACK": self.get("stack")["OUTPUT"], "DEPOSITS": str(self.data / "deposits.gpkg"), "SIZE": 16, "STRIDE": 8,
+        return self.run("tile", {"STACK": self.get("stack")["OUTPUT"], "DEPOSITS": str(self.data / "deposits.gpkg"), "SIZE": 8, "STRIDE": 4,
                                  "OUTPUT": str(self.work / "windows.gpkg")})
 
     def _train(self):
-        return self.run("train", {"STACK": self.get("stack")["OUTPUT"], "WINDOWS": self.get("tile")["OUTPUT"], "MODEL": network_model("train"), "EPOCHS": 1, "BATCH_SIZE": 16,
+        return self.run("train", {"STACK": self.get("stack")["OUTPUT"], "WINDOWS": self.get("tile")["OUTPUT"], "EPOCHS": 1, "BATCH_SIZE": 16,
                                   "DEVICE": 1, "OUTPUT": str(self.work / "model")})
 
     def _predict(self):
@@ -88,15 +88,6 @@ class Chain:
     def _evaluate(self):
         return self.run("evaluate", {"PROSPECTIVITY": self.get("predict")["OUTPUT"], "WINDOWS": self.get("tile")["OUTPUT"],
                                      "DEPOSITS": str(self.data / "deposits.gpkg"), "OUTPUT": str(self.work / "metrics.json")})
-
-
-def network_model(alg: str, name: str = "resnet18") -> int:
-    """Index of model ``name`` in an algorithm's model picker: the chain trains a network on purpose
-    (its epochs move the bar; the recommended per-cell blend needs more windows than this tiny chain has)."""
-    from qgis.core import QgsApplication
-
-    options = QgsApplication.processingRegistry().algorithmById(f"geoprospect:{alg}").parameterDefinition("MODEL").options()
-    return next(i for i, o in enumerate(options) if o.split(" ")[0] == name)
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +180,8 @@ def test_train_predict_evaluate(chain):
     model = Path(chain.get("train")["OUTPUT"])
     assert any(model.iterdir())
     seen, log = chain.logs["train"]
-    assert len(set(int(p) for p in seen)) >= 3  # the bar moved during training
+    # the bar moved during training (a network, epoch by epoch) or went to 100 (a scikit-learn model: one fit)
+    assert seen and (len(set(int(p) for p in seen)) >= 3 or max(seen) == 100)
     pred = chain.get("predict")["OUTPUT"]
     layer = QgsRasterLayer(pred, "p")
     assert layer.isValid() and layer.crs().authid() == "EPSG:32649"
@@ -426,7 +418,7 @@ def test_evaluate_cv_spatial_folds(chain, tmp_path):
     """Spatial cross-validation of the chosen model through the provider: metrics, out-of-fold map, report."""
     out = tmp_path / "cv"
     res = chain.run("evaluate_cv", {"STACK": chain.get("stack")["OUTPUT"], "WINDOWS": chain.get("tile")["OUTPUT"], "DEPOSITS": str(chain.data / "deposits.gpkg"),
-                                    "MODEL": network_model("evaluate_cv"), "FOLDS": 3, "BLOCK_SIZE": 32, "EPOCHS": 1, "BATCH_SIZE": 32, "DEVICE": 1, "OUTPUT": str(out)})
+                                    "FOLDS": 3, "BLOCK_SIZE": 32, "EPOCHS": 1, "BATCH_SIZE": 32, "DEVICE": 1, "OUTPUT": str(out)})
     metrics = json.loads(Path(res["METRICS"]).read_text())
     assert metrics
     assert res["MAP"] and Path(res["MAP"]).exists()
