@@ -123,3 +123,27 @@ def test_the_dense_cnn_scores_a_block_as_its_patches():
         pad = torch.nn.functional.pad(x, (7, 7, 7, 7))
         for r, c in ((0, 0), (29, 25), (12, 3)):
             assert float(m(pad[:, :, r : r + 15, c : c + 15])[0, 1]) == pytest.approx(float(dense[r, c]), abs=1e-5)
+
+
+def test_a_deposit_on_a_cell_without_data_stops_the_run_before_training(tmp_path):
+    """Issue 23: a deposit that would not be scored is an error naming the cell and the band, not a silent drop."""
+    import yaml
+    from click.testing import CliRunner
+    from conftest import make_deposits_gpkg
+
+    from geoprospect.cli import cli
+
+    g = _grid(res=100.0, h=40, w=40)
+    data = np.random.default_rng(0).normal(size=(2, *g.shape)).astype(np.float32)
+    data[1, 30:, 30:] = np.nan  # the south-east corner has no data in band "b1"
+    write_raster(tmp_path / "ev.tif", data, g, ["b0", "b1"])
+    xy = [_centre(g, r, c) for r, c in ((3, 3), (5, 30), (20, 10), (30, 5), (12, 22), (8, 15), (25, 25), (35, 35))]
+    make_deposits_gpkg(tmp_path / "dep.gpkg", xy)
+    cfg = {"grid": {"resolution": 100}, "rasters": [{"name": "ev", "path": "ev.tif"}], "deposits": {"path": "dep.gpkg"},
+           "train": {"model": "logistic_cell"}, "evaluation": {"folds": 2, "baselines": []}, "attribution": {"enabled": False}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    res = CliRunner().invoke(cli, ["--progress", "none", "run", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "out")])
+    assert res.exit_code != 0
+    assert "1 deposit cell(s) carry no out-of-fold score" in res.output and "row 35, col 35" in res.output
+    assert "no data there in" in res.output and "b1" in res.output.split("no data there in")[1][:40]
+    assert not (tmp_path / "out" / "out_of_fold.json").exists()  # refused before any training

@@ -195,12 +195,13 @@ def _crossval_stage(run: _Run, stack, windows, deposits) -> tuple[dict, FullResM
     cfg, out, ev = run.cfg, run.out, run.cfg.evaluation
     if run.state.finished("crossval", out, [OOF_TABLE, OOF_MAP, UNCERTAINTY]):
         return json.loads((out / OOF_TABLE).read_text(encoding="utf-8")), _read_fullres(out / OOF_MAP)
+    _check_scored(cfg, stack, deposits, stack.valid)  # before any training: deposits on cells without data
     block, buffer, choice = _fold_geometry(cfg, stack, deposits)
     splits = make_splits(stack, windows, deposits, method=ev.method, folds=ev.folds, block_size=block, buffer=buffer, layouts=ev.layouts, seed=cfg.train.seed)
     fold_cfg = cfg.train.model_copy(update={"epochs": _fold_epochs(cfg)})
     res = evaluate_out_of_fold(stack, windows, deposits, splits, model=cfg.train.model, train_cfg=fold_cfg, baselines=ev.baselines)
     table, fmap, wprob = res.table, res.model_map, res.model_prob
-    _check_scored(cfg, stack, deposits, fmap)
+    _check_scored(cfg, stack, deposits, np.isfinite(fmap.margin))
     info = {"method": ev.method, "blocks": choice, "label": splits[0].label if ev.method == "cv" else BLOCK_LABEL, "fold_epochs": fold_cfg.epochs,
             "ranked_cells": "cells with data scored out of fold (full resolution)", "layouts": [s.describe() for s in splits],
             "out_of_fold": table, "default_model": cfg.train.model,
@@ -240,13 +241,14 @@ def _fold_geometry(cfg: RunConfig, stack, deposits) -> tuple[int | None, int | N
     return block, buffer, what
 
 
-def _check_scored(cfg: RunConfig, stack, deposits, fmap: FullResMap) -> None:
-    """Every deposit inside the area must carry an out-of-fold score (FoldError naming the cells
-    and why); with the window recipe, deposits no whole window covers are only warned about."""
+def _check_scored(cfg: RunConfig, stack, deposits, scored: np.ndarray) -> None:
+    """Every deposit inside the area must carry an out-of-fold score (``scored``: (H, W) cells with
+    one, or with data before training; FoldError naming the cells and why); with the window
+    recipe, deposits no whole window covers are only warned about."""
     if cfg.evaluation.method != "cv":  # a single test block scores only its own deposits
         return
     hits, _, _ = deposit_cells(stack.grid, deposits)
-    missing = unscored_deposits(hits, np.isfinite(fmap.margin))
+    missing = unscored_deposits(hits, scored)
     if not len(missing):
         return
     nodata = [stack.band_names[b] for b in range(stack.data.shape[0]) if np.isnan(stack.data[b, missing[:, 0], missing[:, 1]]).any()]
