@@ -48,7 +48,7 @@ def summarise(out: Path) -> dict:
     at_dep = vals[:, pos["row"].to_numpy(), pos["col"].to_numpy()] if len(pos) else np.full((len(names), 0), np.nan)
     t = gpd.read_file(out / "targets.gpkg")
     return {
-        "model": m["default_model"], "evaluation": m["evaluation"]["label"], "out_of_fold": {k: {q: v.get(q) for q in ("role", "success_rate_auc", "capture_top_5pct", "capture_top_10pct", "capture_top_20pct", "roc_auc")} for k, v in m["out_of_fold"].items()},
+        "model": m["model"], "evaluation": m["evaluation"]["label"], "out_of_fold": {k: {q: v.get(q) for q in ("role", "success_rate_auc", "capture_top_5pct", "capture_top_10pct", "capture_top_20pct", "roc_auc")} for k, v in m["out_of_fold"].items()},
         "importance": m["importance"], "importance_base_success_rate_auc": m["attribution"]["importance_base_success_rate_auc"], "attribution_method": m["attribution"]["method"],
         "mean_attribution": {n: float(np.nanmean(v)) for n, v in zip(names, vals)},
         "mean_abs_attribution": {n: float(np.nanmean(np.abs(v))) for n, v in zip(names, vals)},

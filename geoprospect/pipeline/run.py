@@ -204,7 +204,7 @@ def _crossval_stage(run: _Run, stack, windows, deposits) -> tuple[dict, FullResM
     _check_scored(cfg, stack, deposits, np.isfinite(fmap.margin))
     info = {"method": ev.method, "blocks": choice, "label": splits[0].label if ev.method == "cv" else BLOCK_LABEL, "fold_epochs": fold_cfg.epochs,
             "ranked_cells": "cells with data scored out of fold (full resolution)", "layouts": [s.describe() for s in splits],
-            "out_of_fold": table, "default_model": cfg.train.model,
+            "out_of_fold": table, "model": cfg.train.model,
             "window_prob": [None if not np.isfinite(v) else float(v) for v in wprob]}
     # calibrator from the out-of-fold margins; uncertainty.tif from the fold models (issue 13)
     info.update(calibrate_and_spread(out, res, stack, windows["label"].to_numpy(), cfg, stack_scorer(run.engine, out / "stack.tif", stack, cfg, cfg.train.crop)))

@@ -125,11 +125,9 @@ def predict(
     if centred and stride != 1:
         raise InputError(f"windows centred on every cell need stride 1, got {stride}")
     pad = centred_pad(size, centred)
-    if not isinstance(stack, Stack) and not Path(stack).exists():
-        raise InputError("stack raster not found", path=Path(stack), hint="build it first (geoprospect stack) or check the path")
-    batch_size = scoring_batch(model, _bands(stack) * (crop or size) ** 2, batch_size)
     if isinstance(stack, Stack):
         side = check_model_input(mean, std, stack.data.shape[0], size, crop)
+        batch_size = scoring_batch(model, stack.data.shape[0] * side * side, batch_size)
         grid, scores, what = stack.grid, _score_memory(model, stack, mean, std, size, stride, min_valid, batch_size, dev, crop, pad), "in memory"
     else:
         path = Path(stack)
@@ -138,6 +136,7 @@ def predict(
         grid = GridSpec.from_raster(path)
         with rasterio.open(path) as src:
             side = check_model_input(mean, std, src.count, size, crop, path)
+            batch_size = scoring_batch(model, src.count * side * side, batch_size)
         if client is not None:
             scores = score_dask(model, path, mean, std, size=size, stride=stride, min_valid=min_valid, batch_size=batch_size,
                                 device=str(device), block_size=block_size, client=client, crop=crop, pad=pad)
@@ -153,13 +152,6 @@ def predict(
     if stats is not None:
         stats.update(st)
     return Prediction(scores.prob, scores.margin, grid if centred else stride_grid(grid, size, stride), size, stride, scores.seconds, pad)
-
-
-def _bands(stack: Stack | str | Path) -> int:
-    if isinstance(stack, Stack):
-        return int(stack.data.shape[0])
-    with rasterio.open(stack) as src:
-        return int(src.count)
 
 
 def _score_memory(model, stack: Stack, mean, std, size, stride, min_valid, batch_size, dev, crop, pad: int = 0) -> Scores:

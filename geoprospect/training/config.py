@@ -50,7 +50,7 @@ class TrainConfig(BaseModel):
     betas: tuple[float, float] = Field((0.9, 0.999), description="Adam/AdamW betas")
     balanced: bool = Field(True, description="class-balanced sampling of the training windows")
     samples_per_epoch: Optional[int] = Field(8192, ge=1, description="networks: windows (cells) drawn per epoch by the class-balanced sampler (null = as many as there are); with every cell a sample an area holds 10^5+ of them")
-    max_background: Optional[int] = Field(5000, ge=1, description="scikit-learn models: background (label 0) samples they are fitted on at most, a seeded random subset; every positive is kept (null = all); measured in the README (sample data: default run 9.8 -> 2.5 min)")
+    max_background: Optional[int] = Field(5000, ge=1, description="scikit-learn models: background (label 0) samples they are fitted on at most, a seeded random subset; every positive is kept (null = all); measured in the README (sample data: the forest baseline's fits 60 s -> 3 s per fold)")
     scheduler: Literal["none", "step", "cosine"] = Field("none", description="learning-rate schedule per epoch")
     step_epochs: int = Field(30, ge=1, description="step schedule: multiply the rate by gamma every step_epochs")
     gamma: float = Field(0.5, gt=0, le=1)

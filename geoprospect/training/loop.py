@@ -69,16 +69,15 @@ def subset(ds: WindowDataset, mask: np.ndarray, transform=...) -> WindowDataset:
 def _loader(ds: WindowDataset, cfg: TrainConfig, shuffle: bool, gen: torch.Generator) -> DataLoader:
     # a last training batch of one window breaks BatchNorm ("Expected more than 1 value per
     # channel"): drop that remainder (the sampler reshuffles it into the next epoch)
+    # an epoch of the class-balanced sampler draws at most cfg.samples_per_epoch windows: with
+    # every cell a sample (windows/cells.py) an area holds 10^5-10^7 of them, nearly all background
     n_epoch = min(len(ds), cfg.samples_per_epoch or len(ds)) if cfg.balanced else len(ds)
     drop_last = shuffle and n_epoch > cfg.batch_size and n_epoch % cfg.batch_size == 1
     if shuffle and cfg.balanced and ds.labels is not None:
         labels = ds.labels.numpy()
         counts = np.bincount(labels, minlength=2).astype(np.float64)
         w = 1.0 / np.maximum(counts[labels], 1.0)
-        # an epoch draws at most cfg.samples_per_epoch windows: with every cell a sample
-        # (windows/cells.py) an area holds 10^5-10^7 of them, nearly all background
-        n = min(len(ds), cfg.samples_per_epoch or len(ds))
-        sampler = WeightedRandomSampler(torch.as_tensor(w, dtype=torch.double), num_samples=n, replacement=True, generator=gen)
+        sampler = WeightedRandomSampler(torch.as_tensor(w, dtype=torch.double), num_samples=n_epoch, replacement=True, generator=gen)
         return DataLoader(ds, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers, drop_last=drop_last)
     return DataLoader(ds, batch_size=cfg.batch_size, shuffle=shuffle, generator=gen if shuffle else None, num_workers=cfg.num_workers, drop_last=drop_last)
 
