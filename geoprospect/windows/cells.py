@@ -25,6 +25,7 @@ import pandas as pd
 
 from geoprospect.errors import DepositError, GridError
 from geoprospect.grid import GridSpec
+from geoprospect.windows.folds import deposit_pixels
 from geoprospect.windows.tiling import split_windows
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,10 @@ class CellSummary:
 
 def deposit_cells(grid: GridSpec, deposits_xy: np.ndarray) -> tuple[np.ndarray, int, int]:
     """(H, W) int64 number of deposits in each cell; and how many deposits lie inside / outside the grid."""
-    xy = np.asarray(deposits_xy, dtype=np.float64).reshape(-1, 2)
-    inside = grid.contains(xy[:, 0], xy[:, 1])
+    rc = deposit_pixels(grid, deposits_xy)
     hits = np.zeros(grid.shape, dtype=np.int64)
-    r, c = grid.rowcol(xy[inside, 0], xy[inside, 1])
-    np.add.at(hits, (np.asarray(r, dtype=np.int64), np.asarray(c, dtype=np.int64)), 1)
-    return hits, int(inside.sum()), int((~inside).sum())
+    np.add.at(hits, (rc[:, 0], rc[:, 1]), 1)
+    return hits, len(rc), len(np.asarray(deposits_xy).reshape(-1, 2)) - len(rc)
 
 
 def label_weights(hits: np.ndarray, grid: GridSpec, radius: float = 0.0) -> np.ndarray:
