@@ -19,8 +19,15 @@ block_size=1024, device="cpu")``:
 Per model: cells scored, cells per second (scoring only), wall and CPU seconds (scoring only,
 and the whole child), peak RSS of the child (``VmHWM`` read inside it, cross-checked with the
 ``ru_maxrss`` that ``os.wait4`` returns for it), its RSS before scoring and the bytes of the two
-float64 (H, W) score arrays (probability and margin) that :func:`predict` returns. Target: peak
-RSS under 2 GiB. Results: ``benchmarks/results/bench_dense_scoring.json``.
+float32 (H, W) score arrays (probability and margin) that :func:`predict` returns. Target: peak
+RSS under 2 GiB.
+
+The whole command too (the stage as a user runs it): the child saves the fitted model as a
+checkpoint (``sample_unit: cell``, as ``run`` saves it), and ``geoprospect predict STACK
+MODEL_DIR --out prospectivity.tif`` is run on the same stack in its own process: wall and CPU
+seconds and peak RSS (``os.wait4``) of the command, start-up, reading, scoring and writing the
+GeoTIFF with its overviews included. ``--no-command`` skips it.
+Results: ``benchmarks/results/bench_dense_scoring.json``.
 """
 
 from __future__ import annotations
@@ -126,15 +133,49 @@ def child(args: argparse.Namespace) -> int:
         "peak_rss_mib_vmhwm": round(peak / 1024, 1),
         "score_arrays_mib": round((pred.prob.nbytes + pred.margin.nbytes) / 2**20, 1),
     }
+    del pred
+    if args.model_dir:
+        save_model(model, args.child, bands, size, args.model_dir)
     print("RESULT " + json.dumps(out), flush=True)
     return 0
 
 
+def save_model(model, name: str, bands: int, size: int, folder: Path) -> None:
+    """Save ``model`` as ``run`` saves its final model (a cell-unit checkpoint with identity normalisation)."""
+    from geoprospect.models.checkpoint import ModelMeta, save_checkpoint
+
+    meta = ModelMeta(name, bands, [f"band_{b}" for b in range(bands)], [0.0] * bands, [1.0] * bands, size, 1, training={"sample_unit": "cell"})
+    save_checkpoint(folder, model, meta)
+
+
+def measure_command(model: str, stack: Path, model_dir: Path, tmp: Path, block_size: int) -> dict:
+    """``geoprospect predict STACK MODEL_DIR --out ...`` as a whole command: wall, CPU and peak RSS (``os.wait4``)."""
+    out = tmp / f"prospectivity_{model}.tif"
+    cmd = [sys.executable, "-m", "geoprospect", "predict", str(stack), str(model_dir), "--out", str(out), "--block-size", str(block_size), "--device", "cpu"]
+    t0 = time.perf_counter()
+    with open(tmp / f"{model}_command.log", "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        _, status, ru = os.wait4(proc.pid, 0)
+    rc = os.waitstatus_to_exitcode(status)
+    res = {"command": "geoprospect predict STACK MODEL_DIR --out prospectivity.tif --block-size %d --device cpu" % block_size, "returncode": rc,
+           "wall_s": round(time.perf_counter() - t0, 2), "cpu_s": round(ru.ru_utime + ru.ru_stime, 2), "peak_rss_mib": round(ru.ru_maxrss / 1024, 1)}
+    if rc != 0:
+        res["log_tail"] = (tmp / f"{model}_command.log").read_text(encoding="utf-8", errors="replace")[-2000:]
+    else:
+        res["output_mib"] = round(out.stat().st_size / 2**20, 1)
+        out.unlink()
+    return res
+
+
 def measure(model: str, stack: Path, args: argparse.Namespace, log_dir: Path) -> dict:
-    """Run :func:`child` for ``model`` in a fresh process (no shell); add its own rusage (os.wait4)."""
+    """Run :func:`child` for ``model`` in a fresh process (no shell); add its own rusage (os.wait4),
+    then (unless ``--no-command``) the whole ``geoprospect predict`` command with the saved model."""
     log_path = log_dir / f"{model}.log"
+    model_dir = log_dir / f"model_{model}"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", model, "--stack", str(stack),
            "--block-size", str(args.block_size), "--fit-cells", str(args.fit_cells)]
+    if args.command:
+        cmd += ["--model-dir", str(model_dir)]
     t0 = time.perf_counter()
     with open(log_path, "w", encoding="utf-8") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -150,6 +191,8 @@ def measure(model: str, stack: Path, args: argparse.Namespace, log_dir: Path) ->
         res["log_tail"] = text[-2000:]
     peak = res["peak_rss_mib_wait4"] * 2**20
     res["under_2_gib"] = bool(peak < 2 * GIB)
+    if args.command and proc.returncode == 0:
+        res["whole_command"] = measure_command(model, stack, model_dir, log_dir, args.block_size)
     return res
 
 
@@ -162,6 +205,10 @@ def print_table(results: list[dict]) -> None:
             continue
         print(f"{r['model']:<11} {r['cells_scored']:>12,} {r['cells_per_s']:>10,.0f} {r['scoring_wall_s']:>8.1f} {r['scoring_cpu_s']:>8.1f} "
               f"{r['peak_rss_mib_wait4']:>13,.0f} {r['score_arrays_mib']:>17,.0f} {'yes' if r['under_2_gib'] else 'NO':>8}")
+        c = r.get("whole_command")
+        if c:
+            state = f"{c['wall_s']:.1f} s wall, {c['cpu_s']:.1f} s CPU, peak RSS {c['peak_rss_mib']:,.0f} MiB" if c["returncode"] == 0 else f"FAILED (exit {c['returncode']})"
+            print(f"{'':<11} whole `geoprospect predict` command: {state}")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -175,7 +222,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--tmp", type=Path, help="folder for the stack (default: a new temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the stack and the child logs")
     ap.add_argument("--results", type=Path, default=RESULTS, help="JSON output")
+    ap.add_argument("--no-command", dest="command", action="store_false", help="skip timing the whole `geoprospect predict` command")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--model-dir", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--stack", type=Path, help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 

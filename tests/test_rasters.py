@@ -31,6 +31,26 @@ def test_write_raster_is_read_back_right_by_gdal(tmp_path, crs):
     assert not list(tmp_path.glob(".*tmp*"))
 
 
+def test_a_list_of_bands_is_written_by_strips_as_the_array_would_be(tmp_path, monkeypatch):
+    """write_raster([band, band]) (large score maps: no (bands, rows, cols) copy) writes the same
+    cells, nodata and overviews as the stacked array, in strips of STRIP_ROWS rows."""
+    import geoprospect.io.rasters as rasters
+
+    monkeypatch.setattr(rasters, "STRIP_ROWS", 64)  # several strips on a small grid
+    g = GridSpec.from_bounds((400000, 6000000, 400000 + 96 * 30, 6000000 + 200 * 30), 30, "EPSG:32750")
+    rng = np.random.default_rng(1)
+    prob, margin = rng.random((200, 96)), rng.normal(size=(200, 96)).astype("float32")
+    prob[150:, :5] = np.nan
+    a = write_raster(tmp_path / "array.tif", np.stack([prob, margin]).astype("float32"), g, ["p", "m"])
+    b = write_raster(tmp_path / "list.tif", [prob, margin], g, ["p", "m"])
+    with rasterio.open(a) as sa, rasterio.open(b) as sb:
+        assert np.array_equal(sa.read(masked=True).filled(np.nan), sb.read(masked=True).filled(np.nan), equal_nan=True)
+        assert sb.overviews(1) == sa.overviews(1) and sb.descriptions == ("p", "m")
+        assert float(sb.tags(1)["STATISTICS_MEAN"]) == pytest.approx(float(np.nanmean(prob.astype("float32"))), rel=1e-5)
+    with pytest.raises(Exception, match="does not match grid"):
+        write_raster(tmp_path / "bad.tif", [prob, margin[:-1]], g, ["p", "m"])
+
+
 def test_atomic_path_keeps_old_file_on_failure(tmp_path):
     target = tmp_path / "out.txt"
     target.write_text("old")

@@ -55,7 +55,12 @@ TRUSTED_TYPES = (
     "imblearn.pipeline.Pipeline",
 )
 _EPS = 1e-15  # probabilities are clipped to [eps, 1 - eps] before the log
-SCORE_CHUNK_BYTES = 64 << 20  # float32 window data handed to a baseline in one scoring call
+#: float32 window data handed to a baseline in one scoring call. The features are copied to
+#: float64, scaled and copied again inside the estimators, so the call holds several times this;
+#: measured with benchmarks/bench_dense_scoring.py (3,000 x 3,000 x 10, blend_cell, 2 cores):
+#: 64 MiB -> 8 MiB lowered the peak RSS by ~250 MiB at the same cells per second (a forest's
+#: fixed cost per call stays small against 200,000 cells).
+SCORE_CHUNK_BYTES = 8 << 20
 
 
 def make_estimator(name: str, random_state: int | None = 0, **params: Any) -> Pipeline:
@@ -233,7 +238,7 @@ def _builder(estimator: str, features: Literal["flattened", "cell"], doc: str):
 
 def scoring_batch(model: nn.Module, window_values: int, default: int) -> int:
     """Windows per scoring call: ``default`` for networks; for a scikit-learn baseline as many
-    float32 windows of ``window_values`` values as fit in about 64 MiB (never fewer than
+    float32 windows of ``window_values`` values as fit in about SCORE_CHUNK_BYTES (8 MiB) (never fewer than
     ``default``), since a forest pays a fixed cost per call (one joblib dispatch per tree)."""
     if not isinstance(model, SklearnModel):
         return default

@@ -14,7 +14,7 @@ import rasterio
 from torch import nn
 
 from geoprospect.grid import GridSpec
-from geoprospect.io.rasters import gdal_env
+from geoprospect.io.rasters import READ_CACHE_MB, gdal_env
 from geoprospect.prediction.score import Scores, score_batches
 from geoprospect.prediction.sources import BlockWindows, WindowBlock, read_region, window_blocks
 from geoprospect.windows.tiling import window_grid_shape
@@ -23,7 +23,7 @@ from geoprospect.windows.tiling import window_grid_shape
 def score_window_block(model: nn.Module, path: str, wb: WindowBlock, mean, std, size: int, stride: int, min_valid: float,
                        batch_size: int, device: str, crop: int | None = None, pad: int = 0) -> np.ndarray:
     """(2, ni, nj) float64 probability and logit margin of one window block (NaN = not scored)."""
-    with gdal_env(), rasterio.open(path) as src:
+    with gdal_env(READ_CACHE_MB), rasterio.open(path) as src:
         bw = BlockWindows(read_region(src, wb.pixels, pad), wb, mean, std, size, stride, min_valid, crop, pad)
     s = score_batches(model, bw.batches(batch_size), (wb.ni, wb.nj), device)
     return np.stack([s.prob, s.margin])

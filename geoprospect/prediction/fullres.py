@@ -157,11 +157,18 @@ def blend_window_table(grid: GridSpec, windows: "gpd.GeoDataFrame", prob: np.nda
     return blend_windows(grid, windows["row_off"].to_numpy(), windows["col_off"].to_numpy(), int(windows["size"].iloc[0]), prob, margin, valid=valid)
 
 
+RANGE_SAMPLE = 4_000_000  # cells at most behind a display range
+
+
 def display_range(prob: np.ndarray, lo: float = 5.0, hi: float = 95.0) -> tuple[float, float]:
     """The QGIS style's colour range of a probability map: its ``lo`` to ``hi`` percentiles, so the
     ramp shows the ranking whatever the calibrated range (0.11-0.17 with a dozen deposits would be
-    one colour on 0-1); (0, 1) without two distinct values."""
-    v = np.asarray(prob, dtype=np.float64)
+    one colour on 0-1); (0, 1) without two distinct values. A map of more than
+    :data:`RANGE_SAMPLE` cells is sampled on a regular lattice of cells (a display range: no
+    float64 copy of a 10,000² map)."""
+    flat = np.asarray(prob).ravel()
+    step = max(1, flat.size // RANGE_SAMPLE)
+    v = flat[::step].astype(np.float64)
     v = v[np.isfinite(v)]
     if v.size < 2:
         return 0.0, 1.0
@@ -175,11 +182,11 @@ def write_fullres(fmap: FullResMap, out: str | Path, *, model_name: str = "", un
     bands = [fmap.prob, fmap.margin]
     names = ["prospectivity", "logit_margin"]
     if uncertainty is not None:
-        bands.append(np.asarray(uncertainty, dtype=np.float64))
+        bands.append(np.asarray(uncertainty))
         names.append("uncertainty_std")
     write_raster(
         out,
-        np.stack(bands).astype(np.float32),
+        bands,  # by strips: no (bands, rows, cols) copy
         fmap.grid,
         names,
         tags={"GEOPROSPECT_KIND": "prospectivity_fullres", "GEOPROSPECT_MODEL": model_name, "GEOPROSPECT_BLEND": "weighted mean of covering windows", **(tags or {})},

@@ -31,7 +31,7 @@ from torch import nn
 from geoprospect.device import resolve_device
 from geoprospect.errors import InputError
 from geoprospect.grid import GridSpec
-from geoprospect.io.rasters import Stack, gdal_env, write_qml, write_raster
+from geoprospect.io.rasters import READ_CACHE_MB, Stack, gdal_env, write_qml, write_raster
 from geoprospect.models.baselines import scoring_batch
 from geoprospect.prediction.dask import score_dask
 from geoprospect.prediction.fullres import display_range
@@ -179,7 +179,7 @@ def _score_dense(model, path: Path, grid: GridSpec, mean, std, size: int, block_
     blocks = list(window_blocks(grid, size, 1, block_size, pad))
     model = model.to(dev).eval()
     n, t0 = 0, time.perf_counter()
-    with gdal_env(), rasterio.open(path) as src, Task("predict", len(blocks), unit="block") as task, torch.no_grad():
+    with gdal_env(READ_CACHE_MB), rasterio.open(path) as src, Task("predict", len(blocks), unit="block") as task, torch.no_grad():
         for wb in blocks:
             region = read_region(src, wb.pixels, pad)
             ok = np.all(np.isfinite(region[:, pad : pad + wb.ni, pad : pad + wb.nj]), axis=0)
@@ -227,7 +227,7 @@ def write_prediction(pred: Prediction, out: str | Path, *, model_name: str = "",
     how = calibration or "uncalibrated: the model's softmax probability"
     write_raster(
         out,
-        np.stack([pred.prob, pred.margin]).astype(np.float32),
+        [pred.prob, pred.margin],  # by strips: no (2, rows, cols) copy
         pred.grid,
         ["prospectivity", "logit_margin"],
         tags={

@@ -30,7 +30,7 @@ import rasterio
 import torch
 
 from geoprospect.grid import GridSpec
-from geoprospect.io.rasters import gdal_env
+from geoprospect.io.rasters import READ_CACHE_MB, gdal_env
 from geoprospect.prediction.score import Batch
 from geoprospect.stack.blocks import Block, check_block_size
 from geoprospect.windows.dataset import WindowDataset, normalise
@@ -148,7 +148,7 @@ class BlockWindows:
 
 
 def _open_blocks(path: Path, blocks: Sequence[WindowBlock], mean, std, size, stride, min_valid, crop, pad: int = 0) -> Iterator[tuple[int, WindowBlock, BlockWindows]]:
-    with gdal_env(), rasterio.open(path) as src:
+    with gdal_env(READ_CACHE_MB), rasterio.open(path) as src:
         for k, wb in enumerate(blocks):
             yield k, wb, BlockWindows(read_region(src, wb.pixels, pad), wb, mean, std, size, stride, min_valid, crop, pad)
 
