@@ -86,6 +86,23 @@ def test_class_names_from_the_raster_attribute_table(tmp_path):
     assert np.isnan(bands[:, 0, :3]).all() and np.isfinite(bands[:, 1:]).all()  # nodata stays nodata in every band
 
 
+def test_class_names_from_a_table_of_linear_bins(tmp_path):
+    """A RAT without a code column: row i names code Row0Min + i * BinSize (as GDAL writes SetLinearBinning)."""
+    p = _codes_tif(tmp_path / "lith.tif", _stripes())
+    Path(f"{p}.aux.xml").write_text("""<PAMDataset>
+  <PAMRasterBand band="1">
+    <GDALRasterAttributeTable Row0Min="1" BinSize="1" tableType="thematic">
+      <FieldDefn index="0"><Name>Name</Name><Type>2</Type><Usage>2</Usage></FieldDefn>
+      <Row index="0"><F>basalt</F></Row>
+      <Row index="1"><F>granite</F></Row>
+      <Row index="2"><F>shale</F></Row>
+    </GDALRasterAttributeTable>
+  </PAMRasterBand>
+</PAMDataset>
+""")
+    assert categorical_raster_layer(p, _grid(100, 12), name="lith").names == ["lith_basalt", "lith_granite", "lith_shale"]
+
+
 def test_class_names_through_gdal_bindings(tmp_path):
     gdal = pytest.importorskip("osgeo.gdal")
     p = _codes_tif(tmp_path / "lith.tif", _stripes())
@@ -420,3 +437,12 @@ def test_errors_inside_run_name_config_keys(tmp_path):
     assert r.exit_code == 2 and "tmi.tif" in r.output and "rasters[0].kind" in r.output, r.output
     assert not set(re.findall(r"(?<![\w-])--[a-z][\w-]*", r.output)) - {"--out"}, r.output
     assert isinstance(CategoricalError("x"), GeoprospectError)
+
+
+def test_init_prefills_a_raster_with_a_class_table_as_categorical(tmp_path):
+    _survey(tmp_path)
+    out = tmp_path / "config.yaml"
+    r = CliRunner().invoke(cli, ["--progress", "none", "init", str(tmp_path / "tmi.tif"), str(tmp_path / "lithology.tif"), str(tmp_path / "deposits.gpkg"), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rasters = yaml.safe_load(out.read_text())["rasters"]
+    assert [r.get("kind", "continuous") for r in rasters] == ["continuous", "categorical"]

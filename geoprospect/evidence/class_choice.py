@@ -130,7 +130,7 @@ def _requested(present: list[RasterClass], classes: Sequence[object], path: str,
 
 def log_classes(what: str, kept: Sequence[RasterClass], rare: Sequence[RasterClass], source: str, min_share: float) -> None:
     """One log line: the class bands kept and the classes merged into :data:`OTHER`."""
-    named = f"names from {source}" if source else "no attribute table: the codes name the classes"
-    log.info("%s: %d class band(s) (%s): %s", what, len(kept), named, "; ".join(c.describe() for c in kept))
+    named = f"names from {source}" if source else "no attribute table, the codes name the classes"
+    log.info("%s: %d class band(s), %s: %s", what, len(kept), named, "; ".join(c.describe() for c in kept))
     if rare:
         log.info("%s: %d class(es) under %g of the cells merged into '%s': %s", what, len(rare), min_share, OTHER, "; ".join(c.describe() for c in rare))

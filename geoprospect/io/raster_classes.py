@@ -71,7 +71,7 @@ def _gdal_rat(path: Path, band: int) -> tuple[dict[int, str], str]:
         codes = [start + i * step for i in rows] if linear else list(map(float, rows))
     else:
         codes = [rat.GetValueAsDouble(r, code_col) for r in rows]
-    return _table(codes, [rat.GetValueAsString(r, name_col) for r in rows]), f"its attribute table (column {cols[name_col][0]})"
+    return _table(codes, [rat.GetValueAsString(r, name_col) for r in rows]), f"its attribute table, column {cols[name_col][0]}"
 
 
 def _columns(cols: list[tuple[str, int, int]]) -> tuple[int | None, int | None]:
@@ -102,11 +102,11 @@ def _aux_xml_rat(path: Path, band: int) -> tuple[dict[int, str], str]:
         return {}, ""
     rows = [[f.text for f in r.findall("F")] for r in rat.findall("Row")]
     if code_col is None:  # an athematic table: row i holds code Row0Min + i * BinSize
-        start, step = float(rat.findtext("Row0Min", "0")), float(rat.findtext("BinSize", "1"))
+        start, step = float(rat.get("Row0Min", "0")), float(rat.get("BinSize", "1"))
         codes = [start + i * step for i in range(len(rows))]
     else:
         codes = [float(r[code_col]) for r in rows]
-    return _table(codes, [r[name_col] for r in rows]), f"its attribute table ({aux.name}, column {cols[name_col][0]})"
+    return _table(codes, [r[name_col] for r in rows]), f"its attribute table in {aux.name}, column {cols[name_col][0]}"
 
 
 def _vat_dbf(path: Path, band: int) -> tuple[dict[int, str], str]:
@@ -122,4 +122,4 @@ def _vat_dbf(path: Path, band: int) -> tuple[dict[int, str], str]:
     text = next((c for c in df.columns if c != value and is_string_dtype(df[c])), None)
     if value is None or text is None:
         return {}, ""
-    return _table(df[value].tolist(), df[text].tolist()), f"its value attribute table ({vat.name}, column {text})"
+    return _table(df[value].tolist(), df[text].tolist()), f"its value attribute table {vat.name}, column {text}"

@@ -54,11 +54,13 @@ def run_importance(cfg: RunConfig, stack: Stack, windows, deposits_xy: np.ndarra
 def run_attribution(cfg: RunConfig, model: torch.nn.Module, stack: Stack, pred: Prediction, out: Path) -> Attribution:
     """Attribution of the final model at every scored window position; writes ``out/attribution.tif``."""
     groups = layer_groups(cfg, stack.band_names, stack.categorical_layers())
+    # a stack built before stacks recorded their categorical layers: the config's categorical vector layers
+    categorical = stack.categorical_layers() or {v.name: groups[v.name] for v in cfg.vectors if v.kind == "categorical" and v.name in groups}
     ii, jj = np.nonzero(np.isfinite(pred.prob))
     norm = normalise_stack(stack)
     a = cfg.attribution
     vals, method = window_attribution(model, norm, pred.offsets(ii, jj), pred.size, groups, method=a.method, steps=a.steps, crop=cfg.train.crop, device=cfg.train.device,
-                                      reference=reference_values(stack, stack.categorical_layers()))
+                                      reference=reference_values(stack, categorical))
     cube = np.full((len(groups), *pred.prob.shape), np.nan)
     cube[:, ii, jj] = vals.T
     attr = Attribution(cube, list(groups), pred.grid, method)
