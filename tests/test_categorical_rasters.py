@@ -446,3 +446,14 @@ def test_init_prefills_a_raster_with_a_class_table_as_categorical(tmp_path):
     assert r.exit_code == 0, r.output
     rasters = yaml.safe_load(out.read_text())["rasters"]
     assert [r.get("kind", "continuous") for r in rasters] == ["continuous", "categorical"]
+
+
+def test_a_categorical_raster_of_several_bands_needs_band(tmp_path):
+    p = tmp_path / "two.tif"
+    with rasterio.open(p, "w", driver="GTiff", width=12, height=12, count=2, dtype="int16", crs=CRS, transform=from_origin(X0, Y1, 100, 100), nodata=0) as d:
+        d.write(np.stack([_stripes(), 4 - _stripes()]).astype("int16"))
+    with pytest.raises(CategoricalError, match="one band of class codes; this one has 2 bands") as e:
+        raster_source_layer(RasterSourceConfig(name="lith", path=p, kind="categorical"), _grid(100, 12), i=1)
+    assert "rasters[1].band" in str(e.value)
+    lay = raster_source_layer(RasterSourceConfig(name="lith", path=p, kind="categorical", band=2), _grid(100, 12), i=1)
+    assert lay.names == ["lith_1", "lith_2", "lith_3", "lith_4"]  # band 2: 4 - codes (nodata 0 -> 4)
