@@ -9,7 +9,7 @@ package stays fast and does not import torch):
   ``categorical``.
 - the stack: ``build_stack`` from layer constructors (``idw_layer``, ``kriging_layer``,
   ``distance_layer``, ``density_layer``, ``categorical_layer``, ``array_layer``,
-  ``raster_layer``) -> one multiband GeoTIFF.
+  ``raster_layer``, ``categorical_raster_layer``) -> one multiband GeoTIFF.
 - windows and folds: ``make_windows``, ``spatial_folds``.
 - models: ``ProspectivityModel(model, window, stride, epochs, seed, device, **train_settings)``
   with ``fit(stack, deposits)``, ``predict(stack) -> Prediction``, ``capture``, ``save`` /
@@ -70,6 +70,7 @@ _LAZY: dict[str, str] = {
     "categorical_layer": "geoprospect.stack.layers:categorical_layer",
     "array_layer": "geoprospect.stack.layers:array_layer",
     "raster_layer": "geoprospect.stack.rasters:raster_layer",
+    "categorical_raster_layer": "geoprospect.stack.rasters:categorical_raster_layer",
     # windows, training, prediction, evaluation
     "make_windows": "geoprospect.windows.tiling:make_windows",
     "spatial_folds": "geoprospect.windows.folds:spatial_block_folds",

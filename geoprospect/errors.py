@@ -67,6 +67,11 @@ class GeometryError(InputError):
     """Vector geometries are empty, invalid or of the wrong type."""
 
 
+class CategoricalError(InputError):
+    """A raster of class codes cannot be read as classes (non-integer values, too many classes,
+    a requested class absent); the hint names the key or option that fixes it."""
+
+
 class DepositError(InputError):
     """Known deposits are unusable (none inside the grid, ...)."""
 

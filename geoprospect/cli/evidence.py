@@ -19,6 +19,7 @@ from geoprospect.cli.options import (
     raster_output_options,
     read_area_option,
 )
+from geoprospect.evidence.class_choice import DEFAULT_MIN_SHARE
 
 log = logging.getLogger("geoprospect")
 
@@ -193,23 +194,30 @@ def geology(polygons, out, field, classes, all_touched, unmapped, layer, vector_
 @click.argument("rasters", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output multiband GeoTIFF.")
 @click.option("--template", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Grid to warp every raster onto (default: the first raster's).")
+@click.option("--categorical", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A raster of class codes (lithology, stratigraphy; one of RASTERS or another): one 0/1 band per class, named <file>_<class> "
+                   "(class names from its attribute table, .aux.xml or .vat.dbf, else the codes), warped by nearest (mode, the majority class, "
+                   "onto a coarser grid). Repeat for several.")
+@click.option("--min-share", type=click.FloatRange(0, 1, max_open=True), default=DEFAULT_MIN_SHARE, show_default=True,
+              help="--categorical rasters: classes covering less than this share of the valid cells (inside --area) are merged into one <file>_other band (0 = keep every class).")
 @area_options
-def stack(rasters, out, template, area, area_layer):
+def stack(rasters, out, template, categorical, min_share, area, area_layer):
     """Combine RASTERS into one evidence stack (band names kept, statistics stored).
 
     Rasters on another grid are warped onto the first raster's grid (or --template), with a note.
+    A --categorical raster gives one-hot class bands, recorded in the stack as one layer.
     """
 
     def body():
         from geoprospect.grid import GridSpec
         from geoprospect.stack.rasters import stack_rasters
 
-        st = stack_rasters(list(rasters), out, GridSpec.from_raster(template) if template else None, area=read_area_option(area, area_layer))
+        st = stack_rasters(list(rasters), out, GridSpec.from_raster(template) if template else None, area=read_area_option(area, area_layer),
+                           categorical=list(categorical), min_share=min_share)
         log.info("stack bands: %s", ", ".join(st.band_names))
         return {"stack": out}
 
     run_command(body)
-
 
 
 COMMANDS = [interpolate, distance, density, geology, stack]

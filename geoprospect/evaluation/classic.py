@@ -10,7 +10,11 @@ read.
   contrast, direction ("near is good" or "high is good") chosen by the larger contrast
   (:class:`~geoprospect.evidence.weights_of_evidence.WeightsOfEvidence`, Bonham-Carter 1994);
   a band whose weights are undefined on the fold's training area (no threshold separates its
-  deposits) is left out of that fold (logged). Score: the posterior probability; margin: its logit.
+  deposits) is left out of that fold (logged). A categorical layer (the one-hot class bands of
+  geology polygons or of a categorical raster, as the stack records them) is one layer weighed
+  per class (ArcSDM's categorical weights: each class against the rest of the layer, classes
+  without a deposit generalised), not one binary pattern per class band, which would add the
+  layer's evidence once per class. Score: the posterior probability; margin: its logit.
 * ``fuzzy``: each band's membership is its percentile among the training-area cells
   (:func:`~geoprospect.evidence.fuzzy.percentile`), turned round (1 - percentile) when the
   training deposits' mean membership is below one half (the side a geologist would call
@@ -72,23 +76,45 @@ def _fold_parts(stack: Stack, windows: gpd.GeoDataFrame, dep: np.ndarray):
     return cr, cc, area_and_deposits
 
 
-def _fit_woe(layers: dict[str, np.ndarray], rc: np.ndarray, area: np.ndarray, k: int) -> tuple[WeightsOfEvidence | None, dict[str, np.ndarray]]:
-    """Weights of every layer on the training area; layers whose weights are undefined are left
-    out; (None, {}) when no layer is left (e.g. a single training deposit)."""
+def _fit_woe(layers: dict[str, np.ndarray], rc: np.ndarray, area: np.ndarray, k: int, categorical: list[str] | None = None) -> tuple[WeightsOfEvidence | None, dict[str, np.ndarray]]:
+    """Weights of every layer on the training area (``categorical``: layers weighed per class);
+    layers whose weights are undefined are left out; (None, {}) when no layer is left (e.g. a
+    single training deposit)."""
+    cats = list(categorical or [])
     try:
-        return WeightsOfEvidence().fit(layers, rc, area), layers
+        return WeightsOfEvidence(categorical=cats).fit(layers, rc, area), layers
     except GeoprospectError:
         kept = {}
         for name, v in layers.items():
             try:
-                WeightsOfEvidence().fit({name: v}, rc, area)
+                WeightsOfEvidence(categorical=[name] if name in cats else []).fit({name: v}, rc, area)
                 kept[name] = v
             except GeoprospectError as exc:
                 log.info("weights of evidence, fold %d: layer %s left out (%s)", k, name, getattr(exc, "reason", exc))
         if not kept:
             log.warning("weights of evidence, fold %d: no layer has defined weights on the training area (%d deposits): the fold's windows all score the prior", k, len(rc))
             return None, {}
-        return WeightsOfEvidence().fit(kept, rc, area), kept
+        return WeightsOfEvidence(categorical=[c for c in cats if c in kept]).fit(kept, rc, area), kept
+
+
+def class_index(bands: np.ndarray) -> np.ndarray:
+    """(rows, cols) float class of each cell of a categorical layer's (K, rows, cols) one-hot
+    bands: k where band k is 1, K where every band is 0 (none of the classes), NaN where nodata."""
+    bands = np.asarray(bands)
+    idx = np.where(np.nan_to_num(bands).max(axis=0) > 0.5, np.argmax(np.nan_to_num(bands), axis=0), bands.shape[0]).astype(np.float64)
+    idx[~np.all(np.isfinite(bands), axis=0)] = np.nan
+    return idx
+
+
+def woe_layers(stack: Stack) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The evidence layers of weights of evidence: every band, except that the class bands of each
+    categorical layer the stack records are one class-index layer (:func:`class_index`) named
+    after it; and the names of those categorical layers."""
+    groups = stack.categorical_layers()
+    grouped = {b for idx in groups.values() for b in idx}
+    layers = {n: stack.data[b] for b, n in enumerate(stack.band_names) if b not in grouped}
+    layers.update({name: class_index(stack.data[idx]) for name, idx in groups.items()})
+    return layers, list(groups)
 
 
 def woe_scorer(stack: Stack, windows: gpd.GeoDataFrame, dep: np.ndarray, chosen: list | None = None) -> FitScore:
@@ -96,12 +122,12 @@ def woe_scorer(stack: Stack, windows: gpd.GeoDataFrame, dep: np.ndarray, chosen:
     cell indices of the deposits. With ``chosen`` given, each fold appends its thresholds."""
     cr, cc, area_and_deposits = _fold_parts(stack, windows, dep)
     shape = stack.grid.shape
+    layers, categorical = woe_layers(stack)
 
     def fit_score(tr, te, k):
         area, d = area_and_deposits(tr)
         rc = np.column_stack(np.unravel_index(d, shape)).astype(np.int64)
-        layers = {n: stack.data[b] for b, n in enumerate(stack.band_names)}
-        woe, used = _fit_woe(layers, rc, area, int(k))
+        woe, used = _fit_woe(layers, rc, area, int(k), categorical)
         if chosen is not None:
             chosen.append({"fold": int(k), "layers": {n: {"pattern": f.kind, "threshold": f.threshold} for n, f in (woe.layers_.items() if woe else ())}})
         if woe is None:

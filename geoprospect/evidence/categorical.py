@@ -1,4 +1,5 @@
-"""Geology polygons -> one-hot bands on the run's grid (one band per class, named by class)."""
+"""Classes -> one-hot bands on the run's grid (one band per class, named by class): geology
+polygons (:func:`categorical_bands`) and rasters of class codes (:func:`one_hot`)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,18 @@ def categorical_bands(
     if outside != 0:
         bands[:, ~covered] = outside
     return bands, [str(c) for c in classes]
+
+
+def one_hot(codes: np.ndarray, classes: Sequence[Sequence[float]]) -> np.ndarray:
+    """(K, rows, cols) float32 0/1 bands of a (rows, cols) array of class codes: band k is 1 where
+    the code is one of ``classes[k]`` (several codes make one class, e.g. the rare classes merged
+    into "other"), 0 at any other code (none of the classes), NaN where the code is NaN (nodata)."""
+    codes = np.asarray(codes)
+    out = np.empty((len(classes), *codes.shape), dtype=np.float32)
+    for k, c in enumerate(classes):
+        out[k] = np.isin(codes, np.asarray(c, dtype=codes.dtype))
+    out[:, np.isnan(codes)] = np.nan
+    return out
 
 
 def _class_polygons(polygons: object, grid: GridSpec, field: str) -> tuple[np.ndarray, np.ndarray]:

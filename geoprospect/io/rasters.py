@@ -28,6 +28,10 @@ from geoprospect.io.stats import RunningStats
 
 NODATA = -9999.0
 
+#: Dataset tag of an evidence stack: JSON ``{layer: [band names]}`` of its categorical layers,
+#: whose one-hot class bands are one layer (permuted, occluded and weighed together).
+CATEGORICAL_TAG = "GEOPROSPECT_CATEGORICAL"
+
 
 def band_stats(band: np.ndarray) -> dict[str, float]:
     """min/max/mean/std (float64, population std) and valid count of the finite values of one band."""
@@ -371,6 +375,16 @@ class Stack:
     band_names: list[str]
     stats: list[dict[str, float]] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+
+    def categorical_layers(self) -> dict[str, list[int]]:
+        """Categorical layer -> the indices of its one-hot class bands, as recorded when the
+        stack was built (:data:`CATEGORICAL_TAG`); ``{}`` for a stack without any."""
+        raw = self.tags.get(CATEGORICAL_TAG)
+        if not raw:
+            return {}
+        index = {n: i for i, n in enumerate(self.band_names)}
+        groups = {layer: [index[b] for b in bands if b in index] for layer, bands in json.loads(raw).items()}
+        return {layer: idx for layer, idx in groups.items() if idx}
 
     def moments(self) -> tuple[list[float], list[float]]:
         """Per-band mean and standard deviation of :attr:`stats`: what the models are z-scored with."""

@@ -122,14 +122,24 @@ class VectorLayerConfig(_Strict):
 
 
 class RasterSourceConfig(_Strict):
-    """An existing raster used as evidence (magnetics, gravity, radiometrics, DEM)."""
+    """An existing raster used as evidence (magnetics, gravity, radiometrics, DEM), or a raster
+    of class codes (lithology, stratigraphy: kind categorical)."""
 
     name: str
     path: Path
-    resampling: Optional[Literal["bilinear", "average", "nearest", "cubic"]] = Field(
-        None, description="warp onto the grid: null = average when the grid's cells are larger than the raster's, else bilinear; bilinear / cubic (continuous), average (coarser grid), nearest (classes)")
-    band: Optional[int] = Field(None, ge=1, description="one band (1-based); default: every band")
-    bands: Optional[list[int]] = Field(None, min_length=1, description="several bands (1-based); default: every band")
+    kind: Literal["continuous", "categorical"] = Field(
+        "continuous", description="continuous: measured values, one band each; categorical: one band of class codes (lithology, stratigraphy), "
+                                  "read as one 0/1 band per class named <name>_<class> (class names from the raster's attribute table, .aux.xml or .vat.dbf, else the codes), "
+                                  "warped by nearest (mode, the majority class, onto a coarser grid) and treated as one layer by importance, attribution and weights of evidence")
+    resampling: Optional[Literal["bilinear", "average", "nearest", "cubic", "mode"]] = Field(
+        None, description="warp onto the grid: null = average when the grid's cells are larger than the raster's, else bilinear (categorical: mode, else nearest); "
+                          "bilinear / cubic (continuous), average (coarser grid), nearest or mode (class codes)")
+    band: Optional[int] = Field(None, ge=1, description="one band (1-based); default: every band (categorical: the raster's one band)")
+    bands: Optional[list[int]] = Field(None, min_length=1, description="several bands (1-based); default: every band (continuous only)")
+    classes: Optional[list[Union[int, str]]] = Field(
+        None, description="categorical: the classes to keep, by name or code, in band order (cells of any other class read 0 in every band); default: every class covering min_share")
+    min_share: float = Field(0.01, ge=0, lt=1, description="categorical, without classes: classes covering less than this share of the raster's valid cells inside the grid "
+                                                           "(and study area) are merged into one '<name>_other' band (0 = keep every class); at most 64 class bands")
     crs: CrsText = Field(None, description="CRS of the raster when the file has none")
 
     @model_validator(mode="after")
@@ -138,6 +148,23 @@ class RasterSourceConfig(_Strict):
             raise ValueError("give band or bands, not both")
         if self.bands is not None and (min(self.bands) < 1 or len(set(self.bands)) != len(self.bands)):
             raise ValueError(f"bands are distinct 1-based band numbers, got {self.bands}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> "RasterSourceConfig":
+        if self.kind == "continuous":
+            given = sorted({"classes", "min_share"} & self.model_fields_set)
+            if given:
+                raise ValueError(f"{' and '.join(given)} are for class codes: set kind: categorical (or leave {given[0]} out)")
+            return self
+        if self.bands is not None and len(self.bands) > 1:
+            raise ValueError("a categorical raster is one band of class codes: give band: N (not bands:)")
+        if self.resampling not in (None, "nearest", "mode"):
+            raise ValueError(f"resampling {self.resampling} would mix class codes into codes that mean nothing: use nearest or mode (or leave it out)")
+        if self.classes is not None and not self.classes:
+            raise ValueError("classes: needs at least one class (or leave it out: every class covering min_share)")
+        if self.classes is not None and "min_share" in self.model_fields_set:
+            raise ValueError("min_share chooses the classes when classes: is not given: keep one of them")
         return self
 
 

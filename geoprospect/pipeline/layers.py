@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from geoprospect.evidence.class_choice import entry_knobs as class_knobs
 from geoprospect.evidence.idw import check_varying
 from geoprospect.grid import GridSpec
 from geoprospect.io.points import PointTable
@@ -13,7 +14,7 @@ from geoprospect.pipeline.config import RasterSourceConfig, RunConfig, VectorLay
 from geoprospect.pipeline.stages import load_area, log10_values
 from geoprospect.stack.area import StudyArea
 from geoprospect.stack.layers import StackLayer, categorical_layer, density_layer, distance_density_layer, distance_layer, idw_layer, kriging_layer
-from geoprospect.stack.rasters import raster_layer
+from geoprospect.stack.rasters import categorical_raster_layer, raster_layer
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +23,10 @@ def pipeline_layers(cfg: RunConfig, points: PointTable | None, grid: GridSpec) -
     """The layers of `geoprospect run`: the interpolated elements (IDW or kriging, log10 when
     configured; none without points), then one layer per vector source, then the rasters;
     ``points`` in any CRS, layers on ``grid``."""
-    # categorical layers warn the share of the study area their polygons leave unmapped
-    area = load_area(cfg.area) if any(v.kind == "categorical" for v in cfg.vectors) else None
-    return point_layers(cfg, points, grid) + [vector_layer(v, grid, area) for v in cfg.vectors] + raster_layers(cfg, grid)
+    # categorical layers warn the share of the study area their polygons leave unmapped; a
+    # categorical raster's rare classes are the rare ones inside the study area
+    area = load_area(cfg.area) if any(v.kind == "categorical" for v in [*cfg.vectors, *cfg.rasters]) else None
+    return point_layers(cfg, points, grid) + [vector_layer(v, grid, area) for v in cfg.vectors] + raster_layers(cfg, grid, area)
 
 
 def point_layers(cfg: RunConfig, points: PointTable | None, grid: GridSpec) -> list[StackLayer]:
@@ -71,23 +73,31 @@ def vector_layer(v: VectorLayerConfig, grid: GridSpec, area: StudyArea | None = 
     outside = 0.0 if v.unmapped == "zero" else float("nan")
     lay = categorical_layer(gdf, grid, v.field, classes=v.classes, outside=outside, what=f"{v.name} ({v.path.name})", area=area)  # categorical
     lay.names = [f"{v.name}_{n}" for n in lay.names]
+    lay.categorical = v.name
     lay.provenance = {n: f"{v.field} of {v.path.name} (1 in the class, 0 in another, {'0' if outside == 0 else 'nodata'} where unmapped)" for n in lay.names}
     return lay
 
 
-def raster_layers(cfg: RunConfig, grid: GridSpec) -> list[StackLayer]:
+def raster_layers(cfg: RunConfig, grid: GridSpec, area: StudyArea | None = None) -> list[StackLayer]:
     """The run config's existing rasters (magnetics, gravity, DEM...), each warped once onto
     ``grid`` with its stated resampling; nodata kept as NaN; bands named <name> (one band) or
-    <name>_<band name>."""
-    return [raster_source_layer(r, grid) for r in cfg.rasters]
+    <name>_<band name>; a categorical raster's class bands <name>_<class> (its rare classes
+    counted inside ``area``)."""
+    return [raster_source_layer(r, grid, area, i=i, block_size=cfg.compute.block_size) for i, r in enumerate(cfg.rasters)]
 
 
-def raster_source_layer(r: RasterSourceConfig, grid: GridSpec) -> StackLayer:
-    """One ``rasters:`` entry as a stack layer (bands selected by ``band`` / ``bands``, 1-based)."""
+def raster_source_layer(r: RasterSourceConfig, grid: GridSpec, area: StudyArea | None = None, *, i: int = 0, block_size: int = 1024) -> StackLayer:
+    """One ``rasters:`` entry (number ``i``, for hints) as a stack layer (bands selected by
+    ``band`` / ``bands``, 1-based; kind categorical: one-hot class bands)."""
     from rasterio.enums import Resampling
 
+    resampling = None if r.resampling is None else Resampling[r.resampling]
+    if r.kind == "categorical":
+        band = r.band if r.band is not None else (r.bands[0] if r.bands else None)
+        return categorical_raster_layer(r.path, grid, name=r.name, band=band, classes=r.classes, min_share=r.min_share, crs=r.crs, area=area,
+                                        resampling=resampling, knobs=class_knobs(i), block_size=block_size)
     bands = [r.band] if r.band is not None else r.bands
-    lay = raster_layer(r.path, grid, None if r.resampling is None else Resampling[r.resampling], bands=bands, crs=r.crs)
+    lay = raster_layer(r.path, grid, resampling, bands=bands, crs=r.crs)
     if len(lay.names) == 1:
         names = [r.name]
     else:

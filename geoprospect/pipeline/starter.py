@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel
 
 from geoprospect.errors import InputError
+from geoprospect.io.raster_classes import raster_class_names
 from geoprospect.pipeline.config import RunConfig
 
 RASTER_SUFFIXES = {".tif", ".tiff", ".vrt", ".img", ".asc", ".nc"}
@@ -92,7 +93,8 @@ def _name(path: Path) -> str:
 
 def prefill(files: Sequence[str | Path], base: Path) -> dict:
     """Config values guessed from input files (paths relative to ``base``, the config's folder):
-    a CSV or point layer -> points, rasters -> rasters, a file named like deposits -> deposits,
+    a CSV or point layer -> points, rasters -> rasters (kind categorical when an attribute table
+    names their codes), a file named like deposits -> deposits,
     polygons named like an area -> area, other vectors -> distance layers."""
     values: dict = {"grid": {"resolution": 100}}
     for f in map(Path, files):
@@ -101,7 +103,10 @@ def prefill(files: Sequence[str | Path], base: Path) -> dict:
         rel = Path(f.resolve()).relative_to(base.resolve()).as_posix() if f.resolve().is_relative_to(base.resolve()) else str(f.resolve())
         suffix = f.suffix.lower()
         if suffix in RASTER_SUFFIXES:
-            values.setdefault("rasters", []).append({"name": _name(f), "path": rel})
+            entry = {"name": _name(f), "path": rel}
+            if raster_class_names(f)[0]:  # an attribute table naming its codes: a raster of classes
+                entry["kind"] = "categorical"
+            values.setdefault("rasters", []).append(entry)
         elif suffix in VECTOR_SUFFIXES:
             section, entry = _vector_entry(f, rel)
             if section == "vectors":

@@ -2,7 +2,8 @@
 
 - :mod:`.layers`: the layers (IDW, kriging, distance, density, categorical, in-memory arrays),
   each a function of a (sub-)grid.
-- :mod:`.rasters`: existing rasters as layers, read or warped onto the grid.
+- :mod:`.rasters`: existing rasters as layers, read or warped onto the grid (a raster of class
+  codes as one-hot class bands, recorded as one categorical layer).
 - :mod:`.blocks`: blocks of a grid, their sub-grids and halos.
 - :mod:`.build`: the one builder, :func:`build_stack` -> :class:`StackFile`.
 - :mod:`.executors`: where the blocks run: :class:`LocalExecutor` (this process) or
@@ -23,10 +24,10 @@ from geoprospect.stack.layers import (
     idw_layer,
     kriging_layer,
 )
-from geoprospect.stack.rasters import raster_layer, read_onto_grid, stack_rasters
+from geoprospect.stack.rasters import categorical_raster_layer, raster_layer, read_onto_grid, stack_rasters
 
 __all__ = [
     "Block", "iter_blocks", "sub_grid", "StackFile", "build_stack", "DaskExecutor", "Executor", "LocalExecutor", "connect",
     "StackLayer", "array_layer", "categorical_layer", "density_layer", "distance_density_layer", "distance_layer", "idw_layer",
-    "kriging_layer", "raster_layer", "read_onto_grid", "stack_rasters",
+    "kriging_layer", "raster_layer", "categorical_raster_layer", "read_onto_grid", "stack_rasters",
 ]

@@ -23,6 +23,7 @@ from geoprospect.evidence.idw import idw
 from geoprospect.evidence.kriging import fit_variogram, kriging
 from geoprospect.grid import GridSpec
 from geoprospect.io.names import did_you_mean
+from geoprospect.io.rasters import CATEGORICAL_TAG, dumps_tags
 
 if TYPE_CHECKING:
     from geoprospect.stack.area import StudyArea
@@ -40,12 +41,17 @@ class StackLayer:
         compute: sub-grid -> (len(names), h, w) (or (h, w) for one band) float array, NaN = nodata.
         halo: cells of context the function needs on each side (0 for point-wise layers).
         provenance: band name -> how the band was made (GEOPROSPECT_SOURCE tag).
+        categorical: the name of the categorical layer whose one-hot class bands these are
+            (geology polygons, a categorical raster), None for any other layer: the stack
+            records it (:data:`~geoprospect.io.rasters.CATEGORICAL_TAG`), so that importance,
+            attribution and the baselines treat the class bands as one layer.
     """
 
     names: list[str]
     compute: BlockFn
     halo: int = 0
     provenance: dict[str, str] = field(default_factory=dict)
+    categorical: str | None = None
 
 
 def _rows(g: GridSpec, cells: int = 131072) -> int:
@@ -157,7 +163,7 @@ def categorical_layer(polygons, grid: GridSpec, field: str, *, classes: Sequence
     gdf = polygons.to_crs(grid.crs) if getattr(polygons, "crs", None) is not None and not grid.crs.equals(polygons.crs, ignore_axis_order=True) else polygons
     warn_unmapped(gdf, grid, field, outside, what, area=None if area is None else area.to_crs(grid.crs).geoms)
     names = categorical_bands(polygons, one, field, classes=list(classes), **kw)[1]
-    return StackLayer(list(names), _Categorical(polygons, field, list(classes), kw), 0, {n: f"{field} polygons" for n in names})
+    return StackLayer(list(names), _Categorical(polygons, field, list(classes), kw), 0, {n: f"{field} polygons" for n in names}, categorical=field)
 
 
 def idw_layer(xy: np.ndarray, values: np.ndarray, names: Sequence[str], *, power: float = 2.0, neighbors: int | None = 12, radius: float | None = None, min_points: int = 1, smoothing: float = 0.0, provenance: dict | None = None) -> StackLayer:
@@ -211,6 +217,11 @@ def band_names(layers: Sequence[StackLayer]) -> list[str]:
 
 
 def stack_tags(layers: Sequence[StackLayer]) -> tuple[dict, list[dict]]:
-    """Dataset tags and per-band GEOPROSPECT_SOURCE tags."""
+    """Dataset tags (with the categorical layers' class bands, :data:`CATEGORICAL_TAG`) and
+    per-band GEOPROSPECT_SOURCE tags."""
     bt = [{"GEOPROSPECT_SOURCE": lay.provenance.get(n, "")} for lay in layers for n in lay.names]
-    return {"GEOPROSPECT_KIND": "evidence_stack"}, bt
+    tags = {"GEOPROSPECT_KIND": "evidence_stack"}
+    groups = {lay.categorical: list(lay.names) for lay in layers if lay.categorical}
+    if groups:
+        tags[CATEGORICAL_TAG] = dumps_tags(groups)
+    return tags, bt

@@ -3,7 +3,8 @@
 ``geoprospect stack RASTER...`` is :func:`stack_rasters`: every band of every raster becomes a
 layer (:func:`raster_layer`), and the stack is built by the one builder, block by block. A
 raster on the grid's cells is read as is; another is warped (GDAL) onto each block's sub-grid:
-by default ``average`` when the grid's cells are larger than the raster's, else bilinear. GDAL fits its resampling kernel to each warped region, so a block's values may
+by default ``average`` when the grid's cells are larger than the raster's, else bilinear (a raster
+of class codes: ``mode``, the majority class, else nearest; :mod:`.categorical_raster`). GDAL fits its resampling kernel to each warped region, so a block's values may
 differ from a whole-grid warp by a tiny fraction of the local value range (4e-4 of unit
 noise in tests/test_bad_input_rasters.py), never by a cell.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import rasterio
@@ -20,9 +21,13 @@ from pyproj import CRS
 from rasterio.warp import Resampling, reproject
 from rasterio.windows import Window
 
-from geoprospect.errors import CRSError, InputError
+from geoprospect.errors import CategoricalError, CRSError, InputError, ParameterError
+from geoprospect.evidence.categorical import one_hot
+from geoprospect.evidence.class_choice import CLI_KNOBS, DEFAULT_MIN_SHARE, MAX_CODES, choose_classes, log_classes, whole_codes
 from geoprospect.grid import Extent, GridSpec, rio_crs, to_crs
+from geoprospect.io.raster_classes import raster_class_names
 from geoprospect.stack.area import StudyArea
+from geoprospect.stack.blocks import align_block_size, iter_blocks, sub_grid
 from geoprospect.stack.build import StackFile, build_stack
 from geoprospect.stack.executors import Executor
 from geoprospect.stack.layers import StackLayer
@@ -100,19 +105,22 @@ def source_resolution(src, src_crs: CRS, grid: GridSpec) -> tuple[float, float]:
     return (abs(t.a), abs(t.e))
 
 
-def _warp_method(src, src_crs: CRS, path: Path, grid: GridSpec, resampling: Resampling | None) -> Resampling:
+def _warp_method(src, src_crs: CRS, path: Path, grid: GridSpec, resampling: Resampling | None, categorical: bool = False) -> Resampling:
     """The resampling of a raster onto ``grid`` (``None``: average onto a coarser grid, else
-    bilinear), logged with the source and target resolutions when the raster is warped."""
+    bilinear; for class codes (``categorical``) mode, the majority class, onto a coarser grid,
+    else nearest), logged with the source and target resolutions when the raster is warped."""
     src_grid = _grid_of(src, src_crs)
     if _aligned_window(src_grid, grid) is not None:
-        return resampling or Resampling.bilinear  # read as is: no resampling happens
+        return resampling or (Resampling.nearest if categorical else Resampling.bilinear)  # read as is: no resampling happens
     sx, sy = source_resolution(src, src_crs, grid)
     gx, gy = grid.res
     if resampling is None:
-        # a coarser cell averages every source cell inside it; bilinear would sample 4 of them
-        resampling = Resampling.average if gx * gy > 1.01 * sx * sy else Resampling.bilinear
+        # a coarser cell averages (or takes the majority class of) every source cell inside it; bilinear would sample 4 of them
+        coarser = gx * gy > 1.01 * sx * sy
+        resampling = (Resampling.mode if coarser else Resampling.nearest) if categorical else (Resampling.average if coarser else Resampling.bilinear)
+    what = {Resampling.mode: "mode (the majority class of the source cells in each cell)", Resampling.nearest: "nearest"}.get(resampling, resampling.name) if categorical else resampling.name
     log.info("%s: warped onto the run's grid: %.4g x %.4g -> %.4g x %.4g map units per cell (%s -> %s), %s resampling",
-             path, sx, sy, gx, gy, src_crs.name, grid.crs.name, resampling.name)
+             path, sx, sy, gx, gy, src_crs.name, grid.crs.name, what)
     return resampling
 
 
@@ -165,10 +173,88 @@ def raster_layer(path: str | Path, grid: GridSpec, resampling: Resampling | None
                       {names[b - 1]: f"band {b} of {path.name} ({resampling.name} resampling)" for b in idx})
 
 
-def stack_rasters(paths: Sequence[str | Path], out: str | Path, grid: GridSpec | None = None, *, executor: Executor | None = None, block_size: int = 1024, area: StudyArea | None = None) -> StackFile:
+class _CategoricalRaster:
+    """Picklable block function: one band of class codes on a (sub-)grid as one-hot class bands."""
+
+    def __init__(self, path: Path, resampling: Resampling, band: int, crs: object | None, classes: Sequence[Sequence[int]]) -> None:
+        self.path, self.resampling, self.band, self.crs, self.classes = path, resampling, band, crs, [list(c) for c in classes]
+
+    def codes(self, g: GridSpec) -> np.ndarray:
+        """(rows, cols) float32 class codes on ``g`` (NaN: nodata)."""
+        try:
+            src, crs = _open(self.path, self.crs)
+            with src:
+                return _read(src, crs, g, self.resampling, [self.band])[0]
+        except rasterio.errors.RasterioIOError as exc:
+            raise InputError(f"cannot read raster ({exc})", path=self.path, hint="is it a complete GeoTIFF?") from exc
+
+    def __call__(self, g: GridSpec) -> np.ndarray:
+        return one_hot(self.codes(g), self.classes)
+
+
+def _count_codes(fn: _CategoricalRaster, grid: GridSpec, area: StudyArea | None, block_size: int, knobs: Mapping[str, str]) -> dict[int, int]:
+    """Cells of every class code on ``grid`` (inside ``area``), block by block (memory bounded
+    by the block); CategoricalError for values that are not whole numbers or too many codes."""
+    counts: dict[float, int] = {}
+    area = None if area is None else area.to_crs(grid.crs)
+    for block in iter_blocks(grid.height, grid.width, align_block_size(block_size)):
+        g = sub_grid(grid, block)
+        codes = fn.codes(g)
+        keep = np.isfinite(codes) if area is None else np.isfinite(codes) & area.mask(g)
+        values, n = np.unique(codes[keep], return_counts=True)
+        for v, k in zip(values.tolist(), n.tolist()):
+            counts[v] = counts.get(v, 0) + k
+        whole_codes(dict(zip(values.tolist(), n.tolist())), str(fn.path), knobs)  # refuse a continuous raster at its first block
+        if len(counts) > MAX_CODES:
+            raise CategoricalError(f"over {MAX_CODES} distinct codes: not a raster of classes", path=fn.path, hint=f"is it a continuous layer? Then {knobs['kind']}")
+    return whole_codes(counts, str(fn.path), knobs)
+
+
+def categorical_raster_layer(path: str | Path, grid: GridSpec, *, name: str | None = None, band: int | None = None, classes: Sequence[object] | None = None,
+                             min_share: float = DEFAULT_MIN_SHARE, crs: object | None = None, area: StudyArea | None = None,
+                             resampling: Resampling | None = None, knobs: Mapping[str, str] | None = None, block_size: int = 1024) -> StackLayer:
+    """A raster of class codes (lithology, stratigraphy) as one-hot class bands ``<name>_<class>``
+    on ``grid`` (``name`` default: the file's stem), recorded as one categorical layer.
+
+    Warped by nearest (``mode``, the majority class, onto a coarser grid), never averaged.
+    Class names from the raster's attribute table (:func:`~geoprospect.io.raster_classes.raster_class_names`),
+    else the codes; the classes are chosen once for the whole map from their cell counts on
+    ``grid`` inside ``area`` (:func:`~geoprospect.evidence.class_choice.choose_classes`:
+    ``classes`` or the ``min_share`` rule), and logged. A class band is 1 in the class, 0 in
+    another, NaN where the raster has no value. ``knobs``: how the settings are spelled in
+    hints (:data:`~geoprospect.evidence.class_choice.CLI_KNOBS` by default).
+    """
+    path, k = Path(path), {**CLI_KNOBS, **(knobs or {})}
+    if resampling not in (None, Resampling.nearest, Resampling.mode):
+        raise ParameterError(f"{resampling.name} resampling would mix class codes into codes that mean nothing", path=path, hint="use nearest or mode (the majority class)")
+    src, rcrs = _open(path, crs)
+    with src:
+        if band is None and src.count > 1:
+            raise CategoricalError(f"a categorical raster is one band of class codes; this one has {src.count} bands", path=path, hint=f"choose the band with {k['band']}")
+        if band is not None and not 1 <= band <= src.count:
+            raise InputError(f"band {band} does not exist: the raster has {src.count} band(s)", path=path, hint=f"band numbers start at 1 ({k['band']})")
+        method = _warp_method(src, rcrs, path, grid, resampling, categorical=True)
+    fn = _CategoricalRaster(path, method, band or 1, crs, [])
+    names, source = raster_class_names(path, band or 1)
+    kept, rare = choose_classes(_count_codes(fn, grid, area, block_size, k), names, classes=classes, min_share=min_share, path=str(path), knobs=k)
+    layer = name or path.stem
+    log_classes(f"{layer} ({path.name})", kept, rare, source, min_share)
+    fn.classes = [c.codes for c in kept]
+    bands = [f"{layer}_{c.name}" for c in kept]
+    prov = {b: f"class {c.name} (codes {','.join(map(str, c.codes[:16]))}) of band {band or 1} of {path.name} (1 in the class, 0 in another, nodata where the raster has none; {method.name} resampling)"
+            for b, c in zip(bands, kept)}
+    return StackLayer(bands, fn, 0, prov, categorical=layer)
+
+
+def stack_rasters(paths: Sequence[str | Path], out: str | Path, grid: GridSpec | None = None, *, executor: Executor | None = None, block_size: int = 1024, area: StudyArea | None = None,
+                  categorical: Sequence[str | Path] = (), min_share: float = DEFAULT_MIN_SHARE) -> StackFile:
     """Combine single- or multi-band rasters into one stack on ``grid`` (default: the first
-    raster's); cells outside ``area`` are nodata."""
+    raster's); cells outside ``area`` are nodata. The rasters of ``categorical`` (among
+    ``paths``, or added after them) are class codes: one-hot class bands (:func:`categorical_raster_layer`)."""
+    cats = {Path(p).resolve() for p in categorical}
+    paths = list(paths) + [p for p in categorical if Path(p).resolve() not in {Path(q).resolve() for q in paths}]
     if not paths:
         raise InputError("no rasters to stack")
     grid = grid or GridSpec.from_raster(paths[0])
-    return build_stack([raster_layer(p, grid) for p in paths], grid, out, executor=executor, block_size=block_size, area=area)
+    layers = [categorical_raster_layer(p, grid, min_share=min_share, area=area, block_size=block_size) if Path(p).resolve() in cats else raster_layer(p, grid) for p in paths]
+    return build_stack(layers, grid, out, executor=executor, block_size=block_size, area=area)
