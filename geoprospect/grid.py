@@ -276,3 +276,69 @@ class GridSpec:
             and self.crs.equals(other.crs, ignore_axis_order=True)
             and np.allclose(list(self.transform)[:6], list(other.transform)[:6], atol=tol, rtol=0)
         )
+
+
+# --- areas in km² (issue 24): the CRS's linear unit says how map units² become km² ---
+
+AREA_KM2 = "km²"
+AREA_MAP_UNITS = "map units²"
+#: spellings of metres and feet that pyproj's unit table (EPSG names) does not hold
+_UNIT_ALIASES = frozenset({"meter", "meters", "metres", "m", "feet", "ft", "us-ft", "foot_us", "us survey feet"})
+
+
+def _linear_unit_names() -> frozenset[str]:
+    """Lower-case names of the linear units pyproj knows (metre, foot, US survey foot, kilometre ...)."""
+    from pyproj.database import get_units_map
+
+    return frozenset(n.lower() for n in get_units_map(category="linear")) | _UNIT_ALIASES
+
+
+def metres_per_unit(crs: CRS) -> float | None:
+    """Metres in one map unit of a projected or local CRS, from pyproj's axis information
+    (1 for metres, 0.3048 for the foot, 0.3048006 for the US survey foot); None for a geographic
+    CRS (degrees) and for a unit pyproj cannot name (a local frame's ``UNIT["unknown",1]``)."""
+    if crs.is_geographic or not crs.axis_info:
+        return None
+    ax = crs.axis_info[0]
+    name = (ax.unit_name or "").strip().lower()
+    known = ax.unit_auth_code == "EPSG" or name in _linear_unit_names()
+    f = float(ax.unit_conversion_factor or 0.0)
+    return f if known and math.isfinite(f) and f > 0 else None
+
+
+def polygon_areas(geoms: Sequence[object] | np.ndarray, crs: CRS) -> tuple[np.ndarray, str]:
+    """(N,) areas of shapely (multi)polygons in ``crs`` and their unit label: km² when the CRS's
+    linear unit is known (metres, feet: converted), geodesic km² on the CRS's ellipsoid for a
+    geographic CRS, else the planar area in "map units²" (a local frame of unknown unit)."""
+    import shapely
+
+    g = np.asarray(geoms, dtype=object).reshape(-1)
+    f = metres_per_unit(crs)
+    if f is not None:
+        return np.asarray(shapely.area(g), dtype=np.float64) * f * f / 1e6, AREA_KM2
+    if crs.is_geographic:
+        geod = crs.get_geod()
+        if geod is not None:
+            return np.array([abs(geod.geometry_area_perimeter(x)[0]) / 1e6 for x in g], dtype=np.float64), AREA_KM2
+    return np.asarray(shapely.area(g), dtype=np.float64), AREA_MAP_UNITS
+
+
+def cell_areas(grid: GridSpec) -> tuple[np.ndarray, str]:
+    """(rows,) area of one cell of each row of ``grid`` and its unit label (as :func:`polygon_areas`:
+    km² for a known linear unit or a geographic grid, where cells shrink towards the poles; else
+    map units²). Multiply by a count of cells per row for the area of a class or a target."""
+    import shapely
+
+    t = grid.transform
+    f = metres_per_unit(grid.crs)
+    if f is None and grid.crs.is_geographic:
+        y = t.f + np.arange(grid.height + 1) * t.e
+        return polygon_areas(shapely.box(t.c, y[1:], t.c + t.a, y[:-1]), grid.crs)
+    planar = abs(t.a * t.e)
+    return np.full(grid.height, planar * f * f / 1e6 if f is not None else planar), AREA_KM2 if f is not None else AREA_MAP_UNITS
+
+
+def area_of_cells(grid: GridSpec, mask: np.ndarray) -> tuple[float, str]:
+    """Total area of the True cells of ``mask`` ((rows, cols) on ``grid``) and its unit label."""
+    per_row, unit = cell_areas(grid)
+    return float(np.asarray(mask, dtype=bool).sum(axis=1) @ per_row), unit

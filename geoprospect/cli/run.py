@@ -43,6 +43,8 @@ def run(config, out, overwrite, resume, dask_scheduler):
         click.echo(_table(d.get("out_of_fold", {})), err=True)
         ins = (d.get("in_sample") or {}).get("deposits") or {}
         click.echo(f"training (in-sample, optimistic, not a skill measure): top 10% captures {_p(ins.get('capture_top_10pct'))}, success-rate AUC {_f(ins.get('success_rate_auc'))}", err=True)
+        if d.get("targets", {}).get("note"):  # the bounded classes and targets (evaluation/area_bounds.py), areas in km²
+            click.echo(f"classes: {d['classes']['source']}\ntargets.gpkg: {d['targets']['note']}", err=True)
         return {"output": target, "prospectivity": Path(target) / "prospectivity.tif", "map": Path(target) / "map.png", "manifest": Path(target) / "manifest.json"}
 
     run_command(body)

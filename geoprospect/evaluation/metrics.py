@@ -124,6 +124,28 @@ def success_rate(scores: np.ndarray, deposit_cells: np.ndarray) -> SuccessRate:
     return SuccessRate(area, captured, int(dep.size), int(sv.size), -uniq, tied)
 
 
+def curve_corners(area: np.ndarray, captured: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A piecewise-linear curve (e.g. a success-rate curve, ``area`` increasing) without the
+    points where it runs straight on: the same curve (and the same trapezoid AUC, up to rounding)
+    in at most about two points per deposit-holding step, for JSON and figures."""
+    a, c = np.asarray(area, dtype=np.float64), np.asarray(captured, dtype=np.float64)
+    if a.size <= 2:
+        return a, c
+    da0, dc0 = a[1:-1] - a[:-2], c[1:-1] - c[:-2]
+    da1, dc1 = a[2:] - a[1:-1], c[2:] - c[1:-1]
+    bend = np.abs(da0 * dc1 - dc0 * da1) > 1e-12 * np.maximum(np.abs(da0) + np.abs(dc0), 1e-300) * np.maximum(np.abs(da1) + np.abs(dc1), 1e-300)
+    keep = np.concatenate([[True], bend, [True]])
+    return a[keep], c[keep]
+
+
+def mean_curve(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The pointwise mean of piecewise-linear curves over [0, 1] (each ``(x, y)``, x increasing),
+    on the union of their corners: its trapezoid AUC is the mean of theirs (up to rounding)."""
+    x = np.unique(np.concatenate([np.asarray(a, dtype=np.float64) for a, _ in curves]))
+    y = np.mean([np.interp(x, a, c) for a, c in curves], axis=0)
+    return x, y
+
+
 @dataclass
 class PredictionArea:
     """Prediction-area (P-A) plot of a score map.

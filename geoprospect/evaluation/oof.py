@@ -19,7 +19,7 @@ import numpy as np
 from geoprospect.errors import FoldError
 from geoprospect.evaluation.classic import CLASSIC_ROWS, WOE, window_area, window_centres, woe_scorer
 from geoprospect.evaluation.crossval import torch_fit_score
-from geoprospect.evaluation.metrics import deposit_capture, deposit_flat, success_rate, window_metrics
+from geoprospect.evaluation.metrics import curve_corners, deposit_capture, deposit_flat, success_rate, window_metrics
 from geoprospect.io.rasters import Stack
 from geoprospect.prediction.fullres import FullResMap, blend_window_table
 from geoprospect.training.config import TrainConfig
@@ -131,7 +131,9 @@ class OutOfFoldResult:
     ``(k, trained model)`` per fold of the first layout, in fold order (for uncertainty,
     attribution and calibration); ``splits``: the fold layouts scored; ``model_margin`` and
     ``model_fold``: the (N,) out-of-fold logit margins and the fold that scored each window
-    (-1: none) of the first layout (calibration is fitted and cross-fitted on them)."""
+    (-1: none) of the first layout (calibration is fitted and cross-fitted on them);
+    ``model_curves``: the model's success-rate curve of every layout (:func:`layout_curves`), the
+    report's success-rate figure."""
 
     table: dict
     model_map: FullResMap
@@ -140,6 +142,22 @@ class OutOfFoldResult:
     splits: Sequence[CVSplit] = ()
     model_margin: np.ndarray | None = None
     model_fold: np.ndarray | None = None
+    model_curves: list = field(default_factory=list)
+
+
+def layout_curves(maps: Sequence[FullResMap], dep: np.ndarray, area: np.ndarray) -> list[dict]:
+    """The out-of-fold success-rate curve of each block layout, ranked exactly as the table's row
+    (:func:`_row`: the cells of ``area``, by logit margin): ``{"area", "captured", "auc"}`` per
+    layout, the curve reduced to its corners (:func:`~geoprospect.evaluation.metrics.curve_corners`),
+    ``auc`` the unreduced curve's, so that their mean is the table's ``success_rate_auc``."""
+    out = []
+    for fmap in maps:
+        sr = success_rate(np.where(area, fmap.margin, np.nan), dep)
+        if not sr.n_deposits:
+            continue
+        a, c = curve_corners(sr.area, sr.captured)
+        out.append({"area": a.tolist(), "captured": c.tolist(), "auc": sr.auc})
+    return out
 
 
 def evaluate_out_of_fold(
@@ -194,7 +212,8 @@ def evaluate_out_of_fold(
         table[WOE]["chosen"] = woe_chosen
     first = sum(1 for f in splits[0].folds if f.test.size)  # the first layout's models come first
     first_oof = maps[model][0][1]
-    return OutOfFoldResult(table, model_map, first_oof.prob, fold_models[:first], tuple(splits), first_oof.margin, first_oof.fold)
+    curves = layout_curves([m for _, _, m in maps[model]], dep, area)
+    return OutOfFoldResult(table, model_map, first_oof.prob, fold_models[:first], tuple(splits), first_oof.margin, first_oof.fold, curves)
 
 
 def baselines_beating(table: dict, model: str, key: str = "success_rate_auc") -> list[str]:

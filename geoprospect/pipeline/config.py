@@ -14,6 +14,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from geoprospect.errors import ConfigError, GeoprospectError
+from geoprospect.evaluation.area_bounds import AreaBounds
 from geoprospect.grid import LOCAL_CRS_EXAMPLE, to_crs
 from geoprospect.models import MODELS
 from geoprospect.training.config import TrainConfig
@@ -272,6 +273,18 @@ class AttributionConfig(_Strict):
     repeats: int = Field(3, ge=1, description="permutations per layer (permutation importance: mean and std of the AUC drop)")
 
 
+class TargetsConfig(_Strict):
+    """Bounds of the P-A classes and the targets (geoprospect/evaluation/area_bounds.py; README "Classes and targets")."""
+
+    high_share: float = Field(AreaBounds.high_share, gt=0, le=0.5, description="the high class holds at most this share of the ranked area (the out-of-fold P-A intersection's area when smaller); medium as much again")
+    max_target_share: float = Field(AreaBounds.max_target_share, gt=0, le=0.5, description="one target holds at most this share of the ranked area: a larger connected high region keeps only its best-ranked cells")
+    max_targets: int = Field(AreaBounds.max_targets, ge=1, description="targets.gpkg lists at most this many targets, the best by mean score")
+
+    def bounds(self) -> AreaBounds:
+        """These bounds for :mod:`geoprospect.evaluation.area_bounds`."""
+        return AreaBounds(self.high_share, self.max_target_share, self.max_targets)
+
+
 class ComputeConfig(_Strict):
     dask_scheduler: Optional[str] = Field(None, description="dask scheduler address (tcp://host:8786) or local / local:N; null = this machine, block by block")
     block_size: int = Field(1024, ge=16, description="block (and dask chunk) side in pixels; memory scales with its square")
@@ -301,6 +314,7 @@ class RunConfig(_Strict):
     evaluation: EvaluationConfig = EvaluationConfig()
     predict: PredictConfig = PredictConfig()
     attribution: AttributionConfig = AttributionConfig()
+    targets: TargetsConfig = TargetsConfig()
     compute: ComputeConfig = ComputeConfig()
 
     @field_validator("vectors", "rasters")

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import torch
 
@@ -204,7 +205,7 @@ def _crossval_stage(run: _Run, stack, windows, deposits) -> tuple[dict, FullResM
     _check_scored(cfg, stack, deposits, np.isfinite(fmap.margin))
     info = {"method": ev.method, "blocks": choice, "label": splits[0].label if ev.method == "cv" else BLOCK_LABEL, "fold_epochs": fold_cfg.epochs,
             "ranked_cells": "cells with data scored out of fold (full resolution)", "layouts": [s.describe() for s in splits],
-            "out_of_fold": table, "model": cfg.train.model,
+            "out_of_fold": table, "model": cfg.train.model, "success_rate_curves": res.model_curves,
             "window_prob": [None if not np.isfinite(v) else float(v) for v in wprob]}
     # calibrator from the out-of-fold margins; uncertainty.tif from the fold models (issue 13)
     info.update(calibrate_and_spread(out, res, stack, windows["label"].to_numpy(), cfg, stack_scorer(run.engine, out / "stack.tif", stack, cfg, cfg.train.crop)))
@@ -318,8 +319,9 @@ def _attribution_stage(run: _Run, model, stack, pred):
     return attr
 
 
-def _evaluate_stage(run: _Run, pred, stack, windows, deposits, tile_summary, oof: dict, oof_map: FullResMap, history, attr=None) -> dict:
-    """metrics.json (out-of-fold headline, in-sample figures labelled so), map products, report, map.png."""
+def _evaluate_stage(run: _Run, pred, stack, windows, deposits, tile_summary, oof: dict, oof_map: FullResMap, history, attr=None, area=None) -> dict:
+    """metrics.json (out-of-fold headline, in-sample figures labelled so), map products, report, map.png
+    (``area``: the study area, outlined on the maps)."""
     cfg, out = run.cfg, run.out
     r, c = windows["row"].to_numpy(), windows["col"].to_numpy()
     ok = np.isfinite(pred.prob[r, c])
@@ -336,13 +338,16 @@ def _evaluate_stage(run: _Run, pred, stack, windows, deposits, tile_summary, oof
         "tiling": tile_summary,
         **attribution_metrics(oof.get("importance"), attr),
     }
+    outline = area.to_crs(pred.grid.crs).geoms if area is not None else None
     metrics.update(write_map_products(out, pred, stack, windows, deposits, oof_map=oof_map, table=oof["out_of_fold"], evaluation=metrics["evaluation"], oof_window_prob=oof.get("window_prob"), calibration=oof["calibration"],
                                       title=cfg.name, model_name=cfg.train.model, history=history, settings=run.cfg_json, headline=metrics["skill"]["sentence"],
-                                      attribution=attr, importance=metrics.get("importance")))
+                                      attribution=attr, importance=metrics.get("importance"), bounds=cfg.targets.bounds(), oof_curves=oof.get("success_rate_curves"),
+                                      outline=outline, deposit_label=cfg.deposits.label))
     write_json(out / "metrics.json", metrics)
     # drawn as area percentiles of the margin: the ranking shows whatever the calibrated probabilities' range
     map_figure(area_percentile(pred.margin), pred.grid, deposits, out / "map.png", title=f"{cfg.name}: {cfg.train.model} (final model)",
-               label="area percentile (100 = most prospective)", vmin=0.0, vmax=100.0, deposit_label=getattr(cfg.deposits, "label", "known deposits"))
+               label="area percentile (100 = most prospective)", vmin=0.0, vmax=100.0, deposit_label=cfg.deposits.label, outline=outline,
+               targets=gpd.read_file(out / "targets.gpkg"))
     run.state.mark("evaluate", {})
     return metrics
 
@@ -392,7 +397,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path | None = None, *, overwrite: bo
     attr = _timed(run, "attribution", _attribution_stage, model, stack, pred)
     compute_info = run.engine.describe()
     run.engine.close()
-    metrics = _timed(run, "evaluate", _evaluate_stage, pred, stack, windows, deposits, tile_summary, oof, oof_map, history, attr)
+    metrics = _timed(run, "evaluate", _evaluate_stage, pred, stack, windows, deposits, tile_summary, oof, oof_map, history, attr, area)
     source.close()
     run.timings["total"] = time.perf_counter() - t_all
     manifest = _manifest(run, grid, stack, metrics, compute_info)

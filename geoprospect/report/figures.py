@@ -12,7 +12,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from geoprospect.grid import GridSpec
+from geoprospect.evaluation.metrics import mean_curve
+from geoprospect.grid import GridSpec, metres_per_unit
 from geoprospect.io.atomic import atomic_path
 
 
@@ -41,20 +42,79 @@ def _nice_length(span: float) -> float:
 
 
 def _scale_bar(ax, grid: GridSpec) -> None:
-    """A scale bar in the lower right (projected grids only: degrees have no fixed length)."""
+    """A scale bar in the lower right, in m or km when the CRS's unit converts to metres (feet
+    included), else in map units (projected grids only: degrees have no fixed length)."""
     from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
     if grid.crs is None or grid.crs.is_geographic:
         return
     x0, _, x1, _ = grid.bounds
-    length = _nice_length(x1 - x0)
+    f = metres_per_unit(grid.crs)
+    length = _nice_length((x1 - x0) * (f or 1.0))
     if length <= 0:
         return
-    unit = grid.crs.axis_info[0].unit_name if grid.crs.axis_info else "map units"
-    label = f"{length / 1000:g} km" if unit == "metre" and length >= 1000 else f"{length:g} {'m' if unit == 'metre' else unit}"
-    bar = AnchoredSizeBar(ax.transData, length, label, "lower right", pad=0.4, sep=3, frameon=True, size_vertical=(grid.bounds[3] - grid.bounds[1]) / 150, fontproperties={"size": 7})
+    if f is None:
+        label = f"{length:g} map units"
+    else:
+        label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    bar = AnchoredSizeBar(ax.transData, length / (f or 1.0), label, "lower right", pad=0.4, sep=3, frameon=True, size_vertical=(grid.bounds[3] - grid.bounds[1]) / 150, fontproperties={"size": 7})
     bar.patch.set_alpha(0.8)
     ax.add_artist(bar)
+
+
+def _wrapped(title: str, chars: int) -> str:
+    """``title`` broken into lines of at most ``chars`` characters (its own line breaks kept)."""
+    import textwrap
+
+    return "\n".join(line for part in title.split("\n") for line in (textwrap.wrap(part, max(chars, 8), break_long_words=True) or [""]))
+
+
+def _fit_titles(fig, titles: Mapping) -> None:
+    """Lay ``fig`` out (tight_layout) with each axes' title (``titles``: axes -> text) wrapped so
+    that it lies inside the figure: a long run name is wrapped, never clipped at the edge."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
+    chars = {ax: len(t) for ax, t in titles.items()}
+    for _ in range(12):
+        for ax, t in titles.items():
+            ax.set_title(_wrapped(t, chars[ax]), fontsize=ax.title.get_fontsize())
+        fig.tight_layout()
+        wide = [ax for ax in titles if not _inside(ax.title.get_window_extent(renderer), fig.bbox)]
+        if not wide:
+            return
+        for ax in wide:
+            chars[ax] = int(min(chars[ax], max(len(line) for line in ax.title.get_text().split("\n"))) * 0.85)
+
+
+def _inside(box, frame, pad: float = 2.0) -> bool:
+    """``box`` lies within ``frame`` (display units), ``pad`` pixels from its left and right edges."""
+    return box.x0 >= frame.x0 + pad and box.x1 <= frame.x1 - pad
+
+
+def _draw_outline(ax, score: np.ndarray, grid: GridSpec, outline) -> None:
+    """The study area's outline (``outline``: shapely polygons in the grid's CRS), else the edge of
+    the cells with a value, as a black line with a legend entry."""
+    from matplotlib.lines import Line2D
+
+    if outline is not None and len(outline):
+        import geopandas as gpd
+
+        gpd.GeoSeries(list(outline)).boundary.plot(ax=ax, color="black", linewidth=1.2, linestyle="--")
+        label = "study area"
+    else:
+        ok = np.isfinite(np.asarray(score, dtype=np.float64))
+        if ok.all() or not ok.any():
+            return
+        x0, y0, x1, y1 = grid.bounds
+        xs, ys = grid.x_centers(), grid.y_centers()
+        ax.contour(xs, ys, ok.astype(np.float32), levels=[0.5], colors="black", linewidths=1.2, linestyles="--")
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        label = "edge of the data"
+    ax.add_line(Line2D([], [], color="black", linewidth=1.2, linestyle="--", label=label))
 
 
 def _north_arrow(ax) -> None:
@@ -100,6 +160,7 @@ def map_figure(
     held_out: np.ndarray | None = None,
     test_line: tuple[str, float] | None = None,
     deposit_label: str = "known deposits",
+    outline=None,
 ) -> Path:
     """PNG of a raster on its grid: colour bar, known deposits, scale bar, north arrow, legend.
 
@@ -113,11 +174,13 @@ def map_figure(
         held_out: (N,) booleans: deposits of the held-out area (drawn as stars) or None.
         test_line: ("x" or "y", coordinate) of the test block's edge (dashed) or None.
         deposit_label: the deposits' legend entry (run config ``deposits.label``).
+        outline: the study area's polygons (shapely, grid CRS) to outline; None: the edge of the
+            cells with a value is drawn instead.
     """
     fig, ax = _subplots((7.5, 6.5), 120)
     _draw_map(fig, ax, score, grid, deposits_xy, title=title, label=label, vmin=vmin, vmax=vmax, cmap=cmap, targets=targets, held_out=held_out, test_line=test_line,
-              deposit_label=deposit_label)
-    fig.tight_layout()
+              deposit_label=deposit_label, outline=outline)
+    _fit_titles(fig, {ax: title})
     return _save(fig, Path(out))
 
 
@@ -137,22 +200,25 @@ def area_percentile(score: np.ndarray) -> np.ndarray:
 
 def map_pair_figure(left: np.ndarray, right: np.ndarray, grid: GridSpec, deposits_xy: np.ndarray, out: str | Path, *, titles: tuple[str, str],
                     labels: tuple[str, str] = ("deposit probability", "std"), right_cmap: str = "viridis", targets=None,
-                    left_range: tuple[float | None, float | None] = (0.0, 1.0)) -> Path:
-    """Two maps of one grid side by side (e.g. the calibrated probability and its uncertainty),
-    each with its colour bar, the deposits, scale bar and north arrow (as :func:`map_figure`).
-    The left map spans ``left_range`` (None = the data's); the right one [0, its maximum]."""
+                    left_range: tuple[float | None, float | None] = (0.0, 1.0), deposit_label: str = "known deposits", outline=None) -> Path:
+    """Two maps of one grid side by side (e.g. the prospectivity and its uncertainty), each with
+    its colour bar, the deposits, the study-area outline, scale bar and north arrow (as
+    :func:`map_figure`). The left map spans ``left_range`` (None = the data's); the right one [0, its maximum]."""
     fig, axes = _subplots((13.5, 6.0), 110, nrows=1, ncols=2)
-    _draw_map(fig, axes[0], left, grid, deposits_xy, title=titles[0], label=labels[0], vmin=left_range[0], vmax=left_range[1], cmap="RdYlBu_r", targets=targets, held_out=None, test_line=None)
-    _draw_map(fig, axes[1], right, grid, deposits_xy, title=titles[1], label=labels[1], vmin=0.0, vmax=None, cmap=right_cmap, targets=targets, held_out=None, test_line=None)
-    fig.tight_layout()
+    kw = {"targets": targets, "held_out": None, "test_line": None, "deposit_label": deposit_label, "outline": outline}
+    _draw_map(fig, axes[0], left, grid, deposits_xy, title=titles[0], label=labels[0], vmin=left_range[0], vmax=left_range[1], cmap="RdYlBu_r", **kw)
+    _draw_map(fig, axes[1], right, grid, deposits_xy, title=titles[1], label=labels[1], vmin=0.0, vmax=None, cmap=right_cmap, **kw)
+    _fit_titles(fig, dict(zip(axes, titles)))
     return _save(fig, Path(out))
 
 
 def _draw_map(fig, ax, score: np.ndarray, grid: GridSpec, deposits_xy: np.ndarray, *, title: str, label: str, vmin: float | None, vmax: float | None, cmap: str,
-              targets, held_out: np.ndarray | None, test_line: tuple[str, float] | None, deposit_label: str = "known deposits") -> None:
-    """One map on ``ax``: raster, colour bar, deposits, targets, test line, scale bar, north arrow, legend."""
+              targets, held_out: np.ndarray | None, test_line: tuple[str, float] | None, deposit_label: str = "known deposits", outline=None) -> None:
+    """One map on ``ax``: raster, colour bar, study-area outline, deposits, targets, test line,
+    scale bar, north arrow, legend; the title wrapped to the axes' width."""
     x0, y0, x1, y1 = grid.bounds
     im = ax.imshow(np.ma.masked_invalid(score), extent=(x0, x1, y0, y1), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    _draw_outline(ax, score, grid, outline)
     _draw_deposits(ax, deposits_xy, held_out, deposit_label)
     if targets is not None and len(targets):
         _draw_targets(ax, targets)
@@ -202,15 +268,44 @@ def success_rate_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float
     fig, ax = _subplots((5, 4.6), 110)
     for name, (a, c, auc) in curves.items():
         ax.plot(a, c, lw=1.3, label=f"{name} (AUC {auc:.3f})")
+    _success_axes(ax, title)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def oof_success_rate_figure(layouts: Sequence[Mapping], out: Path, *, name: str, title: str = "Success-rate curve, out of fold") -> dict:
+    """The out-of-fold success-rate curve of each block layout (thin) and their mean (thick).
+
+    ``layouts``: one ``{"area", "captured", "auc"}`` per layout
+    (:func:`~geoprospect.evaluation.oof.layout_curves`, ranked as the out-of-fold table). The
+    legend states the mean AUC over the layouts (± their std with several), which is the
+    table's ``success_rate_auc``. Returns what the figure states: ``{"auc", "std", "layouts", "label"}``.
+    """
+    aucs = [float(c["auc"]) for c in layouts]
+    auc, std = float(np.mean(aucs)), float(np.std(aucs))
+    n = len(aucs)
+    label = f"{name}, out of fold: AUC {auc:.3f}" + (f" ± {std:.3f} (mean of {n} block layouts)" if n > 1 else "")
+    fig, ax = _subplots((5.4, 4.8), 110)
+    for i, c in enumerate(layouts):
+        if n > 1:
+            ax.plot(c["area"], c["captured"], lw=0.7, color="tab:blue", alpha=0.45, label="each block layout" if i == 0 else None)
+    x, y = mean_curve([(np.asarray(c["area"]), np.asarray(c["captured"])) for c in layouts])
+    ax.plot(x, y, lw=1.8, color="tab:blue", label=f"{name}: mean of the layouts (AUC {auc:.3f})" if n > 1 else f"{name} (AUC {auc:.3f})")
+    _success_axes(ax, f"{title}\n{label}")
+    _fit_titles(fig, {ax: f"{title}\n{label}"})
+    _save(fig, out)
+    return {"auc": auc, "std": std, "layouts": aucs, "label": label}
+
+
+def _success_axes(ax, title: str) -> None:
+    """Random line, top 5/10/20 % guides, labels, title and legend of a success-rate plot."""
     ax.plot([0, 1], [0, 1], "k:", lw=0.8, label="random")
     for f in (0.05, 0.1, 0.2):
         ax.axvline(f, color="grey", lw=0.5, ls="--")
     ax.set_xlabel("fraction of area (cells ranked by score)")
     ax.set_ylabel("fraction of deposits")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    return _save(fig, out)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="best")
 
 
 def pa_figure(threshold: np.ndarray, rate: np.ndarray, area: np.ndarray, inter: tuple[float, float, float], out: Path) -> Path:

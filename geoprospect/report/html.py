@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -49,6 +50,32 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return f"<table><tr>{h}</tr>{b}</table>"
 
 
+@dataclass
+class MapStyle:
+    """How the report draws its maps.
+
+    Attributes:
+        percentile: the map given is an area percentile (0-100, 100 = most prospective), not a probability.
+        outline: study-area polygons (shapely, grid CRS) outlined; None: the edge of the cells with data.
+        deposit_label: the deposits' legend entry (run config ``deposits.label``).
+    """
+
+    percentile: bool = False
+    outline: object = None
+    deposit_label: str = "known deposits"
+
+
+def _head(title: str, split_label: str, headline: str | None, oof_table: Mapping | None, rows: list, notes: Sequence[str]) -> list[str]:
+    """The page's head, the skill verdict, the out-of-fold table and the capture table with its notes."""
+    parts = _header(title, split_label) + ([f"<p><strong>{_e(headline)}</strong></p>"] if headline else [])
+    if oof_table:
+        parts += ["<h2>Out-of-fold skill: model and baselines on the same folds</h2>", _table(TABLE_HEAD, table_rows(oof_table))]
+    parts.append("<h2>Held-out deposit capture</h2>")
+    parts.append(_table(["map", "deposits", "top 5 % of area", "top 10 %", "top 20 %", "success-rate AUC", "P-A intersection", "tied cells"], rows))
+    parts.append("<p>Cells ranked by score (logit margin: no sigmoid ties); cells with equal scores count their deposits spread evenly over their area.</p>")
+    return parts + [f"<p>{_e(n)}</p>" for n in notes]
+
+
 def write_report(
     out_dir: str | Path,
     *,
@@ -72,6 +99,9 @@ def write_report(
     calibration: Mapping | None = None,
     importance: Mapping | None = None,
     attribution: Attribution | None = None,
+    oof_curves: Sequence[Mapping] | None = None,
+    map_style: MapStyle | None = None,
+    targets_note: str | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` and its PNG figures; returns the HTML path.
 
@@ -97,36 +127,33 @@ def write_report(
         calibration: `run`'s calibration report (Brier, ECE, reliability bins), tabled with its reliability diagram.
         importance: permutation importance (layer -> drop_success_rate_auc, std), a bar chart.
         attribution: the final model's attribution (attribution.tif): map of the leading layer per window.
+        oof_curves: the model's out-of-fold success-rate curve per block layout (:func:`~geoprospect.evaluation.oof.layout_curves`):
+            success_rate.png draws them, stating their mean AUC (the out-of-fold table's); else the curves of ``scores``.
+        map_style: colour scale, study-area outline and deposit legend of the maps (:class:`MapStyle`).
+        targets_note: how the classes and targets were chosen (shown above the target table).
+
+    Also writes ``figures.json``: the numbers the figures state (``success_rate``: its AUC).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    parts = _header(title, split_label) + ([f"<p><strong>{_e(headline)}</strong></p>"] if headline else [])
-    if oof_table:
-        parts += ["<h2>Out-of-fold skill: model and baselines on the same folds</h2>", _table(TABLE_HEAD, table_rows(oof_table))]
     rows, curves, pa_first = _capture(scores, deposit_cells)
-    parts.append("<h2>Held-out deposit capture</h2>")
-    parts.append(_table(["map", "deposits", "top 5 % of area", "top 10 %", "top 20 %", "success-rate AUC", "P-A intersection", "tied cells"], rows))
-    parts.append("<p>Cells ranked by score (logit margin: no sigmoid ties); cells with equal scores count their deposits spread evenly over their area.</p>")
-    parts += [f"<p>{_e(n)}</p>" for n in notes]
-
-    first = next(iter(scores))
-    imgs = _map_figures(out, title, grid, deposits_xy, map_prob if map_prob is not None else scores[first], map_prob is not None, uncertainty, targets)
-    imgs += _curve_figures(out, curves, pa_first, first)
+    parts = _head(title, split_label, headline, oof_table, rows, notes)
+    first, style = next(iter(scores)), map_style or MapStyle()
+    scale = "percentile" if style.percentile else "probability" if map_prob is not None else "score"
+    imgs = _map_figures(out, title, grid, deposits_xy, map_prob if map_prob is not None else scores[first], scale, uncertainty, targets, style)
+    imgs += _curve_figures(out, curves, pa_first, first, oof_curves)  # and figures.json
     window_imgs, wrows = _window_figures(out, windows or {})
-    imgs += window_imgs
-    imgs += _why_figures(out, importance, attribution, deposits_xy)
-    if history:
-        imgs.append((figures.loss_figure(history, out / "loss.png").name, "Loss curves"))
+    imgs += window_imgs + _why_figures(out, importance, attribution, deposits_xy)
+    imgs += [(figures.loss_figure(history, out / "loss.png").name, "Loss curves")] if history else []
     if wrows:
-        parts.append("<h2>Window classification (held-out windows)</h2>")
-        parts.append(_table(["windows", "n", "positive", "accuracy", "precision", "recall", "F1", "F1 macro", "ROC AUC"], wrows))
+        parts += ["<h2>Window classification (held-out windows)</h2>", _table(["windows", "n", "positive", "accuracy", "precision", "recall", "F1", "F1 macro", "ROC AUC"], wrows)]
     if calibration:
         chead, crows, cimgs, cnote = calibration_summary(out, calibration)
         parts += ["<h2>Calibration (out-of-fold windows)</h2>", _table(chead, crows), f"<p>{_e(cnote)}</p>"]
         imgs += cimgs
     parts.append("<h2>Figures</h2>")
     parts += [f"<figure style='display:inline-block;vertical-align:top'><img src='{_e(fn)}' alt='{_e(cap)}'><figcaption>{_e(cap)}</figcaption></figure>" for fn, cap in imgs]
-    parts += _tables(targets, element_table, ensemble_stats, settings)
+    parts += _tables(targets, element_table, ensemble_stats, settings, targets_note)
     parts.append("</body></html>")
     return write_text(out / "index.html", "\n".join(parts))
 
@@ -170,24 +197,38 @@ def _capture(scores: Mapping[str, np.ndarray], deposit_cells: np.ndarray):
     return rows, curves, pa_first
 
 
-def _map_figures(out: Path, title: str, grid: GridSpec, deposits_xy: np.ndarray, mp: np.ndarray, is_prob: bool, uncertainty: np.ndarray | None, targets) -> list[tuple[str, str]]:
-    """The prospectivity map (and the uncertainty map); returns (file, caption) pairs."""
-    figures.map_figure(mp, grid, deposits_xy, out / "map.png", title=f"{title}: prospectivity", vmin=0 if is_prob else None, vmax=1 if is_prob else None, label="deposit probability" if is_prob else "score", targets=targets)
+MAP_SCALES = {"percentile": ((0.0, 100.0), "area percentile (100 = most prospective)"), "probability": ((0.0, 1.0), "deposit probability"), "score": ((None, None), "score")}
+
+
+def _map_figures(out: Path, title: str, grid: GridSpec, deposits_xy: np.ndarray, mp: np.ndarray, scale: str, uncertainty: np.ndarray | None, targets,
+                 style: MapStyle) -> list[tuple[str, str]]:
+    """The prospectivity map (and the map beside its uncertainty) on the colour ``scale`` of
+    :data:`MAP_SCALES`, with the outline and deposit label of ``style``. Returns (file, caption) pairs."""
+    (lo, hi), label = MAP_SCALES[scale]
+    kw = {"outline": style.outline, "deposit_label": style.deposit_label}
+    figures.map_figure(mp, grid, deposits_xy, out / "map.png", title=f"{title}: prospectivity", vmin=lo, vmax=hi, label=label, targets=targets, **kw)
     imgs = [("map.png", "Prospectivity with known deposits" + (" and numbered targets" if targets is not None and len(targets) else ""))]
     if uncertainty is not None:
         figures.map_pair_figure(mp, uncertainty, grid, deposits_xy, out / "uncertainty.png", titles=("Prospectivity", "Uncertainty: spread of the ensemble members"),
-                                labels=("deposit probability" if is_prob else "score", "std of member probabilities"), targets=targets,
-                                left_range=(0.0, 1.0) if is_prob else (None, None))
+                                labels=(label, "std of member probabilities"), targets=targets, left_range=(lo, hi), **kw)
         imgs.append(("uncertainty.png", "Prospectivity and its uncertainty (std of the ensemble members' probabilities), side by side"))
     return imgs
 
 
-def _curve_figures(out: Path, curves: dict, pa_first, first: str) -> list[tuple[str, str]]:
-    """Success-rate curves and the P-A plot of the first map."""
+def _curve_figures(out: Path, curves: dict, pa_first, first: str, oof_curves: Sequence[Mapping] | None) -> list[tuple[str, str]]:
+    """Success-rate curves (the out-of-fold layouts' when given) and the P-A plot of the first
+    map; ``figures.json`` keeps what the success-rate figure states (``success_rate``)."""
     imgs = []
-    if curves:
+    stated: dict = {}
+    if oof_curves:
+        name = first.split(" (")[0]
+        stated["success_rate"] = figures.oof_success_rate_figure(oof_curves, out / "success_rate.png", name=name)
+        imgs.append(("success_rate.png", f"Success-rate curves, out of fold: {stated['success_rate']['label']} (the out-of-fold table's value)"))
+    elif curves:
         figures.success_rate_figure(curves, out / "success_rate.png")
+        stated["success_rate"] = {name: {"auc": c[2]} for name, c in curves.items()}
         imgs.append(("success_rate.png", "Success-rate curves"))
+    write_text(out / "figures.json", json.dumps(stated, indent=1))
     if pa_first is not None:
         figures.pa_figure(pa_first.threshold, pa_first.prediction_rate, pa_first.area, (pa_first.intersection_rate, pa_first.intersection_area, pa_first.intersection_threshold), out / "pa_plot.png")
         imgs.append(("pa_plot.png", f"Prediction-area plot ({first})"))
@@ -218,14 +259,18 @@ def _window_figures(out: Path, windows: Mapping[str, tuple[np.ndarray, np.ndarra
     return imgs, wrows
 
 
-def _tables(targets, element_table: Sequence[Mapping[str, object]] | None, ensemble_stats: Mapping | None, settings: Mapping | None) -> list[str]:
-    """Target areas, element selection, paper 003's Table 2 and the settings, where given."""
+def _tables(targets, element_table: Sequence[Mapping[str, object]] | None, ensemble_stats: Mapping | None, settings: Mapping | None, targets_note: str | None = None) -> list[str]:
+    """Target areas (with how they were chosen), element selection, paper 003's Table 2 and the settings, where given."""
     parts = []
+    if targets_note or (targets is not None and len(targets)):
+        parts += ["<h2>Classes and target areas</h2>"] + ([f"<p>{_e(targets_note)}</p>"] if targets_note else [])
     if targets is not None and len(targets):
-        parts.append("<h2>Target areas</h2>")
+        acol = "area_km2" if "area_km2" in targets.columns else "area_map_units2" if "area_map_units2" in targets.columns else "area"
+        unit = {"area_km2": "km²", "area_map_units2": "map units²"}.get(acol, "map units²")
         tops = [c for c in ("top1", "top2", "top3") if c in targets.columns]  # most contributing layers (attribution.tif)
-        parts.append(_table(["target", "mean score", "cells", "area (map units²)", "known deposits", *[f"layer {c[3:]}" for c in tops]],
-                            [[int(t.target), _num(t.mean_score), int(t.n_cells), f"{t.area:.0f}", int(t.n_deposits), *[_top(t, c) for c in tops]] for t in targets.head(30).itertuples()]))
+        parts.append(_table(["target", "mean score", "cells", f"area ({unit})", "% of the area", "known deposits", *[f"layer {c[3:]}" for c in tops]],
+                            [[int(t.target), _num(t.mean_score), int(t.n_cells), f"{getattr(t, acol):.4g}", f"{getattr(t, 'area_pct', float('nan')):.2f}", int(t.n_deposits),
+                              *[_top(t, c) for c in tops]] for t in targets.head(30).itertuples()]))
     if element_table:
         parts.append("<h2>Element selection</h2>")
         keys = list(element_table[0])
