@@ -172,6 +172,11 @@ def delimited_text_info(layer) -> dict[str, str] | None:
     return info
 
 
+def is_empty(value) -> bool:
+    """An unset parameter value (None, '' or an empty list of layers)."""
+    return value is None or (isinstance(value, (str, list, tuple)) and len(value) == 0)
+
+
 class GeoprospectAlgorithm(QgsProcessingAlgorithm):
     """Base class: subclasses set NAME, DISPLAY, COMMAND, HELP and implement ``arguments()``."""
 
@@ -278,6 +283,31 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
                 continue
             if p.defaultValue() in (None, ""):
                 raise QgsProcessingException(f"{p.description()}: this input is required; pick a value.")
+
+    def with_defaults(self, parameters) -> dict:
+        """The values to run with: a parameter left out (processing.run, qgis_process) is the default
+        the form shows; an optional field given empty (cleared in the dialog: None) stays empty (QGIS's
+        parameterAs* would read its default: the layer suggested in the form, a number the help calls
+        'empty: ...')."""
+        out = {}
+        for p in self.parameterDefinitions():
+            name = p.name()
+            if p.isDestination():
+                continue
+            if name in parameters and is_empty(parameters[name]) and p.flags() & OPTIONAL:
+                out[name] = None  # cleared: kept, so that given() reads it as empty
+            elif p.defaultValue() is not None:
+                out[name] = p.defaultValue()
+        out.update({k: v for k, v in parameters.items() if v is not None})
+        return out
+
+    def given(self, parameters, name: str) -> bool:
+        """True when the field ``name`` has a value: the one passed or, left out, its default; a
+        field passed empty has none."""
+        if name in parameters:
+            return not is_empty(parameters[name])
+        p = self.parameterDefinition(name)
+        return p is not None and not is_empty(p.defaultValue())
 
     def check(self, parameters, context) -> None:
         """Readable errors for bad values (missing fields, geographic grid CRS...)."""
@@ -414,9 +444,7 @@ class GeoprospectAlgorithm(QgsProcessingAlgorithm):
             prefix = self.cli_prefix()
         except runner.GeoprospectRunError as exc:
             raise QgsProcessingException(str(exc)) from exc
-        # a parameter left out (processing.run, qgis_process) is the default the form shows
-        parameters = {**{p.name(): p.defaultValue() for p in self.parameterDefinitions() if not p.isDestination() and p.defaultValue() is not None},
-                      **{k: v for k, v in parameters.items() if v is not None}}
+        parameters = self.with_defaults(parameters)
         self._destinations = None
         destinations = self.destinations(parameters, context)
         args = self.build_argv(parameters, context, feedback)

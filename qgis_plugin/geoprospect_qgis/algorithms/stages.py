@@ -35,7 +35,8 @@ from qgis.core import (
 
 from .. import cli_info
 from ..cli_info import CliInfo
-from .base import Arg, GeoprospectAlgorithm, ResultOutput, as_fields, default_elements, delimited_text_info, elements_to_argv, file_path_of, grid_to_argv, layer_crs, no_argv, points_to_argv
+from .base import Arg, GeoprospectAlgorithm, ResultOutput, delimited_text_info, elements_to_argv, file_path_of, grid_to_argv, no_argv, points_to_argv
+from .layers_config import check_evidence, grid_section, points_section, raster_entries, vector_entry
 
 NUM_INT = QgsProcessingParameterNumber.Integer
 NUM_DBL = QgsProcessingParameterNumber.Double
@@ -813,59 +814,37 @@ def _training_sections(alg, parameters, context) -> tuple[dict, dict, dict]:
     return train, windows, evaluation
 
 
-def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
-    """Write a run configuration (JSON, which is valid YAML) from the layers picked in the dialog."""
-    points = alg.parameterAsVectorLayer(parameters, "POINTS", context)
-    argv = points_to_argv("POINTS", "X_FIELD", "Y_FIELD", "POINTS_CRS")(alg, parameters, context, feedback)
-    pts: dict = {"path": argv[0]}
-    opts = dict(zip(argv[1::2], argv[2::2]))
-    for flag, key in (("--x-field", "x_field"), ("--y-field", "y_field"), ("--crs", "crs"), ("--layer", "layer")):
-        if flag in opts:
-            pts[key] = opts[flag]
-    elements = as_fields(alg, parameters, "ELEMENTS", context)
-    if not elements:  # every numeric column except coordinates and identifiers (never log10_x / log10_y)
-        elements = default_elements(points, [pts.get("x_field", ""), pts.get("y_field", "")])
-        if not elements:
-            raise QgsProcessingException("Elements: the samples layer has no numeric column besides coordinates; pick the element columns.")
-        feedback.pushInfo(f"Elements (every numeric column except coordinates and identifiers): {', '.join(elements)}")
-    pts["elements"] = elements
-    grid: dict = {"resolution": alg.parameterAsDouble(parameters, "RESOLUTION", context)}
-    gcrs = alg.parameterAsCrs(parameters, "GRID_CRS", context) if parameters.get("GRID_CRS") else None
-    if gcrs is not None and gcrs.isValid():
-        grid["crs"] = gcrs.authid() or gcrs.toWkt()
-    if parameters.get("EXTENT"):
-        target = gcrs if gcrs is not None and gcrs.isValid() else layer_crs(alg, parameters, "POINTS", context)
-        r = alg.parameterAsExtent(parameters, "EXTENT", context, target)
-        if not r.isEmpty():
-            grid["bounds"] = [r.xMinimum(), r.yMinimum(), r.xMaximum(), r.yMaximum()]
-
-    def vector(name: str) -> dict | None:
-        if not parameters.get(name):
-            return None
-        path, layer = alg.parameterAsCompatibleSourceLayerPathAndLayerName(parameters, name, context, ["gpkg", "shp", "geojson", "fgb"], "gpkg", feedback)
-        d = {"path": path}
-        if layer:
-            d["layer"] = layer
-        return d
-
-    area = area_path(alg, parameters, context, feedback)
+def _evidence_sections(alg, parameters, context, feedback) -> dict:
+    """``points``/``idw``, ``rasters`` and ``vectors`` of the run configuration: only the inputs picked."""
+    cfg: dict = {}
+    if alg.given(parameters, "POINTS"):
+        cfg["points"] = points_section(alg, parameters, context, feedback)
+        radius = parameters.get("RADIUS")
+        cfg["idw"] = {"radius": alg.parameterAsDouble(parameters, "RADIUS", context)} if radius not in (None, "") else {}
+    taken = {"dist_faults", "dist_alteration"}
+    rasters = raster_entries(alg, parameters, context, taken)
+    if rasters:
+        cfg["rasters"] = rasters
     vectors = []
     for name in ("FAULTS", "ALTERATION"):
-        v = vector(name)
+        v = vector_entry(alg, parameters, name, context, feedback)
         if v:
-            v["name"] = f"dist_{name.lower()}"
-            vectors.append(v)
+            vectors.append({"name": f"dist_{name.lower()}", **v})
+    if vectors:
+        cfg["vectors"] = vectors
+    return cfg
+
+
+def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
+    """Write a run configuration (JSON, which is valid YAML) from the layers picked in the dialog."""
+    area = area_path(alg, parameters, context, feedback)
     out = alg.run_folder(parameters, context)
-    pts["log10"] = alg.parameterAsBool(parameters, "LOG10", context)
-    idw = {"radius": alg.parameterAsDouble(parameters, "RADIUS", context)} if parameters.get("RADIUS") not in (None, "") else {}
     train, windows, evaluation = _training_sections(alg, parameters, context)
     cfg = {
         "name": "geoprospect run from QGIS",
-        "points": pts,
-        "grid": grid,
-        "idw": idw,
-        "vectors": vectors,
-        "deposits": vector("DEPOSITS"),
+        **_evidence_sections(alg, parameters, context, feedback),
+        "grid": grid_section(alg, parameters, context),
+        "deposits": vector_entry(alg, parameters, "DEPOSITS", context, feedback),
         **({"area": {"path": area}} if area else {}),
         "windows": windows,
         "train": train,
@@ -883,6 +862,62 @@ def _config_from_layers(alg, parameters, context, feedback) -> list[str]:
     return [path]
 
 
+def _run_inputs(points: str | None) -> list[Arg]:
+    """The input layers of the run from layers: samples (optional), rasters, faults, alteration,
+    deposits (required), study area; suggested by geometry and name, never the active layer."""
+    deposits = pick_layer([0, 2], DEPOSIT_NAMES, exclude=[points] if points else [])
+    args = _points_args(emit=False)
+    args[0] = Arg(
+        QgsProcessingParameterVectorLayer("POINTS", "Geochemical samples", [QgsProcessing.TypeVectorPoint], defaultValue=points, optional=True),
+        to_argv=no_argv,
+        help="Point layer of samples: a CSV loaded as delimited text or a GeoPackage/Shapefile of points, interpolated into one "
+        "band per element. Optional: a run can use rasters, faults or alteration alone (at least one evidence input). "
+        "Suggested: a point layer named like samples/geochemistry; clear the field to run without geochemistry.",
+    )
+    raster = QgsProcessing.TypeRaster
+    return [
+        *args,
+        Arg(QgsProcessingParameterMultipleLayers("RASTERS", "Rasters (continuous: geophysics, DEM…)", raster, optional=True), to_argv=no_argv,
+            help="Raster layers of measured values (magnetics, gravity, radiometrics, DEM), each band an evidence band, warped "
+            "once onto the grid (bilinear, or average onto coarser cells). Files GDAL reads (GeoTIFF…). Empty: none."),
+        Arg(QgsProcessingParameterMultipleLayers("CATEGORICAL_RASTERS", "Categorical rasters (class codes: lithology, stratigraphy…)", raster, optional=True),
+            to_argv=no_argv,
+            help="Raster layers whose values are class codes (rock units, map units): one 0/1 band per class, warped by nearest "
+            "neighbour, never read as an ordered number (config kind: categorical). A raster goes in one list only. Empty: none."),
+        Arg(QgsProcessingParameterFeatureSource("FAULTS", "Faults (lines)", [QgsProcessing.TypeVectorLine], defaultValue=pick_layer([1], FAULT_NAMES), optional=True), to_argv=no_argv, help="Distance to faults becomes an evidence layer. Empty: none."),
+        Arg(QgsProcessingParameterFeatureSource("ALTERATION", "Alteration (polygons)", [QgsProcessing.TypeVectorPolygon], defaultValue=pick_layer([2], ALTERATION_NAMES), optional=True), to_argv=no_argv, help="Distance to alteration zones becomes an evidence layer. Empty: none."),
+        Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon], defaultValue=deposits), to_argv=no_argv, help="Known deposits (required; points or polygons), the labels of the cells. Must not be the samples layer."),
+        Arg(_area_arg().param, to_argv=no_argv, help="Polygons of the study area (config key area.path): cells outside are nodata and cells are ranked inside it only. Empty: the whole grid."),
+    ]
+
+
+def _run_grid_args(info: CliInfo) -> list[Arg]:
+    return [
+        Arg(QgsProcessingParameterCrs("GRID_CRS", "Grid CRS", optional=True), to_argv=no_argv,
+            help="Projected CRS of the grid (metres). Empty: the samples' CRS, else the study area's, else the first raster's, else the "
+            "faults' (or alteration's). A CRS whose area of use does not contain the samples is refused."),
+        Arg(QgsProcessingParameterExtent("EXTENT", "Grid extent", optional=True), to_argv=no_argv,
+            help="Empty: the study area's extent, else the samples', else the union of the rasters, else of the faults and alteration."),
+        Arg(_distance("RESOLUTION", "Cell size", 100.0, "POINTS"), to_argv=no_argv, help="Cell size in grid units (metres)."),
+        Arg(_distance("RADIUS", "IDW search radius", info.default("idw.radius"), "POINTS", optional=True), to_argv=no_argv, help="Samples farther than this from a cell are not used; empty: unlimited.", advanced=True),
+        Arg(QgsProcessingParameterBoolean("LOG10", "Interpolate log10 of the concentrations", bool(info.default("points.log10", True))), to_argv=no_argv, help="Usual for log-normal concentrations (samples only)."),
+    ]
+
+
+def _run_training_args(info: CliInfo, model: Arg) -> list[Arg]:
+    return [
+        Arg(_num("SIZE", "Window size (cells)", NUM_INT, "windows.size", minimum=1, info=info), to_argv=no_argv,
+            help="Every cell is a sample: the side in cells of the patch a CNN sees, centred on each cell (empty: 1 for per-cell models, the model's own context for CNNs, 15 for dense_cnn).", advanced=True),
+        Arg(_num("STRIDE", "Stride (cells)", NUM_INT, "windows.stride", minimum=1, info=info), to_argv=no_argv,
+            help="Only for the papers' window recipe (config windows.unit: window); every cell is scored otherwise.", advanced=True),
+        model,
+        Arg(_num("EPOCHS", "Epochs", NUM_INT, "train.epochs", minimum=1, info=info), to_argv=no_argv, help="Passes over the training windows (default: the run configuration's)."),
+        Arg(_num("BATCH_SIZE", "Batch size", NUM_INT, "train.batch_size", minimum=1, info=info), to_argv=no_argv, help="Windows per training batch (default: the run configuration's).", advanced=True),
+        Arg(_num("FOLDS", "Cross-validation folds", NUM_INT, "evaluation.folds", minimum=2, info=info), to_argv=no_argv,
+            help="Spatial folds of the out-of-fold evaluation (each deposit scored by a model that never saw its block); fewer folds for small areas.", advanced=True),
+    ]
+
+
 class RunPipelineFromLayers(_RunBase):
     CONFIG_FIELDS = {"evaluation.folds": "FOLDS", "windows.size": "SIZE", "windows.stride": "STRIDE", "train.epochs": "EPOCHS",
                      "train.batch_size": "BATCH_SIZE", "grid.resolution": "RESOLUTION", "grid.bounds": "EXTENT", "grid.crs": "GRID_CRS",
@@ -890,10 +925,12 @@ class RunPipelineFromLayers(_RunBase):
     NAME = "run_layers"
     DISPLAY = "Run whole pipeline (from layers)"
     HELP = (
-        "Runs every stage from the layers picked here: samples, faults, alteration and deposits. The dialog "
-        "writes a run configuration (kept in the output folder) and runs `geoprospect run` on it, then loads the run "
-        "as one group (deposits and targets on top, the full-resolution prospectivity, the stack and windows hidden). "
-        "Layers are suggested by geometry and name (samples, deposits, faults, alteration), never simply the active layer."
+        "Runs every stage from the layers picked here: geochemical samples, rasters (continuous such as geophysics, or "
+        "categorical such as lithology codes), faults, alteration and known deposits. Only the deposits and one evidence input "
+        "are required: a run from rasters alone, vectors alone or samples alone works. The dialog writes a run configuration "
+        "(kept in the output folder) and runs `geoprospect run` on it, then loads the run as one group (deposits and targets on "
+        "top, the full-resolution prospectivity, the stack and windows hidden). Layers are suggested by geometry and name "
+        "(samples, deposits, faults, alteration), never simply the active layer."
     )
 
     def __init__(self) -> None:
@@ -901,43 +938,26 @@ class RunPipelineFromLayers(_RunBase):
         self._model_choices: list[str] = []
 
     def anchor_path(self, parameters, context) -> str:
-        layer = self.parameterAsVectorLayer(parameters, "POINTS", context)
-        info = delimited_text_info(layer)
-        return info["path"] if info else file_path_of(layer)[0]
+        """The samples' file, else the first raster's, else the deposits' (a new run folder goes beside it)."""
+        if self.given(parameters, "POINTS"):
+            layer = self.parameterAsVectorLayer(parameters, "POINTS", context)
+            info = delimited_text_info(layer)
+            return info["path"] if info else file_path_of(layer)[0]
+        for name in ("RASTERS", "CATEGORICAL_RASTERS"):
+            layers = self.parameterAsLayerList(parameters, name, context) if self.given(parameters, name) else []
+            if layers and file_path_of(layers[0])[0]:
+                return file_path_of(layers[0])[0]
+        return file_path_of(self.parameterAsVectorLayer(parameters, "DEPOSITS", context))[0] if self.given(parameters, "DEPOSITS") else ""
 
     def arguments(self):
         info = _info()
         model = _model_arg(None, info=info, to_argv=no_argv)
         self._model_choices = list(model.choices or [])
         points = pick_layer([0], SAMPLE_NAMES, avoid=DEPOSIT_NAMES)
-        deposits = pick_layer([0, 2], DEPOSIT_NAMES, exclude=[points] if points else [])
-        args = _points_args(emit=False)
-        args[0] = Arg(
-            QgsProcessingParameterVectorLayer("POINTS", "Geochemical samples", [QgsProcessing.TypeVectorPoint], defaultValue=points),
-            to_argv=no_argv,
-            help="Point layer of samples (required): a CSV loaded as delimited text or a GeoPackage/Shapefile of points. "
-            "Suggested: a point layer named like samples/geochemistry.",
-        )
         return [
-            *args,
-            Arg(QgsProcessingParameterFeatureSource("FAULTS", "Faults (lines)", [QgsProcessing.TypeVectorLine], defaultValue=pick_layer([1], FAULT_NAMES), optional=True), to_argv=no_argv, help="Distance to faults becomes an evidence layer. Empty: none."),
-            Arg(QgsProcessingParameterFeatureSource("ALTERATION", "Alteration (polygons)", [QgsProcessing.TypeVectorPolygon], defaultValue=pick_layer([2], ALTERATION_NAMES), optional=True), to_argv=no_argv, help="Distance to alteration zones becomes an evidence layer. Empty: none."),
-            Arg(QgsProcessingParameterFeatureSource("DEPOSITS", "Known deposits", [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon], defaultValue=deposits), to_argv=no_argv, help="Known deposits (required; points or polygons), the labels of the windows. Must not be the samples layer."),
-            Arg(_area_arg().param, to_argv=no_argv, help="Polygons of the study area (config key area.path): cells outside are nodata and cells are ranked inside it only. Empty: the whole grid."),
-            Arg(QgsProcessingParameterCrs("GRID_CRS", "Grid CRS", optional=True), to_argv=no_argv, help="Projected CRS of the grid (metres). Empty: the samples' CRS. A CRS whose area of use does not contain the samples is refused."),
-            Arg(QgsProcessingParameterExtent("EXTENT", "Grid extent", optional=True), to_argv=no_argv, help="Empty: the samples' extent."),
-            Arg(_distance("RESOLUTION", "Cell size", 100.0, "POINTS"), to_argv=no_argv, help="Cell size in grid units (metres)."),
-            Arg(_distance("RADIUS", "IDW search radius", info.default("idw.radius"), "POINTS", optional=True), to_argv=no_argv, help="Samples farther than this from a cell are not used; empty: unlimited.", advanced=True),
-            Arg(QgsProcessingParameterBoolean("LOG10", "Interpolate log10 of the concentrations", bool(info.default("points.log10", True))), to_argv=no_argv, help="Usual for log-normal concentrations."),
-            Arg(_num("SIZE", "Window size (cells)", NUM_INT, "windows.size", minimum=1, info=info), to_argv=no_argv,
-                help="Every cell is a sample: the side in cells of the patch a CNN sees, centred on each cell (empty: 1 for per-cell models, the model's own context for CNNs, 15 for dense_cnn).", advanced=True),
-            Arg(_num("STRIDE", "Stride (cells)", NUM_INT, "windows.stride", minimum=1, info=info), to_argv=no_argv,
-                help="Only for the papers' window recipe (config windows.unit: window); every cell is scored otherwise.", advanced=True),
-            model,
-            Arg(_num("EPOCHS", "Epochs", NUM_INT, "train.epochs", minimum=1, info=info), to_argv=no_argv, help="Passes over the training windows (default: the run configuration's)."),
-            Arg(_num("BATCH_SIZE", "Batch size", NUM_INT, "train.batch_size", minimum=1, info=info), to_argv=no_argv, help="Windows per training batch (default: the run configuration's).", advanced=True),
-            Arg(_num("FOLDS", "Cross-validation folds", NUM_INT, "evaluation.folds", minimum=2, info=info), to_argv=no_argv,
-                help="Spatial folds of the out-of-fold evaluation (each deposit scored by a model that never saw its block); fewer folds for small areas.", advanced=True),
+            *_run_inputs(points),
+            *_run_grid_args(info),
+            *_run_training_args(info, model),
             Arg(QgsProcessingParameterBoolean("OVERWRITE", "Overwrite an existing run in the folder", False), flag="--overwrite", help="Replace outputs of an earlier run."),
             self.output_arg(layer_file(points)),
             # must come last: it reads the other parameters and writes the configuration
@@ -945,13 +965,13 @@ class RunPipelineFromLayers(_RunBase):
         ]
 
     def check_missing(self, parameters, context) -> None:
-        for name, what in (("POINTS", "Geochemical samples"), ("DEPOSITS", "Known deposits")):
-            if not parameters.get(name):
-                raise QgsProcessingException(f"{what}: pick a layer (none was suggested: no layer of the right geometry has a matching name).")
+        if not self.given(parameters, "DEPOSITS"):
+            raise QgsProcessingException("Known deposits: pick a layer (none was suggested: no point or polygon layer has a name like deposits/occurrences/mines).")
+        check_evidence(self, parameters)
         super().check_missing(parameters, context)
 
     def check(self, parameters, context) -> None:
-        if _source_key(self, parameters, "POINTS", context) == _source_key(self, parameters, "DEPOSITS", context):
+        if self.given(parameters, "POINTS") and _source_key(self, parameters, "POINTS", context) == _source_key(self, parameters, "DEPOSITS", context):
             raise QgsProcessingException("Known deposits: this is the samples layer. Pick the layer of known deposits (points or polygons).")
         super().check(parameters, context)
 
