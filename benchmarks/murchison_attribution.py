@@ -42,17 +42,18 @@ def summarise(out: Path) -> dict:
     man = json.loads((out / "manifest.json").read_text())
     with rasterio.open(out / "attribution.tif") as a:
         vals = a.read(masked=True).astype("float64").filled(np.nan)
-        names = list(a.descriptions)
-    win = gpd.read_file(out / "scores.gpkg")
-    pos = win[win["label"] == 1] if "label" in win else win.iloc[:0]
-    at_dep = vals[:, pos["row"].to_numpy(), pos["col"].to_numpy()] if len(pos) else np.full((len(names), 0), np.nan)
+        names, transform, crs, shape = list(a.descriptions), a.transform, a.crs, (a.height, a.width)
+    dep = gpd.read_file(man["config"]["deposits"]["path"]).to_crs(crs)
+    rows, cols = rasterio.transform.rowcol(transform, dep.geometry.x, dep.geometry.y)
+    cells = {(r, c) for r, c in zip(rows, cols) if 0 <= r < shape[0] and 0 <= c < shape[1]}  # the deposit cells (the sample unit: a cell)
+    at_dep = vals[:, [r for r, _ in cells], [c for _, c in cells]] if cells else np.full((len(names), 0), np.nan)
     t = gpd.read_file(out / "targets.gpkg")
     return {
         "model": m["model"], "evaluation": m["evaluation"]["label"], "out_of_fold": {k: {q: v.get(q) for q in ("role", "success_rate_auc", "capture_top_5pct", "capture_top_10pct", "capture_top_20pct", "roc_auc")} for k, v in m["out_of_fold"].items()},
         "importance": m["importance"], "importance_base_success_rate_auc": m["attribution"]["importance_base_success_rate_auc"], "attribution_method": m["attribution"]["method"],
         "mean_attribution": {n: float(np.nanmean(v)) for n, v in zip(names, vals)},
         "mean_abs_attribution": {n: float(np.nanmean(np.abs(v))) for n, v in zip(names, vals)},
-        "mean_attribution_deposit_windows": {n: float(np.nanmean(v)) for n, v in zip(names, at_dep)}, "deposit_windows": int(len(pos)),
+        "mean_attribution_deposit_windows": {n: float(np.nanmean(v)) for n, v in zip(names, at_dep)}, "deposit_windows": len(cells),
         "targets": t[["target", "n_cells", "n_deposits", "top1", "top1_value", "top2", "top2_value", "top3", "top3_value"]].head(10).to_dict("records"),
         "timings_s": man["timings_s"],
     }
@@ -68,7 +69,7 @@ def write(s: dict) -> None:
         "# Murchison: the classic methods' rows and what drives the default model",
         "",
         f"`geoprospect run benchmarks/murchison.yaml` with the default model (`train.model: {s['model']}`); evaluation: {s['evaluation']}. "
-        f"Written by `benchmarks/murchison_attribution.py` from the run's metrics.json, attribution.tif, scores.gpkg and targets.gpkg. "
+        f"Written by `benchmarks/murchison_attribution.py` from the run's metrics.json, attribution.tif, the deposits and targets.gpkg. "
         f"Run timings (s, per stage): {s['timings_s']}{'; ' + s['note'] if s.get('note') else ''}.",
         "",
         "## Out of fold, same folds",
@@ -78,9 +79,9 @@ def write(s: dict) -> None:
         f"## Permutation importance and attribution ({s['attribution_method']})",
         "",
         f"Drop in out-of-fold success-rate AUC (from {s['importance_base_success_rate_auc']:.3f}) when the layer is permuted among each fold's test windows "
-        f"(mean ± std over the repeats); mean |attribution| over all scored windows and mean attribution over the {s['deposit_windows']} windows holding a known deposit (logit margin; positive: towards deposit).",
+        f"(mean ± std over the repeats); mean |attribution| over all scored windows and mean attribution over the {s['deposit_windows']} cells holding a known deposit (logit margin; positive: towards deposit).",
         "",
-        _md_table(["layer", "AUC drop", "mean abs. attribution", "mean attribution, deposit windows", "what a geologist expects of it"], rows),
+        _md_table(["layer", "AUC drop", "mean abs. attribution", "mean attribution, deposit cells", "what a geologist expects of it"], rows),
         "",
         "![most contributing layer per window](murchison_attribution.png)",
         "",
@@ -98,4 +99,4 @@ if __name__ == "__main__":
     a = read_attribution(run / "attribution.tif")
     dep = gpd.read_file(json.loads((run / "manifest.json").read_text())["config"]["deposits"]["path"]).to_crs(a.grid.crs)
     dominant_layer_figure(a.values, a.names, a.grid, np.column_stack([dep.geometry.x, dep.geometry.y]), RESULTS / "murchison_attribution.png",
-                          title="Murchison, blend_cell: most contributing layer per window (occlusion)")
+                          title="Murchison, blend_cell: most contributing layer per cell (occlusion)")

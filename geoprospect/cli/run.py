@@ -39,7 +39,9 @@ def run(config, out, overwrite, resume, dask_scheduler):
         ev = d.get("evaluation", {})
         if d.get("skill"):
             click.echo(d["skill"]["sentence"], err=True)  # the first thing said about skill: plain words, out of fold
-        click.echo(f"out of fold ({ev.get('label', '')}); cells with data ranked, every deposit scored by a model that never saw its block:", err=True)
+        n_layouts = len(ev.get("layouts") or [])
+        spread = f"; mean ± std over {n_layouts} block layouts" if n_layouts > 1 else ""
+        click.echo(f"out of fold ({ev.get('label', '')}{spread}); cells with data ranked, every deposit scored by a model that never saw its block:", err=True)
         click.echo(_table(d.get("out_of_fold", {})), err=True)
         ins = (d.get("in_sample") or {}).get("deposits") or {}
         click.echo(f"training (in-sample, optimistic, not a skill measure): top 10% captures {_p(ins.get('capture_top_10pct'))}, success-rate AUC {_f(ins.get('success_rate_auc'))}", err=True)

@@ -250,15 +250,20 @@ def skill_verdict(table: dict, model: str) -> dict:
     return {"sentence": sentence, "model_beats_chance": bool(beats.get(model, False)), "any_beats_chance": bool(any(beats.values())), "chance_band": band, "n_deposits": n}
 
 
-TABLE_HEAD = ("name", "role", "success-rate AUC", "top 5 %", "top 10 %", "top 20 %", "window ROC AUC")
+TABLE_HEAD = ("name", "role", "success-rate AUC", "top 5 %", "top 10 %", "top 20 %", "sample ROC AUC")
 
 
 def table_rows(table: dict) -> list[list[str]]:
-    """The out-of-fold table as text rows (console, HTML report and README print the same)."""
-    def pct(v):
-        return "n/a" if v is None else f"{100 * v:.0f}%"
+    """The out-of-fold table as text rows (console, HTML report and README print the same): the
+    mean over the block layouts, ``± std`` beside it when there were several (``*_spread``)."""
+    def cell(r: dict, key: str, percent: bool) -> str:
+        v, spread = r.get(key), r.get(f"{key}_spread")
+        if v is None:
+            return "n/a"
+        text = f"{100 * v:.0f}%" if percent else f"{v:.3f}"
+        if spread:
+            text += f" ± {100 * spread['std']:.0f}" if percent else f" ± {spread['std']:.3f}"
+        return text
 
-    def num(v):
-        return "n/a" if v is None else f"{v:.3f}"
-
-    return [[name, r["role"], num(r.get("success_rate_auc")), pct(r.get("capture_top_5pct")), pct(r.get("capture_top_10pct")), pct(r.get("capture_top_20pct")), num(r.get("roc_auc"))] for name, r in table.items()]
+    keys = (("success_rate_auc", False), ("capture_top_5pct", True), ("capture_top_10pct", True), ("capture_top_20pct", True), ("roc_auc", False))
+    return [[name, r["role"], *(cell(r, k, pc) for k, pc in keys)] for name, r in table.items()]
