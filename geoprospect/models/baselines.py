@@ -29,7 +29,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-import skops.io as sio
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -213,12 +212,16 @@ class SklearnModel(nn.Module):
         """The fitted pipeline as skops bytes in a uint8 tensor (empty when not fitted)."""
         if self.pipeline is None:
             return torch.zeros(0, dtype=torch.uint8)
+        import skops.io as sio  # imported here: importing skops.io takes seconds (it imports all of scikit-learn)
+
         return torch.frombuffer(bytearray(sio.dumps(self.pipeline)), dtype=torch.uint8)
 
     def set_extra_state(self, state: torch.Tensor) -> None:
         if state.numel() == 0:
             self.pipeline = None
             return
+        import skops.io as sio
+
         data = state.cpu().numpy().tobytes()
         untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in TRUSTED_TYPES]
         if untrusted:
