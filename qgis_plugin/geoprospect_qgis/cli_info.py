@@ -118,6 +118,8 @@ class CliInfo:
 _cache: dict[tuple[str, str], CliInfo] = {}
 _pending: dict[tuple[str, str], threading.Thread] = {}
 _lock = threading.Lock()
+#: questions still pending that a caller with a timeout has already waited for (no second wait)
+_gave_up: set[tuple[str, str]] = set()
 
 
 def _key() -> tuple[str, str]:
@@ -205,13 +207,15 @@ def _write_disk(path: Path | None, key: tuple[str, str], info: CliInfo) -> None:
         pass
 
 
-def get(wait: bool = True) -> CliInfo | None:
+def get(wait: bool = True, timeout: float | None = None) -> CliInfo | None:
     """The answers for the configured environment, never waiting when they are known.
 
     In memory: this session's answers. On disk (cache_file): the last session's, used at once
     while the environment is asked again in the background (a changed environment shows in the
     next dialog). Asked for the first time, wait=False (QGIS loading the provider) returns None
-    and wait=True waits for the environment (listing the models imports torch: seconds).
+    and wait=True waits for the environment (listing the models imports torch: seconds), at
+    most ``timeout`` seconds when given (None then, the answers coming in the background); the
+    ``timeout`` is spent once per question: a form's later parameters do not wait again.
     """
     key = _key()
     disk = cache_file()
@@ -226,6 +230,7 @@ def get(wait: bool = True) -> CliInfo | None:
                 with _lock:
                     _cache[key] = info
                     _pending.pop(key, None)
+                    _gave_up.discard(key)
 
             thread = threading.Thread(target=work, name="geoprospect-cli-info", daemon=True)
             _pending[key] = thread
@@ -236,8 +241,11 @@ def get(wait: bool = True) -> CliInfo | None:
                 return known
     if not wait:
         return None
-    thread.join()
+    thread.join(0.0 if timeout is not None and key in _gave_up else timeout)
     with _lock:
+        if thread.is_alive():
+            _gave_up.add(key)
+            return None
         return _cache.get(key, CliInfo(error="the geoprospect environment did not answer"))
 
 

@@ -41,6 +41,30 @@ def test_models_and_defaults_come_from_the_cli(fake_cli):
     assert _alg("interpolate").parameterDefinition("GRID_CRS").defaultValue() in (None, "")
 
 
+def test_a_desktop_dialog_does_not_wait_for_a_slow_environment(fake_cli, monkeypatch, tmp_path):
+    """In QGIS Desktop's GUI thread a form never waits for the environment's first answers
+    beyond DIALOG_WAIT_S: it opens with geoprospect's default model and no numeric defaults (the
+    CLI's own apply), and the next form has the answers. The stand-in CLI holds `models --json`
+    until a file exists, so the first form is built while it has not answered (no timing)."""
+    from geoprospect_qgis import cli_info
+    from geoprospect_qgis.algorithms import stages
+
+    hold = tmp_path / "answer-now"
+    monkeypatch.setenv("FAKE_MODELS_HOLD", str(hold))
+    monkeypatch.setattr(stages, "_gui_thread", lambda: True)  # as in QGIS Desktop's GUI thread
+    cli_info.clear()
+    try:
+        first = _alg("train")
+        assert first.parameterDefinition("MODEL").options()[0].startswith(stages.FALLBACK_MODEL)
+        assert first.parameterDefinition("EPOCHS").defaultValue() is None
+    finally:
+        hold.write_text("")
+    assert cli_info.get(wait=True).ok  # join the background question
+    again = _alg("train")
+    assert again.parameterDefinition("MODEL").options()[0].startswith("random_forest")
+    assert again.parameterDefinition("EPOCHS").defaultValue() == 7
+
+
 def test_train_argv_uses_cli_model_names(fake_cli, tmp_path):
     from test_process import _make_raster
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from typing import Sequence
 
 from qgis.core import (
     Qgis,
+    QgsApplication,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingParameterBoolean,
@@ -47,14 +49,25 @@ NUMERIC_FIELD = QgsProcessingParameterField.Numeric
 ANY_FIELD = QgsProcessingParameterField.Any
 
 DEVICES = ["auto", "cpu", "cuda"]
-#: the model offered when the environment cannot be asked for its list (the run then stops
-#: with the environment's error anyway)
-FALLBACK_MODEL = "resnet18"
+#: the model offered when the environment has not (yet) told its list: geoprospect's default
+#: model of the plugin's own release (``train.model``)
+FALLBACK_MODEL = "blend_cell"
+#: the longest a dialog being built in QGIS Desktop waits for the environment's first answers
+#: (the first dialog within seconds of pointing QGIS at a new environment); then the form opens
+#: without them (numbers without a default: the CLI's own apply) and the next dialog has them
+DIALOG_WAIT_S = 0.5
+
+
+def _gui_thread() -> bool:
+    """True in QGIS Desktop's GUI thread (a dialog being built), where waiting freezes QGIS;
+    False in qgis_process, scripts and tests (platform "external") and worker threads (they may wait)."""
+    return QgsApplication.platform() == "desktop" and threading.current_thread() is threading.main_thread()
 
 
 def _info() -> CliInfo:
-    """The environment's models and run-config schema (see cli_info); never blocks QGIS's start."""
-    got = cli_info.get(wait=not GeoprospectAlgorithm.LOADING)
+    """The environment's models and run-config schema (see cli_info); never blocks QGIS's start,
+    nor the desktop's GUI for more than :data:`DIALOG_WAIT_S`."""
+    got = cli_info.get(wait=not GeoprospectAlgorithm.LOADING, timeout=DIALOG_WAIT_S if _gui_thread() else None)
     return got if got is not None else CliInfo(error="still asking the geoprospect environment for its models and defaults")
 
 
