@@ -1,6 +1,6 @@
 """Synthetic study areas run through the default ``geoprospect run`` (issue 23: every cell a sample).
 
-    python benchmarks/synthetic_areas.py                     # every area (~10 min on 2 cores)
+    python benchmarks/synthetic_areas.py --null-draws 40     # every area (~35 min on 2 cores)
     python benchmarks/synthetic_areas.py --quick             # the two smallest areas
     python benchmarks/synthetic_areas.py --only c500_80 --out /tmp/areas
 
@@ -20,7 +20,9 @@ non-linear "mid-range" term) plus an unobserved smooth field of standard deviati
 The rasters and geochemistry the run sees are the true fields plus white measurement noise;
 the remaining layers are pure distractors. ``e2k_null`` and ``f1k_null`` place their deposits
 at random (uniform over the cells): no layer carries any information, so every row should sit
-within noise of 0.5.
+within noise of 0.5; ``--null-draws`` measures that noise on the area's own stack and folds.
+The areas from ``g100_20`` on were added after the defaults were chosen and were never used to
+choose anything: they check the default on seeds it has not seen.
 
 For every area the script runs ``geoprospect run CONFIG --out DIR`` as a subprocess (no shell),
 measures its wall time and CPU time (``resource.getrusage(RUSAGE_CHILDREN)`` before and after),
@@ -91,6 +93,15 @@ AREAS: tuple[AreaSpec, ...] = (
     AreaSpec("d1k_250", 1000.0, 260, 250, 6, 4, 2, 1.0, seed=14),
     AreaSpec("e2k_null", 2000.0, 150, 30, 3, 2, 1, 0.0, associated=False, seed=15),
     AreaSpec("f1k_null", 1000.0, 180, 60, 4, 3, 1, 0.0, associated=False, seed=16),
+    # Fresh areas added on 2026-12-07, after every default had been chosen and never used to choose
+    # one: a check of the default on new seeds, cell sizes and deposit counts (four have 12-20 deposits).
+    AreaSpec("g100_20", 100.0, 200, 20, 2, 1, 1, 0.3, seed=106),
+    AreaSpec("h250_12", 250.0, 180, 12, 2, 2, 1, 0.8, seed=102),
+    AreaSpec("i500_12", 500.0, 160, 12, 3, 2, 1, 1.0, seed=107),
+    AreaSpec("j500_30", 500.0, 200, 30, 4, 2, 1, 0.3, seed=103),
+    AreaSpec("k1k_150", 1000.0, 220, 150, 3, 3, 1, 0.6, seed=105),
+    AreaSpec("l2k_60", 2000.0, 160, 60, 5, 3, 2, 1.0, seed=104),
+    AreaSpec("m100_15", 100.0, 150, 15, 3, 1, 1, 0.5, seed=101),
 )
 
 
@@ -312,7 +323,7 @@ def null_spread(stack_path: Path, n_deposits: int, draws: int, seed: int = 123) 
             aucs.setdefault(name, []).append(float(row["success_rate_auc"]))
     logging.disable(logging.NOTSET)
     return {"draws": draws, "rows": {k: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1))} for k, v in aucs.items()},
-            "sd": float(max(np.std(v, ddof=1) for v in aucs.values()))}
+            "sd": float(max(np.std(v, ddof=1) for v in aucs.values())), "values": {k: [round(x, 4) for x in v] for k, v in aucs.items()}}
 
 
 def verdict(spec: AreaSpec, rows: dict[str, dict], null: dict | None = None) -> dict:
@@ -341,6 +352,9 @@ def verdict(spec: AreaSpec, rows: dict[str, dict], null: dict | None = None) -> 
     if null is not None:
         out["null_monte_carlo"] = null
         se = max(se, null["sd"])
+        pooled = np.concatenate([np.asarray(v, dtype=float) for v in (null.get("values") or {}).values()] or [np.empty(0)])
+        if pooled.size:  # where each row falls among the random-deposit draws (both rows' draws pooled)
+            out["null_percentile"] = {k: float(100.0 * np.mean(pooled <= v["success_rate_auc"])) for k, v in rows.items() if v["success_rate_auc"] is not None}
     within = {k: bool(abs(v["success_rate_auc"] - 0.5) <= 2 * se) for k, v in rows.items() if v["success_rate_auc"] is not None}
     out.update({"null_se": se, "within_noise": within, "all_within_noise": all(within.values())})
     out["mean_auc_all_rows"] = float(np.mean([v["success_rate_auc"] for v in rows.values() if v["success_rate_auc"] is not None]))
@@ -380,6 +394,12 @@ def markdown(results: list[dict], meta: dict) -> str:
             spread = ", ".join(f"{k} {v['mean']:.3f} ± {v['sd']:.3f}" for k, v in mc["rows"].items())
             lines += ["", f"Noise under no association, measured: {mc['draws']} draws of {s['deposits']} uniform random deposits on this stack, "
                       f"the run's folds (automatic blocks, 5 folds, 3 layouts), out-of-fold success-rate AUC mean ± sd: {spread}."]
+            pct = r["verdict"].get("null_percentile")
+            if pct:
+                lines += ["", "Where each row of this run falls among those draws (percentile, both rows' draws pooled): "
+                          + ", ".join(f"{k} {v:.0f}" for k, v in pct.items()) + "."]
+        if r.get("skill"):
+            lines += ["", f"The run's own first line about skill: \"{r['skill']}\""]
         lines += ["", f"**{r['verdict']['summary']}**", ""]
     return "\n".join(lines) + "\n"
 
@@ -405,6 +425,7 @@ def run_one(spec: AreaSpec, root: Path, logs: Path, null_draws: int = 0) -> dict
         metrics = json.loads((out / "metrics.json").read_text())
         res["rows"] = table_rows(metrics)
         res["blocks"] = blocks_note(metrics)
+        res["skill"] = (metrics.get("skill") or {}).get("sentence")
         null = null_spread(out / "stack.tif", spec.deposits, null_draws) if null_draws and not spec.associated else None
         res["verdict"] = verdict(spec, res["rows"], null)
         print("  " + res["verdict"]["summary"], flush=True)

@@ -109,3 +109,24 @@ def test_windows_with_a_nodata_centre_do_not_break_the_per_fold_figures():
     splits = make_splits(stack, windows, deps, method="cv", folds=3, block_size=16, buffer=None, layouts=1, seed=0)
     res = evaluate_out_of_fold(stack, windows, deps, splits, model="logistic_cell", train_cfg=TrainConfig(model="logistic_cell", device="cpu"), baselines=("best_layer",))
     assert all(f["roc_auc"] is None or 0 <= f["roc_auc"] <= 1 for f in res.table["best_layer"]["per_fold"])
+
+
+def test_the_chance_band_counts_the_blocks_holding_deposits_not_the_deposits():
+    from geoprospect.evaluation.oof import deposit_blocks, skill_verdict
+    from geoprospect.windows.cells import make_cells
+
+    stack, _, deps = _corner_area(spread=True)
+    cells, _ = make_cells(stack.valid, stack.grid, deps, size=1)
+    splits = make_splits(stack, cells, deps, method="cv", folds=3, block_size=16, buffer=0, layouts=2, seed=0)
+    t = stack.grid.transform
+    rc = np.column_stack([((deps[:, 1] - t.f) / t.e).astype(int), ((deps[:, 0] - t.c) / t.a).astype(int)])
+    want = min(np.unique((rc + shift) // 16, axis=0).shape[0] for shift in (0, 8))  # layouts shifted by 0 and 1/2 block
+    assert deposit_blocks(splits, cells["label"].to_numpy()) == want < len(deps)
+    # 30 deposits in 22 blocks: the band is 2 sqrt(1 / (12 * 22)) = 0.123, not 2 sqrt(1 / (12 * 30)) = 0.105
+    row = {"role": "model", "success_rate_auc": 0.615, "n_deposits": 30, "deposit_blocks": 22}
+    v = skill_verdict({"m": row, "b": {"role": "baseline", "success_rate_auc": 0.5}}, "m")
+    assert v["units"] == 22 and v["chance_band"] == pytest.approx(2 * np.sqrt(1 / 264)) and not v["any_beats_chance"]
+    assert "30 deposits in 22 blocks" in v["sentence"] and v["sentence"].startswith("NO SKILL")
+    # without blocks (a single test block) the deposits are the units, and 0.615 clears 0.5 + 0.105
+    v = skill_verdict({"m": {**row, "deposit_blocks": None}}, "m")
+    assert v["units"] == 30 and v["model_beats_chance"] and v["sentence"].startswith("Skill")
