@@ -239,10 +239,10 @@ def skill_verdict(table: dict, model: str) -> dict:
     spatial block share one fold model and one neighbourhood, so they do not count as independent
     draws. ``n`` is therefore the number of blocks holding deposits (the fewest over the layouts)
     when that is below the deposit count. Measured (``benchmarks/synthetic_areas.py
-    --null-draws``): uniform random deposits on a synthetic stack through the run's own folds
-    gave an out-of-fold AUC spread of 0.075 (30 deposits in 22 blocks; 40 draws) and 0.051
-    (60 deposits in 35 blocks; 10 draws). ``sqrt(1/(12 n))`` gives 0.053 and 0.037 with deposits
-    counted, and 0.062 and 0.049 with blocks counted. A row is called better than chance when its
+    --null-draws 40``): uniform random deposits on a synthetic stack through the run's own folds
+    gave an out-of-fold AUC spread of 0.062-0.067 (30 deposits in 22 blocks; another 40 draws:
+    0.075) and 0.048-0.049 (60 deposits in 33 blocks). ``sqrt(1/(12 n))`` gives 0.053 and 0.037
+    with deposits counted, 0.062 and 0.050 with blocks counted. A row is called better than chance when its
     out-of-fold success-rate AUC exceeds 0.5 by more than twice that. Returns ``{"sentence",
     "model_beats_chance", "any_beats_chance", "chance_band", "n_deposits", "units"}``.
     """
