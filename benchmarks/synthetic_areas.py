@@ -352,7 +352,7 @@ def verdict(spec: AreaSpec, rows: dict[str, dict], null: dict | None = None) -> 
     if null is not None:
         out["null_monte_carlo"] = null
         se = max(se, null["sd"])
-        pooled = np.concatenate([np.asarray(v, dtype=float) for v in (null.get("values") or {}).values()] or [np.empty(0)])
+        pooled = np.array([x for v in (null.get("values") or {}).values() for x in v], dtype=float)
         if pooled.size:  # where each row falls among the random-deposit draws (both rows' draws pooled)
             out["null_percentile"] = {k: float(100.0 * np.mean(pooled <= v["success_rate_auc"])) for k, v in rows.items() if v["success_rate_auc"] is not None}
     within = {k: bool(abs(v["success_rate_auc"] - 0.5) <= 2 * se) for k, v in rows.items() if v["success_rate_auc"] is not None}

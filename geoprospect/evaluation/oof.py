@@ -95,8 +95,9 @@ def _layer_scorer(stack: Stack, windows: gpd.GeoDataFrame, dep: np.ndarray, chos
     return fit_score
 
 
-def _row(name: str, role: str, oofs: list[tuple[CVSplit, OutOfFold, FullResMap]], y: np.ndarray, dep: np.ndarray, area: np.ndarray) -> dict:
-    """One table row: mean over layouts (spread alongside when several), per-fold figures."""
+def _row(name: str, role: str, oofs: list[tuple[CVSplit, OutOfFold, FullResMap]], y: np.ndarray, dep: np.ndarray, area: np.ndarray, blocks: int | None) -> dict:
+    """One table row: mean over layouts (spread alongside when several), per-fold figures;
+    ``blocks``: :func:`deposit_blocks` of the layouts (the same for every row)."""
     per_layout, per_fold = [], []
     for li, (split, oof, fmap) in enumerate(oofs):
         ranked = np.where(area, fmap.margin, np.nan)
@@ -117,7 +118,7 @@ def _row(name: str, role: str, oofs: list[tuple[CVSplit, OutOfFold, FullResMap]]
             row[f"{k}_spread"] = {"std": float(np.std(vals)), "min": float(np.min(vals)), "max": float(np.max(vals))} if vals else None
     row["n_deposits"] = per_layout[0]["n_deposits"]
     row["n_cells"] = per_layout[0]["n_cells"]
-    row["deposit_blocks"] = deposit_blocks([split for split, _, _ in oofs], y)
+    row["deposit_blocks"] = blocks
     row["per_fold"] = per_fold
     return row
 
@@ -213,7 +214,8 @@ def evaluate_out_of_fold(
         log.info("out of fold: %s done", name)
     model_map = maps[model][0][2]
     area = np.isfinite(model_map.margin)
-    table = {name: _row(name, "model" if name == model else "baseline", maps[name], y, dep, area) for name in maps}
+    blocks = deposit_blocks(splits, y)
+    table = {name: _row(name, "model" if name == model else "baseline", maps[name], y, dep, area, blocks) for name in maps}
     if BEST_LAYER in table:
         table[BEST_LAYER]["chosen"] = chosen
     if WOE in table:
