@@ -207,7 +207,7 @@ def test_blend_cell_is_the_mean_of_its_z_scored_members_and_round_trips(tmp_path
     rf = BalancedRandomForestClassifier(n_estimators=100, sampling_strategy="all", replacement=True, bootstrap=False, max_features="sqrt", random_state=0).fit(feats, y)
     p = np.clip(rf.predict_proba(feats)[:, 1], 1e-15, 1 - 1e-15)
     a = np.log(p) - np.log1p(-p)
-    b = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(feats, y).decision_function(feats)
+    b = LogisticRegression(C=1.0, max_iter=2000).fit(feats, y).decision_function(feats)
     want = 0.5 * ((a - a.mean()) / (a.std() + 1e-12) + (b - b.mean()) / (b.std() + 1e-12))
     np.testing.assert_allclose(got[:, 1], want, rtol=0, atol=1e-9)
     assert np.all(got[:, 0] == 0)
