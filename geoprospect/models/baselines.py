@@ -90,16 +90,18 @@ def make_estimator(name: str, random_state: int | None = 0, **params: Any) -> Pi
 
 
 class ForestLogisticBlend(ClassifierMixin, BaseEstimator):
-    """Mean of a balanced random forest's logit and a logistic regression's decision function,
-    each z-scored over the training samples (``benchmarks/results/skill.md``).
+    """Mean of a balanced random forest's logit and a logistic regression's decision function, each
+    z-scored over the training samples (``benchmarks/results/skill.md``).
 
     Out of fold on Murchison and three synthetic areas (5 deposit-stratified spatial folds x 3
-    layouts) this blend was the only candidate at or above every baseline (best single layer,
-    logistic regression, random forest); nothing in it is tuned. The forest alone gives few
-    distinct scores (tree votes: ties); the continuous logistic member breaks them.
+    layouts) this blend (then with a class-weighted logistic member) was the only candidate at or
+    above every baseline (best single layer, logistic regression, random forest); nothing in it is
+    tuned. The forest alone gives few distinct scores (tree votes: ties); the continuous logistic
+    member breaks them.
+
     The logistic member is not class-weighted: with ``class_weight="balanced"`` a dozen positives
     among 5,000 background cells each weigh ~250, the L2 penalty (C = 1) no longer holds the fit
-    back, and out of fold it lost 0.013-0.024 success-rate AUC on the areas with 12 deposits
+    back, and out of fold the blend lost 0.002-0.018 success-rate AUC on the areas with 12 deposits
     (README "Synthetic areas"); the member's scale does not matter, it is z-scored.
     ``decision_function`` is the ranking score; ``predict_proba`` its logistic sigmoid.
     """
