@@ -64,6 +64,41 @@ def test_cross_val_scores_uses_the_right_model_for_each_window():
         assert not (set(overl.tolist()) & seen[k])
 
 
+def test_pooled_scores_are_z_scored_against_each_fold_models_own_training_windows():
+    """Fold models whose margins differ by a constant per fold rank alike once pooled: each
+    fold's test margins are z-scored against that model's scores of (a seeded sample of) its
+    own training windows, never its test windows."""
+    H = W = 48
+    ro, co = _offsets(H, W, 1, 1)
+    split = spatial_block_folds(ro, co, 1, (H, W), k=4, block_size=12, seed=0)
+    x = np.random.default_rng(1).normal(size=ro.size)
+    asked = {}
+
+    def fit_score(train, test, k):
+        asked[k] = test
+        m = 3.0 * x[test] + 100.0 * k  # one fold model's scale and offset
+        return 1 / (1 + np.exp(-m)), m
+
+    oof = cross_val_scores(split, ro.size, fit_score, reference=200, seed=5)
+    for f in split.folds:
+        te = asked[f.k]
+        assert np.array_equal(te[: f.test.size], f.test)
+        ref = te[f.test.size :]
+        assert ref.size == 200 and np.isin(ref, f.train).all() and np.unique(ref).size == 200
+        # independent: numpy's z-score of the test windows against the reference windows
+        want = (x[f.test] - x[ref].mean()) / x[ref].std()
+        np.testing.assert_allclose(oof.pooled[f.test], want, rtol=1e-9, atol=1e-9)
+        assert np.array_equal(oof.margin[f.test], 3.0 * x[f.test] + 100.0 * f.k)  # the raw margins are kept
+    assert np.array_equal(oof.ranking, oof.pooled)
+    # pooled, the fold offsets are gone: the ranking follows x across folds
+    assert np.corrcoef(oof.pooled, x)[0, 1] > 0.99 and np.corrcoef(oof.margin, x)[0, 1] < 0.5
+    again = cross_val_scores(split, ro.size, fit_score, reference=200, seed=5)
+    assert np.array_equal(again.pooled, oof.pooled)  # the reference sample is seeded
+    # without a reference nothing is pooled and the ranking is the raw margin
+    raw = cross_val_scores(split, ro.size, fit_score)
+    assert raw.pooled is None and np.array_equal(raw.ranking, raw.margin)
+
+
 def test_folds_are_balanced_and_seeded():
     ro, co = _offsets(80, 80, 8, 4)
     a = spatial_block_folds(ro, co, 8, (80, 80), k=5, block_size=16, seed=1)

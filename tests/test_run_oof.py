@@ -56,7 +56,23 @@ def test_out_of_fold_table_has_the_model_and_the_three_baselines_computed():
     # every window scored out of fold; the map's ranked cells are the ones the folds scored
     assert np.isfinite(wprob).all() and np.isfinite(fmap.margin).any()
     sp = table["logistic"]["roc_auc_spread"]
-    assert sp["min"] - 1e-9 <= window_metrics(windows["label"].to_numpy(), wprob)["roc_auc"] <= sp["max"] + 1e-9
+    assert sp["min"] - 1e-9 <= window_metrics(windows["label"].to_numpy(), wprob, ranking=res.model_ranking)["roc_auc"] <= sp["max"] + 1e-9
+
+
+def test_permutation_importance_starts_from_the_tables_pooled_ranking():
+    """Unpermuted, the importance's map is the table's: the same fold models, their test margins
+    z-scored with the same per-fold scales, the same cells ranked."""
+    from geoprospect.evaluation.importance import permutation_importance
+    from geoprospect.evaluation.metrics import deposit_flat
+
+    stack, windows, deps = _corner_area(spread=True)
+    splits = make_splits(stack, windows, deps, method="cv", folds=3, block_size=16, buffer=None, layouts=1, seed=0)
+    res = evaluate_out_of_fold(stack, windows, deps, splits, model="logistic_cell", train_cfg=TrainConfig(model="logistic_cell", device="cpu"), baselines=())
+    assert sorted(res.model_scales) == sorted(k for k, _ in res.fold_models) and all(sd > 0 for _, sd in res.model_scales.values())
+    groups = {n: [i] for i, n in enumerate(stack.band_names)}
+    imp = permutation_importance(stack, windows, deposit_flat(stack.grid, deps), splits[0], res.fold_models, groups, area=np.isfinite(res.model_map.margin), repeats=1, device="cpu",
+                                 scales=res.model_scales)
+    assert imp["base_success_rate_auc"] == pytest.approx(res.table["logistic_cell"]["success_rate_auc"], abs=1e-12)
 
 
 def test_f1_macro_equals_the_per_class_macro_f1():

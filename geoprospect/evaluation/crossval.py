@@ -27,7 +27,7 @@ from geoprospect.prediction.sources import memory_batches
 from geoprospect.training.config import TrainConfig
 from geoprospect.training.fit import fit
 from geoprospect.windows.dataset import WindowDataset, normalise_stack
-from geoprospect.windows.folds import CVSplit, OutOfFold, cross_val_scores, deposit_pixels, make_folds
+from geoprospect.windows.folds import REFERENCE_WINDOWS, CVSplit, OutOfFold, cross_val_scores, deposit_pixels, make_folds
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,10 @@ def cross_validate(
 ) -> CVResult:
     """Cross-validate a window model over every window of ``windows`` (its own split ignored).
 
-    Returns out-of-fold metrics: ``windows`` (pooled out-of-fold window metrics),
-    ``deposits`` (capture of all deposits on the blended full-resolution out-of-fold map,
-    ranked by logit margin), ``folds`` (per-fold window ROC AUC) and ``cv`` (how folds were made).
+    Returns out-of-fold metrics: ``windows`` (pooled out-of-fold window metrics: thresholded ones
+    of the fold models' own probabilities, ROC AUC and average precision of the pooled ranking),
+    ``deposits`` (capture of all deposits on the blended full-resolution out-of-fold map, ranked
+    by the pooled ranking: each fold's margins z-scored against its model's training windows), ``folds`` (per-fold window ROC AUC) and ``cv`` (how folds were made).
     """
     train_cfg = train_cfg or TrainConfig(seed=seed)
     model = model or train_cfg.model
@@ -93,8 +94,8 @@ def cross_validate(
     split = make_folds(ro, co, size, stack.grid.shape, kind=kind, k=k, block_size=block_size, buffer=buffer, seed=seed, labels=y, deposits_rc=deposit_pixels(stack.grid, deposits_xy))
     histories: list[list[dict]] = []
     fs = fit_score or torch_fit_score(stack, ro, co, y, size, model, train_cfg, histories)
-    oof = cross_val_scores(split, ro.size, fs)
-    fmap = blend_windows(stack.grid, ro, co, size, oof.prob, oof.margin, valid=stack.valid)
+    oof = cross_val_scores(split, ro.size, fs, reference=REFERENCE_WINDOWS, seed=seed)
+    fmap = blend_windows(stack.grid, ro, co, size, oof.prob, oof.ranking, valid=stack.valid)
     from geoprospect.evaluation.metrics import deposit_flat
 
     dep = deposit_flat(stack.grid, deposits_xy)
@@ -106,7 +107,7 @@ def cross_validate(
     metrics: dict = {
         "cv": split.describe(),
         "model": model,
-        "windows": window_metrics(y[ok], oof.prob[ok]),
+        "windows": window_metrics(y[ok], oof.prob[ok], ranking=oof.ranking[ok]),
         "deposits": deposit_capture(fmap.margin, dep),
         "folds": per_fold,
     }

@@ -74,6 +74,7 @@ def permutation_importance(
     crop: int | None = None,
     device: str = "auto",
     batch_size: int = 256,
+    scales: Mapping[int, tuple[float, float]] | None = None,
 ) -> dict:
     """Drop in out-of-fold success-rate AUC when each layer group is permuted (module docstring).
 
@@ -86,6 +87,9 @@ def permutation_importance(
         area: (H, W) bool, the cells ranked (those the model's out-of-fold map scores).
         repeats: permutations per layer; seed: their seed.
         crop: the models' input crop (train.crop), if any.
+        scales: fold -> (mean, std) of that fold model's training-window margins
+            (:attr:`~geoprospect.windows.folds.OutOfFold.scales`): the test margins are z-scored
+            with them before the folds are pooled, as the out-of-fold table does (none: raw margins).
 
     Returns ``{"base_success_rate_auc", "repeats", "layers": {layer: {KEY, "std"}}}``, layers
     sorted by decreasing drop.
@@ -100,12 +104,13 @@ def permutation_importance(
     groups_l = [list(b) for b in groups.values()]
     perms = [[np.random.default_rng([seed, gi, r, fi]).permutation(test.size) for fi, (_, _, test) in enumerate(models)] for gi in range(len(groups_l)) for r in range(repeats)]
     margins = np.full((1 + len(perms), len(windows)), np.nan)  # variant 0: unpermuted, then (layer, repeat)
-    for fi, (_, m, test) in enumerate(models):
+    for fi, (k, m, test) in enumerate(models):
         x = ds.batch(test)
         variants = [(None, [])] + [(p[fi], groups_l[j // repeats]) for j, p in enumerate(perms)]
         most = scoring_batch(m, int(np.prod(x.shape[1:])), batch_size)
         s = score_batches(m, _variant_batches(x, variants, most), (len(variants), test.size), device)
-        margins[:, test] = s.margin
+        mu, sd = (scales or {}).get(k, (0.0, 1.0))
+        margins[:, test] = (s.margin - mu) / sd
     base = _auc(windows, stack, margins[0], area, dep)
     layers = {}
     for gi, name in enumerate(groups):

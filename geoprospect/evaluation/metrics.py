@@ -16,10 +16,13 @@ from sklearn import metrics as skm
 from geoprospect.grid import GridSpec
 
 
-def window_metrics(y_true: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> dict:
-    """accuracy, precision, recall, F1 (positive class and macro), ROC AUC, confusion matrix."""
+def window_metrics(y_true: np.ndarray, prob: np.ndarray, threshold: float = 0.5, ranking: np.ndarray | None = None) -> dict:
+    """accuracy, precision, recall, F1 (positive class and macro) of ``prob`` at ``threshold``;
+    ROC AUC and average precision of ``ranking`` (default ``prob``: out of fold, the scores
+    pooled on one scale, :attr:`~geoprospect.windows.folds.OutOfFold.ranking`); confusion matrix."""
     y_true = np.asarray(y_true, dtype=np.int64)
     prob = np.asarray(prob, dtype=np.float64)
+    rank = prob if ranking is None else np.asarray(ranking, dtype=np.float64)
     y_pred = (prob >= threshold).astype(np.int64)
     out = {
         "n": int(y_true.size),
@@ -32,8 +35,8 @@ def window_metrics(y_true: np.ndarray, prob: np.ndarray, threshold: float = 0.5)
         "f1_macro": float(skm.f1_score(y_true, y_pred, average="macro", zero_division=0)),
         "confusion_matrix": skm.confusion_matrix(y_true, y_pred, labels=[0, 1]).tolist(),
     }
-    out["roc_auc"] = float(skm.roc_auc_score(y_true, prob)) if 0 < y_true.sum() < y_true.size else None
-    out["average_precision"] = float(skm.average_precision_score(y_true, prob)) if 0 < y_true.sum() < y_true.size else None
+    out["roc_auc"] = float(skm.roc_auc_score(y_true, rank)) if 0 < y_true.sum() < y_true.size else None
+    out["average_precision"] = float(skm.average_precision_score(y_true, rank)) if 0 < y_true.sum() < y_true.size else None
     out["per_class"] = per_class_metrics(y_true, y_pred, labels=[0, 1], names=["background", "deposit"])
     out["precision_macro"] = float(skm.precision_score(y_true, y_pred, average="macro", zero_division=0))
     out["recall_macro"] = float(skm.recall_score(y_true, y_pred, average="macro", zero_division=0))

@@ -1,10 +1,13 @@
 """Out-of-fold evaluation of `run`: the model and the baselines on the same spatial folds.
 
 Every row of the table is scored the same way: each fold's model (or layer choice) is made
-from the fold's training windows only; its test windows' logit margins are blended to full
-resolution (:func:`~geoprospect.prediction.fullres.blend_windows`) and the cells with data
-are ranked for deposit capture and the success-rate curve. The best single evidence layer is
-chosen (band and sign) on each fold's training area.
+from the fold's training windows only; its test windows' logit margins are z-scored against the
+same fold model's scores of its training windows (:func:`~geoprospect.windows.folds.cross_val_scores`,
+so that the folds share one scale; the best single layer's scores, one band z-scored with the
+stack's statistics, share one scale already and are pooled as they are), blended to full resolution
+(:func:`~geoprospect.prediction.fullres.blend_windows`), and the cells with data are ranked for
+deposit capture and the success-rate curve. The best single evidence layer is chosen (band and
+sign) on each fold's training area.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from geoprospect.evaluation.metrics import curve_corners, deposit_capture, depos
 from geoprospect.io.rasters import Stack
 from geoprospect.prediction.fullres import FullResMap, blend_window_table
 from geoprospect.training.config import TrainConfig
-from geoprospect.windows.folds import CVSplit, Fold, OutOfFold, cross_val_scores, deposit_pixels, make_folds, sigmoid, spatial_fold_layouts
+from geoprospect.windows.folds import REFERENCE_WINDOWS, CVSplit, Fold, OutOfFold, cross_val_scores, deposit_pixels, make_folds, sigmoid, spatial_fold_layouts
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,8 @@ def check_training_folds(splits: Sequence[CVSplit], labels: np.ndarray) -> None:
 
 
 def _oof_map(stack: Stack, windows: gpd.GeoDataFrame, oof: OutOfFold) -> FullResMap:
-    return blend_window_table(stack.grid, windows, oof.prob, oof.margin, valid=stack.valid)
+    """Full-resolution map of one layout: the fold models' own probabilities, the pooled ranking as margin."""
+    return blend_window_table(stack.grid, windows, oof.prob, oof.ranking, valid=stack.valid)
 
 
 def _layer_scorer(stack: Stack, windows: gpd.GeoDataFrame, dep: np.ndarray, chosen: list) -> Callable:
@@ -102,8 +106,8 @@ def _row(name: str, role: str, oofs: list[tuple[CVSplit, OutOfFold, FullResMap]]
     for li, (split, oof, fmap) in enumerate(oofs):
         ranked = np.where(area, fmap.margin, np.nan)
         cap = deposit_capture(ranked, dep)
-        ok = np.isfinite(oof.prob)
-        cap["roc_auc"] = window_metrics(y[ok], oof.prob[ok])["roc_auc"] if ok.any() else None
+        ok = np.isfinite(oof.ranking)
+        cap["roc_auc"] = window_metrics(y[ok], oof.prob[ok], ranking=oof.ranking[ok])["roc_auc"] if ok.any() else None
         per_layout.append(cap)
         for f in split.folds:
             yt, pt = y[f.test], oof.prob[f.test]
@@ -135,12 +139,16 @@ class OutOfFoldResult:
     """What :func:`evaluate_out_of_fold` measured.
 
     ``table``: name -> row (see :func:`evaluate_out_of_fold`); ``model_map``: the model's
-    out-of-fold full-resolution map of the first layout (NaN where no fold scored);
+    out-of-fold full-resolution map of the first layout (NaN where no fold scored; its margin is
+    the pooled ranking, :attr:`~geoprospect.windows.folds.OutOfFold.ranking`);
     ``model_prob``: its (N,) out-of-fold window probabilities; ``fold_models``: the model's
     ``(k, trained model)`` per fold of the first layout, in fold order (for uncertainty,
     attribution and calibration); ``splits``: the fold layouts scored; ``model_margin`` and
-    ``model_fold``: the (N,) out-of-fold logit margins and the fold that scored each window
-    (-1: none) of the first layout (calibration is fitted and cross-fitted on them);
+    ``model_fold``: the (N,) out-of-fold logit margins (the fold models' own, not standardised) and
+    the fold that scored each window (-1: none) of the first layout (calibration is fitted and
+    cross-fitted on them, and applied to the final model's own margin); ``model_ranking``: the
+    first layout's (N,) pooled ranking (those margins z-scored per fold, what the table ranks) and
+    ``model_scales`` the (mean, std) of each of its fold models' training-window margins;
     ``model_curves``: the model's success-rate curve of every layout (:func:`layout_curves`), the
     report's success-rate figure."""
 
@@ -152,6 +160,8 @@ class OutOfFoldResult:
     model_margin: np.ndarray | None = None
     model_fold: np.ndarray | None = None
     model_curves: list = field(default_factory=list)
+    model_ranking: np.ndarray | None = None
+    model_scales: dict = field(default_factory=dict)
 
 
 def layout_curves(maps: Sequence[FullResMap], dep: np.ndarray, area: np.ndarray) -> list[dict]:
@@ -209,7 +219,8 @@ def evaluate_out_of_fold(
             fs = torch_fit_score(stack, ro, co, y, size, name, train_cfg, models=keep, weights=windows["weight"].to_numpy() if "weight" in windows else None)
         maps[name] = []
         for split in splits:
-            oof = cross_val_scores(split, ro.size, fs)
+            # the best layer is one fixed map (a band z-scored with the stack's statistics): its folds share one scale already
+            oof = cross_val_scores(split, ro.size, fs, reference=0 if name == BEST_LAYER else REFERENCE_WINDOWS, seed=train_cfg.seed)
             maps[name].append((split, oof, _oof_map(stack, windows, oof)))
         log.info("out of fold: %s done", name)
     model_map = maps[model][0][2]
@@ -223,7 +234,7 @@ def evaluate_out_of_fold(
     first = sum(1 for f in splits[0].folds if f.test.size)  # the first layout's models come first
     first_oof = maps[model][0][1]
     curves = layout_curves([m for _, _, m in maps[model]], dep, area)
-    return OutOfFoldResult(table, model_map, first_oof.prob, fold_models[:first], tuple(splits), first_oof.margin, first_oof.fold, curves)
+    return OutOfFoldResult(table, model_map, first_oof.prob, fold_models[:first], tuple(splits), first_oof.margin, first_oof.fold, curves, first_oof.ranking, first_oof.scales)
 
 
 def baselines_beating(table: dict, model: str, key: str = "success_rate_auc") -> list[str]:

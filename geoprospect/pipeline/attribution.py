@@ -48,7 +48,8 @@ def run_importance(cfg: RunConfig, stack: Stack, windows, deposits_xy: np.ndarra
     """Permutation importance of each layer for the model's fold models (first fold layout)."""
     a = cfg.attribution
     return permutation_importance(stack, windows, deposit_flat(stack.grid, deposits_xy), res.splits[0], res.fold_models, layer_groups(cfg, stack.band_names, stack.categorical_layers()),
-                                  area=np.isfinite(res.model_map.margin), repeats=a.repeats, seed=cfg.train.seed, crop=cfg.train.crop, device=cfg.train.device)
+                                  area=np.isfinite(res.model_map.margin), repeats=a.repeats, seed=cfg.train.seed, crop=cfg.train.crop, device=cfg.train.device,
+                                  scales=res.model_scales)
 
 
 def run_attribution(cfg: RunConfig, model: torch.nn.Module, stack: Stack, pred: Prediction, out: Path) -> Attribution:
