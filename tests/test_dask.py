@@ -146,6 +146,8 @@ def test_run_with_dask_scheduler_gives_the_same_outputs(client, tiny_inputs):
         "deposits": {"path": "dep.gpkg"},
         "vectors": [{"name": "dist_faults", "path": "faults.gpkg"}],
         "windows": {"unit": "window", "size": 8, "stride": 4, "test_fraction": 0.4},
+        # the single test block: 4 deposit cells on 40 x 40 cells cannot fill 5 spatial folds of 8-px windows
+        "evaluation": {"method": "block"},
         "train": {"epochs": 1, "batch_size": 16, "device": "cpu"},
         "compute": {"block_size": 16},
     }
