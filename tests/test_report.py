@@ -66,6 +66,7 @@ def test_map_products_and_report(synthetic, tmp_path):
     assert wg["n_deposits"].sum() == 7
     html = (tmp_path / "report" / "index.html").read_text()
     assert "Out-of-fold skill: model and baselines on the same folds" in html and "spatial blocks" in html
+    assert "Pooling the folds: each fold model&#x27;s margins z-scored against its own scores" in html  # the rule stated (HTML-escaped)
     assert "best_layer" in html and "baseline" in html
     for img in re.findall(r"src='([^']+)'", html):
         assert (tmp_path / "report" / img).stat().st_size > 1000, img

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 KEYS = ("success_rate_auc", "capture_top_5pct", "capture_top_10pct", "capture_top_20pct", "roc_auc")
 BEST_LAYER = "best_layer"
 BLOCK_LABEL = "single spatial test block (windows.test_fraction, half-window buffer)"
+#: how the fold models' scores become one ranking (metrics.json ``evaluation.pooling``, the report)
+POOLING = (f"each fold model's margins z-scored against its own scores of up to {REFERENCE_WINDOWS:,} of its training cells, then the folds ranked "
+           "together (best_layer: one fixed map, as it is; docs/evaluation.md)")
 
 
 def make_splits(stack: Stack, windows: gpd.GeoDataFrame, deposits_xy: np.ndarray, *, method: str, folds: int, block_size: int | None, buffer: int | None, layouts: int, seed: int) -> list[CVSplit]:

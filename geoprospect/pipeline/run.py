@@ -23,7 +23,7 @@ import torch
 from geoprospect.errors import FoldError, OutputError
 from geoprospect.evaluation.evaluate import read_prediction
 from geoprospect.evaluation.metrics import deposit_capture, deposit_flat, window_metrics
-from geoprospect.evaluation.oof import BLOCK_LABEL, baselines_beating, evaluate_out_of_fold, make_splits, skill_verdict
+from geoprospect.evaluation.oof import BLOCK_LABEL, POOLING, baselines_beating, evaluate_out_of_fold, make_splits, skill_verdict
 from geoprospect.io.atomic import remove_stale_temps, write_json
 from geoprospect.io.rasters import raster_band_names, read_bands
 from geoprospect.models.checkpoint import load_checkpoint, save_checkpoint, versions
@@ -42,7 +42,7 @@ from geoprospect.training.fit import fit, model_meta
 from geoprospect.training.history import write_history
 from geoprospect.windows.cells import block_split, deposit_cells, make_cells, unscored_deposits
 from geoprospect.windows.dataset import WindowDataset
-from geoprospect.windows.folds import REFERENCE_WINDOWS, auto_block_side, deposit_pixels
+from geoprospect.windows.folds import auto_block_side, deposit_pixels
 from geoprospect.windows.store import SCRATCH, open_windows_source
 from geoprospect.windows.tiling import make_windows, read_windows, write_windows
 
@@ -205,8 +205,7 @@ def _crossval_stage(run: _Run, stack, windows, deposits) -> tuple[dict, FullResM
     _check_scored(cfg, stack, deposits, np.isfinite(fmap.margin))
     info = {"method": ev.method, "blocks": choice, "label": splits[0].label if ev.method == "cv" else BLOCK_LABEL, "fold_epochs": fold_cfg.epochs,
             "ranked_cells": "cells with data scored out of fold (full resolution)",
-            "pooling": f"each fold model's margins z-scored against its own scores of up to {REFERENCE_WINDOWS:,} of its training cells, then the folds ranked together "
-                       "(best_layer: one fixed map, as it is; docs/evaluation.md)", "layouts": [s.describe() for s in splits],
+            "pooling": POOLING, "layouts": [s.describe() for s in splits],
             "out_of_fold": table, "model": cfg.train.model, "success_rate_curves": res.model_curves,
             "window_prob": [None if not np.isfinite(v) else float(v) for v in wprob]}
     # calibrator from the out-of-fold margins; uncertainty.tif from the fold models (issue 13)

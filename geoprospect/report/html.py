@@ -19,7 +19,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from geoprospect.evaluation.metrics import deposit_capture, prediction_area, roc_points, success_rate, window_metrics
-from geoprospect.evaluation.oof import TABLE_HEAD, table_rows
+from geoprospect.evaluation.oof import POOLING, TABLE_HEAD, table_rows
 from geoprospect.grid import GridSpec
 from geoprospect.io.atomic import write_text
 from geoprospect.prediction.attribution import Attribution
@@ -69,7 +69,8 @@ def _head(title: str, split_label: str, headline: str | None, oof_table: Mapping
     """The page's head, the skill verdict, the out-of-fold table and the capture table with its notes."""
     parts = _header(title, split_label) + ([f"<p><strong>{_e(headline)}</strong></p>"] if headline else [])
     if oof_table:
-        parts += ["<h2>Out-of-fold skill: model and baselines on the same folds</h2>", _table(TABLE_HEAD, table_rows(oof_table))]
+        parts += ["<h2>Out-of-fold skill: model and baselines on the same folds</h2>", _table(TABLE_HEAD, table_rows(oof_table)),
+                  f"<p>Pooling the folds: {_e(POOLING)}.</p>"]
     parts.append("<h2>Held-out deposit capture</h2>")
     parts.append(_table(["map", "deposits", "top 5 % of area", "top 10 %", "top 20 %", "success-rate AUC", "P-A intersection", "tied cells"], rows))
     parts.append("<p>Cells ranked by score (logit margin: no sigmoid ties); cells with equal scores count their deposits spread evenly over their area.</p>")
