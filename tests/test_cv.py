@@ -87,16 +87,16 @@ def test_pooled_scores_are_z_scored_against_each_fold_models_own_training_window
         assert ref.size == 200 and np.isin(ref, f.train).all() and np.unique(ref).size == 200
         # independent: numpy's z-score of the test windows against the reference windows
         want = (x[f.test] - x[ref].mean()) / x[ref].std()
-        np.testing.assert_allclose(oof.pooled[f.test], want, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(oof.ranking[f.test], want, rtol=1e-9, atol=1e-9)
         assert np.array_equal(oof.margin[f.test], 3.0 * x[f.test] + 100.0 * f.k)  # the raw margins are kept
-    assert np.array_equal(oof.ranking, oof.pooled)
+    assert sorted(oof.scales) == sorted(f.k for f in split.folds)
     # pooled, the fold offsets are gone: the ranking follows x across folds
-    assert np.corrcoef(oof.pooled, x)[0, 1] > 0.99 and np.corrcoef(oof.margin, x)[0, 1] < 0.5
+    assert np.corrcoef(oof.ranking, x)[0, 1] > 0.99 and np.corrcoef(oof.margin, x)[0, 1] < 0.5
     again = cross_val_scores(split, ro.size, fit_score, reference=200, seed=5)
-    assert np.array_equal(again.pooled, oof.pooled)  # the reference sample is seeded
+    assert np.array_equal(again.ranking, oof.ranking)  # the reference sample is seeded
     # without a reference nothing is pooled and the ranking is the raw margin
     raw = cross_val_scores(split, ro.size, fit_score)
-    assert raw.pooled is None and np.array_equal(raw.ranking, raw.margin)
+    assert raw.scales == {} and np.array_equal(raw.ranking, raw.margin)
 
 
 def test_folds_are_balanced_and_seeded():

@@ -26,7 +26,7 @@ from geoprospect.evaluation.metrics import curve_corners, deposit_capture, depos
 from geoprospect.io.rasters import Stack
 from geoprospect.prediction.fullres import FullResMap, blend_window_table
 from geoprospect.training.config import TrainConfig
-from geoprospect.windows.folds import REFERENCE_WINDOWS, CVSplit, Fold, OutOfFold, cross_val_scores, deposit_pixels, make_folds, sigmoid, spatial_fold_layouts
+from geoprospect.windows.folds import REFERENCE_WINDOWS, CVSplit, Fold, OutOfFold, cross_val_scores, deposit_pixels, make_folds, pooled_ranking, sigmoid, spatial_fold_layouts
 
 log = logging.getLogger(__name__)
 
@@ -149,9 +149,9 @@ class OutOfFoldResult:
     attribution and calibration); ``splits``: the fold layouts scored; ``model_margin`` and
     ``model_fold``: the (N,) out-of-fold logit margins (the fold models' own, not standardised) and
     the fold that scored each window (-1: none) of the first layout (calibration is fitted and
-    cross-fitted on them, and applied to the final model's own margin); ``model_ranking``: the
-    first layout's (N,) pooled ranking (those margins z-scored per fold, what the table ranks) and
-    ``model_scales`` the (mean, std) of each of its fold models' training-window margins;
+    cross-fitted on them, and applied to the final model's own margin); ``model_scales``: the
+    (mean, std) of each of its fold models' training-window margins, and :attr:`model_ranking`
+    those margins z-scored with them (the first layout's pooled ranking, what the table ranks);
     ``model_curves``: the model's success-rate curve of every layout (:func:`layout_curves`), the
     report's success-rate figure."""
 
@@ -163,8 +163,14 @@ class OutOfFoldResult:
     model_margin: np.ndarray | None = None
     model_fold: np.ndarray | None = None
     model_curves: list = field(default_factory=list)
-    model_ranking: np.ndarray | None = None
     model_scales: dict = field(default_factory=dict)
+
+    @property
+    def model_ranking(self) -> np.ndarray | None:
+        """(N,) the first layout's pooled ranking (:func:`~geoprospect.windows.folds.pooled_ranking`)."""
+        if self.model_margin is None or self.model_fold is None:
+            return None
+        return pooled_ranking(self.model_margin, self.model_fold, self.model_scales)
 
 
 def layout_curves(maps: Sequence[FullResMap], dep: np.ndarray, area: np.ndarray) -> list[dict]:
@@ -237,7 +243,7 @@ def evaluate_out_of_fold(
     first = sum(1 for f in splits[0].folds if f.test.size)  # the first layout's models come first
     first_oof = maps[model][0][1]
     curves = layout_curves([m for _, _, m in maps[model]], dep, area)
-    return OutOfFoldResult(table, model_map, first_oof.prob, fold_models[:first], tuple(splits), first_oof.margin, first_oof.fold, curves, first_oof.ranking, first_oof.scales)
+    return OutOfFoldResult(table, model_map, first_oof.prob, fold_models[:first], tuple(splits), first_oof.margin, first_oof.fold, curves, first_oof.scales)
 
 
 def baselines_beating(table: dict, model: str, key: str = "success_rate_auc") -> list[str]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal, Mapping, Sequence
 
 import numpy as np
 from scipy.ndimage import maximum_filter
@@ -448,13 +448,25 @@ class OutOfFold:
     margin: np.ndarray  # (N,) float64 logit margin (ranks without sigmoid ties)
     fold: np.ndarray  # (N,) int fold number, -1 if none
     split: CVSplit
-    pooled: np.ndarray | None = None  # (N,) margin z-scored against its fold model's training-window scores
-    scales: dict[int, tuple[float, float]] = field(default_factory=dict)  # fold -> (mean, std) of those scores
+    scales: dict[int, tuple[float, float]] = field(default_factory=dict)  # fold -> (mean, std) of its model's training-window margins
 
     @property
     def ranking(self) -> np.ndarray:
-        """(N,) the one ranking of all folds: :attr:`pooled` when computed, else :attr:`margin`."""
-        return self.margin if self.pooled is None else self.pooled
+        """(N,) the one ranking of all folds: :func:`pooled_ranking` of the margins (the margins
+        themselves when no fold was standardised)."""
+        return pooled_ranking(self.margin, self.fold, self.scales)
+
+
+def pooled_ranking(margin: np.ndarray, fold: np.ndarray, scales: Mapping[int, tuple[float, float]]) -> np.ndarray:
+    """(N,) ``margin`` with each fold's windows z-scored by that fold's ``scales`` (mean, std);
+    windows of a fold without scales keep their margin."""
+    if not scales:
+        return margin
+    out = np.array(margin, dtype=np.float64)
+    for k, (mu, sd) in scales.items():
+        sel = fold == k
+        out[sel] = (out[sel] - mu) / sd
+    return out
 
 
 def _reference(train: np.ndarray, k: int, size: int, seed: int) -> np.ndarray:
@@ -468,14 +480,13 @@ def cross_val_scores(split: CVSplit, n: int, fit_score: FitScore, *, reference: 
     """Run ``fit_score`` once per fold and gather the out-of-fold scores of all ``n`` windows.
 
     With ``reference`` > 0 each fold's model also scores up to ``reference`` of its own training
-    windows (in the same call), and :attr:`OutOfFold.pooled` holds every test margin z-scored
-    against them. Pooling needs it: the fold models' raw margins need not share one scale (a
+    windows (in the same call), and :attr:`OutOfFold.scales` holds their mean and standard
+    deviation, against which :attr:`OutOfFold.ranking` z-scores every test margin. Pooling needs it: the fold models' raw margins need not share one scale (a
     logistic regression's intercept follows its fold's deposit rate), and one fold's windows
     would then rank above another's for that alone. Standardising uses training windows only.
     """
     prob = np.full(n, np.nan)
     margin = np.full(n, np.nan)
-    pooled = np.full(n, np.nan) if reference > 0 else None
     fold = np.full(n, -1, dtype=np.int64)
     scales: dict[int, tuple[float, float]] = {}
     for f in split.folds:
@@ -486,12 +497,11 @@ def cross_val_scores(split: CVSplit, n: int, fit_score: FitScore, *, reference: 
         p, m = np.asarray(p, dtype=np.float64), np.asarray(m, dtype=np.float64)
         nt = f.test.size
         prob[f.test], margin[f.test], fold[f.test] = p[:nt], m[:nt], f.k
-        if pooled is not None:
+        if reference > 0:
             r = m[nt:][np.isfinite(m[nt:])]
             mu, sd = (float(r.mean()), float(r.std())) if r.size else (0.0, 1.0)
             scales[int(f.k)] = (mu, sd if sd > 0 else 1.0)
-            pooled[f.test] = (m[:nt] - mu) / scales[int(f.k)][1]
-    return OutOfFold(prob, margin, fold, split, pooled, scales)
+    return OutOfFold(prob, margin, fold, split, scales)
 
 
 def logit(p: np.ndarray, eps: float = 1e-12) -> np.ndarray:
