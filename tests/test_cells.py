@@ -114,6 +114,38 @@ def test_folds_in_map_units_are_the_same_at_two_resolutions():
     np.testing.assert_array_equal(folds[0][1], folds[1][1])
 
 
+def test_patch_folds_keep_training_cells_one_context_radius_from_the_test_blocks():
+    """Cells seeing 15-cell patches (context radius 7), 20-cell blocks: a training cell's patch never
+    reads a cell of a test block, and every other cell more than 7 cells from the test blocks trains
+    (guarding whole patches kept them 21 cells away: test patch, buffer, training patch)."""
+    from scipy.ndimage import distance_transform_cdt
+
+    from geoprospect.windows.folds import fold_geometry, make_folds
+
+    g = _grid(h=60, w=80)
+    valid = np.ones(g.shape, dtype=bool)
+    rng = np.random.default_rng(0)
+    dep = np.array([_centre(g, int(r), int(c)) for r, c in zip(rng.integers(0, 60, 12), rng.integers(0, 80, 12))])
+    cells, _ = make_cells(valid, g, dep, size=15)
+    ro, co, size, buffer = fold_geometry(cells, None)
+    assert (size, buffer) == (1, 7)
+    split = make_folds(ro, co, size, g.shape, k=3, block_size=20, buffer=buffer, labels=cells["label"].to_numpy(), seed=0)
+    r, c = cells["row"].to_numpy(), cells["col"].to_numpy()
+    nbc = split.block_grid[1]
+    for f in split.folds:
+        block = np.isin((r // 20) * nbc + c // 20, f.blocks)
+        test_area = np.zeros(g.shape, dtype=bool)
+        test_area[r[block], c[block]] = True
+        far = distance_transform_cdt(~test_area, metric="chessboard") > 7  # cells more than 7 from a test block
+        np.testing.assert_array_equal(np.sort(f.test), np.flatnonzero(block))
+        np.testing.assert_array_equal(np.sort(f.train), np.flatnonzero(far[r, c]))
+        for i in f.train:  # the patch centred on a training cell reads no test-block cell
+            assert not test_area[max(r[i] - 7, 0) : r[i] + 8, max(c[i] - 7, 0) : c[i] + 8].any()
+    # a window table (the papers' recipe) is still folded by its whole windows
+    win = cells.drop(columns="footprint")
+    assert fold_geometry(win, None)[2:] == (15, None)
+
+
 def test_the_dense_cnn_scores_a_block_as_its_patches():
     torch.manual_seed(0)
     m = build_model("dense_cnn", 4, 2, 15).eval()

@@ -27,7 +27,7 @@ from geoprospect.prediction.sources import memory_batches
 from geoprospect.training.config import TrainConfig
 from geoprospect.training.fit import fit
 from geoprospect.windows.dataset import WindowDataset, normalise_stack
-from geoprospect.windows.folds import REFERENCE_WINDOWS, CVSplit, OutOfFold, cross_val_scores, deposit_pixels, make_folds
+from geoprospect.windows.folds import REFERENCE_WINDOWS, CVSplit, OutOfFold, cross_val_scores, deposit_pixels, fold_geometry, make_folds
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,8 @@ def cross_validate(
     ro = windows["row_off"].to_numpy()
     co = windows["col_off"].to_numpy()
     y = windows["label"].to_numpy().astype(np.int64)
-    split = make_folds(ro, co, size, stack.grid.shape, kind=kind, k=k, block_size=block_size, buffer=buffer, seed=seed, labels=y, deposits_rc=deposit_pixels(stack.grid, deposits_xy))
+    fro, fco, fsize, buffer = fold_geometry(windows, buffer)
+    split = make_folds(fro, fco, fsize, stack.grid.shape, kind=kind, k=k, block_size=block_size, buffer=buffer, seed=seed, labels=y, deposits_rc=deposit_pixels(stack.grid, deposits_xy))
     histories: list[list[dict]] = []
     fs = fit_score or torch_fit_score(stack, ro, co, y, size, model, train_cfg, histories)
     oof = cross_val_scores(split, ro.size, fs, reference=REFERENCE_WINDOWS, seed=seed)

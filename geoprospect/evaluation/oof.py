@@ -26,7 +26,7 @@ from geoprospect.evaluation.metrics import curve_corners, deposit_capture, depos
 from geoprospect.io.rasters import Stack
 from geoprospect.prediction.fullres import FullResMap, blend_window_table
 from geoprospect.training.config import TrainConfig
-from geoprospect.windows.folds import REFERENCE_WINDOWS, CVSplit, Fold, OutOfFold, cross_val_scores, deposit_pixels, make_folds, pooled_ranking, sigmoid, spatial_fold_layouts
+from geoprospect.windows.folds import REFERENCE_WINDOWS, CVSplit, Fold, OutOfFold, cross_val_scores, deposit_pixels, fold_geometry, make_folds, pooled_ranking, sigmoid, spatial_fold_layouts
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,10 @@ POOLING = (f"each fold model's margins z-scored against its own scores of up to 
 def make_splits(stack: Stack, windows: gpd.GeoDataFrame, deposits_xy: np.ndarray, *, method: str, folds: int, block_size: int | None, buffer: int | None, layouts: int, seed: int) -> list[CVSplit]:
     """The fold layouts of an evaluation: ``cv`` = deposit-stratified spatial k-fold blocks
     (``layouts`` shifted block grids), ``block`` = the tiling's single test block. ``block_size``
-    and ``buffer`` are in pixels. Raises FoldError (fix named) when a fold holds no deposit."""
-    ro, co = windows["row_off"].to_numpy(), windows["col_off"].to_numpy()
-    size = int(windows["size"].iloc[0])
+    and ``buffer`` are in pixels (a table of cells is folded at its centre cells, buffer default
+    its patch's context radius: :func:`~geoprospect.windows.folds.fold_geometry`). Raises
+    FoldError (fix named) when a fold holds no deposit."""
+    ro, co, size, buffer = fold_geometry(windows, buffer)
     y = windows["label"].to_numpy().astype(np.int64)
     if method == "block":
         split = windows["split"].to_numpy()

@@ -15,6 +15,10 @@ stratify on (or with ``stratify=False``) blocks are dealt by a plain seeded shuf
   from the held-out block");
 - training windows: the other windows whose footprint does not touch the excluded area.
 
+A table of cells (every cell a sample) is folded at its centre cells (:func:`fold_geometry`):
+a training cell lies more than ``buffer`` cells (its patch's context radius) from every test
+block, so no training patch reads a cell of a test block.
+
 So a test window is never scored by a model that saw its block, an overlapping window, or a
 window within half a window of it. When labels (or deposits) are given, a layout in which a
 fold's test windows hold no positive window is refused (:class:`FoldError`) before any training.
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 from scipy.ndimage import maximum_filter
@@ -429,6 +433,26 @@ def make_folds(
     if kind == "random":
         return random_folds(np.asarray(row_off).size, k=k, seed=seed, labels=labels)
     raise GridError(f"unknown cross-validation kind {kind!r}", hint="spatial or random")
+
+
+def fold_geometry(table: Mapping[str, Any], buffer: int | None) -> tuple[np.ndarray, np.ndarray, int, int | None]:
+    """What the folds of a sample table keep apart: ``(row_off, col_off, size, buffer)`` in pixels,
+    for :func:`make_folds` / :func:`spatial_fold_layouts`.
+
+    - Window table (the papers' recipe, :mod:`geoprospect.windows.tiling`): the windows. A
+      window's label covers its whole footprint, so a training window neither overlaps nor comes
+      within ``buffer`` (default half a window) of a test window.
+    - Cell table (``footprint`` 1, :mod:`geoprospect.windows.cells`): the sample is its centre
+      cell, so the folds guard the centres. A training cell lies more than ``buffer`` cells from
+      every test block (default its patch's context radius, ``size // 2``), so no training patch
+      reads a cell of a test block. Guarding the patches themselves kept training cells three
+      radii away (test patch, buffer, training patch): with dense_cnn's 15-cell patches on
+      Murchison's 25-cell blocks only 18-36 % of the other cells were left to train on.
+    """
+    size = int(np.asarray(table["size"])[0])
+    if "footprint" in table and int(np.asarray(table["footprint"])[0]) == 1:
+        return np.asarray(table["row"]), np.asarray(table["col"]), 1, size // 2 if buffer is None else int(buffer)
+    return np.asarray(table["row_off"]), np.asarray(table["col_off"]), size, buffer
 
 
 # A fit-and-score function: (train indices, test indices, fold number) -> (prob, margin) of the test windows.
