@@ -75,6 +75,30 @@ def test_permutation_importance_starts_from_the_tables_pooled_ranking():
     assert imp["base_success_rate_auc"] == pytest.approx(res.table["logistic_cell"]["success_rate_auc"], abs=1e-12)
 
 
+def test_each_baseline_row_carries_its_paired_difference_from_the_model_and_the_verdict_says_it():
+    """versus_model: AUC(model) - AUC(baseline) on the same deposits (the table's difference, to
+    rounding), with a block-bootstrap interval around it; the skill sentence names the best baseline."""
+    from geoprospect.evaluation.metrics import deposit_flat
+    from geoprospect.evaluation.oof import skill_verdict
+
+    stack, windows, deps = _corner_area(n_dep=30, spread=True)
+    splits = make_splits(stack, windows, deps, method="cv", folds=3, block_size=16, buffer=None, layouts=2, seed=0)
+    res = evaluate_out_of_fold(stack, windows, deps, splits, model="logistic_cell", train_cfg=TrainConfig(model="logistic_cell", device="cpu"),
+                               baselines=("best_layer", "fuzzy"))
+    t = res.table
+    assert "versus_model" not in t["logistic_cell"]
+    for name in ("best_layer", "fuzzy"):
+        v = t[name]["versus_model"]
+        assert v["difference"] == pytest.approx(t["logistic_cell"]["success_rate_auc"] - t[name]["success_rate_auc"], abs=1e-12)
+        assert v["low"] <= v["difference"] <= v["high"] and v["clusters_are"] == "blocks holding deposits"
+        rows, cols = np.divmod(deposit_flat(stack.grid, deps), stack.grid.shape[1])
+        assert v["clusters"] == np.unique(splits[0].block_of_pixel(rows, cols)).size
+    verdict = skill_verdict(t, "logistic_cell")
+    best = max(("best_layer", "fuzzy"), key=lambda n: t[n]["success_rate_auc"])
+    assert verdict["versus_best_baseline"]["baseline"] == best
+    assert f"Against the best baseline, {best}" in verdict["sentence"]
+
+
 def test_f1_macro_equals_the_per_class_macro_f1():
     rng = np.random.default_rng(0)
     y = (rng.random(200) < 0.2).astype(int)

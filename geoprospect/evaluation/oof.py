@@ -22,7 +22,7 @@ import numpy as np
 from geoprospect.errors import FoldError
 from geoprospect.evaluation.classic import CLASSIC_ROWS, WOE, window_area, window_centres, woe_scorer
 from geoprospect.evaluation.crossval import torch_fit_score
-from geoprospect.evaluation.metrics import curve_corners, deposit_capture, deposit_flat, success_rate, window_metrics
+from geoprospect.evaluation.metrics import curve_corners, deposit_area_ranks, deposit_capture, deposit_flat, paired_block_bootstrap, success_rate, window_metrics
 from geoprospect.io.rasters import Stack
 from geoprospect.prediction.fullres import FullResMap, blend_window_table
 from geoprospect.training.config import TrainConfig
@@ -189,6 +189,21 @@ def layout_curves(maps: Sequence[FullResMap], dep: np.ndarray, area: np.ndarray)
     return out
 
 
+def _versus_model(maps: dict[str, list], model: str, dep: np.ndarray, area: np.ndarray, splits: Sequence[CVSplit], seed: int) -> dict[str, dict]:
+    """Each baseline against the model on the same deposits: AUC(model) - AUC(baseline) with a 95 %
+    interval from resampling the first layout's blocks holding deposits (single test block: the
+    deposits themselves); :func:`~geoprospect.evaluation.metrics.paired_block_bootstrap`."""
+    def ranks(name: str) -> np.ndarray:
+        return np.stack([deposit_area_ranks(np.where(area, fmap.margin, np.nan), dep) for _, _, fmap in maps[name]])
+
+    split = splits[0]
+    blocks = split.block_size is not None and split.block_grid is not None
+    clusters = split.block_of_pixel(dep // area.shape[1], dep % area.shape[1]) if blocks else np.arange(dep.size)
+    unit = "blocks holding deposits" if blocks else "deposits"
+    mine = ranks(model)
+    return {name: {**paired_block_bootstrap(mine, ranks(name), clusters, seed=seed), "clusters_are": unit} for name in maps if name != model}
+
+
 def evaluate_out_of_fold(
     stack: Stack,
     windows: gpd.GeoDataFrame,
@@ -237,6 +252,8 @@ def evaluate_out_of_fold(
     area = np.isfinite(model_map.margin)
     blocks = deposit_blocks(splits, y)
     table = {name: _row(name, "model" if name == model else "baseline", maps[name], y, dep, area, blocks) for name in maps}
+    for name, versus in _versus_model(maps, model, dep, area, splits, train_cfg.seed).items():
+        table[name]["versus_model"] = versus
     if BEST_LAYER in table:
         table[BEST_LAYER]["chosen"] = chosen
     if WOE in table:
@@ -288,8 +305,27 @@ def skill_verdict(table: dict, model: str) -> dict:
     else:
         sentence = (f"Skill: out of fold, {model} ranks the held-out deposits better than chance (success-rate AUC {m:.3f}, chance 0.5 ± {band:.3f} for {counted})"
                     + ("." if best == model else f"; the best row is {best} ({auc[best]:.3f})."))
+    versus = versus_best_baseline(table, model) if any(beats.values()) else None
+    if versus:
+        sentence += " " + versus["sentence"]
     return {"sentence": sentence, "model_beats_chance": bool(beats.get(model, False)), "any_beats_chance": bool(any(beats.values())), "chance_band": band,
-            "n_deposits": n, "units": units}
+            "n_deposits": n, "units": units, "versus_best_baseline": versus}
+
+
+def versus_best_baseline(table: dict, model: str) -> dict | None:
+    """The model against the baseline row with the highest success-rate AUC, in plain words, from
+    that row's paired comparison (``versus_model``, :func:`_versus_model`); None without one."""
+    rows = {k: r for k, r in table.items() if r.get("role") == "baseline" and r.get("success_rate_auc") is not None
+            and (r.get("versus_model") or {}).get("difference") is not None}
+    if not rows:
+        return None
+    name = max(rows, key=lambda k: rows[k]["success_rate_auc"])
+    v = rows[name]["versus_model"]
+    said = ("it leads beyond that noise" if v["low"] > 0 else "it trails beyond that noise" if v["high"] < 0
+            else "the two cannot be told apart")
+    sentence = (f"Against the best baseline, {name} ({rows[name]['success_rate_auc']:.3f}): {model} {v['difference']:+.3f}, 95 % interval "
+                f"{v['low']:+.3f} to {v['high']:+.3f} from resampling the {v['clusters']} {v['clusters_are']}; {said}.")
+    return {"baseline": name, **v, "sentence": sentence}
 
 
 TABLE_HEAD = ("name", "role", "success-rate AUC", "top 5 %", "top 10 %", "top 20 %", "sample ROC AUC")
