@@ -305,27 +305,36 @@ def skill_verdict(table: dict, model: str) -> dict:
     else:
         sentence = (f"Skill: out of fold, {model} ranks the held-out deposits better than chance (success-rate AUC {m:.3f}, chance 0.5 ± {band:.3f} for {counted})"
                     + ("." if best == model else f"; the best row is {best} ({auc[best]:.3f})."))
-    versus = versus_best_baseline(table, model) if any(beats.values()) else None
+    versus = versus_baselines(table, model) if any(beats.values()) else None
     if versus:
         sentence += " " + versus["sentence"]
     return {"sentence": sentence, "model_beats_chance": bool(beats.get(model, False)), "any_beats_chance": bool(any(beats.values())), "chance_band": band,
-            "n_deposits": n, "units": units, "versus_best_baseline": versus}
+            "n_deposits": n, "units": units, "versus_baselines": versus}
 
 
-def versus_best_baseline(table: dict, model: str) -> dict | None:
-    """The model against the baseline row with the highest success-rate AUC, in plain words, from
-    that row's paired comparison (``versus_model``, :func:`_versus_model`); None without one."""
-    rows = {k: r for k, r in table.items() if r.get("role") == "baseline" and r.get("success_rate_auc") is not None
-            and (r.get("versus_model") or {}).get("difference") is not None}
+def versus_baselines(table: dict, model: str) -> dict | None:
+    """The model against every baseline row on the same deposits, in plain words, from the rows'
+    paired comparisons (``versus_model``, :func:`_versus_model`): ahead of, behind, or not
+    distinguishable from each (95 % interval above 0, below 0, or holding 0). None without any."""
+    rows = {k: r["versus_model"] for k, r in table.items() if r.get("role") == "baseline" and (r.get("versus_model") or {}).get("difference") is not None}
     if not rows:
         return None
-    name = max(rows, key=lambda k: rows[k]["success_rate_auc"])
-    v = rows[name]["versus_model"]
-    said = ("it leads beyond that noise" if v["low"] > 0 else "it trails beyond that noise" if v["high"] < 0
-            else "the two cannot be told apart")
-    sentence = (f"Against the best baseline, {name} ({rows[name]['success_rate_auc']:.3f}): {model} {v['difference']:+.3f}, 95 % interval "
-                f"{v['low']:+.3f} to {v['high']:+.3f} from resampling the {v['clusters']} {v['clusters_are']}; {said}.")
-    return {"baseline": name, **v, "sentence": sentence}
+    ahead = [k for k, v in rows.items() if v["low"] > 0]
+    behind = [k for k, v in rows.items() if v["high"] < 0]
+    tied = [k for k in rows if k not in ahead and k not in behind]
+
+    def signed(x: float) -> str:  # never "-0.000" or "+0.000": such a difference is shown to 4 decimals
+        return f"{x:+.4f}" if 0 < abs(x) < 5e-4 else f"{x:+.3f}"
+
+    def said(names: list[str], interval: bool) -> str:
+        return ", ".join(f"{k} {signed(rows[k]['difference'])}" + (f" ({signed(rows[k]['low'])} to {signed(rows[k]['high'])})" if interval else "") for k in names)
+
+    v = next(iter(rows.values()))
+    parts = ([f"ahead of {said(ahead, False)}"] if ahead else []) + ([f"behind {said(behind, True)}"] if behind else []) + (
+        [f"not distinguishable from {said(tied, True)}"] if tied else [])
+    sentence = (f"Paired on the same deposits (95 % intervals from resampling the {v['clusters']} {v['clusters_are']}), {model} is "
+                + "; ".join(parts) + ".")
+    return {"ahead_of": ahead, "behind": behind, "not_distinguishable_from": tied, "sentence": sentence}
 
 
 TABLE_HEAD = ("name", "role", "success-rate AUC", "top 5 %", "top 10 %", "top 20 %", "sample ROC AUC")
