@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from sklearn import metrics as skm
@@ -78,3 +80,10 @@ def test_paired_block_bootstrap_gives_the_auc_difference_and_resamples_whole_blo
     # the gain sits in blocks 0-3 only: resampling blocks is wider than resampling deposits one by one
     iid = paired_block_bootstrap(a, b, np.arange(40), seed=1)
     assert out["high"] - out["low"] > iid["high"] - iid["low"]
+    # a deposit no layout of one map ranked is left out of the pair, without a warning
+    a2, b2 = a.copy(), b.copy()
+    b2[:, 0] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = paired_block_bootstrap(a2, b2, blocks, seed=1)
+    assert got["difference"] == pytest.approx(np.mean(b[0, 1:] - a[0, 1:]), abs=1e-12)

@@ -161,7 +161,9 @@ def paired_block_bootstrap(a: np.ndarray, b: np.ndarray, clusters: np.ndarray, *
 
     Written here because scikit-learn and scipy.stats.bootstrap resample single observations, not
     clusters of them."""
-    d = np.nanmean(np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64), axis=0).reshape(-1)
+    diff = np.atleast_2d(np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64))
+    n = np.isfinite(diff).sum(axis=0)
+    d = np.where(n > 0, np.nansum(diff, axis=0) / np.maximum(n, 1), np.nan)  # layout mean; NaN where no layout ranked the deposit
     ok = np.isfinite(d)
     _, inv = np.unique(np.asarray(clusters).reshape(-1)[ok], return_inverse=True)
     sums, counts = np.bincount(inv, weights=d[ok]), np.bincount(inv).astype(np.float64)
