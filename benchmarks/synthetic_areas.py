@@ -334,6 +334,8 @@ def verdict(spec: AreaSpec, rows: dict[str, dict], null: dict | None = None) -> 
     ``null`` (:func:`null_spread`) is given the larger of the two is used. "Within noise" =
     within 2 of them of 0.5.
     """
+    from geoprospect.evaluation.oof import signed, standing
+
     models = {k: v for k, v in rows.items() if v["role"] == "model" and v["success_rate_auc"] is not None}
     bases = {k: v for k, v in rows.items() if v["role"] == "baseline" and v["success_rate_auc"] is not None}
     model, m = next(iter(models.items()))
@@ -345,12 +347,11 @@ def verdict(spec: AreaSpec, rows: dict[str, dict], null: dict | None = None) -> 
     if spec.associated:
         word = "AT OR ABOVE" if diff >= 0 else "BELOW"
         close = " (within the layout std)" if diff < 0 and out["within_layout_std"] else ""
-        shown = f"{diff:+.4f}" if 0 < abs(diff) < 5e-4 else f"{diff:+.3f}"  # never "-0.000" beside BELOW
-        out["summary"] = f"{spec.name}: {model} {m['success_rate_auc']:.3f} is {word} the best baseline {best} {b['success_rate_auc']:.3f} (difference {shown}){close}"
+        out["summary"] = f"{spec.name}: {model} {m['success_rate_auc']:.3f} is {word} the best baseline {best} {b['success_rate_auc']:.3f} (difference {signed(diff)}){close}"
         paired = b.get("versus_model")
         if paired and paired.get("difference") is not None:  # the run's paired block bootstrap (evaluation/oof.py)
             out["paired"] = paired
-            out["paired_verdict"] = "above" if paired["low"] > 0 else "below" if paired["high"] < 0 else "indistinguishable"
+            out["paired_verdict"] = {"ahead": "above", "behind": "below", "tied": "indistinguishable"}[standing(paired)]
             out["summary"] += (f"; paired on the same deposits, 95 % interval {paired['low']:+.4f} to {paired['high']:+.4f} over {paired['clusters']} "
                                f"{paired['clusters_are']}: {dict(above='above beyond that noise', below='below beyond that noise', indistinguishable='cannot be told apart')[out['paired_verdict']]}")
         return out

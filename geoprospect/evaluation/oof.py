@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -312,6 +312,17 @@ def skill_verdict(table: dict, model: str) -> dict:
             "n_deposits": n, "units": units, "versus_baselines": versus}
 
 
+def standing(versus: Mapping) -> str:
+    """Where a paired comparison (``versus_model``) puts the model against that baseline: "ahead"
+    (95 % interval above 0), "behind" (below 0) or "tied" (the interval holds 0)."""
+    return "ahead" if versus["low"] > 0 else "behind" if versus["high"] < 0 else "tied"
+
+
+def signed(x: float) -> str:
+    """A difference of AUCs as text: 3 decimals, 4 where 3 would read "+0.000" or "-0.000"."""
+    return f"{x:+.4f}" if 0 < abs(x) < 5e-4 else f"{x:+.3f}"
+
+
 def versus_baselines(table: dict, model: str) -> dict | None:
     """The model against every baseline row on the same deposits, in plain words, from the rows'
     paired comparisons (``versus_model``, :func:`_versus_model`): ahead of, behind, or not
@@ -319,12 +330,9 @@ def versus_baselines(table: dict, model: str) -> dict | None:
     rows = {k: r["versus_model"] for k, r in table.items() if r.get("role") == "baseline" and (r.get("versus_model") or {}).get("difference") is not None}
     if not rows:
         return None
-    ahead = [k for k, v in rows.items() if v["low"] > 0]
-    behind = [k for k, v in rows.items() if v["high"] < 0]
-    tied = [k for k in rows if k not in ahead and k not in behind]
-
-    def signed(x: float) -> str:  # never "-0.000" or "+0.000": such a difference is shown to 4 decimals
-        return f"{x:+.4f}" if 0 < abs(x) < 5e-4 else f"{x:+.3f}"
+    ahead = [k for k, v in rows.items() if standing(v) == "ahead"]
+    behind = [k for k, v in rows.items() if standing(v) == "behind"]
+    tied = [k for k, v in rows.items() if standing(v) == "tied"]
 
     def said(names: list[str], interval: bool) -> str:
         return ", ".join(f"{k} {signed(rows[k]['difference'])}" + (f" ({signed(rows[k]['low'])} to {signed(rows[k]['high'])})" if interval else "") for k in names)
